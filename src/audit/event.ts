@@ -1,0 +1,47 @@
+/**
+ * Audit events: append-only, one row each, chained by hash. A session's timeline is its events in order.
+ * Payloads hold masked data only and never secrets or raw tokens.
+ */
+export const AUDIT_EVENT_TYPES = ['session.start', 'operation', 'operation.result', 'session.end'] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export interface AuditEventInput {
+  readonly sessionId: string;
+  readonly type: AuditEventType;
+  /** Epoch milliseconds. */
+  readonly at: number;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditEvent extends AuditEventInput {
+  /** Position in the whole log, strictly increasing. */
+  readonly id: number;
+  /** sha256 hex of the previous event's hash and this event's canonical content. */
+  readonly hash: string;
+  readonly prevHash: string;
+}
+
+/** Payload of `session.start`: everything needed to list sessions without reading their events. */
+export interface SessionStartPayload {
+  readonly protocol: string;
+  readonly resource?: string;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly tokenId: string;
+  readonly clientAddress?: string;
+  readonly userName?: string;
+}
+
+export interface SessionSummary {
+  readonly id: string;
+  readonly protocol: string;
+  readonly resource: string | null;
+  readonly issuer: string;
+  readonly subject: string;
+  readonly groups: readonly string[];
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly operations: number;
+  readonly denied: number;
+}

@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import { GatehouseError } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import type { AuditEventInput } from './event.js';
+
+interface Pending {
+  readonly event: AuditEventInput;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface AuditRecorderOptions {
+  readonly logger: Logger;
+  /** Most events written in one transaction. */
+  readonly maxBatch?: number;
+}
+
+/**
+ * Writes audit events with group commit: events recorded in the same turn of the event loop share one transaction,
+ * and each caller's promise resolves only once its event is durable. Callers await it before running an operation
+ * or releasing a result, so an operation whose record cannot be made durable does not run (fail closed).
+ */
+export class AuditRecorder {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+  private closed = false;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: AuditRecorderOptions,
+  ) {
+    this.maxBatch = options.maxBatch ?? 512;
+  }
+
+  record(event: AuditEventInput): Promise<void> {
+    if (this.closed) return Promise.reject(new GatehouseError('audit.unavailable', 'the audit recorder is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Writes everything queued so far. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing) {
+      if (this.flushing) await this.flushing;
+      else await this.writeBatch();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.writeBatch();
+    });
+  }
+
+  private writeBatch(): Promise<void> {
+    const batch = this.queue.splice(0, this.maxBatch);
+    if (batch.length === 0) return Promise.resolve();
+    const write = this.store
+      .appendEvents(batch.map((p) => p.event))
+      .then(
+        () => {
+          for (const p of batch) p.resolve();
+        },
+        (error: unknown) => {
+          this.options.logger.error({ err: error, events: batch.length }, 'audit write failed; the operations are refused');
+          const refusal = new GatehouseError('audit.unavailable', undefined, { cause: error });
+          for (const p of batch) p.reject(refusal);
+        },
+      )
+      .finally(() => {
+        this.flushing = undefined;
+        if (this.queue.length > 0) this.schedule();
+      });
+    this.flushing = write;
+    return write;
+  }
+}

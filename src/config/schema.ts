@@ -1,0 +1,211 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
+
+/** A duration written as `30s`, `5m`, `1h` or a number of seconds; parsed to milliseconds. */
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 1h or a number of seconds' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** `host:port` or a bare port; host defaults to loopback so nothing listens publicly by accident. */
+const listenAddress = z
+  .union([z.string(), z.number().int()])
+  .transform((value, ctx) => {
+    const text = String(value);
+    const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : Number.NaN;
+    if (!match || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'expected host:port or a port number, e.g. 127.0.0.1:8080' });
+      return z.NEVER;
+    }
+    return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+  });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+/** Asymmetric algorithms only: HMAC (`HS*`) and `none` can never be configured. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+const issuer = z.strictObject({
+  issuer: z.string().min(1),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** When absent, the JWKS URI comes from the issuer's OpenID discovery document. */
+  jwksUri: httpUrl.optional(),
+  groupsClaim: z.string().min(1).default('groups'),
+  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
+  clockSkew: duration.default(30_000),
+  maxTokenLifetime: duration.default(3_600_000),
+});
+
+const devIssuer = z.strictObject({
+  enabled: z.boolean().default(false),
+  issuer: z.string().min(1).default('gatehouse-dev'),
+  audience: z.string().min(1).default('gatehouse'),
+  /** Private signing key (JWK); created on first use. Keep it out of version control. */
+  keyFile: z.string().min(1).default('.gatehouse/dev-issuer.jwk.json'),
+  groupsClaim: z.string().min(1).default('groups'),
+  maxTokenLifetime: duration.default(3_600_000),
+});
+
+const selector = z.union([z.enum(OPERATION_KINDS), z.enum(Object.keys(RISK_TAGS) as [keyof typeof RISK_TAGS])], {
+  error: `expected an operation kind (${OPERATION_KINDS.join(', ')}) or a risk tag (${Object.keys(RISK_TAGS).join(', ')})`,
+});
+
+const policyRule = z
+  .strictObject({
+    groups: z.array(z.string().min(1)).min(1),
+    allow: z.array(selector).default([]),
+    review: z.array(selector).default([]),
+    deny: z.array(selector).default([]),
+    /** Model name patterns (`*` wildcard) this rule admits for inference calls; absent means any model. */
+    models: z.array(z.string().min(1)).optional(),
+    /** Who may approve what this rule sends to review. */
+    approvers: z.array(z.string().min(1)).default([]),
+  })
+  .refine((rule) => rule.allow.length + rule.review.length + rule.deny.length > 0, {
+    message: 'a rule needs at least one of allow, review or deny',
+  });
+
+const credential = z.strictObject({
+  /** Header to set on every upstream request; the caller's own `authorization` is always removed. */
+  header: z.string().min(1).default('authorization'),
+  value: z.string().min(1),
+});
+
+const httpOperationOverride = z.strictObject({
+  /** HTTP method, or `*` for any. */
+  method: z.string().min(1).default('*'),
+  /** Path pattern relative to the resource: `*` matches one segment, `**` the rest. */
+  path: z.string().startsWith('/'),
+  kind: z.enum(OPERATION_KINDS),
+  /** Read the JSON body's `model` field (inference routes). */
+  inference: z.boolean().default(false),
+});
+
+const httpResource = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
+  protocol: z.literal('http'),
+  target: httpUrl,
+  /** Requests whose path starts with this prefix go to this resource; the prefix is removed upstream. */
+  pathPrefix: z
+    .string()
+    .regex(/^\/[^?#]*[^/?#]$/, 'expected a path prefix such as /llm (no trailing slash)')
+    .optional(),
+  /** Optionally route by Host header instead of (or as well as) the path prefix. */
+  host: z.string().min(1).optional(),
+  credential: credential.optional(),
+  timeouts: z
+    .strictObject({
+      connect: duration.default(5_000),
+      /** Until the upstream's response headers arrive. */
+      headers: duration.default(60_000),
+      /** Longest silence while streaming a body, in either direction. */
+      idle: duration.default(300_000),
+    })
+    .prefault({}),
+  operations: z.array(httpOperationOverride).default([]),
+  policy: z.array(policyRule).default([]),
+});
+
+const postgresResource = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
+  protocol: z.literal('postgres'),
+  target: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: z.string().optional(),
+    tls: z.boolean().default(false),
+  }),
+  policy: z.array(policyRule).default([]),
+});
+
+const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource], {
+  error: 'expected protocol: http or postgres',
+});
+
+const store = z
+  .union([
+    z.strictObject({ sqlite: z.strictObject({ path: z.string().min(1) }) }),
+    z.strictObject({ postgres: z.strictObject({ url: z.string().min(1) }) }),
+  ])
+  .default({ sqlite: { path: '.gatehouse/gatehouse.db' } });
+
+export const configSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        http: listenAddress.optional(),
+        postgres: listenAddress.optional(),
+        admin: listenAddress.optional(),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .prefault({}),
+    http: z
+      .strictObject({
+        /** Largest request body read whole (inference routes, to find the model). Others stream. */
+        maxInspectedBodyBytes: z.number().int().positive().default(8 * 1024 * 1024),
+        maxHeaderBytes: z.number().int().positive().default(16 * 1024),
+        /** A client that sends its headers slower than this is dropped. */
+        headersTimeout: duration.default(10_000),
+      })
+      .prefault({}),
+    identity: z
+      .strictObject({
+        issuers: z.array(issuer).default([]),
+        devIssuer: devIssuer.prefault({}),
+      })
+      .prefault({}),
+    store,
+    resources: z.array(resource).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const names = new Set<string>();
+    config.resources.forEach((r, index) => {
+      if (names.has(r.name)) {
+        ctx.addIssue({ code: 'custom', path: ['resources', index, 'name'], message: `duplicate resource name "${r.name}"` });
+      }
+      names.add(r.name);
+      if (r.protocol === 'http' && r.pathPrefix === undefined && r.host === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['resources', index], message: 'an http resource needs pathPrefix or host' });
+      }
+    });
+    if (config.identity.issuers.length === 0 && !config.identity.devIssuer.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'issuers'],
+        message: 'no token issuer is configured: add an issuer or enable devIssuer',
+      });
+    }
+  });
+
+export type GatehouseConfig = z.output<typeof configSchema>;
+export type IssuerConfig = GatehouseConfig['identity']['issuers'][number];
+export type DevIssuerConfig = GatehouseConfig['identity']['devIssuer'];
+export type ResourceConfig = GatehouseConfig['resources'][number];
+export type HttpResourceConfig = Extract<ResourceConfig, { protocol: 'http' }>;
+export type PostgresResourceConfig = Extract<ResourceConfig, { protocol: 'postgres' }>;
+export type PolicyRuleConfig = HttpResourceConfig['policy'][number];
+export type ListenAddress = NonNullable<GatehouseConfig['listen']['http']>;

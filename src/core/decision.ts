@@ -1,0 +1,34 @@
+/** What policy says about one operation. Reasons are stable codes so audit and `policy explain` can show them. */
+
+export const VERDICTS = ['allow', 'review', 'deny'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export const REASONS = {
+  'rule-allows': 'a policy rule allows this operation',
+  'rule-reviews': 'a policy rule requires human approval for this operation',
+  'rule-denies': 'a policy rule denies this operation',
+  'dangerous-tag': 'the operation carries a dangerous risk tag that no rule names explicitly',
+  'no-matching-rule': 'no policy rule grants this operation to the caller’s groups',
+  'model-not-allowed': 'the model is not in the allowed list for the caller’s groups',
+  'unknown-operation': 'the operation could not be classified',
+  'unclassifiable': 'the request could not be understood, so it is denied',
+} as const;
+export type ReasonCode = keyof typeof REASONS;
+
+/** Names the rule that decided: `resources.llm.policy[0]`, or `default-deny` when none matched. */
+export interface RuleRef {
+  readonly id: string;
+  readonly groups: readonly string[];
+  /** The kind, tag or model selector that decided, e.g. `allow: read` or `review: delete-without-where`. */
+  readonly selector: string;
+}
+
+export interface Decision {
+  readonly verdict: Verdict;
+  readonly reason: ReasonCode;
+  readonly rule: RuleRef;
+  /** One sentence for the caller: never contains secrets or token contents. */
+  readonly message: string;
+  /** For `review`: who may approve. */
+  readonly approverGroups?: readonly string[];
+}

@@ -1,0 +1,55 @@
+/**
+ * A protocol-neutral description of one thing a caller asked a backend to do. Protocols produce these from wire
+ * traffic; policy, approvals, quotas and audit consume them and never see a wire format.
+ */
+
+/** What an operation does to the backend. `session` is harmless session or transaction control (BEGIN, SET, SHOW). */
+export const OPERATION_KINDS = ['read', 'write', 'ddl', 'admin', 'session'] as const;
+export type KnownOperationKind = (typeof OPERATION_KINDS)[number];
+/** `unknown` is never allowed: a protocol that cannot classify an operation says so and policy denies it. */
+export type OperationKind = KnownOperationKind | 'unknown';
+
+/**
+ * Risk tags a classifier may attach. Policies name them next to kinds (`review: [drop]`).
+ * `dangerous` tags are denied unless a policy rule names them explicitly; the others follow the kind's verdict.
+ */
+export const RISK_TAGS = {
+  'delete-without-where': { dangerous: false },
+  'update-without-where': { dangerous: false },
+  drop: { dangerous: false },
+  truncate: { dangerous: false },
+  'data-modifying-cte': { dangerous: false },
+  'select-into': { dangerous: false },
+  'select-for-update': { dangerous: false },
+  'copy-program': { dangerous: true },
+  'copy-server-file': { dangerous: true },
+  'file-access': { dangerous: true },
+  'remote-access': { dangerous: true },
+  'superuser-function': { dangerous: true },
+  'dynamic-sql': { dangerous: true },
+  'privilege-change': { dangerous: true },
+  'role-change': { dangerous: true },
+} as const satisfies Record<string, { dangerous: boolean }>;
+export type RiskTag = keyof typeof RISK_TAGS;
+
+export function isRiskTag(value: string): value is RiskTag {
+  return Object.hasOwn(RISK_TAGS, value);
+}
+
+export type ProtocolName = 'http' | 'postgres';
+
+export interface Operation {
+  readonly protocol: ProtocolName;
+  /** Name of the configured resource the operation targets. */
+  readonly resource: string;
+  readonly kind: OperationKind;
+  readonly tags: readonly RiskTag[];
+  /** Short label of what was asked: `POST /v1/chat/completions`, `DELETE`, `SELECT`. */
+  readonly action: string;
+  /** Full text for audit and review: the SQL statement, or method and path. */
+  readonly text: string;
+  /** Model name for inference calls, when the caller named one. */
+  readonly model?: string;
+  /** Why the operation could not be classified (unparsable SQL, unreadable body); policy denies such operations. */
+  readonly unclassifiable?: string;
+}

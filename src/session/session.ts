@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditRecorder } from '../audit/recorder.js';
+import type { Clock } from '../core/clock.js';
+import type { Decision } from '../core/decision.js';
+import type { Identity } from '../core/identity.js';
+import type { Operation, ProtocolName } from '../core/operation.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { GatewayMetrics } from '../admin/metrics.js';
+
+export interface SessionServices {
+  readonly policy: PolicyEngine;
+  readonly recorder: AuditRecorder;
+  readonly clock: Clock;
+  readonly metrics: GatewayMetrics;
+}
+
+export interface SessionOptions {
+  readonly protocol: ProtocolName;
+  readonly identity: Identity;
+  readonly resource?: string;
+  readonly clientAddress?: string;
+  readonly userName?: string;
+}
+
+/** What became of an operation, recorded after it ran (or failed). Sizes are what reached the caller. */
+export interface OperationResult {
+  readonly outcome: 'ok' | 'error' | 'refused';
+  readonly status?: number;
+  readonly rows?: number;
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  readonly error?: string;
+}
+
+export interface OperationHandle {
+  readonly seq: number;
+  readonly decision: Decision;
+  /** Records the result; resolves once durable. */
+  finish(result: OperationResult): Promise<void>;
+}
+
+/**
+ * One authenticated caller's run of operations (a PostgreSQL connection, or one token's HTTP requests). Every
+ * operation passes through `begin`: policy decides, and the operation with its decision is durably recorded before
+ * the caller may run it. Protocols never call policy or audit directly.
+ */
+export class Session {
+  readonly id: string;
+  readonly startedAt: number;
+  private seq = 0;
+  private started: Promise<void> | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly services: SessionServices,
+    readonly options: SessionOptions,
+  ) {
+    this.id = randomUUID();
+    this.startedAt = services.clock.now();
+  }
+
+  get identity(): Identity {
+    return this.options.identity;
+  }
+
+  /** Records the session's start once; later calls share the same promise. */
+  start(): Promise<void> {
+    this.started ??= this.services.recorder.record({
+      sessionId: this.id,
+      type: 'session.start',
+      at: this.startedAt,
+      payload: {
+        protocol: this.options.protocol,
+        resource: this.options.resource,
+        issuer: this.identity.issuer,
+        subject: this.identity.subject,
+        groups: this.identity.groups,
+        tokenId: this.identity.tokenId,
+        clientAddress: this.options.clientAddress,
+        userName: this.options.userName,
+      },
+    });
+    return this.started;
+  }
+
+  /**
+   * Decides the operation and records it with its decision. Throws `audit.unavailable` when the record cannot be made
+   * durable: the caller must then not run the operation.
+   */
+  async begin(operation: Operation, extra?: Readonly<Record<string, unknown>>): Promise<OperationHandle> {
+    const decision = this.services.policy.decide(operation, { identity: this.identity });
+    this.services.metrics.decisions.inc({ protocol: operation.protocol, resource: operation.resource, verdict: decision.verdict });
+    const seq = ++this.seq;
+    const startedAt = this.services.clock.now();
+    await this.start();
+    await this.services.recorder.record({
+      sessionId: this.id,
+      type: 'operation',
+      at: startedAt,
+      payload: {
+        seq,
+        resource: operation.resource,
+        protocol: operation.protocol,
+        kind: operation.kind,
+        tags: operation.tags,
+        action: operation.action,
+        text: operation.text,
+        model: operation.model,
+        unclassifiable: operation.unclassifiable,
+        verdict: decision.verdict,
+        reason: decision.reason,
+        rule: decision.rule.id,
+        selector: decision.rule.selector,
+        ...extra,
+      },
+    });
+    return {
+      seq,
+      decision,
+      finish: (result) =>
+        this.services.recorder.record({
+          sessionId: this.id,
+          type: 'operation.result',
+          at: this.services.clock.now(),
+          payload: { seq, durationMs: this.services.clock.now() - startedAt, ...result },
+        }),
+    };
+  }
+
+  async end(reason: string): Promise<void> {
+    if (this.ended || this.started === undefined) return;
+    this.ended = true;
+    await this.started.catch(() => undefined);
+    await this.services.recorder.record({ sessionId: this.id, type: 'session.end', at: this.services.clock.now(), payload: { reason } });
+  }
+}
