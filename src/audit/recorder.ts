@@ -60,7 +60,8 @@ export class AuditRecorder {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.writeBatch();
+      // flush() may have started a write since: one write at a time keeps batches in order; its end reschedules.
+      if (!this.flushing) void this.writeBatch();
     });
   }
 
@@ -74,7 +75,10 @@ export class AuditRecorder {
           for (const p of batch) p.resolve();
         },
         (error: unknown) => {
-          this.options.logger.error({ err: error, events: batch.length }, 'audit write failed; the operations are refused');
+          this.options.logger.error(
+            { err: error, events: batch.length },
+            'audit write failed; the operations are refused',
+          );
           const refusal = new GatehouseError('audit.unavailable', undefined, { cause: error });
           for (const p of batch) p.reject(refusal);
         },

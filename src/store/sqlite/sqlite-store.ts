@@ -1,0 +1,119 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import type { AuditEvent, AuditEventInput, SessionSummary } from '../../audit/event.js';
+import { GatehouseError } from '../../core/errors.js';
+import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
+import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import { sessionIndexChanges } from '../session-index.js';
+import type { SessionQuery, Store } from '../store.js';
+import { StoreReader } from '../store-reader.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * `normal` (default): in WAL mode a commit is in the operating system's hands once it returns, so it survives the
+   * gateway process crashing or being killed (SIGKILL, OOM), which is what the audit promises; only a power loss or
+   * kernel crash can drop the last commits. `full` also fsyncs the WAL on every commit, surviving those too, at the
+   * cost of one disk flush per group commit.
+   */
+  readonly synchronous?: 'normal' | 'full';
+  /** How long to wait for another process's write lock before failing. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode. Appends use better-sqlite3 directly (prepared statements in one
+ * synchronous transaction, the hot path); migrations and reads go through Kysely, shared with the PostgreSQL store.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly kysely: Kysely<StoreSchema>;
+  private readonly reader: StoreReader;
+  private append: ((events: readonly AuditEventInput[]) => AuditEvent[]) | undefined;
+  private closed = false;
+
+  constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
+    this.db = db;
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    this.kysely = new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) });
+    this.reader = new StoreReader(this.kysely);
+  }
+
+  /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
+  static async open(path: string, options?: SqliteStoreOptions): Promise<SqliteStore> {
+    if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+    return new SqliteStore(new Database(path), options);
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.kysely, provider: migrationProvider('sqlite'), ...MIGRATION_TABLES });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+      throw new GatehouseError('internal', `SQLite store migration ${failed ?? ''} failed`, { cause: error });
+    }
+  }
+
+  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly AuditEvent[]> {
+    if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
+    if (events.length === 0) return [];
+    this.append ??= this.prepareAppend();
+    return this.append(events);
+  }
+
+  listSessions(query: SessionQuery): Promise<readonly SessionSummary[]> {
+    return this.reader.listSessions(query);
+  }
+
+  getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined> {
+    return this.reader.getSession(idPrefix);
+  }
+
+  readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
+    return this.reader.readEvents(afterId, limit);
+  }
+
+  ping(): Promise<void> {
+    return this.reader.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.kysely.destroy();
+    // Kysely closes the handle only if it ever ran a query.
+    if (this.db.open) this.db.close();
+  }
+
+  /** Prepared after migrate(): statements are compiled against the tables. */
+  private prepareAppend(): (events: readonly AuditEventInput[]) => AuditEvent[] {
+    const head = this.db.prepare<[], ChainHead>('select id, hash from audit_events order by id desc limit 1');
+    const insertEvent = this.db.prepare(
+      'insert into audit_events (id, session_id, type, at, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const upsertSession = this.db.prepare(
+      `insert into sessions (id, protocol, resource, issuer, subject, groups, started_at, ended_at, operations, denied)
+       values (@id, @protocol, @resource, @issuer, @subject, @groups, @startedAt, @endedAt, @operations, @denied)
+       on conflict (id) do update set operations = sessions.operations + excluded.operations,
+         denied = sessions.denied + excluded.denied, ended_at = coalesce(excluded.ended_at, sessions.ended_at)`,
+    );
+    const updateSession = this.db.prepare(
+      `update sessions set operations = operations + @operations, denied = denied + @denied,
+         ended_at = coalesce(@endedAt, ended_at) where id = @id`,
+    );
+    const transaction = this.db.transaction((events: readonly AuditEventInput[]) => {
+      // Read the head inside the write transaction so another writer on the same file cannot fork the chain.
+      const chained = chainEvents(head.get(), events);
+      for (const e of chained) insertEvent.run(e.id, e.sessionId, e.type, e.at, e.payloadJson, e.prevHash, e.hash);
+      const { starts, deltas } = sessionIndexChanges(events);
+      for (const s of starts) upsertSession.run(s);
+      for (const d of deltas) updateSession.run(d);
+      return chained.map(toAuditEvent);
+    });
+    // BEGIN IMMEDIATE takes the write lock up front: a deferred transaction reading first could deadlock on upgrade.
+    return (events) => transaction.immediate(events);
+  }
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { readAll, sessionEvents, storeContract } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const nextPath = () => join(dir, `nested/dir-${++n}/gatehouse.db`);
+
+storeContract('SQLite', () => SqliteStore.open(nextPath()));
+
+describe('SqliteStore', () => {
+  it('uses WAL with synchronous NORMAL by default and FULL on request', async () => {
+    const normalPath = nextPath();
+    const normal = await SqliteStore.open(normalPath);
+    await normal.migrate();
+    const full = await SqliteStore.open(nextPath(), { synchronous: 'full' });
+    await full.migrate();
+    const peek = new Database(normalPath, { readonly: true });
+    assert.equal(peek.pragma('journal_mode', { simple: true }), 'wal');
+    peek.close();
+    // synchronous is per connection: read it on the store's own handle.
+    assert.equal((normal as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 1);
+    assert.equal((full as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 2);
+    await normal.close();
+    await full.close();
+  });
+
+  it('keeps what was appended across reopening the file', async () => {
+    const path = nextPath();
+    const first = await SqliteStore.open(path);
+    await first.migrate();
+    const written = await first.appendEvents(sessionEvents('persisted', 1));
+    await first.close();
+    const again = await SqliteStore.open(path);
+    await again.migrate();
+    assert.deepEqual(await readAll(again), written);
+    const next = await again.appendEvents(sessionEvents('more', 2));
+    assert.equal(next[0]?.prevHash, written.at(-1)?.hash);
+    await again.close();
+  });
+
+  it('two connections to one file extend one chain', async () => {
+    const path = nextPath();
+    const a = await SqliteStore.open(path);
+    const b = await SqliteStore.open(path);
+    await a.migrate();
+    await b.migrate();
+    for (let i = 0; i < 10; i++) {
+      await (i % 2 === 0 ? a : b).appendEvents(sessionEvents(`s-${i}`, i));
+    }
+    const all = await readAll(a);
+    assert.deepEqual(
+      all.map((e) => e.id),
+      all.map((_, i) => i + 1),
+    );
+    for (let i = 1; i < all.length; i++) assert.equal(all[i]?.prevHash, all[i - 1]?.hash);
+    await a.close();
+    await b.close();
+  });
+
+  it('rejects appends after close', async () => {
+    const store = await SqliteStore.open(nextPath());
+    await store.migrate();
+    await store.close();
+    await assert.rejects(store.appendEvents(sessionEvents('late', 1)));
+  });
+});
