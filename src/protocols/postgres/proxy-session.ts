@@ -1,0 +1,648 @@
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { serialize } from 'pg-protocol';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../../admin/metrics.js';
+import type { PostgresResourceConfig } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
+import { GatehouseError, isGatehouseError } from '../../core/errors.js';
+import type { Operation } from '../../core/operation.js';
+import type { OperationHandle, Session } from '../../session/session.js';
+import type { BackendConnection } from './backend-connector.js';
+import { type ClassifiedStatement, classifySql, toOperation } from './classify.js';
+import { errorFieldsFor, refusalFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { type PendingResponse, PendingResponses } from './pending-responses.js';
+import { type PreparedStatement, PreparedStatements } from './prepared-statements.js';
+import { recordRefusal, StatementRun } from './statement-run.js';
+import {
+  decodeErrorFields,
+  decodeParameterStatus,
+  decodeReadyForQuery,
+  type ErrorFields,
+  encodeErrorResponse,
+  encodeReadyForQuery,
+} from './wire/backend-messages.js';
+import { type Frame, FrameReader } from './wire/frame-reader.js';
+import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
+import { BACKEND, type TransactionStatus } from './wire/message-codes.js';
+import { protocolViolation } from './wire/protocol-error.js';
+
+/**
+ * The stand-in the backend runs for a refused statement: it fails to parse, so the backend itself raises the error
+ * at the right place in its response stream and reacts as it would to any error (see `refuse` below).
+ */
+const REFUSAL_SQL = 'GATEHOUSE REFUSED THIS STATEMENT';
+/** Named, so the failing Parse leaves the client's unnamed statement alone; a Parse that fails creates nothing. */
+const REFUSAL_STATEMENT = 'gatehouse_refused';
+
+/** Backend messages that may complete a pending frontend message. */
+const COMPLETING = [
+  BACKEND.CommandComplete,
+  BACKEND.EmptyQueryResponse,
+  BACKEND.PortalSuspended,
+  BACKEND.ParseComplete,
+  BACKEND.BindComplete,
+  BACKEND.CloseComplete,
+  BACKEND.NoData,
+  BACKEND.RowDescription,
+];
+
+/** Client bytes buffered while a decision is pending before the client socket is paused. */
+const CLIENT_HIGH_WATER = 1024 * 1024;
+/** Frontend bytes gathered before they are written to the backend in one go. */
+const BACKEND_FLUSH_BYTES = 64 * 1024;
+
+export interface ProxySessionOptions {
+  readonly client: Socket;
+  /** The client's frame reader, possibly holding bytes already received after the startup. */
+  readonly clientReader: FrameReader;
+  readonly backend: BackendConnection;
+  readonly session: Session;
+  readonly resource: PostgresResourceConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  /** Largest backend message relayed (a DataRow is held whole). */
+  readonly backendMaxMessageBytes: number;
+}
+
+type ClientHandlers = {
+  readonly [T in FrontendMessage['type']]: (
+    proxy: ProxySession,
+    message: Extract<FrontendMessage, { type: T }>,
+    frame: Frame,
+  ) => void | Promise<void>;
+};
+
+type BackendHandler = (proxy: ProxySession, frame: Frame, out: Buffer[]) => void;
+
+/**
+ * One client connection after login: relays frames between the client and its backend session, turning every
+ * statement into an Operation that `Session.begin` decides and records before the backend sees it.
+ *
+ * Simple Query: the whole message is one operation. Extended protocol: Parse classifies and remembers statements by
+ * name, Bind maps portals to them, and Execute is where policy decides, every time. Client messages are handled one
+ * at a time in arrival order, so pipelined batches keep their order; backend answers are matched to the messages
+ * that caused them through a FIFO of pending responses.
+ *
+ * Refusals and transaction state: a refused statement never reaches the backend, but the backend is made to fail in
+ * its place (a Parse/Query of text that does not parse) and the gateway swaps that ErrorResponse for its own 42501.
+ * This keeps the backend's state faithful without the gateway rewriting anything: inside a transaction block the
+ * transaction is aborted (status `E`, later statements fail until ROLLBACK, COMMIT rolls back), an implicit
+ * transaction of a pipelined batch is rolled back, the backend skips the rest of the batch until Sync, and the error
+ * lands after the answers to everything sent before it and before ReadyForQuery. Only when nothing is in flight and
+ * no transaction block is open is a refused simple Query answered locally, which is then indistinguishable.
+ */
+export class ProxySession {
+  /** Resolves once the session is closed and its end recorded. */
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+  private readonly client: Socket;
+  private readonly clientReader: FrameReader;
+  private readonly backend: BackendConnection;
+  private readonly backendReader: FrameReader;
+  private readonly session: Session;
+  private readonly resource: PostgresResourceConfig;
+  private readonly logger: Logger;
+  private readonly pending = new PendingResponses();
+  private readonly prepared = new PreparedStatements();
+  private readonly finishing = new Set<Promise<void>>();
+  private toBackend: Buffer[] = [];
+  private toBackendBytes = 0;
+  private transactionStatus: TransactionStatus = 'I';
+  /** The backend ignores everything but Sync after an extended-protocol error; so does the gateway. */
+  private skipping = false;
+  private pumping = false;
+  private clientPaused = false;
+  private backendFatal = false;
+  private closing: Promise<void> | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ProxySessionOptions) {
+    this.client = options.client;
+    this.clientReader = options.clientReader;
+    this.backend = options.backend;
+    this.backendReader = new FrameReader({ maxMessageBytes: options.backendMaxMessageBytes });
+    this.session = options.session;
+    this.resource = options.resource;
+    this.logger = options.logger.child({ session: options.session.id });
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  /** Starts relaying in both directions and arms the token-expiry timer. */
+  start(): void {
+    this.options.metrics.activeSessions.inc({ protocol: 'postgres' });
+    this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    this.client.on('error', (error) => this.logger.debug({ err: error }, 'client socket error'));
+    this.client.on('close', () => void this.onClientGone());
+    const backend = this.backend.socket;
+    backend.on('data', (chunk: Buffer) => this.onBackendData(chunk));
+    backend.on('error', (error) => this.logger.warn({ err: error }, 'backend socket error'));
+    backend.on('close', () => {
+      if (this.backendFatal) void this.close('backend ended the session');
+      else
+        void this.close(
+          'backend connection lost',
+          sessionFatal(SESSION_SQLSTATE.connectionFailure, 'gatehouse: the backend connection was lost'),
+        );
+    });
+    // Both sockets were paused while the login finished; bytes that arrived meanwhile are waiting.
+    this.client.resume();
+    backend.resume();
+    this.armExpiry();
+    void this.pump();
+  }
+
+  /** CancelRequest from the client (through the gateway's key): cancels on the backend with its real key. */
+  cancel(): Promise<void> {
+    return this.backend.cancel();
+  }
+
+  /** Ends the session: optional FATAL to the client, both connections closed, pending results and the end recorded. */
+  close(reason: string, fatal?: ErrorFields): Promise<void> {
+    this.closing ??= this.shutdown(reason, fatal);
+    return this.closing;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Client -> backend
+
+  private onClientData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.clientReader.push(chunk);
+    // Only pause while a decision is pending: otherwise the reader is waiting for the rest of one message, which
+    // the configured maximum message length already bounds.
+    if (this.pumping && this.clientReader.buffered > CLIENT_HIGH_WATER && !this.clientPaused) {
+      this.clientPaused = true;
+      this.client.pause();
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping || this.closing) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        if (this.closing) return;
+        const frame = this.clientReader.next();
+        if (frame === undefined) {
+          if (this.toBackendBytes === 0) break;
+          await this.flushBackend();
+          continue;
+        }
+        const handled = this.onClientFrame(frame);
+        if (handled !== undefined) {
+          await this.flushBackend();
+          await handled;
+        } else if (this.toBackendBytes >= BACKEND_FLUSH_BYTES) {
+          await this.flushBackend();
+        }
+      }
+    } catch (error) {
+      void this.close('protocol violation', errorFieldsFor(error, 'FATAL'));
+    } finally {
+      this.pumping = false;
+      if (this.clientPaused && !this.closing) {
+        this.clientPaused = false;
+        this.client.resume();
+      }
+    }
+  }
+
+  private onClientFrame(frame: Frame): void | Promise<void> {
+    const message = decodeFrontendMessage(frame);
+    // As the server does after an extended-protocol error: discard everything until Sync, without answering.
+    if (this.skipping && message.type !== 'Sync' && message.type !== 'Terminate') return;
+    const handle = ProxySession.CLIENT_HANDLERS[message.type] as (
+      proxy: ProxySession,
+      message: FrontendMessage,
+      frame: Frame,
+    ) => void | Promise<void>;
+    return handle(this, message, frame);
+  }
+
+  /** What each frontend message does, by message name. */
+  private static readonly CLIENT_HANDLERS: ClientHandlers = Object.assign(Object.create(null), {
+    Query: (proxy, message, frame) => proxy.query(message.sql, frame),
+    Parse: (proxy, message, frame) => {
+      const statements = proxy.classify(message.sql);
+      const change = PreparedStatements.define(message.name, { statements, text: message.sql });
+      proxy.prepared.stage(change);
+      proxy.forward(frame, { kind: 'parse', change });
+    },
+    Bind: (proxy, message, frame) => {
+      const change = proxy.prepared.bind(message.portal, message.statement);
+      proxy.prepared.stage(change);
+      proxy.forward(frame, { kind: 'bind', change });
+    },
+    Describe: (proxy, _message, frame) => proxy.forward(frame, { kind: 'describe' }),
+    Execute: (proxy, message, frame) => proxy.execute(message.portal, frame),
+    Close: (proxy, message, frame) => {
+      const change =
+        message.target === 'S' ? PreparedStatements.forget(message.name) : PreparedStatements.closePortal(message.name);
+      proxy.prepared.stage(change);
+      proxy.forward(frame, { kind: 'close', change });
+    },
+    Sync: (proxy, _message, frame) => {
+      proxy.skipping = false;
+      proxy.forward(frame, { kind: 'sync' });
+    },
+    Flush: (proxy, _message, frame) => proxy.forward(frame),
+    CopyData: (proxy, _message, frame) => proxy.forward(frame),
+    CopyDone: (proxy, _message, frame) => proxy.forward(frame),
+    CopyFail: (proxy, _message, frame) => proxy.forward(frame),
+    Terminate: (proxy, _message, frame) => {
+      proxy.forward(frame);
+      void proxy.flushBackend().finally(() => proxy.close('client terminated'));
+    },
+    FunctionCall: (proxy, message) => proxy.functionCall(message.functionOid),
+    PasswordMessage: () => {
+      throw protocolViolation('unexpected PasswordMessage after authentication');
+    },
+  } satisfies ClientHandlers);
+
+  private classify(sql: string): ClassifiedStatement[] {
+    return classifySql(sql, {
+      preparedStatement: (name) => {
+        const prepared = this.prepared.statement(name);
+        return prepared?.statements.length === 1 ? prepared.statements[0] : undefined;
+      },
+    });
+  }
+
+  private forward(frame: Frame, pending?: PendingResponse): void {
+    this.send(frame.bytes);
+    if (pending !== undefined) this.pending.push(pending);
+  }
+
+  /** Simple Query: one operation for the whole message, however many statements it holds. */
+  private async query(sql: string, frame: Frame): Promise<void> {
+    const statements = this.classify(sql);
+    const operation = toOperation(this.resource.name, statements, sql);
+    const handle = await this.decide(operation, 'simple');
+    if (handle === undefined || this.closing) return;
+    const run = this.newRun(handle);
+    if (this.skipping) {
+      // An extended-protocol error arrived while the decision was being recorded: the backend ignores this Query.
+      run.abandon('not run: ignored until Sync after an earlier error');
+      return;
+    }
+    this.forgetPreparedNames(statements);
+    const change = PreparedStatements.simpleQuery();
+    this.prepared.stage(change);
+    this.forward(frame, { kind: 'query', change, run, onSuccess: () => this.definePreparedNames(statements) });
+  }
+
+  /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
+  private async execute(portal: string, frame: Frame): Promise<void> {
+    const prepared = this.prepared.portal(portal);
+    const statements = prepared === undefined ? undefined : this.statementsOf(prepared);
+    const operation =
+      statements === undefined || prepared === undefined
+        ? unknownPortal(this.resource.name, portal)
+        : toOperation(this.resource.name, statements, prepared.text);
+    const handle = await this.decide(operation, 'extended');
+    if (handle === undefined || this.closing) return;
+    const run = this.newRun(handle);
+    if (this.skipping) {
+      // An earlier message of this batch failed while the decision was being recorded: the backend skips this one.
+      run.abandon('not run: an earlier message in the batch failed');
+      return;
+    }
+    const list = statements ?? [];
+    this.forgetPreparedNames(list);
+    this.forward(frame, { kind: 'execute', run, onSuccess: () => this.definePreparedNames(list) });
+  }
+
+  /** Statements whose meaning depends on the session's prepared names (SQL EXECUTE) are classified again now. */
+  private statementsOf(prepared: PreparedStatement): readonly ClassifiedStatement[] {
+    return prepared.statements.some((s) => s.executes !== undefined)
+      ? this.classify(prepared.text)
+      : prepared.statements;
+  }
+
+  /** FunctionCall (the legacy fast-path interface) is not classifiable: recorded and refused. */
+  private async functionCall(functionOid: number): Promise<void> {
+    const operation: Operation = {
+      protocol: 'postgres',
+      resource: this.resource.name,
+      kind: 'unknown',
+      tags: [],
+      action: 'FunctionCall',
+      text: `FunctionCall oid ${functionOid}`,
+      unclassifiable: 'the FunctionCall message is not supported; call functions with SELECT',
+    };
+    const handle = await this.decide(operation, 'simple');
+    if (handle === undefined) return;
+    const refusal =
+      handle.decision.verdict === 'allow'
+        ? new GatehouseError(
+            'policy.denied',
+            'gatehouse: the FunctionCall message is not supported; call functions with SELECT',
+          )
+        : refusalFor(handle.decision, 'FunctionCall');
+    this.refuse(refusal, 'simple', handle);
+  }
+
+  /**
+   * `Session.begin`: policy decides and the operation is durably recorded. Returns the handle for an allowed
+   * operation; anything else (refusal, review, audit failure) has been answered and returns undefined.
+   */
+  private async decide(operation: Operation, mode: 'simple' | 'extended'): Promise<OperationHandle | undefined> {
+    let handle: OperationHandle;
+    try {
+      handle = await this.session.begin(operation);
+    } catch (error) {
+      this.logger.error({ err: error }, 'operation could not be recorded; refused');
+      this.refuse(
+        isGatehouseError(error) ? error : new GatehouseError('audit.unavailable', undefined, { cause: error }),
+        mode,
+      );
+      return undefined;
+    }
+    if (handle.decision.verdict === 'allow') return handle;
+    this.options.metrics.requests.inc({
+      protocol: 'postgres',
+      resource: this.resource.name,
+      outcome: handle.decision.verdict,
+    });
+    this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
+    return undefined;
+  }
+
+  private refuse(refusal: GatehouseError, mode: 'simple' | 'extended', handle?: OperationHandle): void {
+    if (handle !== undefined) recordRefusal(handle, refusal, (done) => this.track(done));
+    // Skipping until Sync (possibly since the decision was awaited): the backend would ignore the message unanswered.
+    if (this.closing || this.skipping) return;
+    if (mode === 'extended') {
+      this.send(serialize.parse({ name: REFUSAL_STATEMENT, text: REFUSAL_SQL }));
+      this.pending.push({ kind: 'refusal', refusal });
+      this.skipping = true;
+      return;
+    }
+    if (this.pending.size === 0 && this.transactionStatus !== 'T') {
+      // Nothing in flight and no transaction block to abort: the answer the backend would give, given locally.
+      this.writeClient([encodeErrorResponse(errorFieldsFor(refusal)), encodeReadyForQuery(this.transactionStatus)]);
+      return;
+    }
+    const change = PreparedStatements.simpleQuery();
+    this.prepared.stage(change);
+    this.send(serialize.query(REFUSAL_SQL));
+    this.pending.push({ kind: 'query', change, refusal });
+  }
+
+  private newRun(handle: OperationHandle): StatementRun {
+    return new StatementRun(handle, (done) => this.track(done));
+  }
+
+  private track(done: Promise<void>): void {
+    const tracked = done.catch((error: unknown) =>
+      this.logger.error({ err: error }, 'operation result could not be recorded'),
+    );
+    this.finishing.add(tracked);
+    void tracked.finally(() => this.finishing.delete(tracked));
+  }
+
+  /**
+   * SQL PREPARE/DEALLOCATE share the namespace of protocol-level statements. Names a statement may change are
+   * forgotten before it runs (so a failure can only leave them unknown, which policy denies) and defined once it
+   * succeeded.
+   */
+  private forgetPreparedNames(statements: readonly ClassifiedStatement[]): void {
+    for (const s of statements) {
+      if (s.deallocatesAll) this.prepared.forgetNow(PreparedStatements.forgetAllNamed());
+      const name = s.prepares ?? s.deallocates;
+      if (name !== undefined) this.prepared.forgetNow(PreparedStatements.forget(name));
+    }
+  }
+
+  private definePreparedNames(statements: readonly ClassifiedStatement[]): void {
+    const defined = statements.filter((s) => s.prepares !== undefined);
+    if (defined.length === 0) return;
+    for (const s of defined)
+      this.prepared.confirm(PreparedStatements.define(s.prepares as string, { statements: [s], text: s.text }));
+    this.prepared.rebuild(this.pending.changes());
+  }
+
+  private send(bytes: Buffer): void {
+    this.toBackend.push(bytes);
+    this.toBackendBytes += bytes.length;
+  }
+
+  /** Writes what is gathered for the backend; waits while the backend's socket buffer is full. */
+  private async flushBackend(): Promise<void> {
+    if (this.toBackend.length === 0) return;
+    const data =
+      this.toBackend.length === 1 ? (this.toBackend[0] as Buffer) : Buffer.concat(this.toBackend, this.toBackendBytes);
+    this.toBackend = [];
+    this.toBackendBytes = 0;
+    const socket = this.backend.socket;
+    if (socket.destroyed) return;
+    if (!socket.write(data)) await drained(socket);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Backend -> client
+
+  private onBackendData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.backendReader.push(chunk);
+    const out: Buffer[] = [];
+    try {
+      for (let frame = this.backendReader.next(); frame !== undefined; frame = this.backendReader.next()) {
+        const run = this.pending.first?.run;
+        if (run !== undefined) run.bytesOut += frame.bytes.length;
+        const handle = ProxySession.BACKEND_HANDLERS[frame.code];
+        if (handle === undefined) out.push(frame.bytes);
+        else handle(this, frame, out);
+        if (this.closing) return;
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'malformed message from the backend');
+      this.writeClient(out);
+      void this.close(
+        'backend protocol error',
+        sessionFatal('XX000', 'gatehouse: the backend sent a malformed message'),
+      );
+      return;
+    }
+    this.writeClient(out);
+  }
+
+  private writeClient(out: Buffer[]): void {
+    if (out.length === 0 || this.client.destroyed) return;
+    const data = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+    if (!this.client.write(data) && !this.backend.socket.isPaused()) {
+      // The client reads slower than the backend answers: stop reading the backend until the client catches up.
+      this.backend.socket.pause();
+      this.client.once('drain', () => this.backend.socket.resume());
+    }
+  }
+
+  /** A pending message is complete: confirm its name change and record its result. */
+  private complete(item: PendingResponse): void {
+    if (item.change !== undefined) this.prepared.confirm(item.change);
+    if (item.run !== undefined) {
+      const failed = item.run.failed;
+      this.options.metrics.requests.inc({
+        protocol: 'postgres',
+        resource: this.resource.name,
+        outcome: failed ? 'error' : 'ok',
+      });
+      item.run.complete();
+      if (!failed) item.onSuccess?.();
+    }
+  }
+
+  /** Backend messages the gateway looks into, by type byte; all others are relayed untouched. */
+  private static readonly BACKEND_HANDLERS: Readonly<Record<number, BackendHandler>> = Object.assign(
+    Object.create(null),
+    {
+      [BACKEND.DataRow]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
+        const run = proxy.pending.first?.run;
+        if (run !== undefined) run.rows++;
+        out.push(frame.bytes);
+      },
+      ...Object.fromEntries(
+        COMPLETING.map((code) => [
+          code,
+          (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onCompleting(frame, out),
+        ]),
+      ),
+      [BACKEND.ErrorResponse]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onErrorResponse(frame, out),
+      [BACKEND.ReadyForQuery]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onReadyForQuery(frame, out),
+      [BACKEND.ParameterStatus]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
+        const { name, value } = decodeParameterStatus(frame.body);
+        if (name === 'client_encoding' && value.toUpperCase() !== 'UTF8') {
+          // Statements are classified as UTF-8 text; another encoding could make the backend read different SQL.
+          proxy.writeClient(out.splice(0));
+          void proxy.close(
+            'client_encoding changed',
+            sessionFatal(SESSION_SQLSTATE.featureNotSupported, 'gatehouse: client_encoding must stay UTF8'),
+          );
+          return;
+        }
+        out.push(frame.bytes);
+      },
+    } satisfies Record<number, BackendHandler>,
+  );
+
+  /** A message that may complete the first pending message (ParseComplete, CommandComplete...); relayed either way. */
+  private onCompleting(frame: Frame, out: Buffer[]): void {
+    if (this.pending.completesFirst(frame.code)) this.complete(this.pending.shift() as PendingResponse);
+    out.push(frame.bytes);
+  }
+
+  private onErrorResponse(frame: Frame, out: Buffer[]): void {
+    const fields = decodeErrorFields(frame.body);
+    if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
+    const first = this.pending.first;
+    let answer = frame.bytes;
+    if (first !== undefined && this.pending.firstIsExtended()) {
+      this.pending.shift();
+      if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
+      first.run?.fail(fields['C'], fields['M']);
+      first.run?.complete();
+      // The backend now skips every message until Sync; those still queued will never be answered.
+      const { dropped, syncPending } = this.pending.dropUntilSync();
+      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      if (!syncPending) this.skipping = true;
+      this.prepared.rebuild(this.pending.changes());
+    } else if (first?.kind === 'query') {
+      if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
+      first.run?.fail(fields['C'], fields['M']);
+    }
+    out.push(answer);
+  }
+
+  private onReadyForQuery(frame: Frame, out: Buffer[]): void {
+    this.transactionStatus = decodeReadyForQuery(frame.body);
+    for (let item = this.pending.shift(); item !== undefined; item = this.pending.shift()) {
+      if (item.kind === 'sync' || item.kind === 'query') {
+        this.complete(item);
+        break;
+      }
+      // Unanswered messages before ReadyForQuery cannot happen with a conforming backend; never leave them dangling.
+      item.run?.abandon('no answer from the backend');
+    }
+    if (this.transactionStatus === 'I') this.prepared.endTransaction(this.pending.changes());
+    out.push(frame.bytes);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  private armExpiry(): void {
+    const remaining = this.session.identity.expiresAt - this.options.clock.now();
+    if (remaining <= 0) {
+      void this.close(
+        'token expired',
+        sessionFatal(
+          SESSION_SQLSTATE.tokenExpired,
+          'gatehouse: the access token expired; reconnect with a fresh token',
+        ),
+      );
+      return;
+    }
+    // setTimeout holds at most 2^31-1 ms; longer lifetimes re-arm.
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(remaining, 2 ** 31 - 1));
+    this.expiryTimer.unref();
+  }
+
+  private async onClientGone(): Promise<void> {
+    if (this.closing) return;
+    // A statement may still be running for a client that vanished: cancel it so the backend stops working on it.
+    if (this.pending.size > 0) await this.backend.cancel().catch(() => undefined);
+    await this.close('client disconnected');
+  }
+
+  private async shutdown(reason: string, fatal: ErrorFields | undefined): Promise<void> {
+    clearTimeout(this.expiryTimer);
+    this.options.metrics.activeSessions.dec({ protocol: 'postgres' });
+    if (!this.client.destroyed) {
+      if (fatal !== undefined) this.client.write(encodeErrorResponse(fatal));
+      this.client.end();
+      // A client that does not read its last bytes does not hold the socket open.
+      setTimeout(() => this.client.destroy(), 5_000).unref();
+    }
+    const backend = this.backend.socket;
+    if (!backend.destroyed) {
+      backend.end(serialize.end());
+      setTimeout(() => backend.destroy(), 5_000).unref();
+    }
+    for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);
+    await Promise.allSettled([...this.finishing]);
+    await this.session
+      .end(reason)
+      .catch((error: unknown) => this.logger.error({ err: error }, 'session end could not be recorded'));
+    this.logger.debug({ reason }, 'postgres session closed');
+    this.resolveClosed();
+  }
+}
+
+function unknownPortal(resource: string, portal: string): Operation {
+  return {
+    protocol: 'postgres',
+    resource,
+    kind: 'unknown',
+    tags: [],
+    action: 'EXECUTE',
+    text: `Execute portal "${portal}"`,
+    unclassifiable: 'the portal is not bound to a statement the gateway has classified',
+  };
+}
+
+function drained(socket: Duplex): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+  });
+}

@@ -1,0 +1,159 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import pino from 'pino';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
+import type { AuditEvent } from '../../src/audit/event.js';
+import { AuditRecorder } from '../../src/audit/recorder.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { PostgresResourceConfig } from '../../src/config/schema.js';
+import { systemClock } from '../../src/core/clock.js';
+import type { GatewayServices } from '../../src/gateway/services.js';
+import { DevIssuer } from '../../src/identity/dev-issuer.js';
+import { JwtVerifier } from '../../src/identity/jwt-verifier.js';
+import { PolicyEngine } from '../../src/policy/engine.js';
+import type {
+  BackendConnection,
+  BackendConnectOptions,
+  BackendConnector,
+} from '../../src/protocols/postgres/backend-connector.js';
+import { DirectConnector } from '../../src/protocols/postgres/direct-connector.js';
+import { PostgresListener, type PostgresListenerOptions } from '../../src/protocols/postgres/listener.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
+import { startPostgres, type TestPostgres } from './embedded-postgres.js';
+
+/** The policy the PostgreSQL tests run under, on one resource named `app`. */
+export const PG_TEST_POLICY = `
+      - groups: [rag-readers]
+        allow: [read]
+        deny: [write, ddl, admin]
+      - groups: [indexers]
+        allow: [read, write]
+        review: [delete-without-where]
+      - groups: [admins]
+        allow: [read, write, ddl, admin]
+`;
+
+/** Counts backend connections, so tests can show a refused login never reached the backend. */
+export class CountingConnector implements BackendConnector {
+  connections = 0;
+  readonly options: BackendConnectOptions[] = [];
+  private readonly inner = new DirectConnector();
+
+  connect(resource: PostgresResourceConfig, options: BackendConnectOptions): Promise<BackendConnection> {
+    this.connections++;
+    this.options.push(options);
+    return this.inner.connect(resource, options);
+  }
+}
+
+export interface PgGateway {
+  readonly backend: TestPostgres;
+  readonly host: string;
+  readonly port: number;
+  readonly connector: CountingConnector;
+  readonly store: Store;
+  readonly recorder: AuditRecorder;
+  mint(subject: string, groups: readonly string[], ttlMs?: number): Promise<string>;
+  /** Connection settings for a client logging in to the gateway with `token`. */
+  clientConfig(
+    token: string,
+    database?: string,
+  ): { host: string; port: number; user: string; password: string; database: string };
+  /** A client straight to the backend with its own credential, for setup and for checking what really happened. */
+  admin(): Promise<pg.Client>;
+  /** Every audit event written so far. */
+  events(): Promise<AuditEvent[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real pieces in one process: PostgreSQL 18 (embedded-postgres), a SQLite audit store, the dev token issuer and
+ * JWT verifier, the policy engine over a YAML config, and the PostgreSQL listener on a free port.
+ */
+export async function startPgGateway(
+  options: { listener?: PostgresListenerOptions; backend?: TestPostgres } = {},
+): Promise<PgGateway> {
+  const backend = options.backend ?? (await startPostgres());
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pg-gw-'));
+  const yaml = `
+listen:
+  postgres: 127.0.0.1:0
+postgres:
+  allowPlaintextPassword: true # loopback only, as in the quickstart
+log:
+  level: silent
+identity:
+  devIssuer:
+    enabled: true
+    keyFile: dev-issuer.jwk.json
+store:
+  sqlite:
+    path: audit.db
+resources:
+  - name: app
+    protocol: postgres
+    target:
+      host: ${backend.host}
+      port: ${backend.port}
+      database: ${backend.database}
+      user: ${backend.user}
+      password: \${env:PG_TEST_PASSWORD}
+    policy:${PG_TEST_POLICY}`;
+  const { config, baseDir } = parseConfig(yaml, join(dir, 'gatehouse.yaml'), { PG_TEST_PASSWORD: backend.password });
+  const logger = pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
+  const store = await SqliteStore.open(join(baseDir, 'audit.db'));
+  await store.migrate();
+  const recorder = new AuditRecorder(store, { logger });
+  const issuer = await DevIssuer.open(config.identity.devIssuer, baseDir, systemClock);
+  const services: GatewayServices = {
+    config,
+    baseDir,
+    verifier: new JwtVerifier({ issuers: [], trustedLocal: [issuer.localIssuer()], clock: systemClock, logger }),
+    policy: new PolicyEngine(config.resources),
+    store,
+    recorder,
+    clock: systemClock,
+    metrics: new GatewayMetrics({ defaultMetrics: false }),
+    logger,
+  };
+  const connector = new CountingConnector();
+  const listener = new PostgresListener(services, config.listen.postgres, { connector, ...options.listener });
+  const { host, port } = await listener.start();
+  return {
+    backend,
+    host,
+    port,
+    connector,
+    store,
+    recorder,
+    mint: (subject, groups, ttlMs = 600_000) => issuer.mint({ subject, groups, ttlMs }),
+    clientConfig: (token, database = 'app') => ({ host, port, user: 'agent', password: token, database }),
+    async admin() {
+      const client = new pg.Client({ connectionString: backend.url });
+      await client.connect();
+      return client;
+    },
+    async events() {
+      await recorder.flush();
+      const all: AuditEvent[] = [];
+      for (
+        let page = await store.readEvents(0, 1000);
+        page.length > 0;
+        page = await store.readEvents(all.at(-1)?.id ?? 0, 1000)
+      ) {
+        all.push(...page);
+      }
+      return all;
+    },
+    async stop() {
+      await listener.stop();
+      await recorder.close();
+      await store.close();
+      if (options.backend === undefined) await backend.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
