@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile } from '../config/load.js';
 
 /** Every command that reads the config takes `-c, --config FILE`, defaulting to $GATEHOUSE_CONFIG or ./gatehouse.yaml. */
 export function withConfigOption(command: Command): Command {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { GatehouseError } from '../core/errors.js';
 import { configSchema, type GatehouseConfig } from './schema.js';
 import { resolveSecretReferences } from './secrets.js';
@@ -32,18 +32,27 @@ export interface LoadedConfig {
   readonly baseDir: string;
 }
 
-export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>> = process.env): LoadedConfig {
+export function loadConfigFile(
+  file: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LoadedConfig {
   const absolute = resolve(file);
   let text: string;
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (error) {
-    throw new ConfigError(file, [{ path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code})` }]);
+    throw new ConfigError(file, [
+      { path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code})` },
+    ]);
   }
   return parseConfig(text, absolute, env);
 }
 
-export function parseConfig(text: string, file: string, env: Readonly<Record<string, string | undefined>> = process.env): LoadedConfig {
+export function parseConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LoadedConfig {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {

@@ -3,30 +3,26 @@ import { parseDuration } from '../core/duration.js';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
 
 /** A duration written as `30s`, `5m`, `1h` or a number of seconds; parsed to milliseconds. */
-const duration = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 1h or a number of seconds' });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 1h or a number of seconds' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** `host:port` or a bare port; host defaults to loopback so nothing listens publicly by accident. */
-const listenAddress = z
-  .union([z.string(), z.number().int()])
-  .transform((value, ctx) => {
-    const text = String(value);
-    const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text);
-    const port = match ? Number(match[2]) : Number.NaN;
-    if (!match || port > 65535) {
-      ctx.addIssue({ code: 'custom', message: 'expected host:port or a port number, e.g. 127.0.0.1:8080' });
-      return z.NEVER;
-    }
-    return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
-  });
+const listenAddress = z.union([z.string(), z.number().int()]).transform((value, ctx) => {
+  const text = String(value);
+  const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: 'expected host:port or a port number, e.g. 127.0.0.1:8080' });
+    return z.NEVER;
+  }
+  return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+});
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
@@ -166,10 +162,37 @@ export const configSchema = z
     http: z
       .strictObject({
         /** Largest request body read whole (inference routes, to find the model). Others stream. */
-        maxInspectedBodyBytes: z.number().int().positive().default(8 * 1024 * 1024),
-        maxHeaderBytes: z.number().int().positive().default(16 * 1024),
+        maxInspectedBodyBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(8 * 1024 * 1024),
+        maxHeaderBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024),
         /** A client that sends its headers slower than this is dropped. */
         headersTimeout: duration.default(10_000),
+        /** Longest time to receive a whole request (headers and body) from a client. */
+        requestTimeout: duration.default(600_000),
+      })
+      .prefault({}),
+    postgres: z
+      .strictObject({
+        /** PEM files for the PostgreSQL listener's TLS (SSLRequest). Relative paths resolve against the config file. */
+        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+        /**
+         * Accept the token as a cleartext password on plain TCP. Only for loopback set-ups such as the quickstart:
+         * anywhere else a token on the wire can be replayed until it expires.
+         */
+        allowPlaintextPassword: z.boolean().default(false),
+        startupTimeout: duration.default(10_000),
+        maxMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024 * 1024),
       })
       .prefault({}),
     identity: z
@@ -185,11 +208,19 @@ export const configSchema = z
     const names = new Set<string>();
     config.resources.forEach((r, index) => {
       if (names.has(r.name)) {
-        ctx.addIssue({ code: 'custom', path: ['resources', index, 'name'], message: `duplicate resource name "${r.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', index, 'name'],
+          message: `duplicate resource name "${r.name}"`,
+        });
       }
       names.add(r.name);
       if (r.protocol === 'http' && r.pathPrefix === undefined && r.host === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['resources', index], message: 'an http resource needs pathPrefix or host' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', index],
+          message: 'an http resource needs pathPrefix or host',
+        });
       }
     });
     if (config.identity.issuers.length === 0 && !config.identity.devIssuer.enabled) {

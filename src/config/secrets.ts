@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /**
- * Secret references inside any string of the config: `${env:NAME}` and `${file:PATH}` (relative to the config file).
- * Resolved once at load, so secrets never need to be written inline and never appear in error messages.
+ * Secret references inside any string of the config: `${env:NAME}`, `${env:NAME:-fallback}` and `${file:PATH}`
+ * (relative to the config file). Resolved once at load, so secrets never need to be written inline and never appear in error messages.
  */
 const REFERENCE = /\$\{(env|file):([^}]+)\}/g;
 
@@ -18,7 +18,10 @@ export interface SecretContext {
 }
 
 /** Returns a deep copy of `value` with every reference replaced, plus one issue per reference that cannot be resolved. */
-export function resolveSecretReferences(value: unknown, context: SecretContext): { value: unknown; issues: SecretIssue[] } {
+export function resolveSecretReferences(
+  value: unknown,
+  context: SecretContext,
+): { value: unknown; issues: SecretIssue[] } {
   const issues: SecretIssue[] = [];
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     if (typeof node === 'string') return resolveString(node, path, context, issues);
@@ -36,8 +39,9 @@ export function resolveSecretReferences(value: unknown, context: SecretContext):
 function resolveString(text: string, path: (string | number)[], context: SecretContext, issues: SecretIssue[]): string {
   return text.replace(REFERENCE, (_match, source: string, name: string) => {
     if (source === 'env') {
-      const found = context.env[name];
-      if (found === undefined) issues.push({ path, message: `environment variable ${name} is not set` });
+      const [variable, fallback] = splitFallback(name);
+      const found = context.env[variable] || fallback;
+      if (found === undefined) issues.push({ path, message: `environment variable ${variable} is not set` });
       return found ?? '';
     }
     try {
@@ -48,4 +52,9 @@ function resolveString(text: string, path: (string | number)[], context: SecretC
       return '';
     }
   });
+}
+
+function splitFallback(reference: string): [string, string | undefined] {
+  const at = reference.indexOf(':-');
+  return at === -1 ? [reference, undefined] : [reference.slice(0, at), reference.slice(at + 2)];
 }

@@ -11,7 +11,7 @@ export const REASONS = {
   'no-matching-rule': 'no policy rule grants this operation to the caller’s groups',
   'model-not-allowed': 'the model is not in the allowed list for the caller’s groups',
   'unknown-operation': 'the operation could not be classified',
-  'unclassifiable': 'the request could not be understood, so it is denied',
+  unclassifiable: 'the request could not be understood, so it is denied',
 } as const;
 export type ReasonCode = keyof typeof REASONS;
 

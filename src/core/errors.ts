@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   'auth.missing_token': 'no bearer token was presented',
   'auth.invalid_token': 'the token was not accepted',
+  'auth.tls_required': 'a token may only be sent over TLS',
   'policy.denied': 'policy denies this operation',
   'policy.review_required': 'this operation requires approval',
   'request.invalid': 'the request is malformed',
@@ -14,7 +15,7 @@ export const ERROR_CODES = {
   'upstream.timeout': 'the backend did not answer in time',
   'audit.unavailable': 'the operation could not be recorded, so it was not run',
   'config.invalid': 'the configuration is invalid',
-  'internal': 'internal gateway error',
+  internal: 'internal gateway error',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -1,8 +1,8 @@
+import type { ResourceConfig } from '../config/schema.js';
 import type { Decision, ReasonCode } from '../core/decision.js';
 import { REASONS } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { Operation } from '../core/operation.js';
-import type { ResourceConfig } from '../config/schema.js';
 import { PolicyRule } from './rule.js';
 
 export interface PolicyContext {
@@ -20,7 +20,10 @@ export class PolicyEngine {
 
   constructor(resources: readonly ResourceConfig[]) {
     this.rulesByResource = new Map(
-      resources.map((r) => [r.name, r.policy.map((rule, index) => new PolicyRule(`resources.${r.name}.policy[${index}]`, rule))]),
+      resources.map((r) => [
+        r.name,
+        r.policy.map((rule, index) => new PolicyRule(`resources.${r.name}.policy[${index}]`, rule)),
+      ]),
     );
   }
 
@@ -43,7 +46,13 @@ export class PolicyEngine {
       if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, verdict, selector, implicit };
     }
     if (best === undefined) return denyWithoutRule(modelRejected ? 'model-not-allowed' : 'no-matching-rule');
-    const reason: ReasonCode = best.implicit ? 'dangerous-tag' : best.verdict === 'allow' ? 'rule-allows' : best.verdict === 'review' ? 'rule-reviews' : 'rule-denies';
+    const reason: ReasonCode = best.implicit
+      ? 'dangerous-tag'
+      : best.verdict === 'allow'
+        ? 'rule-allows'
+        : best.verdict === 'review'
+          ? 'rule-reviews'
+          : 'rule-denies';
     return decision(best.rule, best.verdict, best.selector, reason);
   }
 }

@@ -1,10 +1,14 @@
+import type { PolicyRuleConfig } from '../config/schema.js';
 import type { Verdict } from '../core/decision.js';
 import { isRiskTag, type Operation, RISK_TAGS } from '../core/operation.js';
-import type { PolicyRuleConfig } from '../config/schema.js';
 import { wildcardMatcher } from './pattern.js';
 
 /** Verdicts ordered from least to most restrictive; a rule's verdict is the most restrictive that applies. */
-const SEVERITY: Readonly<Record<Verdict, number>> = Object.assign(Object.create(null), { allow: 0, review: 1, deny: 2 });
+const SEVERITY: Readonly<Record<Verdict, number>> = Object.assign(Object.create(null), {
+  allow: 0,
+  review: 1,
+  deny: 2,
+});
 
 export interface RuleOutcome {
   readonly verdict: Verdict;
@@ -48,9 +52,11 @@ export class PolicyRule {
   evaluate(operation: Operation): RuleEvaluation {
     const candidates: RuleOutcome[] = [];
     // Session and transaction control is harmless: whoever may read may run it.
-    const kindSelector = operation.kind === 'session' && !this.verdictBySelector.has('session') ? 'read' : operation.kind;
+    const kindSelector =
+      operation.kind === 'session' && !this.verdictBySelector.has('session') ? 'read' : operation.kind;
     const kindVerdict = this.verdictBySelector.get(kindSelector);
-    if (kindVerdict !== undefined) candidates.push({ verdict: kindVerdict, selector: `${kindVerdict}: ${kindSelector}`, implicit: false });
+    if (kindVerdict !== undefined)
+      candidates.push({ verdict: kindVerdict, selector: `${kindVerdict}: ${kindSelector}`, implicit: false });
     let namedTag = false;
     for (const tag of operation.tags) {
       const tagVerdict = this.verdictBySelector.get(tag);
@@ -67,7 +73,8 @@ export class PolicyRule {
       if (!this.modelMatchers.some((matches) => matches(model))) return { applies: false, modelRejected: true };
     }
     let strictest = candidates[0] as RuleOutcome;
-    for (const candidate of candidates) if (SEVERITY[candidate.verdict] > SEVERITY[strictest.verdict]) strictest = candidate;
+    for (const candidate of candidates)
+      if (SEVERITY[candidate.verdict] > SEVERITY[strictest.verdict]) strictest = candidate;
     return { applies: true, outcome: strictest };
   }
 }

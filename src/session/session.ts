@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { GatewayMetrics } from '../admin/metrics.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { Clock } from '../core/clock.js';
 import type { Decision } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { Operation, ProtocolName } from '../core/operation.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { GatewayMetrics } from '../admin/metrics.js';
 
 export interface SessionServices {
   readonly policy: PolicyEngine;
@@ -89,7 +89,11 @@ export class Session {
    */
   async begin(operation: Operation, extra?: Readonly<Record<string, unknown>>): Promise<OperationHandle> {
     const decision = this.services.policy.decide(operation, { identity: this.identity });
-    this.services.metrics.decisions.inc({ protocol: operation.protocol, resource: operation.resource, verdict: decision.verdict });
+    this.services.metrics.decisions.inc({
+      protocol: operation.protocol,
+      resource: operation.resource,
+      verdict: decision.verdict,
+    });
     const seq = ++this.seq;
     const startedAt = this.services.clock.now();
     await this.start();
@@ -131,6 +135,11 @@ export class Session {
     if (this.ended || this.started === undefined) return;
     this.ended = true;
     await this.started.catch(() => undefined);
-    await this.services.recorder.record({ sessionId: this.id, type: 'session.end', at: this.services.clock.now(), payload: { reason } });
+    await this.services.recorder.record({
+      sessionId: this.id,
+      type: 'session.end',
+      at: this.services.clock.now(),
+      payload: { reason },
+    });
   }
 }

@@ -1,0 +1,81 @@
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { loadConfigFile } from '../../config/load.js';
+import { systemClock } from '../../core/clock.js';
+import { Gateway } from '../../gateway/gateway.js';
+import { DevIssuer } from '../../identity/dev-issuer.js';
+import { OpenAiStandIn } from '../../standins/openai-stand-in.js';
+import { waitForSignal } from './serve.js';
+
+const QUICKSTART_CONFIG = fileURLToPath(new URL('../../../examples/quickstart/gatehouse.yaml', import.meta.url));
+
+interface QuickstartOptions {
+  config: string;
+  once?: boolean;
+}
+
+/**
+ * Runs the quickstart: a bundled OpenAI-compatible stand-in upstream (unless GATEHOUSE_LLM_URL names a real one),
+ * the gateway with the development issuer, a minted token, and one allowed and one denied request to show the path.
+ */
+export function registerQuickstartCommand(program: Command): void {
+  program
+    .command('quickstart')
+    .description('run the gateway on the quickstart config with a bundled stand-in LLM upstream')
+    .option('-c, --config <file>', 'configuration file', QUICKSTART_CONFIG)
+    .option('--once', 'run the self-check and exit (free ports, no waiting)')
+    .action(async (options: QuickstartOptions) => {
+      let standIn: OpenAiStandIn | undefined;
+      if (!process.env.GATEHOUSE_LLM_URL) {
+        standIn = new OpenAiStandIn({
+          apiKey: process.env.GATEHOUSE_LLM_API_KEY || 'quickstart-upstream-key',
+          port: options.once ? 0 : 8081,
+        });
+        process.env.GATEHOUSE_LLM_URL = await standIn.start();
+      }
+      const loaded = loadConfigFile(options.config);
+      const free = { host: '127.0.0.1', port: 0 };
+      const gateway = await Gateway.start(loaded, options.once ? { listen: { http: free, admin: free } } : {});
+      try {
+        const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
+        const reader = await issuer.mint({ subject: 'quickstart-job', groups: ['rag-readers'], ttlMs: 15 * 60_000 });
+        const http = gateway.addresses.http as { host: string; port: number };
+        const base = `http://${http.host}:${http.port}/llm/v1`;
+        const call = async (model: string) => {
+          const res = await fetch(`${base}/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello through Gatehouse' }] }),
+          });
+          return `${res.status} ${await res.text()}`;
+        };
+        const say = (line = '') => process.stderr.write(`${line}\n`);
+        say();
+        say(
+          `Gatehouse quickstart is running (upstream: ${standIn ? 'bundled stand-in' : process.env.GATEHOUSE_LLM_URL}).`,
+        );
+        say(`  allowed model  -> ${await call('gpt-4o-mini')}`);
+        say(`  other model    -> ${await call('gpt-4o')}`);
+        say();
+        say('A token for group rag-readers (15 minutes):');
+        say(`  export TOKEN=${reader}`);
+        say('Try it:');
+        say(
+          `  curl -s ${base}/chat/completions -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+        );
+        say(`    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'`);
+        say(`  OpenAI SDK: new OpenAI({ baseURL: '${base}', apiKey: process.env.TOKEN })`);
+        say(`  More tokens: npx gatehouse token mint -c ${options.config} --sub my-job --groups rag-readers --ttl 5m`);
+        say(`  Audit:       npx gatehouse sessions list -c ${options.config}`);
+        if (gateway.addresses.admin)
+          say(`  Metrics:     http://${gateway.addresses.admin.host}:${gateway.addresses.admin.port}/metrics`);
+        if (!options.once) {
+          say('Press Ctrl-C to stop.');
+          await waitForSignal();
+        }
+      } finally {
+        await gateway.stop();
+        await standIn?.stop();
+      }
+    });
+}

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { formatSessionDetail, formatSessionList } from '../../audit/session-view.js';
+import { parseDuration } from '../../core/duration.js';
+import { GatehouseError } from '../../core/errors.js';
+import { openStore } from '../../store/open-store.js';
+import type { Store } from '../../store/store.js';
+import { MIN_SESSION_PREFIX } from '../../store/store-reader.js';
+import { loadConfigOption, withConfigOption } from '../options.js';
+
+interface ListOptions {
+  readonly config: string;
+  readonly since?: string;
+  readonly subject?: string;
+  readonly limit: string;
+  readonly json?: boolean;
+}
+
+interface ShowOptions {
+  readonly config: string;
+  readonly json?: boolean;
+}
+
+/** `gatehouse sessions list|show`: reads recorded sessions from the configured store. */
+export function registerSessionsCommands(program: Command): void {
+  const sessions = program.command('sessions').description('list and inspect recorded sessions');
+
+  withConfigOption(sessions.command('list').description('list sessions, newest first'))
+    .option('--since <duration>', 'only sessions started within this long ago, e.g. 7d, 12h')
+    .option('--subject <subject>', 'only sessions of this token subject')
+    .option('--limit <n>', 'most sessions to show', '50')
+    .option('--json', 'print JSON')
+    .action(async (options: ListOptions) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1) {
+        throw new GatehouseError('request.invalid', '--limit expects a positive whole number');
+      }
+      let since: number | undefined;
+      if (options.since !== undefined) {
+        const ms = parseDuration(options.since);
+        if (ms === undefined)
+          throw new GatehouseError('request.invalid', '--since expects a duration such as 7d or 12h');
+        since = Date.now() - ms;
+      }
+      const list = await withStore(options, (store) => store.listSessions({ limit, since, subject: options.subject }));
+      process.stdout.write(options.json ? `${JSON.stringify(list, null, 2)}\n` : formatSessionList(list));
+    });
+
+  withConfigOption(
+    sessions
+      .command('show')
+      .description('show one session and its timeline')
+      .argument('<id>', `session id, or a unique prefix of at least ${MIN_SESSION_PREFIX} characters`),
+  )
+    .option('--json', 'print JSON')
+    .action(async (id: string, options: ShowOptions) => {
+      const found = await withStore(options, (store) => store.getSession(id));
+      if (!found) {
+        throw new GatehouseError(
+          'request.not_found',
+          `no session matches "${id}" (a prefix must have at least ${MIN_SESSION_PREFIX} characters and match one session)`,
+        );
+      }
+      process.stdout.write(
+        options.json ? `${JSON.stringify(found, null, 2)}\n` : formatSessionDetail(found.summary, found.events),
+      );
+    });
+}
+
+async function withStore<T>(options: { config: string }, use: (store: Store) => Promise<T>): Promise<T> {
+  const { config, baseDir } = loadConfigOption(options);
+  const store = await openStore(config.store, baseDir);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
