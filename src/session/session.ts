@@ -20,6 +20,8 @@ export interface SessionOptions {
   readonly resource?: string;
   readonly clientAddress?: string;
   readonly userName?: string;
+  /** Bytes of response content kept per operation for replay (0 keeps none). */
+  readonly captureBytes?: number;
 }
 
 /** What became of an operation, recorded after it ran (or failed). Sizes are what reached the caller. */
@@ -32,11 +34,84 @@ export interface OperationResult {
   readonly error?: string;
 }
 
+/**
+ * Response content kept with an operation's result, for replay. Always what the caller received (masked), never the
+ * raw backend answer. HTTP bodies are kept as text; SQL results as column names, rows of text values and the tag.
+ */
+export type ResponsePart =
+  | { readonly type: 'http-head'; readonly status: number; readonly contentType?: string }
+  | { readonly type: 'http-body'; readonly chunk: Buffer | string }
+  | { readonly type: 'sql-columns'; readonly columns: readonly string[] }
+  | { readonly type: 'sql-row'; readonly values: readonly (string | null)[] }
+  | { readonly type: 'sql-complete'; readonly tag: string };
+
+/** What the result record holds of the response: bounded by the capture limit, with a marker where it was cut. */
+export interface CapturedResponse {
+  status?: number;
+  contentType?: string;
+  body?: string;
+  columns?: string[];
+  rows?: (string | null)[][];
+  tags?: string[];
+  truncated?: boolean;
+}
+
 export interface OperationHandle {
   readonly seq: number;
   readonly decision: Decision;
-  /** Records the result; resolves once durable. */
+  /** Keeps response content (already masked) for the result record, up to the capture limit. Cheap when full. */
+  capture(part: ResponsePart): void;
+  /** Records the result (with what was captured); resolves once durable. */
   finish(result: OperationResult): Promise<void>;
+}
+
+/** Default bytes of response content kept per operation. */
+export const DEFAULT_CAPTURE_BYTES = 16 * 1024;
+
+/** Accumulates response parts up to a byte budget; past it, only notes that the record was cut. */
+class ResponseCapture {
+  readonly response: CapturedResponse = {};
+  private remaining: number;
+
+  constructor(limit: number) {
+    this.remaining = limit;
+  }
+
+  get empty(): boolean {
+    const r = this.response;
+    return r.status === undefined && r.body === undefined && r.columns === undefined && r.tags === undefined;
+  }
+
+  add(part: ResponsePart): void {
+    const r = this.response;
+    switch (part.type) {
+      case 'http-head':
+        r.status = part.status;
+        if (part.contentType !== undefined) r.contentType = part.contentType;
+        return;
+      case 'sql-columns':
+        r.columns = [...part.columns];
+        return;
+      case 'sql-complete':
+        (r.tags ??= []).push(part.tag);
+        return;
+    }
+    if (this.remaining <= 0) {
+      r.truncated = true;
+      return;
+    }
+    if (part.type === 'http-body') {
+      const text = typeof part.chunk === 'string' ? part.chunk : part.chunk.toString('utf8');
+      const kept = text.length > this.remaining ? text.slice(0, this.remaining) : text;
+      if (kept.length < text.length) r.truncated = true;
+      r.body = (r.body ?? '') + kept;
+      this.remaining -= kept.length;
+      return;
+    }
+    const size = part.values.reduce((sum, value) => sum + (value?.length ?? 4), 0);
+    (r.rows ??= []).push([...part.values]);
+    this.remaining -= size;
+  }
 }
 
 /**
@@ -118,15 +193,22 @@ export class Session {
         ...extra,
       },
     });
+    const capture = new ResponseCapture(this.options.captureBytes ?? DEFAULT_CAPTURE_BYTES);
     return {
       seq,
       decision,
+      capture: (part) => capture.add(part),
       finish: (result) =>
         this.services.recorder.record({
           sessionId: this.id,
           type: 'operation.result',
           at: this.services.clock.now(),
-          payload: { seq, durationMs: this.services.clock.now() - startedAt, ...result },
+          payload: {
+            seq,
+            durationMs: this.services.clock.now() - startedAt,
+            ...result,
+            ...(capture.empty ? {} : { response: capture.response }),
+          },
         }),
     };
   }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { systemClock } from '../../core/clock.js';
 import { Gateway } from '../../gateway/gateway.js';
+import { createLogger } from '../../gateway/logger.js';
 import { DevIssuer } from '../../identity/dev-issuer.js';
 import { OpenAiStandIn } from '../../standins/openai-stand-in.js';
 import { waitForSignal } from './serve.js';
@@ -35,7 +36,12 @@ export function registerQuickstartCommand(program: Command): void {
       }
       const loaded = loadConfigFile(options.config);
       const free = { host: '127.0.0.1', port: 0 };
-      const gateway = await Gateway.start(loaded, options.once ? { listen: { http: free, admin: free } } : {});
+      // Warnings only, so the walk-through below stays readable; GATEHOUSE_LOG_LEVEL=info shows every request.
+      const logger = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'warn');
+      const gateway = await Gateway.start(loaded, {
+        logger,
+        ...(options.once ? { listen: { http: free, admin: free } } : {}),
+      });
       try {
         const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
         const reader = await issuer.mint({ subject: 'quickstart-job', groups: ['rag-readers'], ttlMs: 15 * 60_000 });

@@ -192,10 +192,17 @@ export class HttpListener implements Listener {
     timer();
     res.writeHead(upstream.statusCode, callerResponseHeaders(upstream.headers));
     res.flushHeaders();
+    const contentType = upstream.headers['content-type'];
+    handle.capture({
+      type: 'http-head',
+      status: upstream.statusCode,
+      ...(contentType ? { contentType: String(contentType) } : {}),
+    });
     let bytesOut = 0;
     try {
       for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
         bytesOut += chunk.length;
+        handle.capture({ type: 'http-body', chunk });
         if (!res.write(chunk)) await once(res, 'drain', { signal: abort.signal });
       }
     } catch (error) {
