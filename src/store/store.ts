@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../audit/event.js';
+import type { StoreDialect, StoreSchema } from './migrations.js';
 
 export interface SessionQuery {
   readonly limit: number;
@@ -12,6 +14,13 @@ export interface SessionQuery {
  * replicas) the PostgreSQL store, with one set of migrations.
  */
 export interface Store {
+  /** The dialect the store speaks; feature modules (reviews, quotas...) query their own tables through `kysely`. */
+  readonly dialect: StoreDialect;
+  /**
+   * Typed query builder over the store's connection, for feature modules that own tables beyond the audit log.
+   * Cast it to the module's own schema type; the tables come from the shared migrations.
+   */
+  readonly kysely: Kysely<StoreSchema>;
   /** Creates or upgrades the schema. Called once before use. */
   migrate(): Promise<void>;
   /**

@@ -29,6 +29,14 @@ class ObservedStore implements Store {
 
   constructor(readonly inner: SqliteStore) {}
 
+  get dialect() {
+    return this.inner.dialect;
+  }
+
+  get kysely() {
+    return this.inner.kysely;
+  }
+
   async appendEvents(events: readonly AuditEventInput[]): Promise<readonly AuditEvent[]> {
     this.batches.push(events.length);
     this.inFlight += 1;

@@ -25,7 +25,8 @@ export interface PostgresStoreOptions {
  * Reads go through Kysely; appends use raw SQL with array parameters so a whole batch costs four round trips.
  */
 export class PostgresStore implements Store {
-  private readonly kysely: Kysely<StoreSchema>;
+  readonly dialect = 'postgres' as const;
+  readonly kysely: Kysely<StoreSchema>;
   private readonly reader: StoreReader;
   private closed = false;
 

@@ -28,7 +28,8 @@ export interface SqliteStoreOptions {
  */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
-  private readonly kysely: Kysely<StoreSchema>;
+  readonly dialect = 'sqlite' as const;
+  readonly kysely: Kysely<StoreSchema>;
   private readonly reader: StoreReader;
   private append: ((events: readonly AuditEventInput[]) => AuditEvent[]) | undefined;
   private closed = false;
