@@ -5,10 +5,20 @@ import { systemClock } from '../../core/clock.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { createLogger } from '../../gateway/logger.js';
 import { DevIssuer } from '../../identity/dev-issuer.js';
+import {
+  ensureListenerCertificate,
+  NEAREST_QUERY,
+  NEAREST_TO,
+  startVectorsBackend,
+  type VectorsBackend,
+  vectorsSelfCheck,
+} from '../../quickstart/vectors-backend.js';
 import { OpenAiStandIn } from '../../standins/openai-stand-in.js';
 import { waitForSignal } from './serve.js';
 
 const QUICKSTART_CONFIG = fileURLToPath(new URL('../../../examples/quickstart/gatehouse.yaml', import.meta.url));
+/** Where the `vectors` database persists between runs (relative to the config); `--once` keeps it in memory. */
+const VECTORS_DATA_DIR = '.gatehouse/vectors-pgdata';
 
 interface QuickstartOptions {
   config: string;
@@ -16,8 +26,10 @@ interface QuickstartOptions {
 }
 
 /**
- * Runs the quickstart: a bundled OpenAI-compatible stand-in upstream (unless GATEHOUSE_LLM_URL names a real one),
- * the gateway with the development issuer, a minted token, and one allowed and one denied request to show the path.
+ * Runs the quickstart: a bundled OpenAI-compatible stand-in upstream (unless GATEHOUSE_LLM_URL names a real one), the
+ * `vectors` PGlite database with pgvector, the gateway with the development issuer (its PostgreSQL listener with a
+ * self-signed certificate generated on first run), tokens for `rag-readers` and `indexers`, and one allowed and one
+ * refused request on each path (HTTP and SQL).
  */
 export function registerQuickstartCommand(program: Command): void {
   program
@@ -34,17 +46,29 @@ export function registerQuickstartCommand(program: Command): void {
         });
         process.env.GATEHOUSE_LLM_URL = await standIn.start();
       }
-      const loaded = loadConfigFile(options.config);
-      const free = { host: '127.0.0.1', port: 0 };
-      // Warnings only, so the walk-through below stays readable; GATEHOUSE_LOG_LEVEL=info shows every request.
-      const logger = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'warn');
-      const gateway = await Gateway.start(loaded, {
-        logger,
-        ...(options.once ? { listen: { http: free, admin: free } } : {}),
-      });
+      let vectors: VectorsBackend | undefined;
+      let gateway: Gateway | undefined;
       try {
+        const configured = loadConfigFile(options.config);
+        await ensureListenerCertificate(configured);
+        vectors = await startVectorsBackend(configured, {
+          ...(options.once ? { freePort: true } : { dataDir: VECTORS_DATA_DIR }),
+        });
+        const loaded = vectors.loaded;
+        const free = { host: '127.0.0.1', port: 0 };
+        // Warnings only, so the walk-through below stays readable; GATEHOUSE_LOG_LEVEL=info shows every request.
+        const logger = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'warn');
+        gateway = await Gateway.start(loaded, {
+          logger,
+          ...(options.once ? { listen: { http: free, postgres: free, admin: free } } : {}),
+        });
         const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
         const reader = await issuer.mint({ subject: 'quickstart-job', groups: ['rag-readers'], ttlMs: 15 * 60_000 });
+        const indexer = await issuer.mint({
+          subject: 'quickstart-indexer',
+          groups: ['indexers'],
+          ttlMs: 15 * 60_000,
+        });
         const http = gateway.addresses.http as { host: string; port: number };
         const base = `http://${http.host}:${http.port}/llm/v1`;
         const call = async (model: string) => {
@@ -62,15 +86,29 @@ export function registerQuickstartCommand(program: Command): void {
         );
         say(`  allowed model  -> ${await call('gpt-4o-mini')}`);
         say(`  other model    -> ${await call('gpt-4o')}`);
+        const postgres = gateway.addresses.postgres;
+        if (postgres) {
+          const sql = await vectorsSelfCheck(postgres, { reader, indexer });
+          say(`  SQL nearest    -> ${sql.allowed}`);
+          say(`  SQL DELETE     -> ${sql.refused}`);
+        }
         say();
-        say('A token for group rag-readers (15 minutes):');
+        say('A token for group rag-readers and one for indexers (15 minutes):');
         say(`  export TOKEN=${reader}`);
+        say(`  export INDEXER_TOKEN=${indexer}`);
         say('Try it:');
         say(
           `  curl -s ${base}/chat/completions -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
         );
         say(`    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'`);
         say(`  OpenAI SDK: new OpenAI({ baseURL: '${base}', apiKey: process.env.TOKEN })`);
+        if (postgres) {
+          say(
+            `  psql "host=${postgres.host} port=${postgres.port} dbname=vectors sslmode=require user=me password=$TOKEN" \\`,
+          );
+          say(`    -c "${NEAREST_QUERY.replace('$1', `'${NEAREST_TO}'`)}"`);
+          say('  (the vectors database is PGlite: it serves one session at a time; a second one waits for the first)');
+        }
         say(`  More tokens: npx gatehouse token mint -c ${options.config} --sub my-job --groups rag-readers --ttl 5m`);
         say(`  Audit:       npx gatehouse sessions list -c ${options.config}`);
         if (gateway.addresses.admin)
@@ -80,7 +118,8 @@ export function registerQuickstartCommand(program: Command): void {
           await waitForSignal();
         }
       } finally {
-        await gateway.stop();
+        await gateway?.stop();
+        await vectors?.stop();
         await standIn?.stop();
       }
     });
