@@ -2,7 +2,16 @@
  * Audit events: append-only, one row each, chained by hash. A session's timeline is its events in order.
  * Payloads hold masked data only and never secrets or raw tokens.
  */
-export const AUDIT_EVENT_TYPES = ['session.start', 'operation', 'operation.result', 'session.end'] as const;
+/** `forensic.read`: an auditor opened a session's forensic copies (recorded under that session, before the read). */
+export const AUDIT_EVENT_TYPES = [
+  'session.start',
+  'operation',
+  'operation.result',
+  'session.end',
+  'forensic.read',
+  /** `review`: a just-in-time approval event (created, approved, denied, expired, withdrawn, executed). */
+  'review',
+] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEventInput {

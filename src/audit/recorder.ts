@@ -13,6 +13,17 @@ export interface AuditRecorderOptions {
   readonly logger: Logger;
   /** Most events written in one transaction. */
   readonly maxBatch?: number;
+  /** Longest a deferrable event waits for company before it is written alone. */
+  readonly deferMs?: number;
+}
+
+export interface RecordOptions {
+  /**
+   * Nobody waits on this event to run or release anything (e.g. a PostgreSQL statement's result, whose rows already
+   * went out): it may wait up to `deferMs` to share the next transaction, usually the next operation's own record,
+   * halving commits for a one-statement-at-a-time client.
+   */
+  readonly defer?: boolean;
 }
 
 /**
@@ -24,22 +35,34 @@ export class AuditRecorder {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
+  private deferredTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly maxBatch: number;
+  private readonly deferMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly options: AuditRecorderOptions,
   ) {
     this.maxBatch = options.maxBatch ?? 512;
+    this.deferMs = options.deferMs ?? 5;
   }
 
-  record(event: AuditEventInput): Promise<void> {
+  record(event: AuditEventInput, options?: RecordOptions): Promise<void> {
     if (this.closed) return Promise.reject(new GatehouseError('audit.unavailable', 'the audit recorder is closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      this.schedule();
+      if (options?.defer) this.scheduleDeferred();
+      else this.schedule();
     });
+  }
+
+  private scheduleDeferred(): void {
+    if (this.scheduled || this.flushing || this.deferredTimer) return;
+    this.deferredTimer = setTimeout(() => {
+      this.deferredTimer = undefined;
+      this.schedule();
+    }, this.deferMs);
   }
 
   /** Writes everything queued so far. */
@@ -56,6 +79,10 @@ export class AuditRecorder {
   }
 
   private schedule(): void {
+    if (this.deferredTimer) {
+      clearTimeout(this.deferredTimer);
+      this.deferredTimer = undefined;
+    }
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
     setImmediate(() => {

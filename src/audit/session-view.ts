@@ -83,6 +83,7 @@ const DESCRIBERS: Readonly<Record<string, (payload: Payload) => string>> = Objec
       typeof p.error === 'string' ? `error: ${truncate(p.error, TEXT_WIDTH)}` : '',
     ]),
   'session.end': (p: Payload) => str(p.reason),
+  'forensic.read': (p: Payload) => words([str(p.subject), str(p.verdict)]),
 });
 
 /** `2025-01-02 03:04:05` in UTC. */

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
+import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
+import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
+import { quotasSchema } from '../quotas/config.js';
 
 /** A duration written as `30s`, `5m`, `1h` or a number of seconds; parsed to milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -74,8 +77,12 @@ const policyRule = z
     deny: z.array(selector).default([]),
     /** Model name patterns (`*` wildcard) this rule admits for inference calls; absent means any model. */
     models: z.array(z.string().min(1)).optional(),
+    /** Collection name patterns (`*` wildcard) this rule admits for vector-store calls; absent means any collection. */
+    collections: z.array(z.string().min(1)).optional(),
     /** Who may approve what this rule sends to review. */
     approvers: z.array(z.string().min(1)).default([]),
+    /** Distinct approvers needed before a review this rule asks for is approved. */
+    approvals: z.number().int().min(1).max(10).default(1),
   })
   .refine((rule) => rule.allow.length + rule.review.length + rule.deny.length > 0, {
     message: 'a rule needs at least one of allow, review or deny',
@@ -119,7 +126,12 @@ const httpResource = z.strictObject({
     })
     .prefault({}),
   operations: z.array(httpOperationOverride).default([]),
+  /** What the upstream speaks (inference or vector-store API): classification by operation, model and collection. */
+  profile: z.enum(PROFILE_NAMES).optional(),
+  /** Vector stores: constrain search, scroll and delete requests to the caller's tenant (claim value). */
+  tenantFilter: tenantFilterSchema.optional(),
   policy: z.array(policyRule).default([]),
+  masking: resourceMaskingSchema.optional(),
 });
 
 const postgresResource = z.strictObject({
@@ -134,6 +146,7 @@ const postgresResource = z.strictObject({
     tls: z.boolean().default(false),
   }),
   policy: z.array(policyRule).default([]),
+  masking: resourceMaskingSchema.optional(),
 });
 
 const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource], {
@@ -146,6 +159,139 @@ const store = z
     z.strictObject({ postgres: z.strictObject({ url: z.string().min(1) }) }),
   ])
   .default({ sqlite: { path: '.gatehouse/gatehouse.db' } });
+
+/** One continuous export destination for a SIEM; each keeps its own delivery cursor in the store. */
+const auditSink = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
+      type: z.literal('file'),
+      /** JSON lines appended to this file (relative to the config file). */
+      path: z.string().min(1),
+    }),
+    z.strictObject({
+      name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
+      type: z.literal('webhook'),
+      /** Receives POSTs of JSON lines (application/x-ndjson); any 2xx acknowledges the batch. */
+      url: httpUrl,
+      /** Extra headers, e.g. an authorization value from a secret reference. */
+      headers: z.record(z.string(), z.string()).default({}),
+      timeout: duration.default(10_000),
+    }),
+  ],
+  { error: 'expected type: file or webhook' },
+);
+
+/** Session recording, tamper evidence, retention, export and the optional forensic copy. */
+const audit = z
+  .strictObject({
+    /** Bytes of (masked) response content kept per operation for replay; 0 keeps none. */
+    captureBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024),
+    checkpoints: z
+      .strictObject({
+        /** Ed25519 private key (PKCS#8 PEM), held outside the store: use `${file:...}` or `${env:...}`. */
+        signingKey: z.string().min(1).optional(),
+        /** Ed25519 public key (SPKI PEM) for `audit verify` on machines that do not hold the private key. */
+        publicKey: z.string().min(1).optional(),
+        interval: duration.default(300_000),
+      })
+      .prefault({}),
+    retention: z.strictObject({ maxAge: duration, interval: duration.default(3_600_000) }).optional(),
+    export: z
+      .strictObject({
+        sinks: z.array(auditSink).default([]),
+        /** Pause between polls once a sink has caught up. */
+        interval: duration.default(1_000),
+        batch: z.number().int().min(1).max(10_000).default(500),
+      })
+      .prefault({}),
+    forensic: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** 32-byte AES-256-GCM key as base64 or hex, from a secret reference. */
+        key: z.string().min(1).optional(),
+        /** Groups whose members may read forensic copies through the CLI. */
+        auditorGroups: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
+  })
+  .prefault({})
+  .superRefine((a, ctx) => {
+    if (a.retention && a.checkpoints.signingKey === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpoints', 'signingKey'],
+        message: 'retention needs a checkpoint signing key: pruned history is anchored by a signed checkpoint',
+      });
+    }
+    if (a.forensic.enabled && (a.forensic.key === undefined || a.forensic.auditorGroups.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['forensic'], message: 'forensic copies need a key and auditorGroups' });
+    }
+  });
+
+/** Just-in-time approval: how long reviews wait, who is told, and which access windows may be requested. */
+const REVIEW_EVENTS = ['created', 'approved', 'denied', 'expired', 'withdrawn', 'executed'] as const;
+const approvalWebhook = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
+    url: httpUrl,
+    /** `json`: the signed review payload; `slack`: a Slack incoming-webhook message (`{ text }`). */
+    format: z.enum(['json', 'slack']).default('json'),
+    /** HMAC-SHA256 key for the signature headers, from a secret reference; required for `json`. */
+    secret: z.string().min(16).optional(),
+    events: z.array(z.enum(REVIEW_EVENTS)).min(1).default(['created', 'approved', 'denied']),
+    timeout: duration.default(5_000),
+  })
+  .refine((w) => w.format === 'slack' || w.secret !== undefined, {
+    message: 'a json webhook needs a secret (at least 16 characters) to sign its payloads',
+    path: ['secret'],
+  });
+const accessWindowPolicy = z.strictObject({
+  resources: z.array(z.string().min(1)).min(1),
+  kinds: z.array(z.enum(OPERATION_KINDS)).min(1),
+  /** Groups whose members may ask for this access, for themselves or for one of these groups. */
+  requesters: z.array(z.string().min(1)).min(1),
+  approvers: z.array(z.string().min(1)).min(1),
+  approvals: z.number().int().min(1).max(10).default(1),
+  maxDuration: duration.default(8 * 3_600_000),
+});
+const approvals = z
+  .strictObject({
+    /** How long a review stays decidable before it expires. */
+    timeout: duration.default(15 * 60_000),
+    /** Longest an HTTP request is held for a decision; then the caller gets 202 and the review id. */
+    httpWait: duration.default(25_000),
+    /** Longest a PostgreSQL statement is held (never beyond `timeout`); then it fails and the review expires. */
+    postgresWait: duration.default(5 * 60_000),
+    /** How long an approved HTTP operation may be sent again to run (once). */
+    validity: duration.default(10 * 60_000),
+    /** How often the store is read for decisions made by other replicas, expiries and access windows. */
+    pollInterval: duration.default(2_000),
+    /** Bytes of an HTTP request body kept in the review for approvers to read. */
+    bodyExcerptBytes: z.number().int().min(0).max(65_536).default(2_048),
+    /** Where approvers reach the admin listener (links in notices and notifications). */
+    publicUrl: httpUrl.optional(),
+    notifications: z.array(approvalWebhook).default([]),
+    /** Decisions posted by a chat-ops bot to `POST /api/webhooks/decision`, signed like outbound notifications. */
+    inbound: z
+      .strictObject({
+        secret: z.string().min(16),
+        /** Issuer recorded for the bot's approvers (`subject` comes from the payload). */
+        issuer: z.string().min(1).default('chatops'),
+        /** Approver groups the bot speaks for. */
+        groups: z.array(z.string().min(1)).min(1),
+        /** Largest accepted clock difference; replays inside it are refused by nonce. */
+        tolerance: duration.default(300_000),
+      })
+      .optional(),
+    access: z.array(accessWindowPolicy).default([]),
+  })
+  .prefault({});
 
 export const configSchema = z
   .strictObject({
@@ -202,9 +348,14 @@ export const configSchema = z
       })
       .prefault({}),
     store,
+    audit,
+    approvals,
+    quotas: quotasSchema,
     resources: z.array(resource).default([]),
+    masking: maskingSchema,
   })
   .superRefine((config, ctx) => {
+    for (const issue of maskingIssues(config.masking, config.resources)) ctx.addIssue({ code: 'custom', ...issue });
     const names = new Set<string>();
     config.resources.forEach((r, index) => {
       if (names.has(r.name)) {
@@ -230,7 +381,8 @@ export const configSchema = z
         message: 'no token issuer is configured: add an issuer or enable devIssuer',
       });
     }
-  });
+  })
+  .transform(inheritMasking);
 
 export type GatehouseConfig = z.output<typeof configSchema>;
 export type IssuerConfig = GatehouseConfig['identity']['issuers'][number];
@@ -239,4 +391,7 @@ export type ResourceConfig = GatehouseConfig['resources'][number];
 export type HttpResourceConfig = Extract<ResourceConfig, { protocol: 'http' }>;
 export type PostgresResourceConfig = Extract<ResourceConfig, { protocol: 'postgres' }>;
 export type PolicyRuleConfig = HttpResourceConfig['policy'][number];
+export type AuditConfig = GatehouseConfig['audit'];
+export type AuditSinkConfig = AuditConfig['export']['sinks'][number];
+export type ApprovalsConfig = GatehouseConfig['approvals'];
 export type ListenAddress = NonNullable<GatehouseConfig['listen']['http']>;

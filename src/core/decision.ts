@@ -10,6 +10,7 @@ export const REASONS = {
   'dangerous-tag': 'the operation carries a dangerous risk tag that no rule names explicitly',
   'no-matching-rule': 'no policy rule grants this operation to the caller’s groups',
   'model-not-allowed': 'the model is not in the allowed list for the caller’s groups',
+  'collection-not-allowed': 'the collection is not in the allowed list for the caller’s groups',
   'unknown-operation': 'the operation could not be classified',
   unclassifiable: 'the request could not be understood, so it is denied',
 } as const;

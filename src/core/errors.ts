@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   'request.invalid': 'the request is malformed',
   'request.too_large': 'the request is too large',
   'request.not_found': 'no resource matches this request',
+  'quota.exceeded': 'a token or request budget has no room for this call',
   'upstream.unavailable': 'the backend could not be reached',
   'upstream.timeout': 'the backend did not answer in time',
   'audit.unavailable': 'the operation could not be recorded, so it was not run',

@@ -50,6 +50,8 @@ export interface Operation {
   readonly text: string;
   /** Model name for inference calls, when the caller named one. */
   readonly model?: string;
+  /** Collection (index) of a vector-store call, normalised as the upstream resolves it; policy rules name these. */
+  readonly collection?: string;
   /** Why the operation could not be classified (unparsable SQL, unreadable body); policy denies such operations. */
   readonly unclassifiable?: string;
 }

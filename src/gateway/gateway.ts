@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
 import { AdminServer } from '../admin/admin-server.js';
 import { GatewayMetrics } from '../admin/metrics.js';
+import { createApprovals } from '../approvals/create-approvals.js';
+import { AuditServices } from '../audit/audit-services.js';
 import { AuditRecorder } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
-import { PolicyEngine } from '../policy/engine.js';
+import { Quotas } from '../quotas/quotas.js';
+import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
 import { createLogger } from './logger.js';
 import { PROTOCOL_LISTENERS } from './protocol-registry.js';
@@ -31,6 +34,7 @@ export class Gateway {
   private readonly listeners: Listener[] = [];
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
+  private audit: AuditServices | undefined;
 
   private constructor(readonly services: GatewayServices) {}
 
@@ -39,8 +43,18 @@ export class Gateway {
     const logger = options.logger ?? createLogger(config.log.level);
     const clock = options.clock ?? systemClock;
     const store = await openStore(config.store, baseDir);
+    let audit: AuditServices;
+    try {
+      audit = new AuditServices(config.audit, baseDir, store, clock, logger);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     const metrics = new GatewayMetrics();
-    const services: GatewayServices = {
+    const recorder = new AuditRecorder(store, { logger });
+    const { policy, approvals } = createApprovals({ config, store, recorder, clock, logger });
+    // `forensic` reaches sessions through the services object (SessionServices reads it when present).
+    const services: GatewayServices & Pick<SessionServices, 'forensic'> = {
       config,
       baseDir,
       logger,
@@ -48,11 +62,17 @@ export class Gateway {
       store,
       metrics,
       verifier: await createTokenVerifier(config, baseDir, clock, logger),
-      policy: new PolicyEngine(config.resources),
-      recorder: new AuditRecorder(store, { logger }),
+      policy,
+      recorder,
+      approvals,
+      quotas: new Quotas(config.quotas, store, clock),
+      forensic: audit.forensic,
     };
     const gateway = new Gateway(services);
+    gateway.audit = audit;
+    audit.start();
     try {
+      await approvals.start();
       await gateway.startListeners(options.listen ?? {});
     } catch (error) {
       await gateway.stop();
@@ -78,6 +98,7 @@ export class Gateway {
       this.admin = new AdminServer({
         address: adminAddress,
         metrics: this.services.metrics,
+        reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
         readiness: async () => {
           if (this.stopping) throw new Error('stopping');
           await this.services.store.ping();
@@ -91,9 +112,14 @@ export class Gateway {
   /** Stops listeners (ending their sessions), then flushes audit and closes the store. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      // Released first: callers held for a decision get "still pending" and their sessions can then end.
+      await this.services.approvals.stop();
       await Promise.allSettled(this.listeners.map((listener) => listener.stop()));
       await this.admin?.stop();
       await this.services.recorder.close().catch(() => undefined);
+      await this.audit
+        ?.stop()
+        .catch((error: unknown) => this.services.logger.error({ err: error }, 'audit stop failed'));
       await this.services.store.close();
     })();
     return this.stopping;

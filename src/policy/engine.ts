@@ -1,12 +1,28 @@
 import type { ResourceConfig } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
 import type { Decision, ReasonCode } from '../core/decision.js';
 import { REASONS } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { Operation } from '../core/operation.js';
+import { type AccessGrant, type GrantSource, grantCovers } from './grants.js';
 import { PolicyRule } from './rule.js';
 
 export interface PolicyContext {
-  readonly identity: Pick<Identity, 'groups'>;
+  /** Issuer and subject matter only to access windows granted to one identity. */
+  readonly identity: Pick<Identity, 'groups'> & Partial<Pick<Identity, 'issuer' | 'subject'>>;
+}
+
+export interface PolicyEngineOptions {
+  /** Approved access windows; each acts as one more `allow` rule for its grantee until it expires. */
+  readonly grants?: GrantSource;
+  /** Checks grant expiry; required with `grants`. */
+  readonly clock?: Clock;
+}
+
+/** What a rule that sends operations to review asks of the review: who approves and how many approvals. */
+export interface ReviewRequirements {
+  readonly approvers: readonly string[];
+  readonly approvals: number;
 }
 
 /**
@@ -17,14 +33,30 @@ export interface PolicyContext {
  */
 export class PolicyEngine {
   private readonly rulesByResource: ReadonlyMap<string, readonly PolicyRule[]>;
+  private readonly rulesById = new Map<string, PolicyRule>();
+  /** Compiled rules of grants, kept as long as the grant object is (the source replaces objects on change). */
+  private readonly grantRules = new WeakMap<AccessGrant, PolicyRule>();
 
-  constructor(resources: readonly ResourceConfig[]) {
+  constructor(
+    resources: readonly ResourceConfig[],
+    private readonly options: PolicyEngineOptions = {},
+  ) {
+    if (options.grants !== undefined && options.clock === undefined) {
+      throw new Error('PolicyEngine: grants need a clock to check their expiry');
+    }
     this.rulesByResource = new Map(
       resources.map((r) => [
         r.name,
         r.policy.map((rule, index) => new PolicyRule(`resources.${r.name}.policy[${index}]`, rule)),
       ]),
     );
+    for (const rules of this.rulesByResource.values()) for (const rule of rules) this.rulesById.set(rule.id, rule);
+  }
+
+  /** Approvers and approval count of the rule a `review` decision names (by `decision.rule.id`). */
+  reviewRequirements(ruleId: string): ReviewRequirements | undefined {
+    const rule = this.rulesById.get(ruleId);
+    return rule === undefined ? undefined : { approvers: rule.approvers, approvals: rule.approvals };
   }
 
   decide(operation: Operation, context: PolicyContext): Decision {
@@ -34,18 +66,32 @@ export class PolicyEngine {
     const groups = context.identity.groups;
     let best: { rule: PolicyRule; verdict: Decision['verdict']; selector: string; implicit: boolean } | undefined;
     let modelRejected = false;
+    let collectionRejected = false;
     for (const rule of rules) {
       if (!rule.speaksFor(groups)) continue;
       const evaluation = rule.evaluate(operation);
       if (!evaluation.applies) {
         modelRejected ||= evaluation.modelRejected;
+        collectionRejected ||= evaluation.collectionRejected === true;
         continue;
       }
       const { verdict, selector, implicit } = evaluation.outcome;
       if (verdict === 'deny' && !implicit) return decision(rule, 'deny', selector, 'rule-denies');
       if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, verdict, selector, implicit };
     }
-    if (best === undefined) return denyWithoutRule(modelRejected ? 'model-not-allowed' : 'no-matching-rule');
+    if (best?.verdict !== 'allow') {
+      // Access windows only ever add permissions: an explicit deny above has already returned.
+      for (const rule of this.grantRulesFor(operation.resource, context.identity)) {
+        const evaluation = rule.evaluate(operation);
+        if (!evaluation.applies) continue;
+        const { verdict, selector, implicit } = evaluation.outcome;
+        if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, verdict, selector, implicit };
+      }
+    }
+    if (best === undefined)
+      return denyWithoutRule(
+        modelRejected ? 'model-not-allowed' : collectionRejected ? 'collection-not-allowed' : 'no-matching-rule',
+      );
     const reason: ReasonCode = best.implicit
       ? 'dangerous-tag'
       : best.verdict === 'allow'
@@ -54,6 +100,31 @@ export class PolicyEngine {
           ? 'rule-reviews'
           : 'rule-denies';
     return decision(best.rule, best.verdict, best.selector, reason);
+  }
+
+  private grantRulesFor(resource: string, identity: PolicyContext['identity']): PolicyRule[] {
+    const grants = this.options.grants?.grantsFor(resource);
+    if (grants === undefined || grants.length === 0) return [];
+    const now = (this.options.clock as Clock).now();
+    const rules: PolicyRule[] = [];
+    for (const grant of grants) {
+      if (grant.expiresAt <= now || !grantCovers(grant, identity)) continue;
+      let rule = this.grantRules.get(grant);
+      if (rule === undefined) {
+        const groups = grant.group === undefined ? [`${grant.issuer}/${grant.subject}`] : [grant.group];
+        rule = new PolicyRule(`access-window[${grant.reviewId}]`, {
+          groups,
+          allow: [grant.kind],
+          review: [],
+          deny: [],
+          approvers: [],
+          approvals: 1,
+        });
+        this.grantRules.set(grant, rule);
+      }
+      rules.push(rule);
+    }
+    return rules;
   }
 }
 

@@ -20,20 +20,24 @@ export interface RuleOutcome {
 
 export type RuleEvaluation =
   | { readonly applies: true; readonly outcome: RuleOutcome }
-  | { readonly applies: false; readonly modelRejected: boolean };
+  | { readonly applies: false; readonly modelRejected: boolean; readonly collectionRejected?: boolean };
 
 /** One compiled policy rule: which groups it speaks for, and the verdict per kind or tag it names. */
 export class PolicyRule {
   readonly id: string;
   readonly groups: readonly string[];
   readonly approvers: readonly string[];
+  /** Distinct approvals a review this rule asks for needs. */
+  readonly approvals: number;
   private readonly verdictBySelector: ReadonlyMap<string, Verdict>;
   private readonly modelMatchers: ((model: string) => boolean)[] | undefined;
+  private readonly collectionMatchers: ((collection: string) => boolean)[] | undefined;
 
   constructor(id: string, config: PolicyRuleConfig) {
     this.id = id;
     this.groups = config.groups;
     this.approvers = config.approvers;
+    this.approvals = config.approvals ?? 1;
     const verdicts = new Map<string, Verdict>();
     for (const verdict of ['allow', 'review', 'deny'] as const) {
       for (const selector of config[verdict]) {
@@ -43,6 +47,7 @@ export class PolicyRule {
     }
     this.verdictBySelector = verdicts;
     this.modelMatchers = config.models?.map(wildcardMatcher);
+    this.collectionMatchers = config.collections?.map(wildcardMatcher);
   }
 
   speaksFor(groups: readonly string[]): boolean {
@@ -71,6 +76,12 @@ export class PolicyRule {
     if (operation.model !== undefined && this.modelMatchers !== undefined) {
       const model = operation.model;
       if (!this.modelMatchers.some((matches) => matches(model))) return { applies: false, modelRejected: true };
+    }
+    // A rule naming collections does not speak for others: the operation falls to other rules or default deny.
+    if (operation.collection !== undefined && this.collectionMatchers !== undefined) {
+      const collection = operation.collection;
+      if (!this.collectionMatchers.some((matches) => matches(collection)))
+        return { applies: false, modelRejected: false, collectionRejected: true };
     }
     let strictest = candidates[0] as RuleOutcome;
     for (const candidate of candidates)

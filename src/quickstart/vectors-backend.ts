@@ -92,7 +92,9 @@ export const NEAREST_TO = '[1,0,0]';
 export async function vectorsSelfCheck(
   gateway: { host: string; port: number },
   tokens: { reader: string; indexer: string },
-): Promise<{ allowed: string; refused: string }> {
+  /** Called with the NOTICE text when the gateway holds a statement for approval; decides it for the self-check. */
+  onHeld?: (notice: string) => Promise<void>,
+): Promise<{ allowed: string; refused: string; held?: string }> {
   const connect = async (user: string, token: string) => {
     const client = new pg.Client({
       host: gateway.host,
@@ -117,6 +119,11 @@ export async function vectorsSelfCheck(
   }
   const indexer = await connect('quickstart-indexer', tokens.indexer);
   let refused: string;
+  let held: string | undefined;
+  indexer.on('notice', (notice) => {
+    held = notice.message;
+    void onHeld?.(notice.message ?? '');
+  });
   try {
     // Inside a transaction that is rolled back, so even a policy edited to allow it leaves the seed data alone.
     await indexer.query('BEGIN');
@@ -130,5 +137,6 @@ export async function vectorsSelfCheck(
   } finally {
     await indexer.end();
   }
+  if (held !== undefined) return { allowed, refused, held };
   return { allowed, refused };
 }

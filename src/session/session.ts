@@ -1,17 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayMetrics } from '../admin/metrics.js';
-import type { AuditRecorder } from '../audit/recorder.js';
+import type { ForensicVault } from '../audit/forensic.js';
+import type { AuditRecorder, RecordOptions } from '../audit/recorder.js';
 import type { Clock } from '../core/clock.js';
 import type { Decision } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { Operation, ProtocolName } from '../core/operation.js';
 import type { PolicyEngine } from '../policy/engine.js';
+import type { Store } from '../store/store.js';
 
 export interface SessionServices {
   readonly policy: PolicyEngine;
   readonly recorder: AuditRecorder;
   readonly clock: Clock;
   readonly metrics: GatewayMetrics;
+  /** The gateway's config, for `audit.captureBytes` (a session's own `captureBytes` option wins). */
+  readonly config?: { readonly audit: { readonly captureBytes: number } };
+  /** Present when forensic copies are enabled (`audit.forensic`); they go to `store`. */
+  readonly forensic?: ForensicVault;
+  readonly store?: Pick<Store, 'putForensicCopy'>;
 }
 
 export interface SessionOptions {
@@ -32,6 +39,34 @@ export interface OperationResult {
   readonly bytesIn?: number;
   readonly bytesOut?: number;
   readonly error?: string;
+  /** Per-type counts of values masked in the response, e.g. `{ email: 3, card: 1 }`. */
+  readonly masked?: Readonly<Record<string, number>>;
+  /** Tokens an inference call used, as the upstream reported them (absent when it reported none). */
+  readonly usage?: TokenCounts;
+  /** Tokens held against budgets while the call ran (prompt estimate plus output ceiling), when budgets applied. */
+  readonly reservedTokens?: number;
+  /** Tokens the budgets were finally charged: the reported total, the whole reservation when unknown, 0 on failure. */
+  readonly chargedTokens?: number;
+  /** A budget refusal: budget, unit, limit, used, reserved, requested and `resetAt` (epoch ms). */
+  readonly quota?: Readonly<Record<string, string | number>>;
+}
+
+/** Token counts of one inference call. */
+export interface TokenCounts {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly totalTokens: number;
+}
+
+/**
+ * What an inference or vector-store call asked for, recorded with the operation: the API operation, the requested
+ * output ceiling and the gateway's prompt estimate (what a budget reservation is made of).
+ */
+export interface CallNote {
+  readonly call?: string;
+  readonly stream?: boolean;
+  readonly maxOutputTokens?: number;
+  readonly promptTokensEstimate?: number;
 }
 
 /**
@@ -61,8 +96,16 @@ export interface OperationHandle {
   readonly decision: Decision;
   /** Keeps response content (already masked) for the result record, up to the capture limit. Cheap when full. */
   capture(part: ResponsePart): void;
-  /** Records the result (with what was captured); resolves once durable. */
-  finish(result: OperationResult): Promise<void>;
+  /**
+   * Keeps the unmasked response for the optional forensic copy (sealed with AES-256-GCM at `finish`). A no-op unless
+   * `audit.forensic` is enabled; call it with the backend's content before masking, next to `capture`.
+   */
+  captureForensic(part: ResponsePart): void;
+  /**
+   * Records the result (with what was captured); resolves once durable. `defer` when nothing waits on it (the
+   * answer already went out): it then shares the next transaction instead of costing one of its own.
+   */
+  finish(result: OperationResult, options?: RecordOptions): Promise<void>;
 }
 
 /** Default bytes of response content kept per operation. */
@@ -93,7 +136,8 @@ class ResponseCapture {
         r.columns = [...part.columns];
         return;
       case 'sql-complete':
-        (r.tags ??= []).push(part.tag);
+        r.tags ??= [];
+        r.tags.push(part.tag);
         return;
     }
     if (this.remaining <= 0) {
@@ -109,7 +153,8 @@ class ResponseCapture {
       return;
     }
     const size = part.values.reduce((sum, value) => sum + (value?.length ?? 4), 0);
-    (r.rows ??= []).push([...part.values]);
+    r.rows ??= [];
+    r.rows.push([...part.values]);
     this.remaining -= size;
   }
 }
@@ -185,6 +230,7 @@ export class Session {
         action: operation.action,
         text: operation.text,
         model: operation.model,
+        collection: operation.collection,
         unclassifiable: operation.unclassifiable,
         verdict: decision.verdict,
         reason: decision.reason,
@@ -193,23 +239,38 @@ export class Session {
         ...extra,
       },
     });
-    const capture = new ResponseCapture(this.options.captureBytes ?? DEFAULT_CAPTURE_BYTES);
+    const limit = this.options.captureBytes ?? this.services.config?.audit.captureBytes ?? DEFAULT_CAPTURE_BYTES;
+    const capture = new ResponseCapture(limit);
+    const { forensic, store } = this.services;
+    const raw = forensic && store ? new ResponseCapture(limit) : undefined;
     return {
       seq,
       decision,
       capture: (part) => capture.add(part),
-      finish: (result) =>
-        this.services.recorder.record({
-          sessionId: this.id,
-          type: 'operation.result',
-          at: this.services.clock.now(),
-          payload: {
-            seq,
-            durationMs: this.services.clock.now() - startedAt,
-            ...result,
-            ...(capture.empty ? {} : { response: capture.response }),
+      captureForensic: (part) => raw?.add(part),
+      finish: async (result, options) => {
+        const at = this.services.clock.now();
+        const record = this.services.recorder.record(
+          {
+            sessionId: this.id,
+            type: 'operation.result',
+            at,
+            payload: {
+              seq,
+              durationMs: at - startedAt,
+              ...result,
+              ...(capture.empty ? {} : { response: capture.response }),
+            },
           },
-        }),
+          options,
+        );
+        // The forensic copy is as durable as the result record before the caller is answered (fail closed).
+        const copy =
+          raw && !raw.empty && forensic && store
+            ? store.putForensicCopy(forensic.seal(this.id, seq, at, raw.response))
+            : undefined;
+        await Promise.all([record, copy]);
+      },
     };
   }
 

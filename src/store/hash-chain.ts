@@ -15,20 +15,14 @@ export interface HashedContent {
 }
 
 /**
- * sha256 hex over the previous hash and this event's content. A JSON array is an unambiguous encoding: no field can
- * run into the next. A verifier reading events back may use `JSON.stringify(event.payload)` as `payloadJson`, since
- * JSON.stringify's output is a fixed point of parse-then-stringify.
+ * sha256 hex over the previous hash and this event's content: a JSON array of the fixed fields, then the payload's
+ * JSON text as is. Unambiguous, since a JSON array ends at its own closing bracket; and the payload (the bulk) is
+ * hashed without being escaped a second time. A verifier reading events back may use `JSON.stringify(event.payload)`
+ * as `payloadJson`, since JSON.stringify's output is a fixed point of parse-then-stringify.
  */
 export function eventHash(prevHash: string, content: HashedContent): string {
-  const encoded = JSON.stringify([
-    prevHash,
-    content.id,
-    content.sessionId,
-    content.type,
-    content.at,
-    content.payloadJson,
-  ]);
-  return createHash('sha256').update(encoded).digest('hex');
+  const header = JSON.stringify([prevHash, content.id, content.sessionId, content.type, content.at]);
+  return createHash('sha256').update(header).update(content.payloadJson).digest('hex');
 }
 
 /** The last event of the chain, or nothing yet. */
@@ -52,13 +46,18 @@ export function chainEvents(head: ChainHead | undefined, events: readonly AuditE
     const payloadJson = serialise(event);
     id += 1;
     const hash = eventHash(prevHash, { id, sessionId: event.sessionId, type: event.type, at: event.at, payloadJson });
-    // The returned payload is the parsed text, so callers see exactly what a later read returns.
+    // The returned payload is the parsed text, so callers see exactly what a later read returns; parsed only when
+    // read, since the recorder on the hot path never looks at it.
+    let parsed: Record<string, unknown> | undefined;
     const chained: ChainedEvent = {
       id,
       sessionId: event.sessionId,
       type: event.type,
       at: event.at,
-      payload: JSON.parse(payloadJson) as Record<string, unknown>,
+      get payload() {
+        parsed ??= JSON.parse(payloadJson) as Record<string, unknown>;
+        return parsed;
+      },
       prevHash,
       hash,
       payloadJson,
@@ -81,7 +80,17 @@ function serialise(event: AuditEventInput): string {
   return json;
 }
 
-/** Drops the storage-only field before handing events to callers. */
-export function toAuditEvent({ payloadJson: _, ...event }: ChainedEvent): AuditEvent {
-  return event;
+/** Drops the storage-only field before handing events to callers, keeping the payload lazy. */
+export function toAuditEvent(event: ChainedEvent): AuditEvent {
+  return {
+    id: event.id,
+    sessionId: event.sessionId,
+    type: event.type,
+    at: event.at,
+    get payload() {
+      return event.payload;
+    },
+    prevHash: event.prevHash,
+    hash: event.hash,
+  };
 }

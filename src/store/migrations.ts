@@ -1,4 +1,6 @@
 import type { ColumnType, Generated, Kysely, Migration, MigrationProvider } from 'kysely';
+import { createApprovalTables } from '../approvals/review-tables.js';
+import { createQuotaTables } from '../quotas/migration.js';
 
 /** The SQL dialects the store runs on. Migrations are shared; only a few column types differ. */
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -31,9 +33,43 @@ export interface SessionsTable {
   denied: Generated<number>;
 }
 
+/** Signed statements "the chain reached event `event_id` with hash `hash`", written by the gateway. */
+export interface AuditCheckpointsTable {
+  id: Generated<number>;
+  event_id: BigIntColumn;
+  hash: string;
+  at: BigIntColumn;
+  /** Why it was written: `periodic`, `shutdown`, `prune` (anchors the first kept event). */
+  reason: string;
+  key_id: string;
+  /** base64 Ed25519 signature over the canonical checkpoint text. */
+  signature: string;
+}
+
+/** Continuous export: the last event each sink acknowledged. */
+export interface ExportCursorsTable {
+  sink: string;
+  event_id: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+/** Encrypted, unmasked responses, one per operation, readable by auditors only. */
+export interface ForensicCopiesTable {
+  session_id: string;
+  seq: number;
+  at: BigIntColumn;
+  /** base64 of iv, tag and ciphertext (AES-256-GCM). */
+  iv: string;
+  tag: string;
+  ciphertext: string;
+}
+
 export interface StoreSchema {
   audit_events: AuditEventsTable;
   sessions: SessionsTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  export_cursors: ExportCursorsTable;
+  forensic_copies: ForensicCopiesTable;
 }
 
 interface NamedMigration {
@@ -83,6 +119,42 @@ const MIGRATIONS: readonly NamedMigration[] = [
       await db.schema.createIndex('sessions_started_at').on('sessions').column('started_at').execute();
     },
   },
+  {
+    name: '0003_audit_checkpoints_export_forensic',
+    async up(db, dialect) {
+      await db.schema
+        .createTable('audit_checkpoints')
+        .addColumn('id', dialect === 'sqlite' ? 'integer' : 'serial', (c) =>
+          dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+        )
+        .addColumn('event_id', 'bigint', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('export_cursors')
+        .addColumn('sink', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('forensic_copies')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('iv', 'text', (c) => c.notNull())
+        .addColumn('tag', 'text', (c) => c.notNull())
+        .addColumn('ciphertext', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('forensic_copies_pk', ['session_id', 'seq'])
+        .execute();
+    },
+  },
+  // Just-in-time approval tables (src/approvals/review-tables.ts); 0100_ keeps them after the core migrations.
+  { name: '0100_approvals', up: (db, dialect) => createApprovalTables(db, dialect) },
+  { name: '0200_quota_usage', up: (db) => createQuotaTables(db) },
 ];
 
 /** Kysely's Migrator reads migrations from a provider; ours are inline so they ship inside the bundle. */
@@ -100,4 +172,7 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
 export const MIGRATION_TABLES = {
   migrationTableName: 'gatehouse_migration',
   migrationLockTableName: 'gatehouse_migration_lock',
+  // Feature migrations are numbered in ranges (0003 audit, 0100 approvals, 0200 quotas): a database that already
+  // ran a later range must still accept a new migration in an earlier one.
+  allowUnorderedMigrations: true,
 } as const;

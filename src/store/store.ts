@@ -1,6 +1,42 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../audit/event.js';
+import type { ChainHead } from './hash-chain.js';
 import type { StoreDialect, StoreSchema } from './migrations.js';
+
+export type { ChainHead } from './hash-chain.js';
+
+/** "The chain reached event `eventId`, whose hash is `hash`", signed with the gateway's Ed25519 key. */
+export interface SignedCheckpoint {
+  readonly eventId: number;
+  readonly hash: string;
+  /** Epoch ms when it was signed. */
+  readonly at: number;
+  /** `periodic`, `shutdown` or `prune`. */
+  readonly reason: string;
+  /** First 16 hex digits of the sha256 of the public key (SPKI DER). */
+  readonly keyId: string;
+  /** base64 Ed25519 signature over `checkpointMessage(...)`. */
+  readonly signature: string;
+}
+
+export interface StoredCheckpoint extends SignedCheckpoint {
+  readonly id: number;
+}
+
+/** One operation's unmasked response, sealed with AES-256-GCM; the store never sees the key. */
+export interface ForensicCopy {
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly at: number;
+  readonly iv: string;
+  readonly tag: string;
+  readonly ciphertext: string;
+}
+
+export interface PruneResult {
+  readonly events: number;
+  readonly sessions: number;
+}
 
 export interface SessionQuery {
   readonly limit: number;
@@ -33,6 +69,28 @@ export interface Store {
   getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined>;
   /** Every event in id order, for verification and export; `afterId` pages through. */
   readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]>;
+  /** The last event of the chain, if any. */
+  chainHead(): Promise<ChainHead | undefined>;
+  /** The smallest event id recorded at or after `at` (epoch ms), for `--since` reads. */
+  firstEventIdAt(at: number): Promise<number | undefined>;
+  appendCheckpoint(checkpoint: SignedCheckpoint): Promise<void>;
+  /** Every checkpoint, oldest first. */
+  listCheckpoints(): Promise<readonly StoredCheckpoint[]>;
+  /** The last event id a continuous-export sink acknowledged (0 before its first delivery). */
+  exportCursor(sink: string): Promise<number>;
+  saveExportCursor(sink: string, eventId: number, at: number): Promise<void>;
+  putForensicCopy(copy: ForensicCopy): Promise<void>;
+  forensicCopies(sessionId: string): Promise<readonly ForensicCopy[]>;
+  /**
+   * The last event id retention may remove: the events before the first event of any session active at or after
+   * `cutoff`, never the chain head (appends continue from it). 0 when nothing may go.
+   */
+  retentionBoundary(cutoff: number): Promise<number>;
+  /**
+   * In one transaction: stores `anchor` (a signed checkpoint of event `throughId`), deletes every event up to it, and
+   * the session rows and forensic copies no event refers to any more.
+   */
+  prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult>;
   /** Cheap check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

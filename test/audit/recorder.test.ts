@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import type { AuditEvent, AuditEventInput, SessionSummary } from '../../src/audit/event.js';
+import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { isGatehouseError } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { SessionQuery, Store } from '../../src/store/store.js';
+import type { ForensicCopy, SessionQuery, SignedCheckpoint, Store } from '../../src/store/store.js';
 import { assertChain, readAll } from '../store/store-contract.js';
 
 const logger = pino({ level: 'silent' });
@@ -48,24 +48,22 @@ class ObservedStore implements Store {
       this.inFlight -= 1;
     }
   }
-  migrate(): Promise<void> {
-    return this.inner.migrate();
-  }
-  listSessions(query: SessionQuery): Promise<readonly SessionSummary[]> {
-    return this.inner.listSessions(query);
-  }
-  getSession(idPrefix: string) {
-    return this.inner.getSession(idPrefix);
-  }
-  readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
-    return this.inner.readEvents(afterId, limit);
-  }
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
+  migrate = () => this.inner.migrate();
+  listSessions = (query: SessionQuery) => this.inner.listSessions(query);
+  getSession = (idPrefix: string) => this.inner.getSession(idPrefix);
+  readEvents = (afterId: number, limit: number) => this.inner.readEvents(afterId, limit);
+  chainHead = () => this.inner.chainHead();
+  firstEventIdAt = (at: number) => this.inner.firstEventIdAt(at);
+  appendCheckpoint = (c: SignedCheckpoint) => this.inner.appendCheckpoint(c);
+  listCheckpoints = () => this.inner.listCheckpoints();
+  exportCursor = (sink: string) => this.inner.exportCursor(sink);
+  saveExportCursor = (sink: string, id: number, at: number) => this.inner.saveExportCursor(sink, id, at);
+  putForensicCopy = (copy: ForensicCopy) => this.inner.putForensicCopy(copy);
+  forensicCopies = (sessionId: string) => this.inner.forensicCopies(sessionId);
+  retentionBoundary = (cutoff: number) => this.inner.retentionBoundary(cutoff);
+  prune = (throughId: number, anchor: SignedCheckpoint) => this.inner.prune(throughId, anchor);
+  ping = () => this.inner.ping();
+  close = () => this.inner.close();
 }
 
 const stores: ObservedStore[] = [];
@@ -119,6 +117,19 @@ describe('AuditRecorder over a real SqliteStore', () => {
       Array.from({ length: 300 }, (_, i) => `rec-${i}`),
       'recorded order is kept',
     );
+  });
+
+  it('lets a deferred record share the next transaction, and writes it alone once deferMs has passed', async () => {
+    const { store } = await openStore();
+    const recorder = new AuditRecorder(store, { logger, deferMs: 50 });
+    const deferred = recorder.record(event('deferred-1'), { defer: true });
+    // An urgent record arriving before the deferred one was written takes it along: one transaction for both.
+    await Promise.all([deferred, recorder.record(event('urgent-1'))]);
+    assert.deepEqual(store.batches, [2]);
+    // Alone, a deferred record is still written: the timer flushes it.
+    await recorder.record(event('deferred-2'), { defer: true });
+    assert.deepEqual(store.batches, [2, 1]);
+    assert.equal((await store.inner.readEvents(0, 10)).length, 3);
   });
 
   it('never writes more than maxBatch events in one transaction', async () => {

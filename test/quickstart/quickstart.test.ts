@@ -35,11 +35,15 @@ describe('gatehouse quickstart --once', () => {
     assert.match(output, /other model\s+-> 403 .*model-not-allowed/);
   });
 
-  test('SQL: the nearest-neighbour query returns rows; the indexer DELETE without WHERE is refused', () => {
+  test('SQL: the nearest-neighbour query returns rows; the indexer DELETE without WHERE is held, then denied', () => {
     assert.match(output, /SQL nearest\s+-> 3 rows: 1 Refund policy; 3 Ticket 4711: refund request; 5 /);
+    const held = /SQL DELETE\s+-> held: gatehouse: review (\S+) is waiting for 1 approval from data-owners/.exec(
+      output,
+    );
+    assert.ok(held, 'the DELETE was held for approval with a NOTICE naming the review');
     assert.match(
       output,
-      /SQL DELETE\s+-> refused 42501: gatehouse: DELETE requires approval: .*review: delete-without-where/,
+      new RegExp(`SQL DELETE\\s+-> refused 42501: gatehouse: DELETE was denied in review ${held[1]}`),
     );
     assert.doesNotMatch(output, /NOT refused/);
   });

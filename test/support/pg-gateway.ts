@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
+import { AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
+import { createApprovals } from '../../src/approvals/create-approvals.js';
 import type { AuditEvent } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -12,7 +14,6 @@ import { systemClock } from '../../src/core/clock.js';
 import type { GatewayServices } from '../../src/gateway/services.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { JwtVerifier } from '../../src/identity/jwt-verifier.js';
-import { PolicyEngine } from '../../src/policy/engine.js';
 import type {
   BackendConnection,
   BackendConnectOptions,
@@ -56,6 +57,10 @@ export interface PgGateway {
   readonly connector: CountingConnector;
   readonly store: Store;
   readonly recorder: AuditRecorder;
+  /** The services the listener runs with (`services.approvals` holds statements sent to review). */
+  readonly services: GatewayServices;
+  /** Base URL of the admin listener (approvers' REST API), when started with `admin: true`. */
+  readonly adminUrl: string | undefined;
   mint(subject: string, groups: readonly string[], ttlMs?: number): Promise<string>;
   /** Connection settings for a client logging in to the gateway with `token`. */
   clientConfig(
@@ -74,7 +79,18 @@ export interface PgGateway {
  * JWT verifier, the policy engine over a YAML config, and the PostgreSQL listener on a free port.
  */
 export async function startPgGateway(
-  options: { listener?: PostgresListenerOptions; backend?: TestPostgres } = {},
+  options: {
+    listener?: PostgresListenerOptions;
+    backend?: TestPostgres;
+    /** Extra YAML for the `app` resource (indented by 4 spaces), e.g. a `masking:` block. */
+    resourceYaml?: string;
+    /** Extra top-level YAML, e.g. `masking: { tokenKey: ... }`. */
+    topLevelYaml?: string;
+    /** Rules of the `app` resource instead of PG_TEST_POLICY (indented by 6 spaces, each line starting with `- `). */
+    policy?: string;
+    /** Also start the admin listener with the approvers' REST API (`adminUrl`). */
+    admin?: boolean;
+  } = {},
 ): Promise<PgGateway> {
   const backend = options.backend ?? (await startPostgres());
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pg-gw-'));
@@ -101,18 +117,21 @@ resources:
       database: ${backend.database}
       user: ${backend.user}
       password: \${env:PG_TEST_PASSWORD}
-    policy:${PG_TEST_POLICY}`;
+    policy:${options.policy ?? PG_TEST_POLICY}${options.resourceYaml ?? ''}
+${options.topLevelYaml ?? ''}`;
   const { config, baseDir } = parseConfig(yaml, join(dir, 'gatehouse.yaml'), { PG_TEST_PASSWORD: backend.password });
   const logger = pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
   const store = await SqliteStore.open(join(baseDir, 'audit.db'));
   await store.migrate();
   const recorder = new AuditRecorder(store, { logger });
   const issuer = await DevIssuer.open(config.identity.devIssuer, baseDir, systemClock);
+  const { policy, approvals } = createApprovals({ config, store, recorder, clock: systemClock, logger });
   const services: GatewayServices = {
     config,
     baseDir,
     verifier: new JwtVerifier({ issuers: [], trustedLocal: [issuer.localIssuer()], clock: systemClock, logger }),
-    policy: new PolicyEngine(config.resources),
+    policy,
+    approvals,
     store,
     recorder,
     clock: systemClock,
@@ -121,7 +140,17 @@ resources:
   };
   const connector = new CountingConnector();
   const listener = new PostgresListener(services, config.listen.postgres, { connector, ...options.listener });
+  await approvals.start();
   const { host, port } = await listener.start();
+  const admin = options.admin
+    ? new AdminServer({
+        address: { host: '127.0.0.1', port: 0 },
+        metrics: services.metrics,
+        reviews: { approvals, verifier: services.verifier, clock: systemClock },
+        readiness: () => store.ping(),
+      })
+    : undefined;
+  const adminAddress = await admin?.start();
   return {
     backend,
     host,
@@ -129,6 +158,8 @@ resources:
     connector,
     store,
     recorder,
+    services,
+    adminUrl: adminAddress === undefined ? undefined : `http://127.0.0.1:${adminAddress.port}`,
     mint: (subject, groups, ttlMs = 600_000) => issuer.mint({ subject, groups, ttlMs }),
     clientConfig: (token, database = 'app') => ({ host, port, user: 'agent', password: token, database }),
     async admin() {
@@ -149,7 +180,10 @@ resources:
       return all;
     },
     async stop() {
+      // As the gateway stops: held statements are released first, then sessions end.
+      await approvals.stop();
       await listener.stop();
+      await admin?.stop();
       await recorder.close();
       await store.close();
       if (options.backend === undefined) await backend.stop();

@@ -67,7 +67,10 @@ function explainHttp(resource: ResourceConfig, request: string, model: string | 
     method: (match[1] as string).toUpperCase(),
     segments: hasPrefix ? path.segments.slice(prefix.length) : path.segments,
   };
-  const classifier = new HttpClassifier(resource.name, resource.operations);
+  const classifier = new HttpClassifier(resource.name, resource.operations, {
+    ...(resource.profile === undefined ? {} : { profile: resource.profile }),
+    target: resource.target,
+  });
   return classifier.toOperation(shape, classifier.classify(shape), model === undefined ? {} : { model });
 }
 

@@ -88,8 +88,27 @@ export function registerQuickstartCommand(program: Command): void {
         say(`  other model    -> ${await call('gpt-4o')}`);
         const postgres = gateway.addresses.postgres;
         if (postgres) {
-          const sql = await vectorsSelfCheck(postgres, { reader, indexer });
+          // The indexer's DELETE without WHERE is held for approval: the self-check plays the approver and denies it,
+          // so the walk-through shows the whole review flow without waiting for a person.
+          const { approvals } = gateway.services;
+          const denyHeld = async (notice: string) => {
+            const id = /review ([A-Za-z0-9_-]+)/.exec(notice)?.[1];
+            if (id === undefined) return;
+            await approvals
+              .decide(
+                id,
+                { issuer: 'gatehouse-dev', subject: 'quickstart-approver', groups: ['data-owners'] },
+                'deny',
+                {
+                  reason: 'quickstart self-check: denied automatically',
+                  via: 'api',
+                },
+              )
+              .catch(() => undefined);
+          };
+          const sql = await vectorsSelfCheck(postgres, { reader, indexer }, denyHeld);
           say(`  SQL nearest    -> ${sql.allowed}`);
+          if (sql.held) say(`  SQL DELETE     -> held: ${sql.held.split('\n')[0]}`);
           say(`  SQL DELETE     -> ${sql.refused}`);
         }
         say();

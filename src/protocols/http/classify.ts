@@ -1,8 +1,14 @@
 import type { HttpResourceConfig } from '../../config/schema.js';
-import type { KnownOperationKind, Operation } from '../../core/operation.js';
+import type { KnownOperationKind, Operation, OperationKind } from '../../core/operation.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
+import { anthropicProfile } from './providers/anthropic.js';
+import { parseJsonBody } from './providers/json-body.js';
+import { openAiProfile } from './providers/openai.js';
+import type { JsonObject, ProviderCall, ProviderProfile, ProviderRequest } from './providers/profile.js';
+import type { ProfileName } from './providers/profile-config.js';
+import { classifyCall, profileFor } from './providers/registry.js';
 
-/** Default kind by method; methods not listed (CONNECT, TRACE, custom verbs) are `unknown` and so denied. */
+/** Kind by method; methods not listed (CONNECT, TRACE, custom verbs) are `unknown` and so denied, whatever the profile. */
 const KIND_BY_METHOD: Readonly<Record<string, KnownOperationKind>> = Object.assign(Object.create(null), {
   GET: 'read',
   HEAD: 'read',
@@ -13,16 +19,20 @@ const KIND_BY_METHOD: Readonly<Record<string, KnownOperationKind>> = Object.assi
   DELETE: 'write',
 });
 
-/** OpenAI-compatible (and Anthropic) inference routes: reads that carry a model name in their JSON body. */
-const INFERENCE_ROUTES = [
-  '/v1/chat/completions',
-  '/v1/completions',
-  '/v1/embeddings',
-  '/v1/responses',
-  '/v1/messages',
-].map((path) => ({ method: 'POST', path, kind: 'read' as const, inference: true }));
+/**
+ * A resource without `profile:` speaks OpenAI-compatible inference, and its `POST /v1/messages` is still read as an
+ * Anthropic Messages call (as before profiles existed), so an Anthropic SDK pointed at a default resource is metered.
+ */
+const isMessages = (request: ProviderRequest) =>
+  request.method === 'POST' && request.segments.join('/') === 'v1/messages';
+const DEFAULT_PROFILE: ProviderProfile = {
+  name: 'openai',
+  needsBody: (request) => isMessages(request) || openAiProfile.needsBody(request),
+  classify: (request, body) =>
+    isMessages(request) ? anthropicProfile.classify(request, body) : openAiProfile.classify(request, body),
+};
 
-interface CompiledRoute {
+interface CompiledOverride {
   readonly method: string;
   readonly matches: PathPattern;
   readonly kind: KnownOperationKind;
@@ -33,23 +43,45 @@ export interface HttpRequestShape {
   readonly method: string;
   /** Decoded segments of the path below the resource's prefix. */
   readonly segments: readonly string[];
+  /** The query string (Pinecone fetch carries its arguments there); empty when absent. */
+  readonly query?: URLSearchParams;
 }
 
 export interface HttpClassification {
-  readonly kind: KnownOperationKind | 'unknown';
-  /** True when the body must be read to find the model. */
+  readonly kind: OperationKind;
+  /** True for inference calls: their body names a model and their tokens count against budgets. */
   readonly inference: boolean;
+  /** The profile's reading of the call, with any configured override applied. */
+  readonly call?: ProviderCall;
+  /** The parsed JSON body when one was read: the tenant and usage rewrites start from it. */
+  readonly body?: JsonObject;
 }
 
-/** Classifies HTTP requests of one resource: configured overrides first, then inference routes, then the method. */
+export interface HttpClassifierOptions {
+  readonly profile?: ProfileName;
+  /** The resource's target URL (Pinecone names its index in the host). */
+  readonly target?: string;
+}
+
+/**
+ * Classifies HTTP requests of one resource with its provider profile (`profile:`, OpenAI-compatible by default).
+ * Configured `operations:` overrides win over the profile's kind: an operator who wrote an override for a path made
+ * the more specific statement. The profile still supplies model, collection, token figures and tenant scope, so an
+ * override can never switch off a tenant filter or metering. Unknown methods stay `unknown` whatever the profile says.
+ */
 export class HttpClassifier {
-  private readonly routes: readonly CompiledRoute[];
+  readonly profile: ProviderProfile;
+  private readonly overrides: readonly CompiledOverride[];
+  private readonly targetHost: string;
 
   constructor(
     private readonly resource: string,
     overrides: HttpResourceConfig['operations'],
+    options: HttpClassifierOptions = {},
   ) {
-    this.routes = [...overrides, ...INFERENCE_ROUTES].map((route) => ({
+    this.profile = options.profile === undefined ? DEFAULT_PROFILE : profileFor(options.profile);
+    this.targetHost = options.target === undefined ? '' : new URL(options.target).hostname;
+    this.overrides = overrides.map((route) => ({
       method: route.method.toUpperCase(),
       matches: compilePathPattern(route.path),
       kind: route.kind,
@@ -57,20 +89,51 @@ export class HttpClassifier {
     }));
   }
 
-  classify(request: HttpRequestShape): HttpClassification {
-    const method = request.method.toUpperCase();
-    for (const route of this.routes) {
-      if ((route.method === '*' || route.method === method) && route.matches(request.segments)) {
-        return { kind: route.kind, inference: route.inference };
-      }
+  /** The request as profiles see it. */
+  request(shape: HttpRequestShape): ProviderRequest {
+    return {
+      method: shape.method.toUpperCase(),
+      segments: shape.segments,
+      query: shape.query ?? new URLSearchParams(),
+      targetHost: this.targetHost,
+    };
+  }
+
+  /** Whether the body must be read (bounded) before the call can be classified. */
+  needsBody(shape: HttpRequestShape): boolean {
+    const request = this.request(shape);
+    return this.profile.needsBody(request) || this.override(request)?.inference === true;
+  }
+
+  /** `raw` is the buffered body when `needsBody` said so; without it the profile classifies from method and path. */
+  classify(shape: HttpRequestShape, raw?: Buffer): HttpClassification {
+    const request = this.request(shape);
+    const classified = classifyCall(this.profile, request, raw);
+    let call = classified.call;
+    if (call.operation === 'other' || call.operation === 'other.read') {
+      // Inference profiles know only their inference routes; everything else is judged by its method.
+      if (this.profile.name === 'openai' || this.profile.name === 'anthropic')
+        call = { ...call, kind: KIND_BY_METHOD[request.method] ?? 'unknown' };
     }
-    return { kind: KIND_BY_METHOD[method] ?? 'unknown', inference: false };
+    const override = this.override(request);
+    if (override) {
+      call = { ...call, kind: override.kind };
+      if (override.inference && call.model === undefined && raw !== undefined) call = withModel(call, raw);
+    }
+    if (KIND_BY_METHOD[request.method] === undefined && override?.method !== request.method)
+      call = { ...call, kind: 'unknown' };
+    return {
+      kind: call.kind,
+      inference: call.metered || override?.inference === true,
+      call,
+      ...(classified.body === undefined ? {} : { body: classified.body }),
+    };
   }
 
   toOperation(
     request: HttpRequestShape,
     classification: HttpClassification,
-    extra: { model?: string; unclassifiable?: string },
+    extra: { model?: string; collection?: string; unclassifiable?: string },
   ): Operation {
     const path = `/${request.segments.join('/')}`;
     const action = `${request.method.toUpperCase()} ${path}`;
@@ -82,24 +145,30 @@ export class HttpClassifier {
       action,
       text: action,
       ...(extra.model === undefined ? {} : { model: extra.model }),
+      ...(extra.collection === undefined ? {} : { collection: extra.collection }),
       ...(extra.unclassifiable === undefined ? {} : { unclassifiable: extra.unclassifiable }),
     };
   }
+
+  private override(request: ProviderRequest): CompiledOverride | undefined {
+    return this.overrides.find(
+      (route) => (route.method === '*' || route.method === request.method) && route.matches(request.segments),
+    );
+  }
+}
+
+/** An `inference: true` override on a route the profile does not know: the model comes from the JSON body. */
+function withModel(call: ProviderCall, raw: Buffer): ProviderCall {
+  const read = readInferenceModel(raw);
+  if (read.unclassifiable !== undefined) return { ...call, unclassifiable: read.unclassifiable };
+  return read.model === undefined ? call : { ...call, model: read.model };
 }
 
 /** Reads `model` from an inference body; undefined when absent, a reason string when the body is not JSON. */
 export function readInferenceModel(body: Buffer): { model?: string; unclassifiable?: string } {
-  if (body.length === 0) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { unclassifiable: 'the request body is not valid JSON' };
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { unclassifiable: 'the request body is not a JSON object' };
-  }
-  const model = (parsed as { model?: unknown }).model;
+  const parsed = parseJsonBody(body);
+  if (parsed.unclassifiable !== undefined) return { unclassifiable: parsed.unclassifiable };
+  const model = parsed.body?.model;
   if (model === undefined) return {};
   if (typeof model !== 'string') return { unclassifiable: 'the model field is not a string' };
   return { model };

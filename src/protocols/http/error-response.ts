@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ERROR_CODES, type ErrorCode, GatehouseError } from '../../core/errors.js';
+import { type QuotaRefusal, quotaRefusalBody } from '../../quotas/quotas.js';
 
 /** HTTP status per error code: how the gateway's refusals and failures look on the HTTP path. */
 const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.assign(Object.create(null), {
@@ -11,6 +12,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.assign(Object
   'request.invalid': 400,
   'request.too_large': 413,
   'request.not_found': 404,
+  'quota.exceeded': 429,
   'upstream.unavailable': 502,
   'upstream.timeout': 504,
   'audit.unavailable': 503,
@@ -54,4 +56,24 @@ export function sendError(res: ServerResponse, error: unknown): void {
   if (status === 401) headers['www-authenticate'] = 'Bearer realm="gatehouse"';
   res.writeHead(status, headers);
   res.end(body);
+}
+
+/**
+ * The 429 a budget refusal gets: `quotaRefusalBody`'s JSON (budget, unit, limit, used, in flight, requested, reset
+ * time) in the same error envelope as other refusals, with `retry-after` in seconds until the window resets.
+ */
+export function sendQuotaRefusal(res: ServerResponse, refusal: QuotaRefusal, now: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { body, retryAfterSeconds } = quotaRefusalBody(refusal, now);
+  const text = JSON.stringify(body);
+  res.writeHead(errorStatus(new GatehouseError('quota.exceeded')), {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'retry-after': String(retryAfterSeconds),
+  });
+  res.end(text);
 }

@@ -4,27 +4,37 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { HttpResourceConfig, ListenAddress } from '../../config/schema.js';
 import { GatehouseError } from '../../core/errors.js';
 import type { GatewayServices, Listener } from '../../gateway/services.js';
+import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle } from '../../session/session.js';
-import { readInferenceModel } from './classify.js';
-import { DirectHttpConnector, type HttpConnector, upstreamError } from './connector.js';
-import { sendError } from './error-response.js';
-import { callerResponseHeaders, presentedToken, upstreamRequestHeaders } from './headers.js';
-import { countBytes, readBodyLimited } from './request-body.js';
+import {
+  collectionDirectoryFor,
+  inspectCall,
+  type OutgoingBody,
+  outgoingBody,
+  type ResourceContext,
+} from './call-inspection.js';
+import { CallMeter } from './call-meter.js';
+import { HttpClassifier } from './classify.js';
+import { DirectHttpConnector, type HttpConnector } from './connector.js';
+import { errorStatus, sendError, sendQuotaRefusal } from './error-response.js';
+import { forward } from './forwarder.js';
+import { presentedToken } from './headers.js';
+import { awaitHttpApproval } from './request-approval.js';
 import { parseRequestPath } from './request-path.js';
 import { type HttpRoute, RouteTable } from './route-table.js';
 import { HttpSessionRegistry } from './session-registry.js';
 
-const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
-
 /**
- * The HTTP data path: authenticate, route, classify, decide and record, then stream the request to the resource's
- * upstream with its credential injected and stream the answer back.
+ * The HTTP data path, in order per request: authenticate, route, classify with the resource's provider profile
+ * (collection ids resolved), decide and record, rewrite for the tenant and for stream usage, reserve budget, then
+ * stream the request to the upstream with its credential injected and the answer back (usage tap, masking), settling
+ * the budget and recording the result before the caller sees the end.
  */
 export class HttpListener implements Listener {
   readonly protocol = 'http';
   private readonly server: Server;
   private readonly routes: RouteTable;
-  private readonly connectors = new Map<string, HttpConnector>();
+  private readonly contexts = new Map<string, ResourceContext>();
   private readonly sessions: HttpSessionRegistry;
   private readonly sockets = new Set<Socket>();
 
@@ -35,7 +45,18 @@ export class HttpListener implements Listener {
   ) {
     const resources = services.config.resources.filter((r): r is HttpResourceConfig => r.protocol === 'http');
     this.routes = new RouteTable(resources);
-    for (const resource of resources) this.connectors.set(resource.name, connectorFor(resource));
+    for (const resource of resources) {
+      const directory = collectionDirectoryFor(resource);
+      this.contexts.set(resource.name, {
+        resource,
+        classifier: new HttpClassifier(resource.name, resource.operations, {
+          ...(resource.profile === undefined ? {} : { profile: resource.profile }),
+          target: resource.target,
+        }),
+        connector: connectorFor(resource),
+        ...(directory ? { directory } : {}),
+      });
+    }
     this.sessions = new HttpSessionRegistry(services);
     const http = services.config.http;
     this.server = createServer(
@@ -83,13 +104,16 @@ export class HttpListener implements Listener {
     await closed;
     clearTimeout(deadline);
     await this.sessions.close();
-    await Promise.all([...this.connectors.values()].map((c) => c.close()));
+    await Promise.all([...this.contexts.values()].map((c) => c.connector.close()));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { metrics, logger } = this.services;
+    const { metrics, logger, config } = this.services;
+    const limit = config.http.maxInspectedBodyBytes;
     let resourceName = 'none';
-    let handle: OperationHandle | undefined;
+    // The operation record still waiting for its result; cleared once a result is recorded.
+    let open: OperationHandle | undefined;
+    let meter: CallMeter | undefined;
     try {
       const path = parseRequestPath(req.url ?? '');
       if (!path) throw new GatehouseError('request.invalid', 'the request path is not acceptable');
@@ -99,41 +123,95 @@ export class HttpListener implements Listener {
       const route = this.routes.match(req.headers.host, path.segments);
       if (!route) throw new GatehouseError('request.not_found', 'no resource is configured for this path');
       resourceName = route.resource.name;
+      const context = this.contexts.get(resourceName) as ResourceContext;
 
-      const method = req.method ?? 'GET';
-      const shape = { method, segments: path.segments.slice(route.prefixSegments.length) };
-      const classification = route.classifier.classify(shape);
-      let body: Buffer | undefined;
-      let inspected = {};
-      if (classification.inference && !BODYLESS_METHODS.has(method)) {
-        body = await readBodyLimited(req, this.services.config.http.maxInspectedBodyBytes);
-        inspected = readInferenceModel(body);
-      }
-      const operation = route.classifier.toOperation(shape, classification, inspected);
+      const shape = {
+        method: (req.method ?? 'GET').toUpperCase(),
+        segments: path.segments.slice(route.prefixSegments.length),
+        query: new URLSearchParams(path.query),
+      };
+      // Masking is resolved per caller from the resource's profile and the token's groups; prompts are masked
+      // before they are recorded or sent, and the record notes the profile or the exemption.
+      const masking = resolveMasking(route.resource.masking, identity.groups);
+      const inspected = await inspectCall(req, context, shape, masking, limit);
       const session = this.sessions.sessionFor(identity, req.socket.remoteAddress);
-      handle = await session.begin(operation);
+      const handle = await session.begin(inspected.operation, {
+        ...inspected.note,
+        ...maskingNote(masking),
+        ...(inspected.maskedRequest.empty ? {} : { maskedRequest: inspected.maskedRequest.toRecord() }),
+      });
+      open = handle;
       const { decision } = handle;
-      if (decision.verdict !== 'allow') {
-        // A body the gateway cannot read is the caller's mistake: say so with 400, though policy denied it too.
-        const code =
-          decision.verdict === 'review'
-            ? 'policy.review_required'
-            : decision.reason === 'unclassifiable'
-              ? 'request.invalid'
-              : 'policy.denied';
-        const message =
-          decision.verdict === 'review'
-            ? `approval is required for this operation (${decision.rule.id}); approvals are not available yet, so it was not run`
-            : decision.message;
-        await handle.finish({ outcome: 'refused', status: code === 'request.invalid' ? 400 : 403 });
+      let inspectedCall = inspected;
+      if (decision.verdict === 'review') {
+        open = undefined;
+        const approval = await awaitHttpApproval(req, res, {
+          approvals: this.services.approvals,
+          publicUrl: config.approvals.publicUrl,
+          identity,
+          sessionId: session.id,
+          handle,
+          inspected,
+          path,
+          masking,
+          bodyLimit: limit,
+        });
         metrics.requests.inc({
           protocol: 'http',
           resource: resourceName,
-          outcome: decision.verdict === 'review' ? 'review' : 'denied',
+          outcome: approval.run ? 'approved' : 'review',
         });
-        throw new GatehouseError(code, message, { details: { rule: decision.rule.id, reason: decision.reason } });
+        if (!approval.run) {
+          if (approval.refusal) throw approval.refusal;
+          return;
+        }
+        open = handle;
+        inspectedCall = approval.inspected;
+      } else if (decision.verdict !== 'allow') {
+        // A body the gateway cannot read is the caller's mistake: say so with 400, though policy denied it too.
+        const code = decision.reason === 'unclassifiable' ? 'request.invalid' : 'policy.denied';
+        open = undefined;
+        await handle.finish({ outcome: 'refused', status: code === 'request.invalid' ? 400 : 403 });
+        metrics.requests.inc({ protocol: 'http', resource: resourceName, outcome: 'denied' });
+        throw new GatehouseError(code, decision.message, {
+          details: { rule: decision.rule.id, reason: decision.reason },
+        });
       }
-      await this.forward(req, res, route, path.raw.slice(prefixLength(route)) + path.query, body, handle);
+      // After the decision, before the upstream: confine the call to the caller's tenant, ask for stream usage.
+      let outgoing: OutgoingBody;
+      try {
+        outgoing = outgoingBody(context, inspectedCall, identity, limit);
+      } catch (error) {
+        if (!(error instanceof GatehouseError)) throw error;
+        open = undefined;
+        await handle.finish({ outcome: 'refused', status: errorStatus(error), error: error.code });
+        if (error.code === 'policy.denied')
+          metrics.requests.inc({ protocol: 'http', resource: resourceName, outcome: 'denied' });
+        throw error;
+      }
+      const start = await CallMeter.open(this.services.quotas, identity, resourceName, inspectedCall.call, logger);
+      if (!start.ok) {
+        const { refusal } = start;
+        open = undefined;
+        await handle.finish({ outcome: 'refused', status: 429, error: 'quota.exceeded', quota: { ...refusal } });
+        metrics.requests.inc({ protocol: 'http', resource: resourceName, outcome: 'denied' });
+        logger.info({ resource: resourceName, budget: refusal.budget }, 'budget exhausted');
+        sendQuotaRefusal(res, refusal, this.services.clock.now());
+        return;
+      }
+      meter = start.meter;
+      await forward(this.services, req, res, {
+        resource: route.resource,
+        connector: context.connector,
+        path: path.raw.slice(prefixLength(route)) + path.query,
+        body: outgoing.body,
+        handle,
+        masking,
+        metered: inspectedCall.call.metered,
+        stripUsage: outgoing.stripUsage,
+        meter,
+      });
+      open = undefined;
       metrics.requests.inc({ protocol: 'http', resource: resourceName, outcome: 'ok' });
     } catch (error) {
       const failure =
@@ -150,87 +228,16 @@ export class HttpListener implements Listener {
         if (failure.code === 'internal') logger.error({ err: error }, 'request failed');
         else logger.info({ code: failure.code, resource: resourceName }, 'request failed');
       }
-      if (handle && !res.headersSent && !failure.code.startsWith('policy.') && failure.code !== 'request.invalid') {
-        await handle.finish({ outcome: 'error', error: failure.code }).catch(() => undefined);
+      // The upstream never answered (or the answer could not be relayed): release or charge the reservation.
+      const settled = meter ? await meter.settle(undefined, undefined, failure) : {};
+      if (open && !res.headersSent) {
+        await open.finish({ outcome: 'error', error: failure.code, ...settled }).catch(() => undefined);
       }
       sendError(res, failure);
-    }
-  }
-
-  private async forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: HttpRoute,
-    upstreamPath: string,
-    body: Buffer | undefined,
-    handle: OperationHandle,
-  ): Promise<void> {
-    const connector = this.connectors.get(route.resource.name) as HttpConnector;
-    const abort = new AbortController();
-    const onClientGone = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClientGone);
-    const method = req.method ?? 'GET';
-    const headers = upstreamRequestHeaders(req.headers, route.resource.credential, req.socket.remoteAddress);
-    const requestBytes = { bytes: body?.length ?? 0 };
-    let requestBody: Buffer | AsyncIterable<Buffer> | null = null;
-    if (body) {
-      headers['content-length'] = String(body.length);
-      requestBody = body;
-    } else if (!BODYLESS_METHODS.has(method) || req.headers['content-length'] || req.headers['transfer-encoding']) {
-      requestBody = countBytes(req, requestBytes);
-    }
-    const timer = this.services.metrics.upstreamSeconds.startTimer({ protocol: 'http', resource: route.resource.name });
-    const upstream = await connector.request({
-      method,
-      path: upstreamPath,
-      headers,
-      body: requestBody,
-      signal: abort.signal,
-    });
-    timer();
-    res.writeHead(upstream.statusCode, callerResponseHeaders(upstream.headers));
-    res.flushHeaders();
-    const contentType = upstream.headers['content-type'];
-    handle.capture({
-      type: 'http-head',
-      status: upstream.statusCode,
-      ...(contentType ? { contentType: String(contentType) } : {}),
-    });
-    let bytesOut = 0;
-    try {
-      for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-        bytesOut += chunk.length;
-        handle.capture({ type: 'http-body', chunk });
-        if (!res.write(chunk)) await once(res, 'drain', { signal: abort.signal });
-      }
-    } catch (error) {
-      upstream.body.destroy();
-      await handle
-        .finish({
-          outcome: 'error',
-          status: upstream.statusCode,
-          bytesIn: requestBytes.bytes,
-          bytesOut,
-          error: abort.signal.aborted ? 'client-disconnected' : 'upstream-stream-failed',
-        })
-        .catch(() => undefined);
-      res.destroy();
-      if (!abort.signal.aborted)
-        this.services.logger.info({ err: upstreamError(error).code }, 'upstream stream failed');
-      return;
     } finally {
-      res.off('close', onClientGone);
+      // Every reservation is settled once, whatever happened above (a no-op when already settled).
+      await meter?.settle(undefined, undefined).catch(() => undefined);
     }
-    // The result record is durable before the response completes: a caller never sees a finished, unrecorded answer.
-    try {
-      await handle.finish({ outcome: 'ok', status: upstream.statusCode, bytesIn: requestBytes.bytes, bytesOut });
-    } catch {
-      res.destroy();
-      return;
-    }
-    res.end();
   }
 }
 

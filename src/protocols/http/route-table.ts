@@ -1,11 +1,9 @@
 import type { HttpResourceConfig } from '../../config/schema.js';
-import { HttpClassifier } from './classify.js';
 
 export interface HttpRoute {
   readonly resource: HttpResourceConfig;
   /** Number of leading path segments that name the resource (its prefix) and are removed upstream. */
   readonly prefixSegments: readonly string[];
-  readonly classifier: HttpClassifier;
 }
 
 /** Finds the resource for a request: host (when configured) and the longest matching path prefix. */
@@ -17,7 +15,6 @@ export class RouteTable {
       .map((resource) => ({
         resource,
         prefixSegments: resource.pathPrefix ? resource.pathPrefix.split('/').slice(1).map(decodeURIComponent) : [],
-        classifier: new HttpClassifier(resource.name, resource.operations),
       }))
       // Longest prefix first; host-specific routes before host-agnostic ones of the same length.
       .sort(

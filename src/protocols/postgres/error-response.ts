@@ -15,6 +15,7 @@ const SQLSTATE: Readonly<Record<ErrorCode, string>> = Object.assign(Object.creat
   'request.invalid': '08P01', // protocol_violation
   'request.too_large': '54000', // program_limit_exceeded
   'request.not_found': '3D000', // invalid_catalog_name
+  'quota.exceeded': '53400', // configuration_limit_exceeded
   'upstream.unavailable': '08006', // connection_failure
   'upstream.timeout': '08006',
   'audit.unavailable': '58000', // system_error
@@ -41,22 +42,27 @@ const FIXED_MESSAGE: Partial<Record<ErrorCode, string>> = {
 };
 
 /**
- * Renders any failure as ErrorResponse fields. Only a GatehouseError's own message and its rule reference reach the
- * caller; `details.reason`, causes and foreign errors (which may hold backend credentials or token claims) never do.
+ * Renders any failure as ErrorResponse fields. Only a GatehouseError's own message, its rule reference and a hint
+ * the gateway wrote reach the caller; `details.reason`, causes and foreign errors (which may hold backend credentials or token claims) never do.
  */
 export function errorFieldsFor(error: unknown, severity: ErrorFields['severity'] = 'ERROR'): ErrorFields {
   if (!isGatehouseError(error)) return { severity, code: SQLSTATE.internal, message: FIXED_MESSAGE.internal as string };
   const rule = typeof error.details['rule'] === 'string' ? error.details['rule'] : undefined;
   const sqlstate = error.details['sqlstate'];
+  // A hint the gateway wrote for the caller (approval outcomes); never derived from the cause.
+  const hint =
+    typeof error.details['hint'] === 'string'
+      ? error.details['hint']
+      : error.code === 'policy.review_required'
+        ? 'An approver must allow this statement (gatehouse reviews approve ID); send it again to open a new review.'
+        : undefined;
   return {
     severity,
     // A caller may pin a more precise SQLSTATE (0A000 for an unsupported protocol version, 3D000 vs 28000...).
     code: typeof sqlstate === 'string' && /^[0-9A-Z]{5}$/.test(sqlstate) ? sqlstate : SQLSTATE[error.code],
     message: FIXED_MESSAGE[error.code] ?? error.message,
     ...(rule === undefined ? {} : { detail: `gatehouse rule: ${rule}` }),
-    ...(error.code === 'policy.review_required'
-      ? { hint: 'An approver must allow this statement; approvals are not available on this gateway yet.' }
-      : {}),
+    ...(hint === undefined ? {} : { hint }),
   };
 }
 

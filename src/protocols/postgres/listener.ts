@@ -240,6 +240,8 @@ export class PostgresListener implements Listener {
       logger: services.logger.child({ protocol: 'postgres', resource: resource.name }),
       metrics: services.metrics,
       backendMaxMessageBytes: this.backendMaxMessageBytes,
+      approvals: services.approvals,
+      approvalsPublicUrl: services.config.approvals.publicUrl,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);

@@ -3,16 +3,23 @@ import type { Duplex } from 'node:stream';
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../admin/metrics.js';
+import type { ApprovalService } from '../../approvals/approval-service.js';
+import type { ExactOperation } from '../../approvals/review.js';
 import type { PostgresResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Operation } from '../../core/operation.js';
+import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
 import type { BackendConnection } from './backend-connector.js';
 import { type ClassifiedStatement, classifySql, toOperation } from './classify.js';
+import { columnCatalogFor } from './column-catalog.js';
 import { errorFieldsFor, refusalFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { type PreparedStatement, PreparedStatements } from './prepared-statements.js';
+import { ResultMasking } from './result-masking.js';
+import { ResultRelay } from './result-relay.js';
+import { bindParameters, StatementApproval } from './statement-approval.js';
 import { recordRefusal, StatementRun } from './statement-run.js';
 import {
   decodeErrorFields,
@@ -51,6 +58,8 @@ const COMPLETING = [
 const CLIENT_HIGH_WATER = 1024 * 1024;
 /** Frontend bytes gathered before they are written to the backend in one go. */
 const BACKEND_FLUSH_BYTES = 64 * 1024;
+/** Portals whose Bind parameters are remembered for a review (clients with ever-new portal names stay bounded). */
+const BOUND_PORTALS = 64;
 
 export interface ProxySessionOptions {
   readonly client: Socket;
@@ -64,6 +73,10 @@ export interface ProxySessionOptions {
   readonly metrics: GatewayMetrics;
   /** Largest backend message relayed (a DataRow is held whole). */
   readonly backendMaxMessageBytes: number;
+  /** Holds statements policy sends to review until an approver decides. */
+  readonly approvals: ApprovalService;
+  /** Where approvers reach the admin listener, for the notice's link. */
+  readonly approvalsPublicUrl?: string | undefined;
 }
 
 type ClientHandlers = {
@@ -84,6 +97,10 @@ type BackendHandler = (proxy: ProxySession, frame: Frame, out: Buffer[]) => void
  * name, Bind maps portals to them, and Execute is where policy decides, every time. Client messages are handled one
  * at a time in arrival order, so pipelined batches keep their order; backend answers are matched to the messages
  * that caused them through a FIFO of pending responses.
+ *
+ * Review: a statement policy sends to review is held (and every client message behind it waits) while an approver
+ * decides; the client gets a NoticeResponse with the review id at once. Approved, it runs as an allowed statement
+ * would, once; denied, expired or withdrawn (CancelRequest, disconnect), it is refused as below.
  *
  * Refusals and transaction state: a refused statement never reaches the backend, but the backend is made to fail in
  * its place (a Parse/Query of text that does not parse) and the gateway swaps that ErrorResponse for its own 42501.
@@ -117,6 +134,20 @@ export class ProxySession {
   private backendFatal = false;
   private closing: Promise<void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** What the audit record says about masking for this caller. */
+  private readonly maskingExtra: Readonly<Record<string, unknown>>;
+  /** Results: capture for the audit record and masking (none for an exempt group). */
+  private readonly results: ResultRelay;
+  /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
+  private readonly describeTargets = new WeakMap<PendingResponse, string>();
+  /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
+  private heldFrame: Frame | undefined;
+  /** Just-in-time approval: the statement held for a decision, if any. */
+  private readonly approval: StatementApproval;
+  /** The held statement's whole review handling (decision, refusal record), awaited before the session ends. */
+  private reviewing: Promise<unknown> | undefined;
+  /** The last Bind body per portal: its parameters go into a review of that portal's Execute. */
+  private readonly bound = new Map<string, Buffer>();
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -128,6 +159,20 @@ export class ProxySession {
     this.logger = options.logger.child({ session: options.session.id });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
+    });
+    const masking = resolveMasking(options.resource.masking, options.session.identity.groups);
+    this.maskingExtra = maskingNote(masking);
+    this.results = new ResultRelay(
+      masking.mode === 'mask' ? new ResultMasking(masking.plan, columnCatalogFor(options.resource)) : undefined,
+    );
+    this.approval = new StatementApproval({
+      approvals: options.approvals,
+      publicUrl: options.approvalsPublicUrl,
+      waitMs: options.approvals.waits.postgres,
+      identity: options.session.identity,
+      sessionId: options.session.id,
+      notify: (bytes) => this.writeClient([bytes]),
+      logger: this.logger,
     });
   }
 
@@ -155,8 +200,12 @@ export class ProxySession {
     void this.pump();
   }
 
-  /** CancelRequest from the client (through the gateway's key): cancels on the backend with its real key. */
+  /**
+   * CancelRequest from the client (through the gateway's key). A statement held for approval is what the client
+   * waits on: its review is withdrawn and nothing reaches the backend. Otherwise the backend is sent its real key.
+   */
   cancel(): Promise<void> {
+    if (this.approval.withdraw()) return Promise.resolve();
     return this.backend.cancel();
   }
 
@@ -234,13 +283,22 @@ export class ProxySession {
       proxy.forward(frame, { kind: 'parse', change });
     },
     Bind: (proxy, message, frame) => {
+      proxy.bound.delete(message.portal);
+      if (proxy.bound.size >= BOUND_PORTALS) proxy.bound.delete(proxy.bound.keys().next().value as string);
+      proxy.bound.set(message.portal, frame.body);
+      proxy.results.bind(message.portal, message.statement, frame.body);
       const change = proxy.prepared.bind(message.portal, message.statement);
       proxy.prepared.stage(change);
       proxy.forward(frame, { kind: 'bind', change });
     },
-    Describe: (proxy, _message, frame) => proxy.forward(frame, { kind: 'describe' }),
+    Describe: (proxy, message, frame) => {
+      const item: PendingResponse = { kind: 'describe' };
+      proxy.describeTargets.set(item, `${message.target}:${message.name}`);
+      proxy.forward(frame, item);
+    },
     Execute: (proxy, message, frame) => proxy.execute(message.portal, frame),
     Close: (proxy, message, frame) => {
+      if (message.target === 'P') proxy.bound.delete(message.name);
       const change =
         message.target === 'S' ? PreparedStatements.forget(message.name) : PreparedStatements.closePortal(message.name);
       proxy.prepared.stage(change);
@@ -282,7 +340,7 @@ export class ProxySession {
   private async query(sql: string, frame: Frame): Promise<void> {
     const statements = this.classify(sql);
     const operation = toOperation(this.resource.name, statements, sql);
-    const handle = await this.decide(operation, 'simple');
+    const handle = await this.decide(operation, 'simple', () => ({ protocol: 'postgres', sql }));
     if (handle === undefined || this.closing) return;
     const run = this.newRun(handle);
     if (this.skipping) {
@@ -304,9 +362,10 @@ export class ProxySession {
       statements === undefined || prepared === undefined
         ? unknownPortal(this.resource.name, portal)
         : toOperation(this.resource.name, statements, prepared.text);
-    const handle = await this.decide(operation, 'extended');
+    const handle = await this.decide(operation, 'extended', () => this.exactExecute(portal, prepared));
     if (handle === undefined || this.closing) return;
     const run = this.newRun(handle);
+    run.portal = portal;
     if (this.skipping) {
       // An earlier message of this batch failed while the decision was being recorded: the backend skips this one.
       run.abandon('not run: an earlier message in the batch failed');
@@ -315,6 +374,13 @@ export class ProxySession {
     const list = statements ?? [];
     this.forgetPreparedNames(list);
     this.forward(frame, { kind: 'execute', run, onSuccess: () => this.definePreparedNames(list) });
+  }
+
+  /** What an Execute runs, for its review: the statement's text and the portal's parameters. */
+  private exactExecute(portal: string, prepared: PreparedStatement | undefined): ExactOperation {
+    const bound = this.bound.get(portal);
+    const parameters = bound === undefined ? [] : bindParameters(bound);
+    return { protocol: 'postgres', sql: prepared?.text ?? '', ...(parameters.length > 0 ? { parameters } : {}) };
   }
 
   /** Statements whose meaning depends on the session's prepared names (SQL EXECUTE) are classified again now. */
@@ -349,12 +415,17 @@ export class ProxySession {
 
   /**
    * `Session.begin`: policy decides and the operation is durably recorded. Returns the handle for an allowed
-   * operation; anything else (refusal, review, audit failure) has been answered and returns undefined.
+   * operation, or a reviewed one an approver approved (claimed for its one run); anything else (refusal, denial,
+   * audit failure) has been answered and returns undefined.
    */
-  private async decide(operation: Operation, mode: 'simple' | 'extended'): Promise<OperationHandle | undefined> {
+  private async decide(
+    operation: Operation,
+    mode: 'simple' | 'extended',
+    exact?: () => ExactOperation,
+  ): Promise<OperationHandle | undefined> {
     let handle: OperationHandle;
     try {
-      handle = await this.session.begin(operation);
+      handle = await this.session.begin(operation, this.maskingExtra);
     } catch (error) {
       this.logger.error({ err: error }, 'operation could not be recorded; refused');
       this.refuse(
@@ -364,12 +435,49 @@ export class ProxySession {
       return undefined;
     }
     if (handle.decision.verdict === 'allow') return handle;
+    if (handle.decision.verdict === 'review' && exact !== undefined) {
+      const reviewing = this.review(handle, operation, exact(), mode);
+      this.reviewing = reviewing;
+      try {
+        return await reviewing;
+      } finally {
+        this.reviewing = undefined;
+      }
+    }
     this.options.metrics.requests.inc({
       protocol: 'postgres',
       resource: this.resource.name,
       outcome: handle.decision.verdict,
     });
     this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
+    return undefined;
+  }
+
+  /**
+   * A `review` decision: the statement is held (and later client messages with it) until an approver decides. An
+   * approved statement then runs as an allowed one would; any other outcome is refused like a denied statement.
+   */
+  private async review(
+    handle: OperationHandle,
+    operation: Operation,
+    exact: ExactOperation,
+    mode: 'simple' | 'extended',
+  ): Promise<OperationHandle | undefined> {
+    // The backend keeps its answers to earlier messages until a Sync or Flush: ask for them now, so the client sees
+    // everything before the held statement answered while it waits.
+    this.send(serialize.flush());
+    await this.flushBackend();
+    if (this.closing) {
+      // Nobody is left to wait for a decision: no review is opened.
+      this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
+      return undefined;
+    }
+    const verdict = await this.approval.decide(handle, operation, exact, () => !this.closing && !this.skipping);
+    // `skip`: the caller finds the connection closing or skipping to Sync and records the run as not run.
+    if (verdict.kind === 'run' || verdict.kind === 'skip') return handle;
+    this.options.metrics.requests.inc({ protocol: 'postgres', resource: this.resource.name, outcome: 'review' });
+    this.refuse(verdict.refusal, mode, handle);
+    if (verdict.kind === 'end') void this.close('gateway stopping', verdict.fatal);
     return undefined;
   }
 
@@ -450,9 +558,22 @@ export class ProxySession {
   private onBackendData(chunk: Buffer): void {
     if (this.closing) return;
     this.backendReader.push(chunk);
+    if (this.heldFrame === undefined) this.drainBackend();
+  }
+
+  private drainBackend(): void {
     const out: Buffer[] = [];
     try {
-      for (let frame = this.backendReader.next(); frame !== undefined; frame = this.backendReader.next()) {
+      for (let frame = this.nextBackendFrame(); frame !== undefined; frame = this.nextBackendFrame()) {
+        if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
+          const lookup = this.results.lookup(frame);
+          if (lookup !== undefined) {
+            // Column names are read from the catalog first; the backend waits (paused) until they are known.
+            this.holdBackend(frame, lookup, out);
+            return;
+          }
+        }
+        this.heldFrame = undefined;
         const run = this.pending.first?.run;
         if (run !== undefined) run.bytesOut += frame.bytes.length;
         const handle = ProxySession.BACKEND_HANDLERS[frame.code];
@@ -461,8 +582,14 @@ export class ProxySession {
         if (this.closing) return;
       }
     } catch (error) {
-      this.logger.error({ err: error }, 'malformed message from the backend');
       this.writeClient(out);
+      if (isGatehouseError(error) && error.code === 'internal') {
+        // Fail closed: masking could not be applied, so the session ends instead of relaying raw values.
+        this.logger.error({ reason: error.details['reason'] }, 'result masking failed; session closed');
+        void this.close('masking failed', sessionFatal('XX000', error.message));
+        return;
+      }
+      this.logger.error({ err: error }, 'malformed message from the backend');
       void this.close(
         'backend protocol error',
         sessionFatal('XX000', 'gatehouse: the backend sent a malformed message'),
@@ -470,6 +597,30 @@ export class ProxySession {
       return;
     }
     this.writeClient(out);
+  }
+
+  private nextBackendFrame(): Frame | undefined {
+    return this.heldFrame ?? this.backendReader.next();
+  }
+
+  private holdBackend(frame: Frame, lookup: Promise<void>, out: Buffer[]): void {
+    this.writeClient(out);
+    this.heldFrame = frame;
+    this.backend.socket.pause();
+    lookup.then(
+      () => {
+        if (this.closing) return;
+        this.backend.socket.resume();
+        this.drainBackend();
+      },
+      (error: unknown) => {
+        this.logger.error({ err: error }, 'column names for masking could not be read; session closed');
+        void this.close(
+          'masking failed',
+          sessionFatal('XX000', 'gatehouse: the result could not be masked, so it was withheld'),
+        );
+      },
+    );
   }
 
   private writeClient(out: Buffer[]): void {
@@ -501,9 +652,16 @@ export class ProxySession {
   private static readonly BACKEND_HANDLERS: Readonly<Record<number, BackendHandler>> = Object.assign(
     Object.create(null),
     {
-      [BACKEND.DataRow]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
-        const run = proxy.pending.first?.run;
-        if (run !== undefined) run.rows++;
+      [BACKEND.DataRow]: (proxy: ProxySession, frame: Frame, out: Buffer[]) =>
+        proxy.results.dataRow(frame, proxy.pending.first?.run, out),
+      [BACKEND.CopyOutResponse]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
+        proxy.results.copyOutResponse(frame);
+        out.push(frame.bytes);
+      },
+      [BACKEND.CopyData]: (proxy: ProxySession, frame: Frame, out: Buffer[]) =>
+        proxy.results.copyData(frame, proxy.pending.first?.run, out),
+      [BACKEND.CopyDone]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
+        proxy.results.copyDone();
         out.push(frame.bytes);
       },
       ...Object.fromEntries(
@@ -512,6 +670,15 @@ export class ProxySession {
           (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onCompleting(frame, out),
         ]),
       ),
+      // After the spread: these completing messages also feed the capture and masking.
+      [BACKEND.RowDescription]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
+        proxy.results.rowDescription(frame);
+        proxy.onCompleting(frame, out);
+      },
+      [BACKEND.CommandComplete]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
+        proxy.results.commandComplete(frame, proxy.pending.first?.run);
+        proxy.onCompleting(frame, out);
+      },
       [BACKEND.ErrorResponse]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onErrorResponse(frame, out),
       [BACKEND.ReadyForQuery]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onReadyForQuery(frame, out),
       [BACKEND.ParameterStatus]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
@@ -532,11 +699,18 @@ export class ProxySession {
 
   /** A message that may complete the first pending message (ParseComplete, CommandComplete...); relayed either way. */
   private onCompleting(frame: Frame, out: Buffer[]): void {
-    if (this.pending.completesFirst(frame.code)) this.complete(this.pending.shift() as PendingResponse);
+    if (this.pending.completesFirst(frame.code)) {
+      const item = this.pending.shift() as PendingResponse;
+      // A Describe's RowDescription is remembered for Executes of that statement or portal that come without one.
+      const target = this.describeTargets.get(item);
+      if (target !== undefined && frame.code === BACKEND.RowDescription) this.results.describedAs(target);
+      this.complete(item);
+    }
     out.push(frame.bytes);
   }
 
   private onErrorResponse(frame: Frame, out: Buffer[]): void {
+    this.results.end();
     const fields = decodeErrorFields(frame.body);
     if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
     const first = this.pending.first;
@@ -559,6 +733,7 @@ export class ProxySession {
   }
 
   private onReadyForQuery(frame: Frame, out: Buffer[]): void {
+    this.results.end();
     this.transactionStatus = decodeReadyForQuery(frame.body);
     for (let item = this.pending.shift(); item !== undefined; item = this.pending.shift()) {
       if (item.kind === 'sync' || item.kind === 'query') {
@@ -594,6 +769,8 @@ export class ProxySession {
 
   private async onClientGone(): Promise<void> {
     if (this.closing) return;
+    // A statement held for approval has nobody left to run for: its review is withdrawn.
+    if (this.approval.withdraw()) await this.reviewing?.catch(() => undefined);
     // A statement may still be running for a client that vanished: cancel it so the backend stops working on it.
     if (this.pending.size > 0) await this.backend.cancel().catch(() => undefined);
     await this.close('client disconnected');
@@ -614,6 +791,9 @@ export class ProxySession {
       setTimeout(() => backend.destroy(), 5_000).unref();
     }
     for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);
+    // A held statement's review is withdrawn and its refusal recorded before the session's end.
+    this.approval.withdraw();
+    await this.reviewing?.catch(() => undefined);
     await Promise.allSettled([...this.finishing]);
     await this.session
       .end(reason)

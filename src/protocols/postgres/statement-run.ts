@@ -1,4 +1,5 @@
 import type { GatehouseError } from '../../core/errors.js';
+import { MaskCounts } from '../../masking/counts.js';
 import type { OperationHandle, OperationResult } from '../../session/session.js';
 
 /**
@@ -8,6 +9,12 @@ import type { OperationHandle, OperationResult } from '../../session/session.js'
 export class StatementRun {
   rows = 0;
   bytesOut = 0;
+  /** What masking replaced in this statement's result, by type. */
+  readonly counts = new MaskCounts();
+  /** Rows already kept for the audit capture. */
+  capturedRows = 0;
+  /** The portal an Execute ran (its rows may come without a RowDescription). */
+  portal: string | undefined;
   private error: string | undefined;
   private finished = false;
 
@@ -43,7 +50,9 @@ export class StatementRun {
   private finish(result: OperationResult): void {
     if (this.finished) return;
     this.finished = true;
-    this.track(this.handle.finish(result));
+    // The rows already went out and nothing waits on this record: let it share the next statement's transaction.
+    const recorded = this.counts.empty ? result : { ...result, masked: this.counts.toRecord() };
+    this.track(this.handle.finish(recorded, { defer: true }));
   }
 }
 

@@ -2,10 +2,11 @@ import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
+import { AuditTables, pruneWithKysely } from '../audit-tables.js';
 import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
-import type { SessionQuery, Store } from '../store.js';
+import type { ForensicCopy, PruneResult, SessionQuery, SignedCheckpoint, Store, StoredCheckpoint } from '../store.js';
 import { StoreReader } from '../store-reader.js';
 
 /**
@@ -28,6 +29,7 @@ export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly kysely: Kysely<StoreSchema>;
   private readonly reader: StoreReader;
+  private readonly tables: AuditTables;
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
@@ -36,6 +38,7 @@ export class PostgresStore implements Store {
     pool.on('error', () => undefined);
     this.kysely = new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
     this.reader = new StoreReader(this.kysely);
+    this.tables = new AuditTables(this.kysely);
   }
 
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -131,6 +134,47 @@ export class PostgresStore implements Store {
 
   readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
     return this.reader.readEvents(afterId, limit);
+  }
+
+  chainHead(): Promise<ChainHead | undefined> {
+    return this.tables.chainHead();
+  }
+
+  firstEventIdAt(at: number): Promise<number | undefined> {
+    return this.tables.firstEventIdAt(at);
+  }
+
+  appendCheckpoint(checkpoint: SignedCheckpoint): Promise<void> {
+    return this.tables.appendCheckpoint(checkpoint);
+  }
+
+  listCheckpoints(): Promise<readonly StoredCheckpoint[]> {
+    return this.tables.listCheckpoints();
+  }
+
+  exportCursor(sink: string): Promise<number> {
+    return this.tables.exportCursor(sink);
+  }
+
+  saveExportCursor(sink: string, eventId: number, at: number): Promise<void> {
+    return this.tables.saveExportCursor(sink, eventId, at);
+  }
+
+  putForensicCopy(copy: ForensicCopy): Promise<void> {
+    return this.tables.putForensicCopy(copy);
+  }
+
+  forensicCopies(sessionId: string): Promise<readonly ForensicCopy[]> {
+    return this.tables.forensicCopies(sessionId);
+  }
+
+  retentionBoundary(cutoff: number): Promise<number> {
+    return this.tables.retentionBoundary(cutoff);
+  }
+
+  async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
+    if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
+    return this.kysely.transaction().execute((trx) => pruneWithKysely(trx, throughId, anchor));
   }
 
   ping(): Promise<void> {

@@ -4,10 +4,11 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
+import { AuditTables, checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
-import type { SessionQuery, Store } from '../store.js';
+import type { ForensicCopy, PruneResult, SessionQuery, SignedCheckpoint, Store, StoredCheckpoint } from '../store.js';
 import { StoreReader } from '../store-reader.js';
 
 export interface SqliteStoreOptions {
@@ -31,6 +32,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly kysely: Kysely<StoreSchema>;
   private readonly reader: StoreReader;
+  private readonly tables: AuditTables;
   private append: ((events: readonly AuditEventInput[]) => AuditEvent[]) | undefined;
   private closed = false;
 
@@ -41,6 +43,7 @@ export class SqliteStore implements Store {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     this.kysely = new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) });
     this.reader = new StoreReader(this.kysely);
+    this.tables = new AuditTables(this.kysely);
   }
 
   /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
@@ -75,6 +78,62 @@ export class SqliteStore implements Store {
 
   readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
     return this.reader.readEvents(afterId, limit);
+  }
+
+  chainHead(): Promise<ChainHead | undefined> {
+    return this.tables.chainHead();
+  }
+
+  firstEventIdAt(at: number): Promise<number | undefined> {
+    return this.tables.firstEventIdAt(at);
+  }
+
+  appendCheckpoint(checkpoint: SignedCheckpoint): Promise<void> {
+    return this.tables.appendCheckpoint(checkpoint);
+  }
+
+  listCheckpoints(): Promise<readonly StoredCheckpoint[]> {
+    return this.tables.listCheckpoints();
+  }
+
+  exportCursor(sink: string): Promise<number> {
+    return this.tables.exportCursor(sink);
+  }
+
+  saveExportCursor(sink: string, eventId: number, at: number): Promise<void> {
+    return this.tables.saveExportCursor(sink, eventId, at);
+  }
+
+  putForensicCopy(copy: ForensicCopy): Promise<void> {
+    return this.tables.putForensicCopy(copy);
+  }
+
+  forensicCopies(sessionId: string): Promise<readonly ForensicCopy[]> {
+    return this.tables.forensicCopies(sessionId);
+  }
+
+  retentionBoundary(cutoff: number): Promise<number> {
+    return this.tables.retentionBoundary(cutoff);
+  }
+
+  async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
+    if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
+    // better-sqlite3 directly, like appends: a Kysely transaction spans awaits, and an append in between would nest.
+    const insert = this.db.prepare(
+      `insert into audit_checkpoints (event_id, hash, at, reason, key_id, signature)
+       values (@event_id, @hash, @at, @reason, @key_id, @signature)`,
+    );
+    const deleteEvents = this.db.prepare(PRUNE_STATEMENTS.deleteEvents);
+    const deleteSessions = this.db.prepare(PRUNE_STATEMENTS.deleteSessions);
+    const deleteForensic = this.db.prepare(PRUNE_STATEMENTS.deleteForensic);
+    const run = this.db.transaction((): PruneResult => {
+      insert.run(checkpointRow(anchor));
+      const events = deleteEvents.run(throughId).changes;
+      const sessions = deleteSessions.run().changes;
+      deleteForensic.run();
+      return { events, sessions };
+    });
+    return run.immediate();
   }
 
   ping(): Promise<void> {

@@ -26,8 +26,40 @@ describe('HTTP classification', () => {
   it('applies overrides with wildcards, and inference routes as reads that carry a model', () => {
     assert.equal(classify('POST', '/collections/docs/points/search').kind, 'read');
     assert.equal(classify('POST', '/admin/snapshots/create').kind, 'admin');
-    assert.deepEqual(classify('POST', '/v1/chat/completions'), { kind: 'read', inference: true });
-    assert.deepEqual(classify('POST', '/v1/embeddings'), { kind: 'read', inference: true });
+    const chat = classify('POST', '/v1/chat/completions');
+    assert.deepEqual([chat.kind, chat.inference, chat.call?.operation], ['read', true, 'chat.completions']);
+    const embeddings = classify('POST', '/v1/embeddings');
+    assert.deepEqual([embeddings.kind, embeddings.inference], ['read', true]);
+    // A resource without a profile still reads Anthropic's messages route as a metered inference call.
+    const messages = classifier.classify(
+      { method: 'POST', segments: ['v1', 'messages'] },
+      Buffer.from('{"model":"claude-x","max_tokens":50,"messages":[]}'),
+    );
+    assert.deepEqual([messages.kind, messages.call?.model, messages.call?.maxOutputTokens], ['read', 'claude-x', 50]);
+  });
+
+  it('lets a configured override win over the profile’s kind, keeping what the profile read from the body', () => {
+    const qdrant = new HttpClassifier(
+      'vectors',
+      [{ method: 'POST', path: '/collections/*/points/scroll', kind: 'admin', inference: false }],
+      { profile: 'qdrant', target: 'http://qdrant.internal:6333' },
+    );
+    const scroll = qdrant.classify(
+      { method: 'POST', segments: ['collections', 'docs', 'points', 'scroll'] },
+      Buffer.from('{"limit":1}'),
+    );
+    assert.deepEqual([scroll.kind, scroll.call?.collection, scroll.call?.tenantScope], ['admin', 'docs', 'filter']);
+    const search = qdrant.classify(
+      { method: 'POST', segments: ['collections', 'docs', 'points', 'search'] },
+      Buffer.from('{"vector":[1]}'),
+    );
+    assert.equal(search.kind, 'read', 'no override: the profile decides');
+    assert.equal(qdrant.classify({ method: 'TRACE', segments: ['collections', 'docs'] }).kind, 'unknown');
+    // An `inference` override on a route no profile knows reads the model from the body.
+    const custom = new HttpClassifier('llm', [{ method: 'POST', path: '/generate', kind: 'read', inference: true }]);
+    assert.equal(custom.needsBody({ method: 'POST', segments: ['generate'] }), true);
+    const generated = custom.classify({ method: 'POST', segments: ['generate'] }, Buffer.from('{"model":"m-1"}'));
+    assert.deepEqual([generated.kind, generated.call?.model], ['read', 'm-1']);
   });
 
   it('sees through percent-encoding, so an encoded path cannot dodge an override', () => {

@@ -1,0 +1,173 @@
+// PostgreSQL benchmark: pgbench -S (select-only) directly, through pgbouncer and through Gatehouse (token as password,
+// verification, classification with the PostgreSQL parser, policy, SQLite audit), 1 and 8 clients, simple, extended and
+// prepared protocol; plus a CPU profile of the gateway under pgbench. Writes bench/results/postgres.{md,json}.
+// Run by bench/postgres/run.sh (which installs pgbouncer). Tunables: BENCH_PG_ROUNDS, BENCH_PG_SECONDS.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
+import { summariseProfile } from '../lib/cpuprofile.js';
+import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
+import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
+import { type Measured, measureQuietly, progress } from '../lib/measure.js';
+import { type Background, CommandLog, freePort, run } from '../lib/processes.js';
+import { round, writeResults } from '../lib/report.js';
+import { type PgbenchTarget, type QueryMode, runPgbench } from './pgbench.js';
+import { startPgbouncer } from './pgbouncer.js';
+import { type PgRun, type PgTargetName, type PostgresResults, postgresMarkdown } from './report.js';
+
+const ROUNDS = Number(process.env.BENCH_PG_ROUNDS ?? 1);
+const SECONDS = Number(process.env.BENCH_PG_SECONDS ?? 12);
+const WARMUP_SECONDS = 3;
+const SCALE = 10;
+const MODES: QueryMode[] = ['simple', 'extended', 'prepared'];
+const CLIENTS = [1, 8];
+
+const log = new CommandLog();
+const machine = machineInfo();
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-pg-'));
+chmodSync(dir, 0o755);
+const servers: Background[] = [];
+// The bench always starts its own server (PostgreSQL 18 from the embedded-postgres package), never CI's.
+delete process.env.GATEHOUSE_TEST_PG_URL;
+let backend: TestPostgres | undefined;
+
+try {
+  progress('starting PostgreSQL, pgbouncer and Gatehouse');
+  backend = await startPostgres();
+  log.redact(backend.password, '$PG_PASSWORD');
+  const direct: PgbenchTarget = { ...backend };
+  await run(
+    log,
+    'pgbench',
+    ['-i', '-s', String(SCALE), '-h', direct.host, '-p', String(direct.port), '-U', direct.user, direct.database],
+    {
+      env: { PGPASSWORD: direct.password },
+    },
+  );
+  const serverVersion = await query(backend.url, 'show server_version');
+  await query(backend.url, 'vacuum analyze');
+
+  const bouncerDir = join(dir, 'pgbouncer');
+  mkdirSync(bouncerDir);
+  const bouncerPort = await freePort();
+  const bouncer = await startPgbouncer(log, bouncerDir, bouncerPort, 'bench', backend);
+  servers.push(bouncer);
+
+  const gatewayPort = await freePort();
+  const config = writeGatehouseConfig(dir, gatewayYaml(gatewayPort, backend));
+  const env = { BENCH_PG_PASSWORD: backend.password };
+  const token = await mintToken(log, config, 'bench', env);
+  let gateway: GatehouseProcess = await startGatehouse(log, config, gatewayPort, { env });
+  servers.push(gateway.server);
+
+  const targets: Record<PgTargetName, PgbenchTarget> = {
+    direct,
+    pgbouncer: { ...direct, port: bouncerPort, database: 'bench' },
+    gatehouse: { host: '127.0.0.1', port: gatewayPort, user: 'bench', database: 'bench', password: token },
+  };
+  const proxyPid: Record<PgTargetName, () => number | undefined> = {
+    direct: () => undefined,
+    pgbouncer: () => bouncer.pid,
+    gatehouse: () => gateway.server.pid,
+  };
+
+  const runs: Record<string, Record<PgTargetName, Measured<PgRun>[]>> = {};
+  for (let pass = 1; pass <= ROUNDS; pass++) {
+    for (const clients of CLIENTS) {
+      for (const mode of MODES) {
+        const key = `${mode} c${clients}`;
+        runs[key] ??= { direct: [], pgbouncer: [], gatehouse: [] };
+        for (const name of Object.keys(targets) as PgTargetName[]) {
+          progress(`round ${pass}/${ROUNDS}: ${name}, -M ${mode}, ${clients} client(s)`);
+          await runPgbench(log, targets[name], mode, clients, WARMUP_SECONDS);
+          const measured = await measureQuietly(`${name} ${key}`, async (): Promise<PgRun> => {
+            const pid = proxyPid[name]();
+            const cpuBefore = pid ? processTreeCpuMs(pid) : 0;
+            const result = await runPgbench(log, targets[name], mode, clients, SECONDS);
+            const cpuMs = pid ? processTreeCpuMs(pid) - cpuBefore : Number.NaN;
+            return { ...result, proxyCpuUsPerTransaction: round((cpuMs * 1000) / result.transactions, 1) };
+          });
+          runs[key]?.[name].push(measured);
+        }
+      }
+    }
+  }
+
+  progress('profiling the gateway under pgbench -M extended -c 8');
+  await gateway.server.stop();
+  // Kept after the run (printed below) for a closer look, e.g. in Chrome DevTools.
+  const profileDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-profile-pg-'));
+  const spawnedAt = Date.now();
+  gateway = await startGatehouse(log, config, gatewayPort, { profileDir, env });
+  servers.push(gateway.server);
+  await runPgbench(log, targets.gatehouse, 'extended', 8, WARMUP_SECONDS);
+  const skipMs = Date.now() - spawnedAt;
+  const underProfiler = await runPgbench(log, targets.gatehouse, 'extended', 8, SECONDS);
+  await gateway.server.stop();
+  const profilePath = gateway.profilePath();
+  if (!profilePath) throw new Error('the gateway wrote no CPU profile');
+  progress(`the gateway's CPU profile: ${profilePath}`);
+
+  const results: PostgresResults = {
+    machine,
+    loadAfter: loadAverage(),
+    versions: await versions(serverVersion),
+    settings: { scale: SCALE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, rounds: ROUNDS },
+    runs,
+    profile: { tps: underProfiler.tps, summary: summariseProfile(profilePath, REPO_ROOT, { skipMs }) },
+    commands: log.commands,
+  };
+  writeResults('postgres', results, postgresMarkdown(results));
+  progress('wrote bench/results/postgres.md and postgres.json');
+} finally {
+  for (const server of servers.reverse()) await server.stop();
+  await backend?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function gatewayYaml(port: number, backend: TestPostgres): string {
+  return `listen:
+  postgres: 127.0.0.1:${port}
+postgres:
+  allowPlaintextPassword: true # loopback only
+resources:
+  - name: bench
+    protocol: postgres
+    target:
+      host: ${backend.host}
+      port: ${backend.port}
+      database: ${backend.database}
+      user: ${backend.user}
+      password: \${env:BENCH_PG_PASSWORD}
+    policy:
+      - groups: [bench]
+        allow: [read]
+        deny: [write, ddl, admin]
+`;
+}
+
+async function query(url: string, sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query(sql);
+    return String(Object.values(result.rows[0] ?? {})[0] ?? '');
+  } finally {
+    await client.end();
+  }
+}
+
+async function versions(server: string): Promise<Record<string, string>> {
+  const bouncer = await run(log, 'pgbouncer', ['--version']);
+  const pgbench = await run(log, 'pgbench', ['--version']);
+  const commit = await run(log, 'git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, allowFailure: true });
+  return {
+    gatehouse: `0.1.0 (${commit.stdout.trim() || 'unknown commit'}, working tree)`,
+    node: process.version,
+    PostgreSQL: `${server} (embedded-postgres)`,
+    pgbouncer: /PgBouncer (\S+)/.exec(bouncer.stdout)?.[1] ?? 'unknown',
+    pgbench: pgbench.stdout.trim().replace(/^pgbench \(PostgreSQL\) /, ''),
+  };
+}

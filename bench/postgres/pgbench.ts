@@ -1,0 +1,63 @@
+import { type CommandLog, run } from '../lib/processes.js';
+
+export type QueryMode = 'simple' | 'extended' | 'prepared';
+
+export interface PgbenchTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly password: string;
+}
+
+export interface PgbenchResult {
+  readonly tps: number;
+  readonly latencyMs: number;
+  readonly transactions: number;
+}
+
+/** `pgbench -S` (select-only), no vacuum (-n: the gateway's read-only policy would refuse it; done once directly). */
+export function pgbenchArgs(target: PgbenchTarget, mode: QueryMode, clients: number, seconds: number): string[] {
+  return [
+    '-h',
+    target.host,
+    '-p',
+    String(target.port),
+    '-U',
+    target.user,
+    '-S',
+    '-n',
+    '-M',
+    mode,
+    '-c',
+    String(clients),
+    '-j',
+    String(Math.min(clients, 2)),
+    '-T',
+    String(seconds),
+    target.database,
+  ];
+}
+
+export async function runPgbench(
+  log: CommandLog,
+  target: PgbenchTarget,
+  mode: QueryMode,
+  clients: number,
+  seconds: number,
+): Promise<PgbenchResult> {
+  const { stdout, stderr } = await run(log, 'pgbench', pgbenchArgs(target, mode, clients, seconds), {
+    env: { PGPASSWORD: target.password },
+  });
+  const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
+  const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
+  const latencyMs = Number(/^latency average = ([\d.]+) ms/m.exec(stdout)?.[1]);
+  if (failed > 0 || !Number.isFinite(tps) || !Number.isFinite(latencyMs)) {
+    throw new Error(`pgbench failed (${failed} failed transactions):\n${stdout}\n${stderr}`);
+  }
+  return {
+    tps,
+    latencyMs,
+    transactions: Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? 0),
+  };
+}

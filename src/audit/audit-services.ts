@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { AuditConfig } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import type { Store } from '../store/store.js';
+import { CheckpointSigner } from './checkpoint.js';
+import { AuditCheckpointer } from './checkpointer.js';
+import { createSink } from './export-sink.js';
+import { AuditExporter } from './exporter.js';
+import { ForensicVault } from './forensic.js';
+import { AuditRetention } from './retention.js';
+
+/**
+ * The gateway's background audit work, from the `audit` config section: signed checkpoints, retention, continuous
+ * export, and the forensic vault sessions seal copies with. Built (and keys validated) before listeners start.
+ */
+export class AuditServices {
+  readonly checkpointer: AuditCheckpointer | undefined;
+  readonly retention: AuditRetention | undefined;
+  readonly exporter: AuditExporter | undefined;
+  readonly forensic: ForensicVault | undefined;
+
+  constructor(config: AuditConfig, baseDir: string, store: Store, clock: Clock, logger: Logger) {
+    const log = logger.child({ component: 'audit' });
+    const signer =
+      config.checkpoints.signingKey !== undefined ? CheckpointSigner.fromPem(config.checkpoints.signingKey) : undefined;
+    if (signer) {
+      this.checkpointer = new AuditCheckpointer(store, signer, {
+        intervalMs: config.checkpoints.interval,
+        clock,
+        logger: log,
+      });
+      if (config.retention) {
+        this.retention = new AuditRetention(store, signer, this.checkpointer, {
+          maxAgeMs: config.retention.maxAge,
+          intervalMs: config.retention.interval,
+          clock,
+          logger: log,
+          exportSinks: config.export.sinks.map((s) => s.name),
+        });
+      }
+    }
+    if (config.export.sinks.length > 0) {
+      this.exporter = new AuditExporter(
+        store,
+        config.export.sinks.map((s) => createSink(s, baseDir)),
+        { intervalMs: config.export.interval, batch: config.export.batch, clock, logger: log },
+      );
+    }
+    this.forensic = ForensicVault.fromConfig(config.forensic);
+  }
+
+  start(): void {
+    this.checkpointer?.start();
+    this.retention?.start();
+    this.exporter?.start();
+  }
+
+  /** After the recorder has flushed: a last signed checkpoint, then the exporter stops where it got to. */
+  async stop(): Promise<void> {
+    await this.retention?.stop();
+    await this.checkpointer?.stop();
+    await this.exporter?.stop();
+  }
+}

@@ -1,0 +1,96 @@
+import { type DigitCluster, findInSlice, mayStart, scanDigitClusters } from './digit-clusters.js';
+
+/**
+ * A detector finds one type of sensitive value in text. Candidates come from a regular expression (cheap, bounded);
+ * `accept` validates each candidate (checksums, ranges, a phone-number library) to keep false positives low.
+ */
+export interface Detector {
+  /** Stable type name used in config, counts and tokens: `email`, `card`... */
+  readonly type: string;
+  /** What full redaction writes: `[EMAIL]`. */
+  readonly label: string;
+  /** On when a profile names no detectors. */
+  readonly defaultOn: boolean;
+  /** Wins overlaps against detectors with a lower number (a JWT holding digits is one secret, not a phone). */
+  readonly priority: number;
+  /** Longest value it can match, in characters: bounds how much a streaming masker may hold back. */
+  readonly maxLength: number;
+  /** Appends every validated value in `text` to `out`. */
+  find(text: string, out: Match[]): void;
+  /**
+   * Numeric detectors also look at one digit cluster at a time, so the text is scanned for numbers once for all of
+   * them (see digit-clusters.ts); `find` then is `scanDigitClusters` + this.
+   */
+  findInCluster?(text: string, cluster: DigitCluster, out: Match[]): void;
+  /**
+   * With `findInCluster`: the fewest characters a value it finds can have, all from digits, spaces and `.-()+`
+   * (see `scanRunClusters`). Without it, every cluster is visited.
+   */
+  readonly minRun?: number;
+  /** The partially masked form (`****4242`, `m***@example.com`). */
+  partial(value: string): string;
+  /** The form tokens are computed from, so `A@x.com` and `a@x.com` get the same token. */
+  normalize(value: string): string;
+}
+
+/** One sensitive value: `[start, end)` of the text it was found in. */
+export interface Match {
+  start: number;
+  end: number;
+  detector: Detector;
+}
+
+/**
+ * Runs `pattern` (global or sticky-free, with the `g` flag) over `text` and keeps the candidates `accept` validates.
+ * `accept` may narrow the match to a capture group by returning its offsets.
+ */
+export function findWith(
+  text: string,
+  pattern: RegExp,
+  detector: Detector,
+  out: Match[],
+  accept: (match: RegExpExecArray) => boolean | readonly [number, number],
+): void {
+  pattern.lastIndex = 0;
+  for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+    const verdict = accept(m);
+    if (verdict === false) continue;
+    if (verdict === true) out.push({ start: m.index, end: m.index + m[0].length, detector });
+    else out.push({ start: verdict[0], end: verdict[1], detector });
+  }
+}
+
+/** Keeps the last `keep` characters: `****4242`. */
+export function keepLast(value: string, keep: number): string {
+  const chars = value.replace(/[^0-9A-Za-z]/g, '');
+  return `****${chars.slice(-keep)}`;
+}
+
+export function digitsOf(value: string): string {
+  return value.replace(/\D/g, '');
+}
+
+/**
+ * A numeric detector: `find` scans the text's digit clusters and hands each to `findInCluster`, which runs `pattern`
+ * only on clusters it `wants` and where a match can begin: `forbidden` holds what `pattern`'s look-behind rejects
+ * (see `mayStart`), so the regex is not even tried on numbers inside ids.
+ */
+export function clusterDetector(
+  base: Omit<Detector, 'find' | 'findInCluster'> & { readonly minRun: number },
+  wants: (cluster: DigitCluster, text: string) => boolean,
+  forbidden: Uint8Array,
+  pattern: RegExp,
+  accept: (match: RegExpExecArray) => boolean,
+): Detector {
+  const detector: Detector = {
+    ...base,
+    find(text, out) {
+      scanDigitClusters(text, (cluster) => detector.findInCluster?.(text, cluster, out));
+    },
+    findInCluster(text, cluster, out) {
+      if (!wants(cluster, text) || !mayStart(text, cluster, forbidden)) return;
+      findInSlice(text, cluster, pattern, accept, detector, out);
+    },
+  };
+  return detector;
+}

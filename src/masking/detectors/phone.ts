@@ -1,0 +1,115 @@
+import { type CountryCode, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { clusterDetector, type Detector, digitsOf, keepLast } from '../detector.js';
+import { charTable } from '../digit-clusters.js';
+
+/**
+ * Phone numbers: international (`+44 20 7946 0958`, `+14155552671`) and national formats with separators
+ * (`(415) 555-2671`, `415.555.2671`). Scanning whole texts with libphonenumber is slow, so a bounded regex finds
+ * candidates and libphonenumber's full metadata (`/max`) validates each one. National numbers are read in the
+ * configured regions only: many countries' plans accept almost any 8-10 digits (`2024-01-15` is a valid German
+ * number), so the default is the US plan and other regions are opt-in.
+ */
+const CANDIDATE = new RegExp(
+  [
+    String.raw`(?<![\w+\-./])`,
+    '(?:',
+    // International: +CC then groups, or +CC and the digits in one run.
+    String.raw`\+\d{1,3}(?:[ .\-]?\(\d{1,4}\))?(?:[ .\-]?\d{1,5}){1,6}`,
+    '|',
+    // National with an area code in parentheses, or three-plus separated groups.
+    String.raw`\(\d{2,5}\)[ .\-]?\d{2,5}(?:[ .\-]\d{2,5}){0,2}`,
+    '|',
+    String.raw`\d{2,5}(?:[ .\-]\d{2,8}){1,4}`,
+    ')',
+    String.raw`(?![\w\-]|[.:/]\d)`,
+  ].join(''),
+  'g',
+);
+
+/** Validation results kept per candidate: libphonenumber costs tens of microseconds a call, logs repeat numbers. */
+const CACHE_SIZE = 4096;
+/**
+ * The North American plan (+1, and national numbers of its regions): ten digits after any trunk `1`s. A necessary
+ * condition libphonenumber then confirms; checked first because resolving which of the plan's 25 countries a
+ * number belongs to is the library's slowest path. The library also takes the US's seven-digit `310-XXXX` numbers
+ * and some exchanges beginning with 0, so this checks lengths only; test `phone pre-check` holds it against the
+ * library.
+ */
+const NANP = /^1*(?:[02-9]\d{9}|3\d{6})$/;
+
+/** Whether libphonenumber could accept the digits of a candidate at all (false: certainly not a phone number). */
+export function plausiblePhone(digits: string, international: boolean, nanpRegions: boolean): boolean {
+  if (international) return digits.charCodeAt(0) !== 49 || NANP.test(digits.slice(1));
+  return !nanpRegions || NANP.test(digits);
+}
+
+export function phoneDetector(regions: readonly string[] = ['US']): Detector {
+  const countries = regions as readonly CountryCode[];
+  const nanpRegions = countries.every((country) => getCountryCallingCode(country) === '1');
+  const cache = new Map<string, boolean>();
+  const validate = (candidate: string): boolean => {
+    const digits = digitsOf(candidate);
+    if (digits.length < 8 || digits.length > 15) return false;
+    const international = candidate.startsWith('+');
+    if (!international) {
+      if (digits.length < 10) return false;
+      // A national number needs visible grouping, as people write phone numbers (bare digit runs are ids).
+      if (!/[ .\-()]/.test(candidate)) return false;
+      if (!consistentSeparators(candidate)) return false;
+    }
+    if (!plausiblePhone(digits, international, nanpRegions)) return false;
+    let valid = cache.get(candidate);
+    if (valid !== undefined) {
+      // Least recently used first: a hit moves to the end.
+      cache.delete(candidate);
+      cache.set(candidate, valid);
+      return valid;
+    }
+    valid = international
+      ? parsePhoneNumberFromString(candidate)?.isValid() === true
+      : countries.some((country) => {
+          const parsed = parsePhoneNumberFromString(candidate, country);
+          // Grouped as the region writes its numbers: `942.67.21.241` is not a US number however valid its digits.
+          return parsed?.isValid() === true && sameGroups(candidate, parsed.formatNational());
+        });
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    cache.set(candidate, valid);
+    return valid;
+  };
+  return clusterDetector(
+    {
+      type: 'phone',
+      label: '[PHONE]',
+      defaultOn: true,
+      priority: 20,
+      maxLength: 32,
+      // `+` and eight digits.
+      minRun: 9,
+      partial: (value) => keepLast(value, 4),
+      normalize: (value) => (value.startsWith('+') ? '+' : '') + digitsOf(value),
+    },
+    (cluster, text) => cluster.digits >= 10 || (cluster.digits >= 8 && text.charCodeAt(cluster.start) === 43),
+    charTable('+-./'),
+    CANDIDATE,
+    (m) => validate(m[0]),
+  );
+}
+
+/** `415-555.2671` mixes separators: people do not write phone numbers that way, generated ids sometimes do. */
+function consistentSeparators(candidate: string): boolean {
+  const separators = new Set(candidate.replace(/^\(\d+\)/, '').match(/[.-]/g) ?? []);
+  return separators.size <= 1;
+}
+
+/** Digit groups of a candidate against the library's national format (`(415) 555-2671` -> 3,3,4). */
+function sameGroups(candidate: string, formatted: string): boolean {
+  const groups = (text: string) =>
+    text
+      .match(/\d+/g)
+      ?.map((g) => g.length)
+      .join(',') ?? '';
+  const written = groups(candidate);
+  const expected = groups(formatted);
+  // Writers may drop the trunk prefix's own group or run it into the next one: compare the digits' tail grouping.
+  return written === expected || expected.endsWith(`,${written}`) || written.endsWith(`,${expected}`);
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+const window = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1_000) {
+    ctx.addIssue({ code: 'custom', message: 'expected a window such as 1m, 1h or 1d (at least 1s)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/**
+ * One budget. Exactly one of `per: subject` (a bucket per token subject), `group` (one bucket shared by the group's
+ * members) or `claim` (a bucket per value of that claim, e.g. `repository`). Windows are fixed and aligned to the
+ * epoch (a `1h` window resets on the hour, UTC), not sliding.
+ */
+const budget = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
+    per: z.literal('subject').optional(),
+    group: z.string().min(1).optional(),
+    /** Dotted path into the token's claims; a caller without a string or number value there is refused. */
+    claim: z.string().min(1).optional(),
+    /** Only these resources count against the budget; absent means every resource with a profile. */
+    resources: z.array(z.string().min(1)).optional(),
+    window,
+    /** Prompt plus completion tokens per window. */
+    tokens: z.number().int().positive().optional(),
+    /** Calls per window. */
+    requests: z.number().int().positive().optional(),
+  })
+  .refine((b) => [b.per, b.group, b.claim].filter((v) => v !== undefined).length === 1, {
+    message: 'a budget needs exactly one of per: subject, group or claim',
+  })
+  .refine((b) => b.tokens !== undefined || b.requests !== undefined, {
+    message: 'a budget needs tokens, requests or both',
+  });
+
+export const quotasSchema = z
+  .strictObject({
+    budgets: z.array(budget).default([]),
+    /** Output tokens reserved when a call names no maximum (`max_tokens` and friends). */
+    defaultMaxOutputTokens: z.number().int().positive().default(4_096),
+  })
+  .prefault({})
+  .superRefine((q, ctx) => {
+    const seen = new Set<string>();
+    q.budgets.forEach((b, index) => {
+      if (seen.has(b.name))
+        ctx.addIssue({ code: 'custom', path: ['budgets', index, 'name'], message: `duplicate budget "${b.name}"` });
+      seen.add(b.name);
+    });
+  });
+
+export type QuotasConfig = z.output<typeof quotasSchema>;
+export type BudgetConfig = QuotasConfig['budgets'][number];
