@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readRequestText, StandInServer, sendJson } from './stand-in-server.js';
 
 /**
  * A small Chroma-style upstream for tests, following the REST shapes of Chroma's OpenAPI document: v2 paths
@@ -33,28 +32,13 @@ export interface ChromaSeen {
 
 class WhereError extends Error {}
 
-export class ChromaStandIn {
+export class ChromaStandIn extends StandInServer {
   readonly seen: ChromaSeen[] = [];
   /** By name. */
   readonly collections = new Map<string, Collection>();
-  private readonly server: Server = createServer((req, res) => void this.handle(req, res));
 
-  async start(): Promise<string> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const text = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readRequestText(req);
     const path = (req.url ?? '/').split('?')[0] as string;
     this.seen.push({ method: req.method ?? '', path, body: text });
     let body: Json = {};
@@ -205,8 +189,4 @@ function whereMatches(metadata: Record<string, Scalar>, where: unknown): boolean
   });
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
+const reply = sendJson;

@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readRequestText, StandInServer, sendJson } from './stand-in-server.js';
 
 /**
  * A small OpenAI-compatible upstream for the quickstart, tests and benchmarks, where no real model can run. It follows
@@ -26,34 +25,18 @@ export interface SeenRequest {
   readonly body: string;
 }
 
-export class OpenAiStandIn {
+export class OpenAiStandIn extends StandInServer {
   readonly seen: SeenRequest[] = [];
   /** Keep only the last few requests' details: benchmarks send hundreds of thousands. */
   private readonly keep = 1_000;
   requestCount = 0;
-  private readonly server: Server;
 
   constructor(private readonly options: StandInOptions) {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 30_000;
+    super(options);
   }
 
-  async start(): Promise<string> {
-    this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1');
-    await once(this.server, 'listening');
-    const { address, port } = this.server.address() as AddressInfo;
-    return `http://${address}:${port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const body = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readRequestText(req);
     const path = (req.url ?? '/').split('?')[0] as string;
     this.requestCount++;
     this.seen.push({
@@ -153,8 +136,4 @@ export class OpenAiStandIn {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
+const json = sendJson;

@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readRequestText, StandInServer, sendJson } from './stand-in-server.js';
 
 /**
  * A small Qdrant-style upstream for tests (https://api.qdrant.tech/api-reference): collections, upsert, get, search,
@@ -25,29 +24,16 @@ export interface QdrantSeen {
 
 class FilterError extends Error {}
 
-export class QdrantStandIn {
+export class QdrantStandIn extends StandInServer {
   readonly seen: QdrantSeen[] = [];
   readonly collections = new Map<string, Map<string, Point>>();
-  private readonly server: Server = createServer((req, res) => void this.handle(req, res));
 
-  constructor(private readonly apiKey?: string) {}
-
-  async start(): Promise<string> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+  constructor(private readonly apiKey?: string) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
-    const text = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readRequestText(req);
     const path = (req.url ?? '/').split('?')[0] as string;
     this.seen.push({ method: req.method ?? '', path, body: text });
     if (this.apiKey !== undefined && req.headers['api-key'] !== this.apiKey)
@@ -225,8 +211,4 @@ function ok(res: ServerResponse, result: unknown): void {
   reply(res, 200, { result, status: 'ok', time: 0.0001 });
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
+const reply = sendJson;
