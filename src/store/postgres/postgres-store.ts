@@ -1,13 +1,13 @@
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { AuditEvent, AuditEventInput, SessionSummary } from '../../audit/event.js';
+import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
-import { AuditTables, pruneWithKysely } from '../audit-tables.js';
+import { pruneWithKysely } from '../audit-tables.js';
 import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
+import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
-import type { ForensicCopy, PruneResult, SessionQuery, SignedCheckpoint, Store, StoredCheckpoint } from '../store.js';
-import { StoreReader } from '../store-reader.js';
+import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 
 /**
  * Advisory lock keys (arbitrary constants, "gatehou" and "gatemig" in ASCII). Every replica appending to the chain
@@ -25,20 +25,15 @@ export interface PostgresStoreOptions {
  * The shared store for several gateway replicas: the same tables and migrations as the SQLite store, on a `pg` pool.
  * Reads go through Kysely; appends use raw SQL with array parameters so a whole batch costs four round trips.
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends KyselyStore implements Store {
   readonly dialect = 'postgres' as const;
-  readonly kysely: Kysely<StoreSchema>;
-  private readonly reader: StoreReader;
-  private readonly tables: AuditTables;
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
+    super(new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) }));
     // An idle client whose connection dies is dropped by the pool; without a listener the error would crash the
     // process. The next query then fails, and the recorder refuses the operation.
     pool.on('error', () => undefined);
-    this.kysely = new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
-    this.reader = new StoreReader(this.kysely);
-    this.tables = new AuditTables(this.kysely);
   }
 
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -122,54 +117,6 @@ export class PostgresStore implements Store {
       // A connection that could not roll back is discarded rather than returned to the pool mid-transaction.
       client.release(broken);
     }
-  }
-
-  listSessions(query: SessionQuery): Promise<readonly SessionSummary[]> {
-    return this.reader.listSessions(query);
-  }
-
-  getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined> {
-    return this.reader.getSession(idPrefix);
-  }
-
-  readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
-    return this.reader.readEvents(afterId, limit);
-  }
-
-  chainHead(): Promise<ChainHead | undefined> {
-    return this.tables.chainHead();
-  }
-
-  firstEventIdAt(at: number): Promise<number | undefined> {
-    return this.tables.firstEventIdAt(at);
-  }
-
-  appendCheckpoint(checkpoint: SignedCheckpoint): Promise<void> {
-    return this.tables.appendCheckpoint(checkpoint);
-  }
-
-  listCheckpoints(): Promise<readonly StoredCheckpoint[]> {
-    return this.tables.listCheckpoints();
-  }
-
-  exportCursor(sink: string): Promise<number> {
-    return this.tables.exportCursor(sink);
-  }
-
-  saveExportCursor(sink: string, eventId: number, at: number): Promise<void> {
-    return this.tables.saveExportCursor(sink, eventId, at);
-  }
-
-  putForensicCopy(copy: ForensicCopy): Promise<void> {
-    return this.tables.putForensicCopy(copy);
-  }
-
-  forensicCopies(sessionId: string): Promise<readonly ForensicCopy[]> {
-    return this.tables.forensicCopies(sessionId);
-  }
-
-  retentionBoundary(cutoff: number): Promise<number> {
-    return this.tables.retentionBoundary(cutoff);
   }
 
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {

@@ -2,14 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import type { AuditEvent, AuditEventInput, SessionSummary } from '../../audit/event.js';
+import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
-import { AuditTables, checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
+import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
+import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
-import type { ForensicCopy, PruneResult, SessionQuery, SignedCheckpoint, Store, StoredCheckpoint } from '../store.js';
-import { StoreReader } from '../store-reader.js';
+import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -27,23 +27,18 @@ export interface SqliteStoreOptions {
  * The embedded store: one SQLite file in WAL mode. Appends use better-sqlite3 directly (prepared statements in one
  * synchronous transaction, the hot path); migrations and reads go through Kysely, shared with the PostgreSQL store.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends KyselyStore implements Store {
   private readonly db: Database.Database;
   readonly dialect = 'sqlite' as const;
-  readonly kysely: Kysely<StoreSchema>;
-  private readonly reader: StoreReader;
-  private readonly tables: AuditTables;
   private append: ((events: readonly AuditEventInput[]) => AuditEvent[]) | undefined;
   private closed = false;
 
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
+    super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }));
     this.db = db;
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-    this.kysely = new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) });
-    this.reader = new StoreReader(this.kysely);
-    this.tables = new AuditTables(this.kysely);
   }
 
   /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
@@ -66,54 +61,6 @@ export class SqliteStore implements Store {
     if (events.length === 0) return [];
     this.append ??= this.prepareAppend();
     return this.append(events);
-  }
-
-  listSessions(query: SessionQuery): Promise<readonly SessionSummary[]> {
-    return this.reader.listSessions(query);
-  }
-
-  getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined> {
-    return this.reader.getSession(idPrefix);
-  }
-
-  readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
-    return this.reader.readEvents(afterId, limit);
-  }
-
-  chainHead(): Promise<ChainHead | undefined> {
-    return this.tables.chainHead();
-  }
-
-  firstEventIdAt(at: number): Promise<number | undefined> {
-    return this.tables.firstEventIdAt(at);
-  }
-
-  appendCheckpoint(checkpoint: SignedCheckpoint): Promise<void> {
-    return this.tables.appendCheckpoint(checkpoint);
-  }
-
-  listCheckpoints(): Promise<readonly StoredCheckpoint[]> {
-    return this.tables.listCheckpoints();
-  }
-
-  exportCursor(sink: string): Promise<number> {
-    return this.tables.exportCursor(sink);
-  }
-
-  saveExportCursor(sink: string, eventId: number, at: number): Promise<void> {
-    return this.tables.saveExportCursor(sink, eventId, at);
-  }
-
-  putForensicCopy(copy: ForensicCopy): Promise<void> {
-    return this.tables.putForensicCopy(copy);
-  }
-
-  forensicCopies(sessionId: string): Promise<readonly ForensicCopy[]> {
-    return this.tables.forensicCopies(sessionId);
-  }
-
-  retentionBoundary(cutoff: number): Promise<number> {
-    return this.tables.retentionBoundary(cutoff);
   }
 
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
