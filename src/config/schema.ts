@@ -192,6 +192,12 @@ const audit = z
       .int()
       .min(0)
       .default(16 * 1024),
+    /**
+     * A plain read (a PostgreSQL SELECT with no function call and no risk tag) starts at the backend while its record
+     * is being made durable; none of its result is released before the record is, and if the record fails the result
+     * is withheld and the session ends. Everything else waits for its record before it runs. `false`: reads wait too.
+     */
+    overlapReads: z.boolean().default(true),
     checkpoints: z
       .strictObject({
         /** Ed25519 private key (PKCS#8 PEM), held outside the store: use `${file:...}` or `${env:...}`. */

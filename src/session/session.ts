@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayMetrics } from '../admin/metrics.js';
+import type { AuditEventInput } from '../audit/event.js';
 import type { ForensicVault } from '../audit/forensic.js';
 import type { AuditRecorder, RecordOptions } from '../audit/recorder.js';
 import type { Clock } from '../core/clock.js';
@@ -169,6 +170,8 @@ export class Session {
   readonly startedAt: number;
   private seq = 0;
   private started: Promise<void> | undefined;
+  /** Set once `session.start` is durable: operations are then queued without waiting a turn for it. */
+  private startDurable = false;
   private ended = false;
 
   constructor(
@@ -185,21 +188,25 @@ export class Session {
 
   /** Records the session's start once; later calls share the same promise. */
   start(): Promise<void> {
-    this.started ??= this.services.recorder.record({
-      sessionId: this.id,
-      type: 'session.start',
-      at: this.startedAt,
-      payload: {
-        protocol: this.options.protocol,
-        resource: this.options.resource,
-        issuer: this.identity.issuer,
-        subject: this.identity.subject,
-        groups: this.identity.groups,
-        tokenId: this.identity.tokenId,
-        clientAddress: this.options.clientAddress,
-        userName: this.options.userName,
-      },
-    });
+    this.started ??= this.services.recorder
+      .record({
+        sessionId: this.id,
+        type: 'session.start',
+        at: this.startedAt,
+        payload: {
+          protocol: this.options.protocol,
+          resource: this.options.resource,
+          issuer: this.identity.issuer,
+          subject: this.identity.subject,
+          groups: this.identity.groups,
+          tokenId: this.identity.tokenId,
+          clientAddress: this.options.clientAddress,
+          userName: this.options.userName,
+        },
+      })
+      .then(() => {
+        this.startDurable = true;
+      });
     return this.started;
   }
 
@@ -208,6 +215,21 @@ export class Session {
    * durable: the caller must then not run the operation.
    */
   async begin(operation: Operation, extra?: Readonly<Record<string, unknown>>): Promise<OperationHandle> {
+    const { handle, durable } = this.open(operation, extra);
+    await durable;
+    return handle;
+  }
+
+  /**
+   * Decides the operation and starts recording it: `durable` settles once the record is durable (rejecting with
+   * `audit.unavailable` when it cannot be). For callers that overlap a plain read with that write (see
+   * proxy-session.ts): they may start it, but must release nothing of its result before `durable` resolves.
+   * Everyone else uses `begin`.
+   */
+  open(
+    operation: Operation,
+    extra?: Readonly<Record<string, unknown>>,
+  ): { readonly handle: OperationHandle; readonly durable: Promise<void> } {
     const decision = this.services.policy.decide(operation, { identity: this.identity });
     this.services.metrics.decisions.inc({
       protocol: operation.protocol,
@@ -216,8 +238,7 @@ export class Session {
     });
     const seq = ++this.seq;
     const startedAt = this.services.clock.now();
-    await this.start();
-    await this.services.recorder.record({
+    const event: AuditEventInput = {
       sessionId: this.id,
       type: 'operation',
       at: startedAt,
@@ -238,7 +259,15 @@ export class Session {
         selector: decision.rule.selector,
         ...extra,
       },
-    });
+    };
+    // The session's start goes first in the log; once it is durable the record is queued at once.
+    const durable = this.startDurable
+      ? this.services.recorder.record(event)
+      : this.start().then(() => this.services.recorder.record(event));
+    return { handle: this.handle(seq, decision, startedAt), durable };
+  }
+
+  private handle(seq: number, decision: Decision, startedAt: number): OperationHandle {
     const limit = this.options.captureBytes ?? this.services.config?.audit.captureBytes ?? DEFAULT_CAPTURE_BYTES;
     const capture = new ResponseCapture(limit);
     const { forensic, store } = this.services;

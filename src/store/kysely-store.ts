@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AuditEvent, SessionSummary } from '../audit/event.js';
 import { AuditTables } from './audit-tables.js';
 import type { ChainHead } from './hash-chain.js';
-import type { StoreSchema } from './migrations.js';
+import type { StoreDialect, StoreSchema } from './migrations.js';
 import type { ForensicCopy, SessionQuery, SignedCheckpoint, StoredCheckpoint } from './store.js';
 import { StoreReader } from './store-reader.js';
 
@@ -14,8 +14,11 @@ export abstract class KyselyStore {
   protected readonly reader: StoreReader;
   protected readonly tables: AuditTables;
 
-  constructor(readonly kysely: Kysely<StoreSchema>) {
-    this.reader = new StoreReader(kysely);
+  constructor(
+    readonly kysely: Kysely<StoreSchema>,
+    dialect: StoreDialect,
+  ) {
+    this.reader = new StoreReader(kysely, dialect);
     this.tables = new AuditTables(kysely);
   }
 

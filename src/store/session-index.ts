@@ -1,7 +1,7 @@
 import type { AuditEventInput, SessionStartPayload } from '../audit/event.js';
 import { GatehouseError } from '../core/errors.js';
 
-/** A `sessions` row for a session that starts in this batch, with the batch's own counts folded in. */
+/** A `sessions` row for a session that starts in this batch (ended too, when its end is in the batch). */
 export interface SessionStartRow {
   readonly id: string;
   readonly protocol: string;
@@ -11,16 +11,12 @@ export interface SessionStartRow {
   /** JSON array text. */
   readonly groups: string;
   readonly startedAt: number;
-  operations: number;
-  denied: number;
   endedAt: number | null;
 }
 
-/** What a batch adds to a session that started in an earlier batch. */
+/** A session that started in an earlier batch and ends in this one. */
 export interface SessionDelta {
   readonly id: string;
-  operations: number;
-  denied: number;
   endedAt: number | null;
 }
 
@@ -30,8 +26,10 @@ export interface SessionIndexChanges {
 }
 
 /**
- * How a batch of events changes the `sessions` index. Folding a batch into one row per session lets a store write it
- * with one statement per kind of change, in any order, instead of one per event.
+ * How a batch of events changes the `sessions` index: sessions that start, and sessions that end. Operations change
+ * nothing here (their counts are counted from the events when read, see store-reader.ts), so an ordinary batch of
+ * operations writes no index row at all. The `operations` and `denied` columns keep their default 0; they remain
+ * in the schema only because released migrations are never edited.
  */
 export function sessionIndexChanges(events: readonly AuditEventInput[]): SessionIndexChanges {
   const starts = new Map<string, SessionStartRow>();
@@ -41,7 +39,7 @@ export function sessionIndexChanges(events: readonly AuditEventInput[]): Session
     if (started) return started;
     let delta = deltas.get(sessionId);
     if (!delta) {
-      delta = { id: sessionId, operations: 0, denied: 0, endedAt: null };
+      delta = { id: sessionId, endedAt: null };
       deltas.set(sessionId, delta);
     }
     return delta;
@@ -55,12 +53,6 @@ export function sessionIndexChanges(events: readonly AuditEventInput[]): Session
           starts.set(event.sessionId, startRow(event));
         }
         break;
-      case 'operation': {
-        const e = entry(event.sessionId);
-        e.operations += 1;
-        if (event.payload.verdict !== 'allow') e.denied += 1;
-        break;
-      }
       case 'session.end':
         entry(event.sessionId).endedAt = event.at;
         break;
@@ -92,8 +84,6 @@ function startRow(event: AuditEventInput): SessionStartRow {
     subject: p.subject,
     groups: JSON.stringify(p.groups),
     startedAt: event.at,
-    operations: 0,
-    denied: 0,
     endedAt: null,
   };
 }

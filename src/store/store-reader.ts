@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AuditEvent, AuditEventType, SessionSummary } from '../audit/event.js';
-import type { AuditEventsTable, SessionsTable, StoreSchema } from './migrations.js';
+import type { AuditEventsTable, SessionsTable, StoreDialect, StoreSchema } from './migrations.js';
 import type { SessionQuery } from './store.js';
 
 /** Shortest session id prefix `getSession` searches by; shorter ones must match a whole id. */
@@ -9,9 +9,24 @@ export const MIN_SESSION_PREFIX = 6;
 /**
  * The read side of the Store, shared by the SQLite and PostgreSQL stores: the same Kysely queries run on both, and
  * rows are normalised here (PostgreSQL returns bigint and count as strings).
+ *
+ * A session's operation and denial counts are counted from its events when read, not kept up to date on every
+ * append: that saved an UPDATE per session per audit transaction, on the recorder's hot path, and the counts come
+ * from the hash-chained log itself.
  */
 export class StoreReader {
-  constructor(private readonly db: Kysely<StoreSchema>) {}
+  /** The operation's verdict, read from the payload's JSON text in the dialect's own JSON function. */
+  private readonly verdict: ReturnType<typeof sql<string>>;
+
+  constructor(
+    private readonly db: Kysely<StoreSchema>,
+    dialect: StoreDialect,
+  ) {
+    this.verdict =
+      dialect === 'sqlite'
+        ? sql<string>`json_extract(payload, '$.verdict')`
+        : sql<string>`(payload::jsonb ->> 'verdict')`;
+  }
 
   async listSessions(query: SessionQuery): Promise<readonly SessionSummary[]> {
     let q = this.db.selectFrom('sessions').selectAll();
@@ -22,7 +37,27 @@ export class StoreReader {
       .orderBy('id', 'desc')
       .limit(Math.max(0, Math.floor(query.limit)))
       .execute();
-    return rows.map(toSummary);
+    if (rows.length === 0) return [];
+    const counts = await this.db
+      .selectFrom('audit_events')
+      .select([
+        'session_id',
+        sql<number | string>`count(*)`.as('operations'),
+        sql<number | string>`sum(case when ${this.verdict} = 'allow' then 0 else 1 end)`.as('denied'),
+      ])
+      .where('type', '=', 'operation')
+      .where(
+        'session_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .groupBy('session_id')
+      .execute();
+    const bySession = new Map(counts.map((c) => [c.session_id, c]));
+    return rows.map((row) => {
+      const count = bySession.get(row.id);
+      return toSummary(row, { operations: Number(count?.operations ?? 0), denied: Number(count?.denied ?? 0) });
+    });
   }
 
   async getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined> {
@@ -34,7 +69,10 @@ export class StoreReader {
       .where('session_id', '=', row.id)
       .orderBy('id')
       .execute();
-    return { summary: toSummary(row), events: events.map(toEvent) };
+    const read = events.map(toEvent);
+    const operations = read.filter((e) => e.type === 'operation');
+    const denied = operations.filter((e) => e.payload['verdict'] !== 'allow').length;
+    return { summary: toSummary(row, { operations: operations.length, denied }), events: read };
   }
 
   async readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
@@ -66,7 +104,10 @@ export class StoreReader {
   }
 }
 
-function toSummary(row: Selectable<SessionsTable>): SessionSummary {
+function toSummary(
+  row: Selectable<SessionsTable>,
+  counts: Pick<SessionSummary, 'operations' | 'denied'>,
+): SessionSummary {
   return {
     id: row.id,
     protocol: row.protocol,
@@ -76,8 +117,7 @@ function toSummary(row: Selectable<SessionsTable>): SessionSummary {
     groups: JSON.parse(row.groups) as string[],
     startedAt: Number(row.started_at),
     endedAt: row.ended_at === null ? null : Number(row.ended_at),
-    operations: Number(row.operations),
-    denied: Number(row.denied),
+    ...counts,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../audit/event.js';
-import type { ChainHead } from './hash-chain.js';
+import type { ChainHead, ChainLink } from './hash-chain.js';
 import type { StoreDialect, StoreSchema } from './migrations.js';
 
 export type { ChainHead } from './hash-chain.js';
@@ -61,9 +61,10 @@ export interface Store {
   migrate(): Promise<void>;
   /**
    * Appends events in order, in one transaction, extending the hash chain. Resolves only when the events are
-   * durable; rejects (and stores none of them) otherwise. Also maintains the session index (counts, end time).
+   * durable, with where each landed in the chain; rejects (and stores none of them) otherwise. Also maintains the
+   * session index (counts, end time).
    */
-  appendEvents(events: readonly AuditEventInput[]): Promise<readonly AuditEvent[]>;
+  appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]>;
   listSessions(query: SessionQuery): Promise<readonly SessionSummary[]>;
   /** Sessions whose id starts with `idPrefix` are found too, when the prefix is unambiguous. */
   getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined>;

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
+import type { AuditEventInput } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { isGatehouseError } from '../../src/core/errors.js';
+import type { ChainLink } from '../../src/store/hash-chain.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ForensicCopy, SessionQuery, SignedCheckpoint, Store } from '../../src/store/store.js';
 import { assertChain, readAll } from '../store/store-contract.js';
@@ -37,7 +38,7 @@ class ObservedStore implements Store {
     return this.inner.kysely;
   }
 
-  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly AuditEvent[]> {
+  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
     this.batches.push(events.length);
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { readAll, sessionEvents, storeContract } from './store-contract.js';
@@ -31,6 +32,33 @@ describe('SqliteStore', () => {
     await full.close();
   });
 
+  it('with a checkpoint thread, the WAL reaches the database file while the store itself never checkpoints', async () => {
+    const path = nextPath();
+    const store = await SqliteStore.open(path, { checkpointThread: true });
+    await store.migrate();
+    const handle = (store as unknown as { db: Database.Database }).db;
+    assert.equal(handle.pragma('wal_autocheckpoint', { simple: true }), 0);
+    const before = statSync(path).size;
+    // About 3 MB of payload: far past the 1000-page WAL size at which the store would checkpoint inline.
+    for (let i = 0; i < 60; i++) {
+      await store.appendEvents(
+        Array.from({ length: 50 }, (_, j) => ({
+          sessionId: `bulk-${i}`,
+          type: 'operation' as const,
+          at: i * 100 + j,
+          payload: { seq: j, text: `select '${'x'.repeat(1000)}'`, verdict: 'allow' },
+        })),
+      );
+    }
+    // The thread checkpoints every 250 ms: the pages land in the database file without the store doing it.
+    for (let i = 0; i < 40 && statSync(path).size - before < 2_000_000; i++) await sleep(100);
+    assert.ok(statSync(path).size - before >= 2_000_000, 'the database file grew by the checkpointed pages');
+    assert.equal((await readAll(store)).length, 3000);
+    await store.close();
+    // Closed: the connection gets its own checkpointing back before it closes, so no WAL is left behind.
+    assert.equal(existsSync(`${path}-wal`), false);
+  });
+
   it('keeps what was appended across reopening the file', async () => {
     const path = nextPath();
     const first = await SqliteStore.open(path);
@@ -39,7 +67,12 @@ describe('SqliteStore', () => {
     await first.close();
     const again = await SqliteStore.open(path);
     await again.migrate();
-    assert.deepEqual(await readAll(again), written);
+    const stored = await readAll(again);
+    assert.deepEqual(
+      stored.map(({ id, prevHash, hash }) => ({ id, prevHash, hash })),
+      written,
+    );
+    assert.equal(stored[0]?.sessionId, 'persisted');
     const next = await again.appendEvents(sessionEvents('more', 2));
     assert.equal(next[0]?.prevHash, written.at(-1)?.hash);
     await again.close();

@@ -135,7 +135,7 @@ function classifyStatement(wrapper: Ast, context: Context): ClassifiedStatement 
     return { kind: 'unknown', tags: [], action: type ?? 'UNKNOWN', text: context.text };
   }
   const finding = typeof rule === 'function' ? rule(node, context) : rule;
-  const risks: Risks = { tags: new Set(finding.tags), floor: 'session' };
+  const risks: Risks = { tags: new Set(finding.tags), floor: 'session', callsFunctions: false };
   walk(node, risks, context);
   let kind = finding.kind;
   let tags: Iterable<RiskTag> = risks.tags;
@@ -153,6 +153,7 @@ function classifyStatement(wrapper: Ast, context: Context): ClassifiedStatement 
     ...(finding.executes === undefined ? {} : { executes: finding.executes }),
     ...(finding.deallocates === undefined ? {} : { deallocates: finding.deallocates }),
     ...(finding.deallocatesAll ? { deallocatesAll: true } : {}),
+    ...(risks.callsFunctions ? { callsFunctions: true } : {}),
   };
 }
 

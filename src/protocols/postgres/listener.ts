@@ -242,6 +242,7 @@ export class PostgresListener implements Listener {
       backendMaxMessageBytes: this.backendMaxMessageBytes,
       approvals: services.approvals,
       approvalsPublicUrl: services.config.approvals.publicUrl,
+      overlapReads: services.config.audit.overlapReads,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);

@@ -77,6 +77,8 @@ export interface ProxySessionOptions {
   readonly approvals: ApprovalService;
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
+  /** `audit.overlapReads`: plain reads run while their record is written (see `overlaps`). */
+  readonly overlapReads?: boolean;
 }
 
 type ClientHandlers = {
@@ -142,6 +144,14 @@ export class ProxySession {
   private readonly describeTargets = new WeakMap<PendingResponse, string>();
   /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
   private heldFrame: Frame | undefined;
+  /**
+   * The newest overlapped read's record while it is not durable yet: backend answers wait in the reader (the backend
+   * socket paused) until it is, so nothing of that read's result leaves before its record.
+   */
+  private unrecorded: Promise<void> | undefined;
+  private pausedForRecord = false;
+  /** The client's Terminate was relayed: the backend is told once. */
+  private terminateSent = false;
   /** Just-in-time approval: the statement held for a decision, if any. */
   private readonly approval: StatementApproval;
   /** The held statement's whole review handling (decision, refusal record), awaited before the session ends. */
@@ -184,7 +194,12 @@ export class ProxySession {
     this.client.on('close', () => void this.onClientGone());
     const backend = this.backend.socket;
     backend.on('data', (chunk: Buffer) => this.onBackendData(chunk));
-    backend.on('error', (error) => this.logger.warn({ err: error }, 'backend socket error'));
+    // A reset while closing is the backend hanging up as asked; only one mid-session is worth a warning.
+    backend.on('error', (error) =>
+      this.closing
+        ? this.logger.debug({ err: error }, 'backend socket error while closing')
+        : this.logger.warn({ err: error }, 'backend socket error'),
+    );
     backend.on('close', () => {
       if (this.backendFatal) void this.close('backend ended the session');
       else
@@ -314,6 +329,7 @@ export class ProxySession {
     CopyFail: (proxy, _message, frame) => proxy.forward(frame),
     Terminate: (proxy, _message, frame) => {
       proxy.forward(frame);
+      proxy.terminateSent = true;
       void proxy.flushBackend().finally(() => proxy.close('client terminated'));
     },
     FunctionCall: (proxy, message) => proxy.functionCall(message.functionOid),
@@ -340,7 +356,12 @@ export class ProxySession {
   private async query(sql: string, frame: Frame): Promise<void> {
     const statements = this.classify(sql);
     const operation = toOperation(this.resource.name, statements, sql);
-    const handle = await this.decide(operation, 'simple', () => ({ protocol: 'postgres', sql }));
+    const handle = await this.decide(
+      operation,
+      'simple',
+      () => ({ protocol: 'postgres', sql }),
+      this.overlaps(statements),
+    );
     if (handle === undefined || this.closing) return;
     const run = this.newRun(handle);
     if (this.skipping) {
@@ -362,7 +383,12 @@ export class ProxySession {
       statements === undefined || prepared === undefined
         ? unknownPortal(this.resource.name, portal)
         : toOperation(this.resource.name, statements, prepared.text);
-    const handle = await this.decide(operation, 'extended', () => this.exactExecute(portal, prepared));
+    const handle = await this.decide(
+      operation,
+      'extended',
+      () => this.exactExecute(portal, prepared),
+      statements !== undefined && this.overlaps(statements),
+    );
     if (handle === undefined || this.closing) return;
     const run = this.newRun(handle);
     run.portal = portal;
@@ -414,18 +440,47 @@ export class ProxySession {
   }
 
   /**
+   * Whether these statements may run while their record is written: plain SELECTs with no function call (a function
+   * may write) and no risk tag, with `audit.overlapReads` on. Their only effect is the result, which is held until
+   * the record is durable (see `releaseAfter`).
+   */
+  private overlaps(statements: readonly ClassifiedStatement[]): boolean {
+    return (
+      this.options.overlapReads === true &&
+      statements.length > 0 &&
+      statements.every(
+        (s) =>
+          s.kind === 'read' &&
+          s.action === 'SELECT' &&
+          s.tags.length === 0 &&
+          s.callsFunctions !== true &&
+          s.executes === undefined &&
+          s.prepares === undefined,
+      )
+    );
+  }
+
+  /**
    * `Session.begin`: policy decides and the operation is durably recorded. Returns the handle for an allowed
    * operation, or a reviewed one an approver approved (claimed for its one run); anything else (refusal, denial,
-   * audit failure) has been answered and returns undefined.
+   * audit failure) has been answered and returns undefined. An allowed read that `overlap`s returns before its record
+   * is durable, with the release of backend answers tied to it.
    */
   private async decide(
     operation: Operation,
     mode: 'simple' | 'extended',
     exact?: () => ExactOperation,
+    overlap = false,
   ): Promise<OperationHandle | undefined> {
     let handle: OperationHandle;
     try {
-      handle = await this.session.begin(operation, this.maskingExtra);
+      const opened = this.session.open(operation, this.maskingExtra);
+      if (overlap && opened.handle.decision.verdict === 'allow') {
+        this.releaseAfter(opened.durable);
+        return opened.handle;
+      }
+      await opened.durable;
+      handle = opened.handle;
     } catch (error) {
       this.logger.error({ err: error }, 'operation could not be recorded; refused');
       this.refuse(
@@ -558,10 +613,43 @@ export class ProxySession {
   private onBackendData(chunk: Buffer): void {
     if (this.closing) return;
     this.backendReader.push(chunk);
+    if (this.unrecorded !== undefined) {
+      if (!this.backend.socket.isPaused()) {
+        this.backend.socket.pause();
+        this.pausedForRecord = true;
+      }
+      return;
+    }
     if (this.heldFrame === undefined) this.drainBackend();
   }
 
+  /** Holds backend answers until `durable`; if the record fails, the session ends without releasing them. */
+  private releaseAfter(durable: Promise<void>): void {
+    this.unrecorded = durable;
+    durable.then(
+      () => {
+        // Batches are durable in order: a newer record settling releases everything.
+        if (this.unrecorded !== durable || this.closing) return;
+        this.unrecorded = undefined;
+        if (this.pausedForRecord) {
+          this.pausedForRecord = false;
+          this.backend.socket.resume();
+        }
+        if (this.heldFrame === undefined) this.drainBackend();
+      },
+      (error: unknown) => {
+        // Fail closed: the read ran, but none of its result leaves without its record.
+        this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
+        void this.close(
+          'audit unavailable',
+          sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
+        );
+      },
+    );
+  }
+
   private drainBackend(): void {
+    if (this.unrecorded !== undefined) return;
     const out: Buffer[] = [];
     try {
       for (let frame = this.nextBackendFrame(); frame !== undefined; frame = this.nextBackendFrame()) {
@@ -787,7 +875,8 @@ export class ProxySession {
     }
     const backend = this.backend.socket;
     if (!backend.destroyed) {
-      backend.end(serialize.end());
+      // A second Terminate after the client's own would reach a backend already gone, which answers with a reset.
+      backend.end(this.terminateSent ? undefined : serialize.end());
       setTimeout(() => backend.destroy(), 5_000).unref();
     }
     for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);

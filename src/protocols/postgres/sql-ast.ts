@@ -20,6 +20,8 @@ export interface ClassifiedStatement {
   readonly deallocates?: string;
   /** `DEALLOCATE ALL` or `DISCARD ALL`: the session forgets every prepared name. */
   readonly deallocatesAll?: boolean;
+  /** The statement calls a function somewhere (see `Risks.callsFunctions`). */
+  readonly callsFunctions?: boolean;
 }
 
 export interface ClassifyOptions {
@@ -67,6 +69,8 @@ export interface Finding {
 export interface Risks {
   readonly tags: Set<RiskTag>;
   floor: OperationKind;
+  /** A function is called somewhere in the statement (aggregates included): it may have side effects. */
+  callsFunctions: boolean;
 }
 
 export type StatementRule = Finding | ((node: Ast, context: Context) => Finding);

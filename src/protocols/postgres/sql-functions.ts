@@ -72,6 +72,7 @@ const FUNCTION_PREFIX_TAGS: readonly (readonly [string, RiskTag])[] = [
 ];
 
 function visitFunctionCall(node: Ast, risks: Risks): void {
+  risks.callsFunctions = true;
   const name = functionName(node['funcname']);
   if (name === undefined) return;
   if (name === 'set_config') {

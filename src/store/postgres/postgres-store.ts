@@ -1,9 +1,9 @@
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
+import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { pruneWithKysely } from '../audit-tables.js';
-import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
+import { type ChainHead, type ChainLink, chainEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
@@ -30,7 +30,7 @@ export class PostgresStore extends KyselyStore implements Store {
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
-    super(new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) }));
+    super(new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
     // An idle client whose connection dies is dropped by the pool; without a listener the error would crash the
     // process. The next query then fails, and the recorder refuses the operation.
     pool.on('error', () => undefined);
@@ -65,7 +65,7 @@ export class PostgresStore extends KyselyStore implements Store {
     }
   }
 
-  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly AuditEvent[]> {
+  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
     if (events.length === 0) return [];
     const client = await this.pool.connect();
@@ -98,15 +98,11 @@ export class PostgresStore extends KyselyStore implements Store {
           starts.map((s) => s.groups),
           starts.map((s) => s.startedAt),
           starts.map((s) => s.endedAt),
-          starts.map((s) => s.operations),
-          starts.map((s) => s.denied),
           deltas.map((d) => d.id),
-          deltas.map((d) => d.operations),
-          deltas.map((d) => d.denied),
           deltas.map((d) => d.endedAt),
         ]);
         await client.query('commit');
-        return chained.map(toAuditEvent);
+        return chained.map(({ id, prevHash, hash }) => ({ id, prevHash, hash }));
       } catch (error) {
         await client.query('rollback').catch((rollbackError: Error) => {
           broken = rollbackError;
@@ -145,15 +141,13 @@ with inserted_events as (
   insert into audit_events (id, session_id, type, at, payload, prev_hash, hash)
   select * from unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])
 ), started_sessions as (
-  insert into sessions (id, protocol, resource, issuer, subject, groups, started_at, ended_at, operations, denied)
+  insert into sessions (id, protocol, resource, issuer, subject, groups, started_at, ended_at)
   select * from unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
-    $15::bigint[], $16::int[], $17::int[])
-  on conflict (id) do update set operations = sessions.operations + excluded.operations,
-    denied = sessions.denied + excluded.denied, ended_at = coalesce(excluded.ended_at, sessions.ended_at)
-), updated_sessions as (
-  update sessions set operations = sessions.operations + d.operations, denied = sessions.denied + d.denied,
-    ended_at = coalesce(d.ended_at, sessions.ended_at)
-  from unnest($18::text[], $19::int[], $20::int[], $21::bigint[]) as d(id, operations, denied, ended_at)
+    $15::bigint[])
+  on conflict (id) do update set ended_at = coalesce(excluded.ended_at, sessions.ended_at)
+), ended_sessions as (
+  update sessions set ended_at = coalesce(d.ended_at, sessions.ended_at)
+  from unnest($16::text[], $17::bigint[]) as d(id, ended_at)
   where sessions.id = d.id
 )
 select 1`;

@@ -1,26 +1,25 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import type { AuditEvent, AuditEventInput } from '../../audit/event.js';
+import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
-import { type ChainHead, chainEvents, toAuditEvent } from '../hash-chain.js';
+import { type ChainLink, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
+import { type AppendTransaction, prepareAppend } from './append-transaction.js';
+import { Checkpointer } from './checkpointer.js';
+import { type ConnectionOptions, configureConnection, openConnection } from './connection.js';
 
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends ConnectionOptions {
   /**
-   * `normal` (default): in WAL mode a commit is in the operating system's hands once it returns, so it survives the
-   * gateway process crashing or being killed (SIGKILL, OOM), which is what the audit promises; only a power loss or
-   * kernel crash can drop the last commits. `full` also fsyncs the WAL on every commit, surviving those too, at the
-   * cost of one disk flush per group commit.
+   * Checkpoint the WAL on a thread of its own (see checkpointer.ts): a long-running gateway does; a one-off CLI
+   * command leaves it to SQLite. Ignored for `:memory:`.
    */
-  readonly synchronous?: 'normal' | 'full';
-  /** How long to wait for another process's write lock before failing. */
-  readonly busyTimeoutMs?: number;
+  readonly checkpointThread?: boolean;
 }
 
 /**
@@ -30,21 +29,22 @@ export interface SqliteStoreOptions {
 export class SqliteStore extends KyselyStore implements Store {
   private readonly db: Database.Database;
   readonly dialect = 'sqlite' as const;
-  private append: ((events: readonly AuditEventInput[]) => AuditEvent[]) | undefined;
+  private append: AppendTransaction | undefined;
+  private checkpointer: Checkpointer | undefined;
   private closed = false;
 
-  constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
-    super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }));
-    this.db = db;
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  constructor(
+    db: Database.Database,
+    private readonly options: SqliteStoreOptions = {},
+  ) {
+    super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }), 'sqlite');
+    this.db = configureConnection(db, options);
   }
 
   /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
   static async open(path: string, options?: SqliteStoreOptions): Promise<SqliteStore> {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-    return new SqliteStore(new Database(path), options);
+    return new SqliteStore(openConnection(path, options ?? {}), options);
   }
 
   async migrate(): Promise<void> {
@@ -54,13 +54,18 @@ export class SqliteStore extends KyselyStore implements Store {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName;
       throw new GatehouseError('internal', `SQLite store migration ${failed ?? ''} failed`, { cause: error });
     }
+    if (this.options.checkpointThread && !this.db.memory && this.checkpointer === undefined)
+      this.checkpointer = new Checkpointer(this.db, { busyTimeoutMs: this.options.busyTimeoutMs });
   }
 
-  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly AuditEvent[]> {
+  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
     if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
     if (events.length === 0) return [];
-    this.append ??= this.prepareAppend();
-    return this.append(events);
+    const serialised = serialiseEvents(events);
+    const index = sessionIndexChanges(events);
+    // Prepared after migrate(): statements are compiled against the tables.
+    this.append ??= prepareAppend(this.db);
+    return this.append(serialised, index);
   }
 
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
@@ -90,37 +95,9 @@ export class SqliteStore extends KyselyStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.checkpointer?.stop();
     await this.kysely.destroy();
     // Kysely closes the handle only if it ever ran a query.
     if (this.db.open) this.db.close();
-  }
-
-  /** Prepared after migrate(): statements are compiled against the tables. */
-  private prepareAppend(): (events: readonly AuditEventInput[]) => AuditEvent[] {
-    const head = this.db.prepare<[], ChainHead>('select id, hash from audit_events order by id desc limit 1');
-    const insertEvent = this.db.prepare(
-      'insert into audit_events (id, session_id, type, at, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?)',
-    );
-    const upsertSession = this.db.prepare(
-      `insert into sessions (id, protocol, resource, issuer, subject, groups, started_at, ended_at, operations, denied)
-       values (@id, @protocol, @resource, @issuer, @subject, @groups, @startedAt, @endedAt, @operations, @denied)
-       on conflict (id) do update set operations = sessions.operations + excluded.operations,
-         denied = sessions.denied + excluded.denied, ended_at = coalesce(excluded.ended_at, sessions.ended_at)`,
-    );
-    const updateSession = this.db.prepare(
-      `update sessions set operations = operations + @operations, denied = denied + @denied,
-         ended_at = coalesce(@endedAt, ended_at) where id = @id`,
-    );
-    const transaction = this.db.transaction((events: readonly AuditEventInput[]) => {
-      // Read the head inside the write transaction so another writer on the same file cannot fork the chain.
-      const chained = chainEvents(head.get(), events);
-      for (const e of chained) insertEvent.run(e.id, e.sessionId, e.type, e.at, e.payloadJson, e.prevHash, e.hash);
-      const { starts, deltas } = sessionIndexChanges(events);
-      for (const s of starts) upsertSession.run(s);
-      for (const d of deltas) updateSession.run(d);
-      return chained.map(toAuditEvent);
-    });
-    // BEGIN IMMEDIATE takes the write lock up front: a deferred transaction reading first could deadlock on upgrade.
-    return (events) => transaction.immediate(events);
   }
 }

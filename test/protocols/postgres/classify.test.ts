@@ -320,6 +320,18 @@ describe('cutting a message into statements', () => {
   });
 });
 
+describe('function calls, which decide whether a read may overlap its audit record', () => {
+  test('a statement calling any function at any depth says so; one calling none does not', () => {
+    const calls = (sql: string) => classifySql(sql).map((s) => s.callsFunctions === true);
+    assert.deepEqual(calls('SELECT abalance FROM pgbench_accounts WHERE aid = 42'), [false]);
+    assert.deepEqual(calls('SELECT a, b FROM t WHERE a IN (SELECT x FROM u) ORDER BY b LIMIT 5'), [false]);
+    assert.deepEqual(calls('SELECT count(*) FROM t'), [true]);
+    assert.deepEqual(calls("SELECT nextval('s')"), [true]);
+    assert.deepEqual(calls('SELECT a FROM t WHERE b IN (SELECT my_schema.f(x) FROM u)'), [true]);
+    assert.deepEqual(calls('WITH c AS (SELECT lower(name) AS n FROM t) SELECT n FROM c'), [true]);
+  });
+});
+
 describe('toOperation', () => {
   test('a multi-statement message is as privileged as its most privileged part', () => {
     const sql = 'BEGIN; DELETE FROM documents WHERE id = 1; COMMIT';

@@ -230,6 +230,108 @@ describe('postgres policy enforcement', () => {
     assert.ok(!JSON.stringify(events).includes(reader), 'the token never reaches the audit log');
   });
 
+  /**
+   * A slow audit disk: records are written as usual, but the gateway hears they are durable only when the test
+   * opens the gate. Returns the gate's opener and a restore function.
+   */
+  const slowAudit = () => {
+    const record = gw.recorder.record;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    gw.recorder.record = (event, options) => {
+      const durable = record.call(gw.recorder, event, options);
+      return event.type === 'operation' ? durable.then(() => gate) : durable;
+    };
+    return { open, restore: () => (gw.recorder.record = record) };
+  };
+
+  /** Waits until the backend finished a statement whose text holds `marker` (it is idle after it). */
+  const backendRan = async (marker: string): Promise<void> => {
+    const admin = await gw.admin();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await admin.query(
+          "select 1 from pg_stat_activity where pid <> pg_backend_pid() and state = 'idle' and query like $1",
+          [`%${marker}%`],
+        );
+        if (rows.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`the backend never ran the statement marked ${marker}`);
+    } finally {
+      await admin.end();
+    }
+  };
+
+  test('a plain read runs while its record is written; its rows wait until the record is durable', async () => {
+    const client = await connect(reader);
+    const audit = slowAudit();
+    try {
+      let answered = false;
+      const query = client.query("select 'overlap-marker' as m, body from docs where id = 3").then((result) => {
+        answered = true;
+        return result;
+      });
+      await backendRan('overlap-marker');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(answered, false, 'no row leaves before the record is durable');
+      audit.open();
+      const result = await query;
+      assert.deepEqual(result.rows, [{ m: 'overlap-marker', body: 'doc 3' }]);
+    } finally {
+      audit.restore();
+      await client.end();
+    }
+  });
+
+  test('a write waits for its record before the backend sees it', async () => {
+    const client = await connect(indexer);
+    const audit = slowAudit();
+    try {
+      const insert = client.query("insert into docs values (20, 'gated write')");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const admin = await gw.admin();
+      try {
+        const count = async () => (await admin.query('select count(*)::int as n from docs where id = 20')).rows[0].n;
+        assert.equal(await count(), 0, 'not run before its record is durable');
+        audit.open();
+        await insert;
+        assert.equal(await count(), 1);
+        await admin.query('delete from docs where id = 20');
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      audit.restore();
+      await client.end();
+    }
+  });
+
+  test('when a plain read cannot be recorded, its rows are withheld and the session ends', async () => {
+    const client = await connect(reader);
+    client.on('error', () => undefined);
+    const record = gw.recorder.record;
+    gw.recorder.record = (event, options) =>
+      event.type === 'operation' ? Promise.reject(new Error('disk full')) : record.call(gw.recorder, event, options);
+    try {
+      await assert.rejects(
+        client.query("select 'withheld-marker' as m, body from docs where id = 4"),
+        (error: DatabaseError) => {
+          assert.equal(error.code, 'XX000');
+          assert.match(error.message, /could not be recorded, so its result was withheld/);
+          return true;
+        },
+      );
+      // The session is over: nothing later on it can release what was withheld.
+      await assert.rejects(client.query('select 1'));
+    } finally {
+      gw.recorder.record = record;
+      await client.end().catch(() => undefined);
+    }
+  });
+
   test('when the audit log cannot record, statements do not run', async () => {
     const client = await connect(indexer);
     try {
