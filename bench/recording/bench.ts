@@ -1,6 +1,10 @@
-// Cost of session recording: pgbench -S through one in-process Gatehouse gateway with recording on (the real
-// AuditRecorder writing to SQLite with group commit, every operation durable before it runs and before its result
-// is released) and off, in one run, alternating so both see the same machine load. Writes bench/results/recording.*
+// Cost of session recording: pgbench -S through in-process Gatehouse gateways with recording on (the real
+// AuditRecorder writing to SQLite with group commit; the default `audit.overlapReads`, where a plain SELECT runs while
+// its record is written and its rows wait until it is durable), recording on in strict mode (`overlapReads: false`:
+// every statement waits for its record before it runs) and off, in one run, alternating so all see the same machine
+// load. Besides throughput, the gateway process's own CPU time per transaction (user + system, every thread of the
+// process; pgbench and PostgreSQL are other processes) is reported: it is what recording costs whatever else the
+// machine runs. Writes bench/results/recording.*
 //
 // BENCH-ONLY SWITCH: "recording off" replaces the gateway's AuditRecorder.record with an immediately resolved promise
 // on that instance, here and nowhere in src/. Nothing else differs: same process, same config, same backend.
@@ -24,13 +28,15 @@ import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbe
 const ROUNDS = Number(process.env.BENCH_REC_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_REC_SECONDS ?? 10);
 const SCALE = 10;
+const WARM_UP_SECONDS = Number(process.env.BENCH_REC_WARMUP_SECONDS ?? 5);
 const CASES: { mode: QueryMode; clients: number }[] = [
   { mode: 'simple', clients: 1 },
   { mode: 'simple', clients: 8 },
   { mode: 'prepared', clients: 8 },
 ];
 
-type Recording = 'on' | 'off';
+type Recording = 'on' | 'strict' | 'off';
+const RECORDINGS: readonly Recording[] = ['on', 'strict', 'off'];
 interface Sample {
   readonly recording: Recording;
   readonly mode: QueryMode;
@@ -38,6 +44,8 @@ interface Sample {
   readonly round: number;
   readonly tps: number;
   readonly latencyMs: number;
+  /** The gateway process's CPU time (user + system) per transaction, in microseconds. */
+  readonly cpuUsPerTx: number;
   readonly foreignCpu: number;
 }
 
@@ -60,9 +68,11 @@ try {
   );
 
   const targets = {} as Record<Recording, PgbenchTarget>;
-  for (const recording of ['on', 'off'] as const) {
+  for (const recording of RECORDINGS) {
     const sub = join(dir, recording);
-    const loaded = parseConfig(gatewayYaml(backend), join(sub, 'gatehouse.yaml'), { PG_PASSWORD: backend.password });
+    const loaded = parseConfig(gatewayYaml(backend, recording !== 'strict'), join(sub, 'gatehouse.yaml'), {
+      PG_PASSWORD: backend.password,
+    });
     const gateway = await Gateway.start(loaded, {
       logger: createLogger('warn'),
       listen: { postgres: { host: '127.0.0.1', port: 0 } },
@@ -79,15 +89,25 @@ try {
     targets[recording] = { host: '127.0.0.1', port, user: 'bench', database: 'bench', password: token };
   }
 
+  // A fresh gateway's first seconds are slow (JIT, a growing SQLite file and WAL): warm every one up, unmeasured.
+  for (const recording of RECORDINGS) {
+    progress(`warming up recording ${recording}`);
+    await runPgbench(log, targets[recording], 'simple', 8, WARM_UP_SECONDS);
+  }
   const samples: Sample[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
     for (const { mode, clients } of CASES) {
-      // Alternate which goes first, so a drift in machine load does not favour one side.
-      const order: Recording[] = r % 2 === 1 ? ['on', 'off'] : ['off', 'on'];
+      // Rotate which goes first, so a drift in machine load does not favour one side.
+      const order = RECORDINGS.map((_, i) => RECORDINGS[(i + r) % RECORDINGS.length] as Recording);
       for (const recording of order) {
         const label = `recording ${recording}, ${mode}, ${clients} clients, round ${r}`;
         progress(label);
-        const m = await measureQuietly(label, () => runPgbench(log, targets[recording], mode, clients, SECONDS));
+        const m = await measureQuietly(label, async () => {
+          const cpuBefore = process.cpuUsage();
+          const result = await runPgbench(log, targets[recording], mode, clients, SECONDS);
+          const cpu = process.cpuUsage(cpuBefore);
+          return { ...result, cpuUsPerTx: round((cpu.user + cpu.system) / Math.max(1, result.transactions), 1) };
+        });
         samples.push({ recording, mode, clients, round: r, ...m.result, foreignCpu: m.foreignCpu });
       }
     }
@@ -99,27 +119,47 @@ try {
   await store.close();
 
   const rows = CASES.map(({ mode, clients }) => {
-    const pick = (recording: Recording) =>
+    const pick = (recording: Recording, field: 'tps' | 'cpuUsPerTx') =>
       median(
-        samples.filter((s) => s.recording === recording && s.mode === mode && s.clients === clients).map((s) => s.tps),
+        samples
+          .filter((s) => s.recording === recording && s.mode === mode && s.clients === clients)
+          .map((s) => s[field]),
       );
-    const on = pick('on');
-    const off = pick('off');
-    return { mode, clients, on: round(on), off: round(off), costPercent: round(((off - on) / off) * 100) };
+    const [on, strict, off] = [pick('on', 'tps'), pick('strict', 'tps'), pick('off', 'tps')];
+    const cost = (tps: number) => round(((off - tps) / off) * 100);
+    return {
+      mode,
+      clients,
+      on: round(on),
+      strict: round(strict),
+      off: round(off),
+      costPercent: cost(on),
+      strictCostPercent: cost(strict),
+      cpu: { on: pick('on', 'cpuUsPerTx'), strict: pick('strict', 'cpuUsPerTx'), off: pick('off', 'cpuUsPerTx') },
+    };
   });
   const loadAfter = loadAverage();
   const markdown = [
     '# Cost of session recording (pgbench through Gatehouse)',
     '',
-    `pgbench -S (select-only, scale ${SCALE}), ${SECONDS}s per run, ${ROUNDS} rounds, median tps. One gateway process`,
-    'config, two in-process gateways: recording **on** (AuditRecorder, group commit into SQLite in WAL mode,',
-    'synchronous=NORMAL; every operation is durable before it runs and its result before release) and recording',
-    '**off** (bench-only switch: `AuditRecorder.record` replaced by a resolved promise on that instance). Runs alternate',
-    'on/off so both see the same load.',
+    `pgbench -S (select-only, scale ${SCALE}), ${SECONDS}s per run, ${ROUNDS} rounds, median tps. One gateway config,`,
+    'three in-process gateways: recording **on** (the default: AuditRecorder, group commit into SQLite in WAL mode,',
+    'synchronous=NORMAL, WAL checkpoints on their own thread; a plain SELECT runs while its record is written and its',
+    'rows are released once the record is durable), recording on **strict** (`audit.overlapReads: false`: every',
+    'statement waits for its record before it runs) and recording **off** (bench-only switch: `AuditRecorder.record`',
+    'replaced by a resolved promise on that instance). Runs rotate so all see the same load.',
     '',
     table(
-      ['protocol', 'clients', 'tps recording on', 'tps recording off', 'cost %'],
-      rows.map((r) => [r.mode, r.clients, r.on, r.off, r.costPercent]),
+      ['protocol', 'clients', 'tps on', 'tps strict', 'tps off', 'cost % (on)', 'cost % (strict)'],
+      rows.map((r) => [r.mode, r.clients, r.on, r.strict, r.off, r.costPercent, r.strictCostPercent]),
+    ),
+    '',
+    'The gateway process\'s CPU time per transaction (user + system, all its threads; median, microseconds): what',
+    'recording adds whatever the rest of the machine does.',
+    '',
+    table(
+      ['protocol', 'clients', 'µs on', 'µs strict', 'µs off', 'added by recording (on)'],
+      rows.map((r) => [r.mode, r.clients, r.cpu.on, r.cpu.strict, r.cpu.off, round(r.cpu.on - r.cpu.off, 1)]),
     ),
     '',
     `Target: under 10% cost. Events written by the "on" gateway: ${head?.id ?? 0} (two per statement, plus session`,
@@ -151,8 +191,9 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function gatewayYaml(pg: TestPostgres): string {
+function gatewayYaml(pg: TestPostgres, overlapReads: boolean): string {
   return `log: { level: warn }
+audit: { overlapReads: ${overlapReads} }
 postgres: { allowPlaintextPassword: true } # loopback only, as in the quickstart
 identity:
   devIssuer: { enabled: true, keyFile: dev-issuer.jwk.json, maxTokenLifetime: 3h }

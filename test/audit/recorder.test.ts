@@ -120,6 +120,19 @@ describe('AuditRecorder over a real SqliteStore', () => {
     );
   });
 
+  it('after a batch with company, gives records one more turn of the event loop to join; a lone caller waits none', async () => {
+    const { store } = await openStore();
+    const recorder = new AuditRecorder(store, { logger });
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    // A lone caller: a record arriving a turn later has missed the transaction.
+    await Promise.all([recorder.record(event('lone-1')), nextTurn().then(() => recorder.record(event('lone-2')))]);
+    assert.deepEqual(store.batches, [1, 1]);
+    // Company (two records in one turn), then the same pattern: the later record joins.
+    await Promise.all([recorder.record(event('busy-1')), recorder.record(event('busy-2'))]);
+    await Promise.all([recorder.record(event('busy-3')), nextTurn().then(() => recorder.record(event('busy-4')))]);
+    assert.deepEqual(store.batches, [1, 1, 2, 2]);
+  });
+
   it('lets a deferred record share the next transaction, and writes it alone once deferMs has passed', async () => {
     const { store } = await openStore();
     const recorder = new AuditRecorder(store, { logger, deferMs: 50 });
