@@ -49,6 +49,7 @@ const issuer = z.strictObject({
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   /** When absent, the JWKS URI comes from the issuer's OpenID discovery document. */
   jwksUri: httpUrl.optional(),
+  /** The claim holding the caller's groups; a dotted path reaches a nested one (Keycloak's `realm_access.roles`). */
   groupsClaim: z.string().min(1).default('groups'),
   algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
   clockSkew: duration.default(30_000),

@@ -12,6 +12,7 @@ import {
 } from 'jose';
 import type { Logger } from 'pino';
 import type { IssuerConfig } from '../config/schema.js';
+import { claimValue } from '../core/claim-path.js';
 import type { Clock } from '../core/clock.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
@@ -229,7 +230,7 @@ export class JwtVerifier implements TokenVerifier {
     return Object.freeze({
       issuer: trusted.issuer,
       subject: payload.sub as string,
-      groups: Object.freeze(groupsOf(payload[trusted.groupsClaim])),
+      groups: Object.freeze(groupsOf(claimValue(payload, trusted.groupsClaim))),
       tokenId: jti ?? `sha256:${key}`,
       expiresAt: (payload.exp as number) * 1000,
       claims: Object.freeze({ ...payload }),

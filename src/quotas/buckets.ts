@@ -1,5 +1,5 @@
+import { claimValue } from '../core/claim-path.js';
 import type { Identity } from '../core/identity.js';
-import { claimValue } from './claim-path.js';
 import type { BudgetConfig } from './config.js';
 
 /** One budget's bucket for one caller, in the window that contains `now`. */

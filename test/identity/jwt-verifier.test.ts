@@ -213,6 +213,22 @@ describe('JwtVerifier', () => {
     assert.deepEqual((await v.verify(mixed)).groups, ['a', 'b']);
   });
 
+  test('a dotted groupsClaim reads a nested claim (Keycloak realm_access.roles); an exact dotted key wins', async () => {
+    const clock = new TestClock();
+    const v = verifier(clock, {}, { groupsClaim: 'realm_access.roles' });
+    const nested = await crafted.sign(
+      craftedClaims(clock, { realm_access: { roles: ['indexers', 'readers'] }, groups: ['ignored'] }),
+    );
+    assert.deepEqual((await v.verify(nested)).groups, ['indexers', 'readers']);
+    const exact = await crafted.sign(
+      craftedClaims(clock, { 'realm_access.roles': ['exact'], realm_access: { roles: ['nested'] } }),
+    );
+    assert.deepEqual((await v.verify(exact)).groups, ['exact']);
+    // A path through something that is not an object yields no groups rather than an error.
+    const flat = await crafted.sign(craftedClaims(clock, { realm_access: 'roles' }));
+    assert.deepEqual((await v.verify(flat)).groups, []);
+  });
+
   test('an empty token is a missing token', async () => {
     await assert.rejects(verifier(new TestClock()).verify(''), (error: unknown) => {
       assert.ok(error instanceof GatehouseError);

@@ -1,5 +1,5 @@
+import { claimValue } from '../../../core/claim-path.js';
 import type { Identity } from '../../../core/identity.js';
-import { claimValue } from '../../../quotas/claim-path.js';
 import { anthropicProfile } from './anthropic.js';
 import { chromaProfile } from './chroma.js';
 import { parseJsonBody } from './json-body.js';

@@ -1,7 +1,6 @@
 /**
- * A claim by dotted path (`repository`, `org.tenant`); an exact key containing dots wins over the path. Own
- * properties only, so `__proto__` or `constructor` never resolve to anything. (Belongs next to Identity in core/;
- * kept here until that file is free to change.)
+ * A claim by dotted path (`repository`, `org.tenant`, `realm_access.roles`); an exact key containing dots wins over
+ * the path. Own properties only, so `__proto__` or `constructor` never resolve to anything.
  */
 export function claimValue(claims: Readonly<Record<string, unknown>>, path: string): unknown {
   if (Object.hasOwn(claims, path)) return claims[path];
