@@ -5,25 +5,14 @@ import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
-export interface OpenStoreOptions {
-  /** A long-running gateway checkpoints the SQLite WAL off its event loop (see sqlite/checkpointer.ts). */
-  readonly checkpointThread?: boolean;
-}
-
 /** Opens the configured store and brings its schema up to date. Relative SQLite paths resolve against `baseDir`. */
-export async function openStore(
-  config: GatehouseConfig['store'],
-  baseDir: string,
-  options: OpenStoreOptions = {},
-): Promise<Store> {
+export async function openStore(config: GatehouseConfig['store'], baseDir: string): Promise<Store> {
   const kind = 'sqlite' in config ? 'SQLite' : 'PostgreSQL';
   let store: Store | undefined;
   try {
     store =
       'sqlite' in config
-        ? await SqliteStore.open(resolve(baseDir, config.sqlite.path), {
-            checkpointThread: options.checkpointThread,
-          })
+        ? await SqliteStore.open(resolve(baseDir, config.sqlite.path))
         : await PostgresStore.open(config.postgres.url);
     await store.migrate();
     return store;

@@ -11,16 +11,9 @@ import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrat
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendTransaction, prepareAppend } from './append-transaction.js';
-import { Checkpointer } from './checkpointer.js';
 import { type ConnectionOptions, configureConnection, openConnection } from './connection.js';
 
-export interface SqliteStoreOptions extends ConnectionOptions {
-  /**
-   * Checkpoint the WAL on a thread of its own (see checkpointer.ts): a long-running gateway does; a one-off CLI
-   * command leaves it to SQLite. Ignored for `:memory:`.
-   */
-  readonly checkpointThread?: boolean;
-}
+export type SqliteStoreOptions = ConnectionOptions;
 
 /**
  * The embedded store: one SQLite file in WAL mode. Appends use better-sqlite3 directly (prepared statements in one
@@ -30,13 +23,9 @@ export class SqliteStore extends KyselyStore implements Store {
   private readonly db: Database.Database;
   readonly dialect = 'sqlite' as const;
   private append: AppendTransaction | undefined;
-  private checkpointer: Checkpointer | undefined;
   private closed = false;
 
-  constructor(
-    db: Database.Database,
-    private readonly options: SqliteStoreOptions = {},
-  ) {
+  constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
     super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }), 'sqlite');
     this.db = configureConnection(db, options);
   }
@@ -54,8 +43,6 @@ export class SqliteStore extends KyselyStore implements Store {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName;
       throw new GatehouseError('internal', `SQLite store migration ${failed ?? ''} failed`, { cause: error });
     }
-    if (this.options.checkpointThread && !this.db.memory && this.checkpointer === undefined)
-      this.checkpointer = new Checkpointer(this.db, { busyTimeoutMs: this.options.busyTimeoutMs });
   }
 
   async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
@@ -95,7 +82,6 @@ export class SqliteStore extends KyselyStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.checkpointer?.stop();
     await this.kysely.destroy();
     // Kysely closes the handle only if it ever ran a query.
     if (this.db.open) this.db.close();
