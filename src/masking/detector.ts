@@ -1,4 +1,4 @@
-import { type DigitCluster, findInSlice, mayStart, scanDigitClusters } from './digit-clusters.js';
+import { type DigitCluster, findInCluster, mayStart, scanDigitClusters } from './digit-clusters.js';
 
 /**
  * A detector finds one type of sensitive value in text. Candidates come from a regular expression (cheap, bounded);
@@ -27,6 +27,22 @@ export interface Detector {
    * (see `scanRunClusters`). Without it, every cluster is visited.
    */
   readonly minRun?: number;
+  /**
+   * With `minRun`: the fewest characters a value beginning with `+` can have, when that is fewer (international
+   * phone numbers); clusters beginning with `+` are then visited from this length on.
+   */
+  readonly minPlusRun?: number;
+  /**
+   * With `findInCluster`: the characters a value may not directly follow (its look-behind, see `mayStart`). When
+   * every numeric detector says, a cluster none of them may start in is not handed to any (most numbers in logs).
+   */
+  readonly notAfter?: Uint8Array;
+  /**
+   * For detectors defined by one regular expression: it and the check on each of its matches. `find` finds exactly
+   * what `pattern` run with the `g` flag over the whole text finds where `accept` holds, however it gets there
+   * (anchored searches, digit clusters); test `fast paths` holds it to that.
+   */
+  readonly regex?: { readonly pattern: RegExp; accept(match: RegExpExecArray): boolean };
   /** The partially masked form (`****4242`, `m***@example.com`). */
   partial(value: string): string;
   /** The form tokens are computed from, so `A@x.com` and `a@x.com` get the same token. */
@@ -73,7 +89,8 @@ export function digitsOf(value: string): string {
 /**
  * A numeric detector: `find` scans the text's digit clusters and hands each to `findInCluster`, which runs `pattern`
  * only on clusters it `wants` and where a match can begin: `forbidden` holds what `pattern`'s look-behind rejects
- * (see `mayStart`), so the regex is not even tried on numbers inside ids.
+ * (see `mayStart`), so the regex is not even tried on numbers inside ids. `pattern` (with the `g` flag) must match
+ * digits, `+`, `(` and separators only and end on a digit, so that its matches lie inside clusters.
  */
 export function clusterDetector(
   base: Omit<Detector, 'find' | 'findInCluster'> & { readonly minRun: number },
@@ -82,14 +99,17 @@ export function clusterDetector(
   pattern: RegExp,
   accept: (match: RegExpExecArray) => boolean,
 ): Detector {
+  const sticky = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}y`);
   const detector: Detector = {
     ...base,
+    notAfter: forbidden,
+    regex: { pattern, accept },
     find(text, out) {
       scanDigitClusters(text, (cluster) => detector.findInCluster?.(text, cluster, out));
     },
     findInCluster(text, cluster, out) {
       if (!wants(cluster, text) || !mayStart(text, cluster, forbidden)) return;
-      findInSlice(text, cluster, pattern, accept, detector, out);
+      findInCluster(text, cluster, sticky, forbidden, accept, detector, out);
     },
   };
   return detector;

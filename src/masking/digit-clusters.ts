@@ -26,7 +26,7 @@ interface ScratchCluster {
 }
 
 export function scanDigitClusters(text: string, visit: (cluster: DigitCluster) => void): void {
-  scanFrom(text, 0, text.length, visit, { start: 0, end: 0, digits: 0, dots: 0, gaps: 0 });
+  scanFrom(text, 0, text.length, 0, visit, { start: 0, end: 0, digits: 0, dots: 0, gaps: 0 });
 }
 
 /** What numeric values are written with: digits, spaces, `.`, `-`, parentheses and `+`. */
@@ -38,37 +38,64 @@ function inRun(code: number): boolean {
 }
 
 /**
- * Visits the clusters inside runs of at least `minRun` characters of the RUN set, the only places a numeric value
- * of that length can be. Probes every `minRun`-th character and skips ahead on any other (a lower-case letter, a
- * colon, a line end), so ordinary text is read a fraction of a time: the hand-written skip search is what keeps the
- * numeric detectors' cost well under one pass of the text. Each long run is then scanned exactly, from a character
- * outside any cluster, so every cluster in it is the very one a full scan yields.
+ * Visits the clusters at least `minRun` characters long, the only places a numeric value of that length can be (a
+ * value lies inside one cluster); they lie in runs of at least `minRun` characters of the RUN set. Probes every
+ * `minRun`-th character and skips ahead on any other (a lower-case letter, a colon, a line end), so ordinary text is
+ * read a fraction of a time: the hand-written skip search is what keeps the numeric detectors' cost well under one
+ * pass of the text. Where a probe is a RUN character, the scan starts at the beginning of its run (a character
+ * outside any cluster) and goes on until it is outside a cluster again, so every cluster it visits is the very one
+ * a full scan yields. Clusters that begin with `+` are also visited from `plusRun` characters on (international
+ * phone numbers are shorter than any other value): `+` is rare, so they are found with indexOf.
  */
-export function scanRunClusters(text: string, minRun: number, visit: (cluster: DigitCluster) => void): void {
+export function scanRunClusters(
+  text: string,
+  minRun: number,
+  visit: (cluster: DigitCluster) => void,
+  plusRun = minRun,
+): void {
   const n = text.length;
   const cluster: ScratchCluster = { start: 0, end: 0, digits: 0, dots: 0, gaps: 0 };
   let floor = 0;
   let i = minRun - 1;
   while (i < n) {
-    if (!inRun(text.charCodeAt(i))) {
+    const c = text.charCodeAt(i);
+    // Every RUN character is at most `9`: letters fail the first test.
+    if (c > 57 || RUN[c] === 0) {
       i += minRun;
       continue;
     }
     let from = i;
     while (from > floor && inRun(text.charCodeAt(from - 1))) from--;
-    let to = i + 1;
-    while (to < n && inRun(text.charCodeAt(to))) to++;
-    if (to - from >= minRun) scanFrom(text, from, to, visit, cluster);
-    floor = to;
-    i = to + minRun;
+    // No cluster begins with a space: the spaces before a date (` 2024-01-15`) do not make its run long enough.
+    while (from < n && text.charCodeAt(from) === 32) from++;
+    // Only as far as a run long enough: past that, the scan finds where the run ends itself.
+    let to = from;
+    while (to < n && to - from < minRun && inRun(text.charCodeAt(to))) to++;
+    if (to - from < minRun) {
+      floor = to;
+      i = to + minRun;
+      continue;
+    }
+    // The next cluster long enough holds a character from where the scan stopped on.
+    floor = scanFrom(text, from, to, minRun, visit, cluster);
+    i = floor + minRun - 1;
+  }
+  if (plusRun >= minRun) return;
+  for (let plus = text.indexOf('+'); plus !== -1; plus = text.indexOf('+', plus + 1)) {
+    // `+` ends any cluster before it, so the scan is outside one here; the longer clusters were visited above.
+    scanFrom(text, plus, plus + 1, plusRun, (found) => found.end - found.start < minRun && visit(found), cluster);
   }
 }
 
-/** The cluster scan from `i` (outside any cluster) up to the first gap at or after `until`; returns where it stopped. */
+/**
+ * The cluster scan from `i` (outside any cluster) up to the first gap at or after `until`, visiting clusters of at
+ * least `minLength` characters; returns where it stopped.
+ */
 function scanFrom(
   text: string,
   i: number,
   until: number,
+  minLength: number,
   visit: (cluster: DigitCluster) => void,
   cluster: ScratchCluster,
 ): number {
@@ -108,7 +135,7 @@ function scanFrom(
         } else break;
       } else break;
     }
-    if (digits >= 2) {
+    if (digits >= 2 && end - start >= minLength) {
       cluster.start = start;
       cluster.end = end;
       cluster.digits = digits;
@@ -143,23 +170,47 @@ export function mayStart(text: string, cluster: DigitCluster, forbidden: Uint8Ar
 }
 
 /**
- * Runs a detector's global regex over one cluster with two characters of context on each side (what its
- * look-behind and look-ahead need), shifting matches back to text offsets.
+ * Runs a detector's sticky regex at each place in one cluster where a value can begin: a digit, `+` or `(` not after
+ * a character its look-behind forbids (`forbidden`). The same matches as running the regex with the `g` flag over
+ * the cluster: after a match it goes on from the match's end, after a miss from the next character. Hand-written
+ * rather than a global regex over a slice of the cluster: no string is made per cluster, and the regex is only tried
+ * where its look-behind holds (after a space or a parenthesis, mostly), not at every digit. A match cannot leave
+ * the cluster (every pattern ends on a digit, and the digits after a cluster's end are not joined to it), so one
+ * that would is not possible, only checked.
  */
-export function findInSlice(
+export function findInCluster(
   text: string,
   cluster: DigitCluster,
-  pattern: RegExp,
+  sticky: RegExp,
+  forbidden: Uint8Array,
   accept: (match: RegExpExecArray) => boolean,
   detector: Detector,
   out: Match[],
 ): void {
-  const from = Math.max(0, cluster.start - 2);
-  const slice = text.slice(from, Math.min(text.length, cluster.end + 2));
-  pattern.lastIndex = 0;
-  for (let m = pattern.exec(slice); m !== null; m = pattern.exec(slice)) {
-    const start = from + m.index;
-    if (start < cluster.start || start + m[0].length > cluster.end) continue;
-    if (accept(m)) out.push({ start, end: start + m[0].length, detector });
+  const end = cluster.end;
+  let before = cluster.start === 0 ? 32 : text.charCodeAt(cluster.start - 1);
+  for (let at = cluster.start; at < end; ) {
+    const c = text.charCodeAt(at);
+    if (!((c >= 48 && c <= 57) || c === 43 || c === 40) || (before < 128 && forbidden[before] === 1)) {
+      before = c;
+      at++;
+      continue;
+    }
+    sticky.lastIndex = at;
+    const m = sticky.exec(text);
+    if (m === null) {
+      before = c;
+      at++;
+      continue;
+    }
+    const matchEnd = at + m[0].length;
+    if (matchEnd <= end && accept(m)) out.push({ start: at, end: matchEnd, detector });
+    if (matchEnd === at) {
+      before = c;
+      at++;
+    } else {
+      before = text.charCodeAt(matchEnd - 1);
+      at = matchEnd;
+    }
   }
 }

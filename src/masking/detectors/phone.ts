@@ -27,20 +27,38 @@ const CANDIDATE = new RegExp(
 );
 
 /** Validation results kept per candidate: libphonenumber costs tens of microseconds a call, logs repeat numbers. */
-const CACHE_SIZE = 4096;
+const CACHE_SIZE = 16_384;
 /**
- * The North American plan (+1, and national numbers of its regions): ten digits after any trunk `1`s. A necessary
- * condition libphonenumber then confirms; checked first because resolving which of the plan's 25 countries a
- * number belongs to is the library's slowest path. The library also takes the US's seven-digit `310-XXXX` numbers
- * and some exchanges beginning with 0, so this checks lengths only; test `phone pre-check` holds it against the
- * library.
+ * Whether libphonenumber could accept the digits of a candidate at all (false: certainly not a phone number): the
+ * North American plan (+1, and national numbers of its regions) has ten digits after any trunk `1`s, that is
+ * `^1*(?:[02-9]\d{9}|3\d{6})$` over the digits. A necessary condition libphonenumber then confirms; checked first
+ * because resolving which of the plan's 25 countries a number belongs to is the library's slowest path. The library
+ * also takes the US's seven-digit `310-XXXX` numbers and some exchanges beginning with 0, so this checks lengths
+ * only; test `phone pre-check` holds it against the library. Reads the digits of `candidate` in place (other
+ * characters are skipped), by hand: it runs on every candidate, and a string of its digits would be made only to be
+ * thrown away.
  */
-const NANP = /^1*(?:[02-9]\d{9}|3\d{6})$/;
-
-/** Whether libphonenumber could accept the digits of a candidate at all (false: certainly not a phone number). */
-export function plausiblePhone(digits: string, international: boolean, nanpRegions: boolean): boolean {
-  if (international) return digits.charCodeAt(0) !== 49 || NANP.test(digits.slice(1));
-  return !nanpRegions || NANP.test(digits);
+export function plausiblePhone(candidate: string, international: boolean, nanpRegions: boolean): boolean {
+  let digits = 0;
+  let first = -1;
+  let leadingOnes = 0;
+  /** The first digit after the leading `1`s (NANP's `[02-9]` or the `3` of `3\d{6}`). */
+  let afterOnes = -1;
+  for (let i = 0; i < candidate.length; i++) {
+    const c = candidate.charCodeAt(i);
+    if (c < 48 || c > 57) continue;
+    if (first === -1) first = c;
+    if (afterOnes === -1) {
+      if (c === 49) leadingOnes++;
+      else afterOnes = c;
+    }
+    digits++;
+  }
+  const rest = digits - leadingOnes;
+  // `1*` takes every leading 1: giving one back would leave a 1 where neither alternative may begin.
+  const nanp = rest === 10 || (rest === 7 && afterOnes === 51);
+  if (international) return first !== 49 || nanp;
+  return !nanpRegions || nanp;
 }
 
 export function phoneDetector(regions: readonly string[] = ['US']): Detector {
@@ -48,16 +66,18 @@ export function phoneDetector(regions: readonly string[] = ['US']): Detector {
   const nanpRegions = countries.every((country) => getCountryCallingCode(country) === '1');
   const cache = new Map<string, boolean>();
   const validate = (candidate: string): boolean => {
-    const digits = digitsOf(candidate);
-    if (digits.length < 8 || digits.length > 15) return false;
-    const international = candidate.startsWith('+');
+    // The cheap checks first, all on the candidate in place; each is a condition the verdict needs, so their order
+    // does not change it.
+    const digits = countDigits(candidate);
+    if (digits < 8 || digits > 15) return false;
+    const international = candidate.charCodeAt(0) === 43;
     if (!international) {
-      if (digits.length < 10) return false;
+      if (digits < 10) return false;
       // A national number needs visible grouping, as people write phone numbers (bare digit runs are ids).
       if (!/[ .\-()]/.test(candidate)) return false;
-      if (!consistentSeparators(candidate)) return false;
     }
-    if (!plausiblePhone(digits, international, nanpRegions)) return false;
+    if (!plausiblePhone(candidate, international, nanpRegions)) return false;
+    if (!international && !consistentSeparators(candidate)) return false;
     let valid = cache.get(candidate);
     if (valid !== undefined) {
       // Least recently used first: a hit moves to the end.
@@ -83,8 +103,9 @@ export function phoneDetector(regions: readonly string[] = ['US']): Detector {
       defaultOn: true,
       priority: 20,
       maxLength: 32,
-      // `+` and eight digits.
-      minRun: 9,
+      // National: ten digits and a separator; international: `+` and eight digits.
+      minRun: 11,
+      minPlusRun: 9,
       partial: (value) => keepLast(value, 4),
       normalize: (value) => (value.startsWith('+') ? '+' : '') + digitsOf(value),
     },
@@ -93,6 +114,15 @@ export function phoneDetector(regions: readonly string[] = ['US']): Detector {
     CANDIDATE,
     (m) => validate(m[0]),
   );
+}
+
+function countDigits(text: string): number {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+  }
+  return digits;
 }
 
 /** `415-555.2671` mixes separators: people do not write phone numbers that way, generated ids sometimes do. */

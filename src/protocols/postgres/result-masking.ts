@@ -3,6 +3,7 @@ import { type ColumnRule, columnRuleFor } from '../../masking/column-rules.js';
 import type { MaskCounts } from '../../masking/counts.js';
 import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
+import type { Redactor } from '../../masking/redactor.js';
 import type { ColumnCatalog } from './column-catalog.js';
 import type { FieldDescription } from './row-description.js';
 import { BACKEND } from './wire/message-codes.js';
@@ -73,7 +74,9 @@ export class ResultMasking {
 
   /**
    * Masks one DataRow body. Returns the frame to relay (the original bytes when nothing changed) and, when asked,
-   * the row's values as text for the audit capture (binary values of non-text types as null).
+   * the row's values as text for the audit capture (binary values of non-text types as null). The row's scanned
+   * text columns are masked together, in one scan (see `Redactor.maskEach`): rows are many short values, and a
+   * scan per value would cost more in its fixed part than in reading the value.
    */
   row(
     frame: Buffer,
@@ -84,41 +87,58 @@ export class ResultMasking {
   ): { frame: Buffer; values?: (string | null)[] } {
     const count = body.readInt16BE(0);
     if (count !== shape.fields.length) throw maskingFailed('a DataRow does not match its RowDescription');
-    const parts: (Buffer | null)[] = new Array(count);
-    const values: (string | null)[] | undefined = wantValues ? new Array(count) : undefined;
-    let changed = false;
+    /** Where each value's bytes begin in `body` (after its length); its length, -1 for NULL. */
+    const starts: number[] = new Array(count);
+    const lengths: number[] = new Array(count);
+    /** Each masked column's text before and after masking. */
+    const texts: (string | undefined)[] = new Array(count);
+    const masked: (string | undefined)[] = new Array(count);
+    const scanned: number[] = [];
+    const scannedTexts: string[] = [];
     let offset = 2;
     for (let i = 0; i < count; i++) {
+      if (offset + 4 > body.length) throw maskingFailed('a DataRow is shorter than its values');
       const length = body.readInt32BE(offset);
       offset += 4;
-      if (length < 0) {
-        parts[i] = null;
-        if (values) values[i] = null;
-        continue;
-      }
-      const value = body.subarray(offset, offset + length);
-      offset += length;
+      const start = offset;
+      starts[i] = start;
+      lengths[i] = length;
+      if (length < 0) continue;
+      if (offset + length > body.length) throw maskingFailed('a DataRow is shorter than its values');
       const action = shape.actions[i];
       const field = shape.fields[i] as FieldDescription;
-      if (action === undefined) {
-        parts[i] = value;
-        if (values) values[i] = field.format === 0 || TEXT_TYPES.has(field.typeOid) ? value.toString('utf8') : null;
-        continue;
+      offset += length;
+      if (action === undefined) continue;
+      const text = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, offset);
+      texts[i] = text;
+      if (action.kind === 'scan') {
+        scanned.push(i);
+        scannedTexts.push(text);
+      } else masked[i] = this.maskValue(action, text, counts);
+    }
+    if (scanned.length > 0) {
+      const results = (this.plan.redactor as Redactor).maskEach(scannedTexts, counts);
+      for (let k = 0; k < scanned.length; k++) masked[scanned[k] as number] = results[k];
+    }
+    let changed = false;
+    for (let i = 0; i < count; i++) if (masked[i] !== undefined && masked[i] !== texts[i]) changed = true;
+    let values: (string | null)[] | undefined;
+    if (wantValues) {
+      values = new Array(count);
+      for (let i = 0; i < count; i++) {
+        const field = shape.fields[i] as FieldDescription;
+        const start = starts[i] as number;
+        const length = lengths[i] as number;
+        if (length < 0) values[i] = null;
+        else if (masked[i] !== undefined) values[i] = masked[i] as string;
+        else
+          values[i] =
+            field.format === 0 || TEXT_TYPES.has(field.typeOid) ? body.toString('utf8', start, start + length) : null;
       }
-      const binaryJsonb = field.typeOid === JSONB_TYPE && field.format === 1;
-      const text = value.toString('utf8', binaryJsonb ? 1 : 0);
-      const masked = this.maskValue(action, text, counts);
-      if (values) values[i] = masked;
-      if (masked === text) {
-        parts[i] = value;
-        continue;
-      }
-      changed = true;
-      const encoded = Buffer.from(masked, 'utf8');
-      parts[i] = binaryJsonb ? Buffer.concat([value.subarray(0, 1), encoded]) : encoded;
     }
     if (!changed) return values ? { frame, values } : { frame };
-    return values ? { frame: encodeDataRow(parts), values } : { frame: encodeDataRow(parts) };
+    const out = encodeDataRow(body, starts, lengths, texts, masked, shape.fields);
+    return values ? { frame: out, values } : { frame: out };
   }
 
   /** Masks one CopyData message of COPY TO STDOUT in text or CSV format (a message holds whole rows). */
@@ -149,23 +169,48 @@ export class ResultMasking {
   }
 }
 
-function encodeDataRow(parts: readonly (Buffer | null)[]): Buffer {
-  let size = 4 + 2;
-  for (const part of parts) size += 4 + (part?.length ?? 0);
+/**
+ * The DataRow with its changed values replaced, in one buffer: the stretches of `body` between changed values (their
+ * length words included) are copied as they are, a few copies a row rather than one per value, and the masked
+ * values are written in UTF-8 (a binary jsonb value keeps its version byte).
+ */
+function encodeDataRow(
+  body: Buffer,
+  starts: readonly number[],
+  lengths: readonly number[],
+  texts: readonly (string | undefined)[],
+  masked: readonly (string | undefined)[],
+  fields: readonly FieldDescription[],
+): Buffer {
+  const count = starts.length;
+  let size = 4 + body.length;
+  for (let i = 0; i < count; i++) {
+    if (masked[i] === undefined || masked[i] === texts[i]) continue;
+    const prefix = isBinaryJsonb(fields[i] as FieldDescription) ? 1 : 0;
+    size += prefix + Buffer.byteLength(masked[i] as string, 'utf8') - (lengths[i] as number);
+  }
   const out = Buffer.allocUnsafe(size + 1);
   out[0] = BACKEND.DataRow;
   out.writeInt32BE(size, 1);
-  out.writeInt16BE(parts.length, 5);
-  let offset = 7;
-  for (const part of parts) {
-    if (part === null) {
-      out.writeInt32BE(-1, offset);
-      offset += 4;
-      continue;
-    }
-    out.writeInt32BE(part.length, offset);
-    part.copy(out, offset + 4);
-    offset += 4 + part.length;
+  let at = 5;
+  /** Where in `body` the stretch not yet copied begins. */
+  let copied = 0;
+  for (let i = 0; i < count; i++) {
+    if (masked[i] === undefined || masked[i] === texts[i]) continue;
+    const start = starts[i] as number;
+    // Everything up to this value's length word, unchanged.
+    at += body.copy(out, at, copied, start - 4);
+    const lengthAt = at;
+    at += 4;
+    if (isBinaryJsonb(fields[i] as FieldDescription)) out[at++] = body[start] as number;
+    at += out.write(masked[i] as string, at, 'utf8');
+    out.writeInt32BE(at - lengthAt - 4, lengthAt);
+    copied = start + (lengths[i] as number);
   }
+  body.copy(out, at, copied);
   return out;
+}
+
+function isBinaryJsonb(field: FieldDescription): boolean {
+  return field.typeOid === JSONB_TYPE && field.format === 1;
 }

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MaskCounts } from '../../src/masking/counts.js';
+import { JsonMasker } from '../../src/masking/json-masker.js';
+import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
+import type { Redactor } from '../../src/masking/redactor.js';
+import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.js';
+import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
+import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
+
+/**
+ * DataRow masking, value by value against the plain calls (each text column masked on its own, JSON through
+ * JsonMasker, the column rule through the plan): the row's text columns are scanned together and the row is
+ * rebuilt in one buffer, which must change nothing else (NULLs, untouched and binary values, UTF-8 lengths).
+ */
+
+const config = {
+  requests: true,
+  exempt: [],
+  groups: [],
+  styles: { email: 'partial' },
+  columns: [{ column: 'people.email', type: 'email', style: 'tokenize' }],
+  tokenKey: 'datarow-test-token-key-0123456789',
+} as never;
+const plan = (resolveMasking(config, []) as { mode: 'mask'; plan: MaskingPlan }).plan;
+const redactor = plan.redactor as Redactor;
+const catalog = {
+  name: (_table: number, attribute: number) => ({
+    schema: 'public',
+    table: 'people',
+    column: attribute === 2 ? 'email' : `c${attribute}`,
+  }),
+  missing: () => [],
+} as unknown as ColumnCatalog;
+
+const field = (attribute: number, typeOid: number, format = 0): FieldDescription => ({
+  name: `c${attribute}`,
+  tableOid: 7,
+  attribute,
+  typeOid,
+  format,
+});
+const FIELDS = [
+  field(1, 23), // int4: not masked
+  field(2, 25), // text: the tokenize rule
+  field(3, 25), // text: scanned
+  field(4, 1043), // varchar: scanned
+  field(5, 25), // text: scanned, often NULL
+  field(6, 3802, 1), // jsonb in binary format: a version byte, then JSON
+  field(7, 17, 1), // bytea in binary format: not masked
+  field(8, 25), // text: scanned
+];
+
+function encodeRow(values: readonly (Buffer | null)[]): Buffer {
+  const parts = values.map((value) => {
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(value === null ? -1 : value.length);
+    return value === null ? length : Buffer.concat([length, value]);
+  });
+  const body = Buffer.concat([Buffer.from([0, values.length]), ...parts]);
+  const header = Buffer.alloc(5);
+  header[0] = 0x44;
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+}
+
+function decodeRow(frame: Buffer): (Buffer | null)[] {
+  assert.equal(frame[0], 0x44);
+  assert.equal(frame.readInt32BE(1), frame.length - 1, 'the message length matches the frame');
+  const count = frame.readInt16BE(5);
+  const values: (Buffer | null)[] = [];
+  let offset = 7;
+  for (let i = 0; i < count; i++) {
+    const length = frame.readInt32BE(offset);
+    offset += 4;
+    values.push(length < 0 ? null : frame.subarray(offset, offset + length));
+    offset += Math.max(0, length);
+  }
+  assert.equal(offset, frame.length, 'no bytes after the last value');
+  return values;
+}
+
+const TEXTS = [
+  'nothing to see here',
+  'mail mary.jones@example.com now',
+  'café ☕ call +1 415 555 2671',
+  '4242 4242 4242 4242',
+  'ssn 123-45-6789 and ip 10.1.2.3',
+  'ends in a key -----BEGIN RSA PRIVATE KEY-----\nMIIE',
+  'abc\n-----END RSA PRIVATE KEY----- starts with its end',
+  'password=hunter2x',
+  'é',
+  '',
+];
+
+describe('DataRow masking', () => {
+  const masking = new ResultMasking(plan, catalog);
+  const shape = masking.shape(FIELDS);
+
+  it('masks each value as the plain calls do and leaves the others byte for byte', () => {
+    for (let row = 0; row < 400; row++) {
+      // Neighbouring scanned columns get neighbouring texts on odd rows: a private-key block split across two.
+      const pick = (k: number) => TEXTS[(row * 7 + k * (row % 2 === 0 ? 3 : 1)) % TEXTS.length] as string;
+      const json = JSON.stringify({ note: pick(5), n: row });
+      const values: (Buffer | null)[] = [
+        Buffer.from(String(row)),
+        Buffer.from(`user${row}@Example.com`),
+        Buffer.from(pick(1)),
+        Buffer.from(pick(2)),
+        row % 3 === 0 ? null : Buffer.from(pick(3)),
+        Buffer.concat([Buffer.from([1]), Buffer.from(json)]),
+        Buffer.from([0, 255, 10, 64]),
+        Buffer.from(pick(4)),
+      ];
+      const frame = encodeRow(values);
+      const counts = new MaskCounts();
+      const masked = masking.row(frame, frame.subarray(5), shape, counts, true);
+
+      const expectedCounts = new MaskCounts();
+      const text = (value: Buffer | null) =>
+        value === null ? null : Buffer.from(redactor.mask(value.toString('utf8'), expectedCounts));
+      const jsonMasker = new JsonMasker(redactor, expectedCounts);
+      const expected: (Buffer | null)[] = [
+        values[0] as Buffer,
+        Buffer.from(
+          plan.maskValue(
+            shape.actions[1]?.kind === 'rule' ? shape.actions[1].rule.kind : assert.fail('a rule column'),
+            'tokenize',
+            (values[1] as Buffer).toString('utf8'),
+            expectedCounts,
+          ),
+        ),
+        text(values[2] as Buffer),
+        text(values[3] as Buffer),
+        text(values[4] as Buffer | null),
+        Buffer.concat([Buffer.from([1]), Buffer.from(jsonMasker.push(json) + jsonMasker.end())]),
+        values[6] as Buffer,
+        text(values[7] as Buffer),
+      ];
+      assert.deepEqual(decodeRow(masked.frame), expected, `row ${row}`);
+      assert.deepEqual(counts.toRecord(), expectedCounts.toRecord());
+      assert.deepEqual(
+        masked.values,
+        expected.map((value, i) =>
+          value === null ? null : i === 6 ? null : i === 5 ? value.subarray(1).toString('utf8') : value.toString(),
+        ),
+      );
+    }
+  });
+
+  it('relays the very frame when nothing in the row is masked', () => {
+    const noRules = new ResultMasking({ ...plan, columns: [] }, catalog);
+    const frame = encodeRow([Buffer.from('1'), Buffer.from('plain'), Buffer.from('text'), null]);
+    const fields = FIELDS.slice(0, 4);
+    const result = noRules.row(frame, frame.subarray(5), noRules.shape(fields), new MaskCounts(), false);
+    assert.equal(result.frame, frame);
+  });
+});
