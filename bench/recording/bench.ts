@@ -154,7 +154,7 @@ try {
       rows.map((r) => [r.mode, r.clients, r.on, r.strict, r.off, r.costPercent, r.strictCostPercent]),
     ),
     '',
-    'The gateway process\'s CPU time per transaction (user + system, all its threads; median, microseconds): what',
+    "The gateway process's CPU time per transaction (user + system, all its threads; median, microseconds): what",
     'recording adds whatever the rest of the machine does.',
     '',
     table(
