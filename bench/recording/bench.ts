@@ -35,6 +35,23 @@ const CASES: { mode: QueryMode; clients: number }[] = [
   { mode: 'prepared', clients: 8 },
 ];
 
+/** What profiles of this benchmark showed (2026-11-30); kept with the figures it explains. */
+const WHERE_THE_TIME_GOES = [
+  '## Where the time goes',
+  '',
+  'With 8 clients the recorder commits about 0.14 times per transaction (13-14 events per commit: group commit plus',
+  "the extra event-loop turn under concurrency), and each commit blocks the gateway's thread for about 750 µs of wall",
+  "time, some 110 µs per transaction: nearly all of what recording adds. The commit's cost is its dirty pages: the",
+  "index on (session_id, id) puts each active session's new entries on a leaf page of its own, so a commit of 8",
+  "sessions' events writes about 8 index pages and 2-3 table pages to the WAL, each as two pwrite calls (frame header",
+  'and page), and system calls are slow on these machines (about 20 µs each under strace). Payload serialisation and',
+  'chain hashing are a few µs per event. With one client there is a commit per statement (the previous result and',
+  'this operation), which the overlap of plain reads hides from latency but not from CPU.',
+  '',
+  'Next step: keep the per-session index out of the commit (a session index built in bulk behind the log, readers',
+  'joining the indexed part with the short unindexed tail), which would leave 2-3 pages per commit.',
+];
+
 type Recording = 'on' | 'strict' | 'off';
 const RECORDINGS: readonly Recording[] = ['on', 'strict', 'off'];
 interface Sample {
@@ -164,6 +181,8 @@ try {
     '',
     `Target: under 10% cost. Events written by the "on" gateway: ${head?.id ?? 0} (two per statement, plus session`,
     'start/end).',
+    '',
+    ...WHERE_THE_TIME_GOES,
     '',
     "**Caveat:** the machine was shared with other engineers' test runs while this ran; each run is repeated (up to 4",
     'times) when other processes used more than 15% of a core, and the quietest attempt kept (`foreignCpu` in the JSON).',
