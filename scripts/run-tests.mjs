@@ -23,6 +23,11 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// What the tests need beyond npm (Chromium, psycopg, PostgreSQL's clients) comes from Debian's packages: installed
+// when missing, or named, so a fresh machine does not fail on a missing program.
+const deps = spawnSync('bash', [join(root, 'scripts/install-test-deps.sh')], { stdio: 'inherit' });
+if (deps.status !== 0) console.error('continuing: the tests that need those packages will fail');
+
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

@@ -51,6 +51,11 @@ const issuer = z.strictObject({
   jwksUri: httpUrl.optional(),
   /** The claim holding the caller's groups; a dotted path reaches a nested one (Keycloak's `realm_access.roles`). */
   groupsClaim: z.string().min(1).default('groups'),
+  /**
+   * The JWT `typ` header the issuer's access tokens carry, required when set: `at+jwt` (RFC 9068) keeps an ID token
+   * of the same issuer and audience from passing as an access token. Matched without case and `application/` prefix.
+   */
+  tokenType: z.string().min(1).optional(),
   algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
   clockSkew: duration.default(30_000),
   maxTokenLifetime: duration.default(3_600_000),

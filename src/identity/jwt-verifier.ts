@@ -52,6 +52,8 @@ export type InvalidTokenReason =
   | 'lifetime-too-long'
   | 'missing-claim'
   | 'invalid-claim'
+  /** The `typ` header is not the issuer's configured `tokenType` (an ID token offered as an access token). */
+  | 'wrong-type'
   | 'jwks-unavailable';
 
 /** A bearer token larger than this is not a token we issued keys for; refuse before decoding it. */
@@ -88,6 +90,7 @@ const CLAIM_REASONS: Readonly<Record<string, InvalidTokenReason>> = Object.assig
   iat: 'not-yet-valid',
   aud: 'wrong-audience',
   iss: 'wrong-issuer',
+  typ: 'wrong-type',
 });
 
 /** What verification needs to know about one trusted issuer, whichever way it was configured. */
@@ -95,6 +98,8 @@ interface TrustedIssuer {
   readonly issuer: string;
   readonly audience: string | string[];
   readonly groupsClaim: string;
+  /** Required `typ` header, when the issuer's config names one. */
+  readonly tokenType?: string | undefined;
   readonly algorithms: readonly string[];
   readonly clockSkew: number;
   readonly maxTokenLifetime: number;
@@ -136,6 +141,7 @@ export class JwtVerifier implements TokenVerifier {
         issuer: config.issuer,
         audience: config.audience,
         groupsClaim: config.groupsClaim,
+        tokenType: config.tokenType,
         algorithms: config.algorithms,
         clockSkew: config.clockSkew,
         maxTokenLifetime: config.maxTokenLifetime,
@@ -205,6 +211,7 @@ export class JwtVerifier implements TokenVerifier {
         clockTolerance: Math.floor(trusted.clockSkew / 1000),
         currentDate: new Date(now),
         requiredClaims: ['exp', 'iat', 'sub'],
+        ...(trusted.tokenType === undefined ? {} : { typ: trusted.tokenType }),
       }));
     } catch (error) {
       if (error instanceof GatehouseError) throw error;

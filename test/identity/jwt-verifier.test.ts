@@ -70,7 +70,7 @@ interface CraftedIssuer {
   kid: string;
   privateKey: CryptoKey;
   jwksHits(): number;
-  sign(claims: JWTPayload, options?: { kid?: string; alg?: string }): Promise<string>;
+  sign(claims: JWTPayload, options?: { kid?: string; alg?: string; typ?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -94,7 +94,11 @@ async function startCraftedIssuer(): Promise<CraftedIssuer> {
     jwksHits: () => hits,
     sign: (claims, options) =>
       new SignJWT(claims)
-        .setProtectedHeader({ alg: options?.alg ?? 'RS256', kid: options?.kid ?? kid })
+        .setProtectedHeader({
+          alg: options?.alg ?? 'RS256',
+          kid: options?.kid ?? kid,
+          ...(options?.typ === undefined ? {} : { typ: options.typ }),
+        })
         .sign(privateKey),
     close: () =>
       new Promise<void>((done) => {
@@ -227,6 +231,23 @@ describe('JwtVerifier', () => {
     // A path through something that is not an object yields no groups rather than an error.
     const flat = await crafted.sign(craftedClaims(clock, { realm_access: 'roles' }));
     assert.deepEqual((await v.verify(flat)).groups, []);
+  });
+
+  test('with tokenType at+jwt, an ID token (typ JWT) or no typ is refused; an access token passes', async () => {
+    const clock = new TestClock();
+    const v = verifier(clock, {}, { tokenType: 'at+jwt' });
+    assert.equal((await v.verify(await crafted.sign(craftedClaims(clock), { typ: 'at+jwt' }))).subject, 'crafted-svc');
+    assert.equal(
+      (await v.verify(await crafted.sign(craftedClaims(clock), { typ: 'application/AT+JWT' }))).subject,
+      'crafted-svc',
+    );
+    await rejects(v, await crafted.sign(craftedClaims(clock, { nonce: 'n' }), { typ: 'JWT' }), 'wrong-type');
+    await rejects(v, await crafted.sign(craftedClaims(clock)), 'wrong-type');
+    // Without tokenType, typ is not looked at.
+    assert.equal(
+      (await verifier(clock).verify(await crafted.sign(craftedClaims(clock), { typ: 'JWT' }))).subject,
+      'crafted-svc',
+    );
   });
 
   test('an empty token is a missing token', async () => {

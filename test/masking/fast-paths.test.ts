@@ -7,6 +7,7 @@ import type { Detector, Match } from '../../src/masking/detector.js';
 import { DETECTOR_TYPES, detectorTable } from '../../src/masking/detectors/index.js';
 import { findAssignments, KINDS, secret } from '../../src/masking/detectors/secret.js';
 import { Redactor } from '../../src/masking/redactor.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * The hand-written searches (anchored on rare characters, digit clusters, one scan for a row's values) find exactly
@@ -14,17 +15,6 @@ import { Redactor } from '../../src/masking/redactor.js';
  * own. Held over the generated benchmark corpus, the labelled corpus, and generated strings dense in the characters
  * values are made of.
  */
-
-/** A seeded generator, so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FRAGMENTS = [
   ...'0123456789 .-()+:=_@/\n',
@@ -74,7 +64,7 @@ const FRAGMENTS = [
 
 /** Texts of 2 to 14 fragments: values, their pieces and what may stand next to them. */
 function fragmentTexts(count: number, seed: number): string[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   return Array.from({ length: count }, () => {
     let text = '';
     const parts = 2 + Math.floor(next() * 13);
@@ -145,7 +135,7 @@ describe('fast paths', () => {
       DETECTOR_TYPES.map((type) => table[type]),
       (type) => (type === 'email' ? 'partial' : 'redact'),
     );
-    const next = random(9);
+    const next = seededRandom(9);
     const pieces = [...corpusLines.slice(0, 4000), ...labelled, ...fragmentTexts(4000, 13)];
     let masked = 0;
     for (let row = 0; row < 3000; row++) {

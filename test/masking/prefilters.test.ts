@@ -7,29 +7,19 @@ import type { Detector, Match } from '../../src/masking/detector.js';
 import { detectorTable } from '../../src/masking/detectors/index.js';
 import { plausiblePhone } from '../../src/masking/detectors/phone.js';
 import { Redactor } from '../../src/masking/redactor.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * The fast paths skip work only where nothing can be found: the phone pre-check never rejects a number
  * libphonenumber accepts, and scanning only long runs of number characters finds what a scan of every digit finds.
  */
 
-/** A seeded generator, so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const digits = (next: () => number, count: number) =>
   Array.from({ length: count }, () => Math.floor(next() * 10)).join('');
 
 describe('phone pre-check', () => {
   it('accepts every +1 and national NANP number libphonenumber validates', () => {
-    const next = random(11);
+    const next = seededRandom(11);
     let validSeen = 0;
     for (let i = 0; i < 6000; i++) {
       let d = digits(next, 7 + Math.floor(next() * 8));
