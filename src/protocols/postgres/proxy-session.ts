@@ -17,6 +17,7 @@ import { columnCatalogFor } from './column-catalog.js';
 import { errorFieldsFor, refusalFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { type PreparedStatement, PreparedStatements } from './prepared-statements.js';
+import { mayOverlapRecord, RecordGate } from './record-gate.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
 import { bindParameters, StatementApproval } from './statement-approval.js';
@@ -144,12 +145,8 @@ export class ProxySession {
   private readonly describeTargets = new WeakMap<PendingResponse, string>();
   /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
   private heldFrame: Frame | undefined;
-  /**
-   * The newest overlapped read's record while it is not durable yet: backend answers wait in the reader (the backend
-   * socket paused) until it is, so nothing of that read's result leaves before its record.
-   */
-  private unrecorded: Promise<void> | undefined;
-  private pausedForRecord = false;
+  /** Holds backend answers while an overlapped read's record is not durable (`audit.overlapReads`). */
+  private readonly recordGate: RecordGate;
   /** The client's Terminate was relayed: the backend is told once. */
   private terminateSent = false;
   /** Just-in-time approval: the statement held for a decision, if any. */
@@ -183,6 +180,19 @@ export class ProxySession {
       sessionId: options.session.id,
       notify: (bytes) => this.writeClient([bytes]),
       logger: this.logger,
+    });
+    this.recordGate = new RecordGate(options.backend.socket, {
+      opened: () => {
+        if (this.heldFrame === undefined) this.drainBackend();
+      },
+      failed: (error) => {
+        this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
+        void this.close(
+          'audit unavailable',
+          sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
+        );
+      },
+      closing: () => this.closing !== undefined,
     });
   }
 
@@ -439,32 +449,15 @@ export class ProxySession {
     this.refuse(refusal, 'simple', handle);
   }
 
-  /**
-   * Whether these statements may run while their record is written: plain SELECTs with no function call (a function
-   * may write) and no risk tag, with `audit.overlapReads` on. Their only effect is the result, which is held until
-   * the record is durable (see `releaseAfter`).
-   */
   private overlaps(statements: readonly ClassifiedStatement[]): boolean {
-    return (
-      this.options.overlapReads === true &&
-      statements.length > 0 &&
-      statements.every(
-        (s) =>
-          s.kind === 'read' &&
-          s.action === 'SELECT' &&
-          s.tags.length === 0 &&
-          s.callsFunctions !== true &&
-          s.executes === undefined &&
-          s.prepares === undefined,
-      )
-    );
+    return this.options.overlapReads === true && mayOverlapRecord(statements);
   }
 
   /**
    * `Session.begin`: policy decides and the operation is durably recorded. Returns the handle for an allowed
    * operation, or a reviewed one an approver approved (claimed for its one run); anything else (refusal, denial,
    * audit failure) has been answered and returns undefined. An allowed read that `overlap`s returns before its record
-   * is durable, with the release of backend answers tied to it.
+   * is durable, with the release of backend answers tied to it (see record-gate.ts).
    */
   private async decide(
     operation: Operation,
@@ -476,7 +469,7 @@ export class ProxySession {
     try {
       const opened = this.session.open(operation, this.maskingExtra);
       if (overlap && opened.handle.decision.verdict === 'allow') {
-        this.releaseAfter(opened.durable);
+        this.recordGate.waitFor(opened.durable);
         return opened.handle;
       }
       await opened.durable;
@@ -613,43 +606,15 @@ export class ProxySession {
   private onBackendData(chunk: Buffer): void {
     if (this.closing) return;
     this.backendReader.push(chunk);
-    if (this.unrecorded !== undefined) {
-      if (!this.backend.socket.isPaused()) {
-        this.backend.socket.pause();
-        this.pausedForRecord = true;
-      }
+    if (this.recordGate.shut) {
+      this.recordGate.hold();
       return;
     }
     if (this.heldFrame === undefined) this.drainBackend();
   }
 
-  /** Holds backend answers until `durable`; if the record fails, the session ends without releasing them. */
-  private releaseAfter(durable: Promise<void>): void {
-    this.unrecorded = durable;
-    durable.then(
-      () => {
-        // Batches are durable in order: a newer record settling releases everything.
-        if (this.unrecorded !== durable || this.closing) return;
-        this.unrecorded = undefined;
-        if (this.pausedForRecord) {
-          this.pausedForRecord = false;
-          this.backend.socket.resume();
-        }
-        if (this.heldFrame === undefined) this.drainBackend();
-      },
-      (error: unknown) => {
-        // Fail closed: the read ran, but none of its result leaves without its record.
-        this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
-        void this.close(
-          'audit unavailable',
-          sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
-        );
-      },
-    );
-  }
-
   private drainBackend(): void {
-    if (this.unrecorded !== undefined) return;
+    if (this.recordGate.shut) return;
     const out: Buffer[] = [];
     try {
       for (let frame = this.nextBackendFrame(); frame !== undefined; frame = this.nextBackendFrame()) {

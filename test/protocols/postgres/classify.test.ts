@@ -12,6 +12,7 @@ import {
   mostPrivileged,
   toOperation,
 } from '../../../src/protocols/postgres/classify.js';
+import { mayOverlapRecord } from '../../../src/protocols/postgres/record-gate.js';
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `
@@ -320,7 +321,7 @@ describe('cutting a message into statements', () => {
   });
 });
 
-describe('function calls, which decide whether a read may overlap its audit record', () => {
+describe('function calls and plain reads, which decide whether a read may overlap its audit record', () => {
   test('a statement calling any function at any depth says so; one calling none does not', () => {
     const calls = (sql: string) => classifySql(sql).map((s) => s.callsFunctions === true);
     assert.deepEqual(calls('SELECT abalance FROM pgbench_accounts WHERE aid = 42'), [false]);
@@ -329,6 +330,19 @@ describe('function calls, which decide whether a read may overlap its audit reco
     assert.deepEqual(calls("SELECT nextval('s')"), [true]);
     assert.deepEqual(calls('SELECT a FROM t WHERE b IN (SELECT my_schema.f(x) FROM u)'), [true]);
     assert.deepEqual(calls('WITH c AS (SELECT lower(name) AS n FROM t) SELECT n FROM c'), [true]);
+  });
+
+  test('only plain SELECTs may run while their record is written', () => {
+    const overlaps = (sql: string) => mayOverlapRecord(classifySql(sql));
+    assert.equal(overlaps('SELECT abalance FROM pgbench_accounts WHERE aid = 42'), true);
+    assert.equal(overlaps('SELECT a FROM t; SELECT b FROM u'), true);
+    assert.equal(overlaps('SELECT count(*) FROM t'), false, 'a function call');
+    assert.equal(overlaps('SELECT a FROM t FOR UPDATE'), false, 'takes row locks');
+    assert.equal(overlaps('WITH d AS (DELETE FROM t RETURNING a) SELECT a FROM d'), false, 'writes');
+    assert.equal(overlaps('SELECT a FROM t; DELETE FROM t WHERE a = 1'), false, 'one part writes');
+    assert.equal(overlaps('EXPLAIN ANALYZE SELECT a FROM t'), false);
+    assert.equal(overlaps('EXECUTE plan_1'), false);
+    assert.equal(overlaps(''), false);
   });
 });
 
