@@ -51,8 +51,7 @@ export interface ChainLink {
 export type ChainedEvent = SerialisedEvent & ChainLink;
 
 /**
- * Serialises every payload, so a payload that is not JSON fails the whole batch before anything is written. Done by
- * the caller's thread: a store may chain and write on another (see sqlite/append-thread.ts).
+ * Serialises every payload, so a payload that is not JSON fails the whole batch before anything is written.
  */
 export function serialiseEvents(events: readonly AuditEventInput[]): SerialisedEvent[] {
   return events.map((event) => ({

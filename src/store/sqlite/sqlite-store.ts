@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
@@ -11,9 +11,18 @@ import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrat
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendTransaction, prepareAppend } from './append-transaction.js';
-import { type ConnectionOptions, configureConnection, openConnection } from './connection.js';
 
-export type SqliteStoreOptions = ConnectionOptions;
+export interface SqliteStoreOptions {
+  /**
+   * `normal` (default): in WAL mode a commit is in the operating system's hands once it returns, so it survives the
+   * gateway process crashing or being killed (SIGKILL, OOM), which is what the audit promises; only a power loss or
+   * kernel crash can drop the last commits. `full` also fsyncs the WAL on every commit, surviving those too, at the
+   * cost of one disk flush per group commit.
+   */
+  readonly synchronous?: 'normal' | 'full';
+  /** How long to wait for another process's write lock before failing. */
+  readonly busyTimeoutMs?: number;
+}
 
 /**
  * The embedded store: one SQLite file in WAL mode. Appends use better-sqlite3 directly (prepared statements in one
@@ -27,13 +36,16 @@ export class SqliteStore extends KyselyStore implements Store {
 
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
     super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }), 'sqlite');
-    this.db = configureConnection(db, options);
+    this.db = db;
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   }
 
   /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
   static async open(path: string, options?: SqliteStoreOptions): Promise<SqliteStore> {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-    return new SqliteStore(openConnection(path, options ?? {}), options);
+    return new SqliteStore(new Database(path), options);
   }
 
   async migrate(): Promise<void> {
