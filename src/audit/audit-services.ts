@@ -8,19 +8,28 @@ import { createSink } from './export-sink.js';
 import { AuditExporter } from './exporter.js';
 import { ForensicVault } from './forensic.js';
 import { AuditRetention } from './retention.js';
+import { SessionIndexer } from './session-indexer.js';
 
 /**
- * The gateway's background audit work, from the `audit` config section: signed checkpoints, retention, continuous
- * export, and the forensic vault sessions seal copies with. Built (and keys validated) before listeners start.
+ * How often the session index catches up with the log: each catch-up writes each active session's index page once,
+ * for all the group commits since the last one; readers scan at most this much unindexed tail.
+ */
+const SESSION_INDEX_INTERVAL_MS = 1_000;
+
+/**
+ * The gateway's background audit work, from the `audit` config section: the session index's catch-up, signed
+ * checkpoints, retention, continuous export, and the forensic vault sessions seal copies with. Built (and keys validated) before listeners start.
  */
 export class AuditServices {
   readonly checkpointer: AuditCheckpointer | undefined;
   readonly retention: AuditRetention | undefined;
   readonly exporter: AuditExporter | undefined;
   readonly forensic: ForensicVault | undefined;
+  readonly sessionIndexer: SessionIndexer;
 
   constructor(config: AuditConfig, baseDir: string, store: Store, clock: Clock, logger: Logger) {
     const log = logger.child({ component: 'audit' });
+    this.sessionIndexer = new SessionIndexer(store, { intervalMs: SESSION_INDEX_INTERVAL_MS, logger: log });
     const signer =
       config.checkpoints.signingKey !== undefined ? CheckpointSigner.fromPem(config.checkpoints.signingKey) : undefined;
     if (signer) {
@@ -50,6 +59,7 @@ export class AuditServices {
   }
 
   start(): void {
+    this.sessionIndexer.start();
     this.checkpointer?.start();
     this.retention?.start();
     this.exporter?.start();
@@ -57,6 +67,7 @@ export class AuditServices {
 
   /** After the recorder has flushed: a last signed checkpoint, then the exporter stops where it got to. */
   async stop(): Promise<void> {
+    this.sessionIndexer.stop();
     await this.retention?.stop();
     await this.checkpointer?.stop();
     await this.exporter?.stop();

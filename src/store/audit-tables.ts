@@ -1,6 +1,7 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { ChainHead } from './hash-chain.js';
 import type { AuditCheckpointsTable, ForensicCopiesTable, StoreSchema } from './migrations.js';
+import { catchUpIn, ofSessions } from './session-event-index.js';
 import type { ForensicCopy, SignedCheckpoint, StoredCheckpoint } from './store.js';
 
 /**
@@ -82,11 +83,13 @@ export class AuditTables {
   async retentionBoundary(cutoff: number): Promise<number> {
     const head = await this.chainHead();
     if (!head) return 0;
-    // The first event of every session still active at or after the cutoff: nothing from there on may go.
+    // The first event of every session still active at or after the cutoff: nothing from there on may go. Found in
+    // the session index and in its unindexed tail, in one statement (see session-event-index.ts).
+    const active = this.db.selectFrom('audit_events').select('session_id').where('at', '>=', cutoff);
     const row = await this.db
       .selectFrom('audit_events')
-      .select((eb) => eb.fn.min('id').as('id'))
-      .where('session_id', 'in', this.db.selectFrom('audit_events').select('session_id').where('at', '>=', cutoff))
+      .select((eb) => eb.fn.min('audit_events.id').as('id'))
+      .where((eb) => ofSessions(eb, active))
       .executeTakeFirst();
     const firstKept = row?.id === null || row?.id === undefined ? head.id : Number(row.id);
     // The head always stays: the next append links to it.
@@ -94,23 +97,29 @@ export class AuditTables {
   }
 }
 
-/** The statements a prune runs inside its transaction, in order; shared text for both stores. */
+/**
+ * The statements a prune runs inside its transaction, in order, after catching the session index up to the head
+ * (so the index alone says which sessions still have events); shared text for both stores.
+ */
 export const PRUNE_STATEMENTS = {
   deleteEvents: 'delete from audit_events where id <= ?',
+  deleteIndexed: 'delete from audit_session_events where event_id <= ?',
   deleteSessions:
-    'delete from sessions where not exists (select 1 from audit_events e where e.session_id = sessions.id)',
+    'delete from sessions where not exists (select 1 from audit_session_events i where i.session_id = sessions.id)',
   deleteForensic:
-    'delete from forensic_copies where not exists (select 1 from audit_events e where e.session_id = forensic_copies.session_id)',
+    'delete from forensic_copies where not exists (select 1 from audit_session_events i where i.session_id = forensic_copies.session_id)',
 } as const;
 
 /** Runs the prune statements on a Kysely transaction (PostgreSQL). */
 export async function pruneWithKysely(
-  trx: Kysely<StoreSchema>,
+  trx: Transaction<StoreSchema>,
   throughId: number,
   anchor: SignedCheckpoint,
 ): Promise<{ events: number; sessions: number }> {
+  while ((await catchUpIn(trx)) > 0);
   await trx.insertInto('audit_checkpoints').values(checkpointRow(anchor)).execute();
   const events = await trx.deleteFrom('audit_events').where('id', '<=', throughId).executeTakeFirst();
+  await trx.deleteFrom('audit_session_events').where('event_id', '<=', throughId).execute();
   const sessions = await sql.raw(PRUNE_STATEMENTS.deleteSessions).execute(trx);
   await sql.raw(PRUNE_STATEMENTS.deleteForensic).execute(trx);
   return { events: Number(events.numDeletedRows), sessions: Number(sessions.numAffectedRows ?? 0) };

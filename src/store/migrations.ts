@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Kysely, Migration, MigrationProvider } from 'kysely';
+import { type ColumnType, type Generated, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { createApprovalTables } from '../approvals/review-tables.js';
 import { createQuotaTables } from '../quotas/migration.js';
 
@@ -64,8 +64,25 @@ export interface ForensicCopiesTable {
   ciphertext: string;
 }
 
+/**
+ * Which events belong to which session, built in bulk behind the log (session-event-index.ts) rather than in every
+ * append: an index on audit_events(session_id) made each group commit write one index page per active session.
+ */
+export interface AuditSessionEventsTable {
+  session_id: string;
+  event_id: BigIntColumn;
+}
+
+/** How far a bulk-built index has read the log (the `sessions` row: audit_session_events). */
+export interface AuditIndexCursorsTable {
+  name: string;
+  event_id: BigIntColumn;
+}
+
 export interface StoreSchema {
   audit_events: AuditEventsTable;
+  audit_session_events: AuditSessionEventsTable;
+  audit_index_cursors: AuditIndexCursorsTable;
   sessions: SessionsTable;
   audit_checkpoints: AuditCheckpointsTable;
   export_cursors: ExportCursorsTable;
@@ -150,6 +167,32 @@ const MIGRATIONS: readonly NamedMigration[] = [
         .addColumn('ciphertext', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('forensic_copies_pk', ['session_id', 'seq'])
         .execute();
+    },
+  },
+  {
+    // The per-session index moves out of the append path: see AuditSessionEventsTable.
+    name: '0004_session_events_behind_the_log',
+    async up(db, dialect) {
+      const idType = dialect === 'sqlite' ? 'integer' : 'bigint';
+      await db.schema
+        .createTable('audit_session_events')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('event_id', idType, (c) => c.notNull())
+        .addPrimaryKeyConstraint('audit_session_events_pk', ['session_id', 'event_id'])
+        // SQLite: the primary key is the table (one b-tree, not a rowid table plus an index).
+        .$call((t) => (dialect === 'sqlite' ? t.modifyEnd(sql`without rowid`) : t))
+        .execute();
+      await db.schema
+        .createTable('audit_index_cursors')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', idType, (c) => c.notNull())
+        .execute();
+      await sql`insert into audit_session_events (session_id, event_id) select session_id, id from audit_events`.execute(
+        db,
+      );
+      await sql`insert into audit_index_cursors (name, event_id)
+        values ('sessions', coalesce((select max(id) from audit_events), 0))`.execute(db);
+      await db.schema.dropIndex('audit_events_session_id').execute();
     },
   },
   // Just-in-time approval tables (src/approvals/review-tables.ts); 0100_ keeps them after the core migrations.

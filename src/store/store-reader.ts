@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AuditEvent, AuditEventType, SessionSummary } from '../audit/event.js';
 import type { AuditEventsTable, SessionsTable, StoreDialect, StoreSchema } from './migrations.js';
+import { ofSessions } from './session-event-index.js';
 import type { SessionQuery } from './store.js';
 
 /** Shortest session id prefix `getSession` searches by; shorter ones must match a whole id. */
@@ -12,7 +13,8 @@ export const MIN_SESSION_PREFIX = 6;
  *
  * A session's operation and denial counts are counted from its events when read, not kept up to date on every
  * append: that saved an UPDATE per session per audit transaction, on the recorder's hot path, and the counts come
- * from the hash-chained log itself.
+ * from the hash-chained log itself. A session's events are found through the index built behind the log plus its
+ * unindexed tail (session-event-index.ts).
  */
 export class StoreReader {
   /** The operation's verdict, read from the payload's JSON text in the dialect's own JSON function. */
@@ -46,10 +48,11 @@ export class StoreReader {
         sql<number | string>`sum(case when ${this.verdict} = 'allow' then 0 else 1 end)`.as('denied'),
       ])
       .where('type', '=', 'operation')
-      .where(
-        'session_id',
-        'in',
-        rows.map((r) => r.id),
+      .where((eb) =>
+        ofSessions(
+          eb,
+          rows.map((r) => r.id),
+        ),
       )
       .groupBy('session_id')
       .execute();
@@ -66,7 +69,7 @@ export class StoreReader {
     const events = await this.db
       .selectFrom('audit_events')
       .selectAll()
-      .where('session_id', '=', row.id)
+      .where((eb) => ofSessions(eb, [row.id]))
       .orderBy('id')
       .execute();
     const read = events.map(toEvent);

@@ -61,10 +61,16 @@ export interface Store {
   migrate(): Promise<void>;
   /**
    * Appends events in order, in one transaction, extending the hash chain. Resolves only when the events are
-   * durable, with where each landed in the chain; rejects (and stores none of them) otherwise. Also maintains the
-   * session index (counts, end time).
+   * durable, with where each landed in the chain; rejects (and stores none of them) otherwise. Also records
+   * sessions' starts and ends in the `sessions` table.
    */
   appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]>;
+  /**
+   * Brings the session index up to the chain head, at most `CATCH_UP_BATCH` events per call; returns how many event
+   * ids it passed. Reads are right without it (they also scan the unindexed tail): call it periodically so that
+   * tail stays short.
+   */
+  indexSessionEvents(): Promise<number>;
   listSessions(query: SessionQuery): Promise<readonly SessionSummary[]>;
   /** Sessions whose id starts with `idPrefix` are found too, when the prefix is unambiguous. */
   getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined>;

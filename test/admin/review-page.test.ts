@@ -61,7 +61,9 @@ describe('reviews web page in a real browser', () => {
     assert.equal(result.status, 'approved');
     assert.equal(result.review.decisions[0]?.subject, 'alice');
     assert.equal(result.review.decisions[0]?.reason, 'looks right');
-    // The approved review left the pending list.
+    // The approved review leaves the pending list (the page reloads it after the status line: wait for that, or fail
+    // after the locator's timeout).
+    await row.waitFor({ state: 'detached' });
     assert.equal(await row.count(), 0);
     assert.deepEqual(violations, [], 'the page runs under its Content-Security-Policy without violations');
   });

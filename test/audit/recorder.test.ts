@@ -50,6 +50,7 @@ class ObservedStore implements Store {
     }
   }
   migrate = () => this.inner.migrate();
+  indexSessionEvents = () => this.inner.indexSessionEvents();
   listSessions = (query: SessionQuery) => this.inner.listSessions(query);
   getSession = (idPrefix: string) => this.inner.getSession(idPrefix);
   readEvents = (afterId: number, limit: number) => this.inner.readEvents(afterId, limit);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Migrator } from 'kysely';
+import { MIGRATION_TABLES, migrationProvider } from '../../src/store/migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { readAll, sessionEvents, storeContract } from './store-contract.js';
 
@@ -51,6 +53,42 @@ describe('SqliteStore', () => {
     const wal = statSync(`${path}-wal`).size;
     assert.ok(wal < 8_000_000, `the WAL holds ${wal} bytes`);
     assert.ok(statSync(path).size > 10_000_000, 'the 12 MB written reached the database file');
+    await store.close();
+  });
+
+  it('migrates a log written before the session index moved behind it', async () => {
+    const path = nextPath();
+    const store = await SqliteStore.open(path);
+    // The schema as released before 0004: an index on audit_events(session_id, id), no audit_session_events.
+    const old = await new Migrator({
+      db: store.kysely,
+      provider: migrationProvider('sqlite'),
+      ...MIGRATION_TABLES,
+    }).migrateTo('0003_audit_checkpoints_export_forensic');
+    assert.equal(old.error, undefined);
+    await store.appendEvents([...sessionEvents('before-a', 10), ...sessionEvents('before-b', 20)]);
+
+    await store.migrate();
+    const peek = new Database(path, { readonly: true });
+    const indexes = peek.pragma('index_list(audit_events)') as { name: string }[];
+    const cursor = peek.prepare("select event_id from audit_index_cursors where name = 'sessions'").get();
+    const entries = peek.prepare('select count(*) as n from audit_session_events').get();
+    peek.close();
+    assert.deepEqual(
+      indexes.map((i) => i.name),
+      [],
+      'the per-append index is gone',
+    );
+    assert.deepEqual(
+      [cursor, entries],
+      [{ event_id: 8 }, { n: 8 }],
+      'every old event is indexed, the cursor at the head',
+    );
+    assert.equal(await store.indexSessionEvents(), 0);
+    assert.deepEqual(
+      (await store.getSession('before-b'))?.events.map((e) => e.id),
+      [5, 6, 7, 8],
+    );
     await store.close();
   });
 

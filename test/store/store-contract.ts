@@ -211,6 +211,78 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.ok(sessions.every((s) => s.operations === 1 && s.endedAt !== null));
     });
 
+    it("finds a session's events whether the session index has reached them or not", async () => {
+      const store = await fresh();
+      await store.appendEvents([start('ix-a', 10), start('ix-b', 11)]);
+      await store.appendEvents([
+        operation('ix-a', 12, 1, 'allow'),
+        operation('ix-b', 13, 1, 'deny'),
+        result('ix-a', 14, 1),
+      ]);
+      const summaries = async () =>
+        (await store.listSessions({ limit: 10 })).map((s) => [s.id, s.operations, s.denied]).sort();
+      const types = async (id: string) => (await store.getSession(id))?.events.map((e) => `${e.id}:${e.type}`);
+
+      // Nothing indexed yet: everything is found in the tail.
+      assert.deepEqual(await types('ix-a'), ['1:session.start', '3:operation', '5:operation.result']);
+      assert.deepEqual(await summaries(), [
+        ['ix-a', 1, 0],
+        ['ix-b', 1, 1],
+      ]);
+
+      assert.equal(await store.indexSessionEvents(), 5, 'the catch-up passes every event so far');
+      assert.equal(await store.indexSessionEvents(), 0, 'and then has nothing left to do');
+      assert.deepEqual(await types('ix-a'), ['1:session.start', '3:operation', '5:operation.result']);
+
+      // Half indexed, half in the tail: found once each, in order.
+      await store.appendEvents([
+        operation('ix-a', 15, 2, 'review'),
+        operation('ix-b', 16, 2, 'allow'),
+        end('ix-a', 17),
+      ]);
+      assert.deepEqual(await types('ix-a'), [
+        '1:session.start',
+        '3:operation',
+        '5:operation.result',
+        '6:operation',
+        '8:session.end',
+      ]);
+      assert.deepEqual(await summaries(), [
+        ['ix-a', 2, 1],
+        ['ix-b', 2, 1],
+      ]);
+      assert.equal(await store.indexSessionEvents(), 3);
+      assert.deepEqual(await types('ix-b'), ['2:session.start', '4:operation', '7:operation']);
+    });
+
+    for (const indexed of [false, true]) {
+      it(`prunes whole sessions before the retention boundary (session index ${indexed ? 'caught up' : 'behind'})`, async () => {
+        const store = await fresh();
+        await store.appendEvents([start('old', 10), operation('old', 11, 1, 'allow'), end('old', 12)]);
+        await store.appendEvents([start('new', 1000), operation('new', 1001, 1, 'allow')]);
+        if (indexed) assert.equal(await store.indexSessionEvents(), 5);
+
+        const boundary = await store.retentionBoundary(500);
+        assert.equal(boundary, 3, "the old session's events may go, the new one's first event may not");
+        const anchor = { eventId: boundary, hash: 'h', at: 2000, reason: 'prune', keyId: 'k', signature: 's' };
+        assert.deepEqual(await store.prune(boundary, anchor), { events: 3, sessions: 1 });
+
+        assert.equal(await store.getSession('old'), undefined);
+        assert.deepEqual(
+          (await store.getSession('new'))?.events.map((e) => e.id),
+          [4, 5],
+        );
+        assert.deepEqual(
+          (await store.listSessions({ limit: 10 })).map((s) => s.id),
+          ['new'],
+        );
+        assert.equal(await store.indexSessionEvents(), 0, 'a prune leaves the index at the head');
+        // A session active on both sides of the cutoff keeps all its events.
+        await store.appendEvents([operation('new', 3000, 2, 'allow')]);
+        assert.equal(await store.retentionBoundary(2500), 3);
+      });
+    }
+
     it('appends an empty batch as a no-op', async () => {
       const store = await fresh();
       assert.deepEqual(await store.appendEvents([]), []);

@@ -6,6 +6,7 @@ import { pruneWithKysely } from '../audit-tables.js';
 import { type ChainHead, type ChainLink, chainEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import { catchUpIn } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 
@@ -118,6 +119,11 @@ export class PostgresStore extends KyselyStore implements Store {
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
     return this.kysely.transaction().execute((trx) => pruneWithKysely(trx, throughId, anchor));
+  }
+
+  async indexSessionEvents(): Promise<number> {
+    if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
+    return this.kysely.transaction().execute(catchUpIn);
   }
 
   ping(): Promise<void> {

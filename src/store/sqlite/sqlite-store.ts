@@ -8,6 +8,7 @@ import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainLink, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import { CATCH_UP_SQL, catchUpRange } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendTransaction, prepareAppend } from './append-transaction.js';
@@ -32,6 +33,7 @@ export class SqliteStore extends KyselyStore implements Store {
   private readonly db: Database.Database;
   readonly dialect = 'sqlite' as const;
   private append: AppendTransaction | undefined;
+  private indexCatchUp: Database.Transaction<() => number> | undefined;
   private closed = false;
 
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
@@ -74,17 +76,42 @@ export class SqliteStore extends KyselyStore implements Store {
       `insert into audit_checkpoints (event_id, hash, at, reason, key_id, signature)
        values (@event_id, @hash, @at, @reason, @key_id, @signature)`,
     );
+    const catchUp = this.catchUp();
     const deleteEvents = this.db.prepare(PRUNE_STATEMENTS.deleteEvents);
+    const deleteIndexed = this.db.prepare(PRUNE_STATEMENTS.deleteIndexed);
     const deleteSessions = this.db.prepare(PRUNE_STATEMENTS.deleteSessions);
     const deleteForensic = this.db.prepare(PRUNE_STATEMENTS.deleteForensic);
     const run = this.db.transaction((): PruneResult => {
+      while (catchUp() > 0);
       insert.run(checkpointRow(anchor));
       const events = deleteEvents.run(throughId).changes;
+      deleteIndexed.run(throughId);
       const sessions = deleteSessions.run().changes;
       deleteForensic.run();
       return { events, sessions };
     });
     return run.immediate();
+  }
+
+  async indexSessionEvents(): Promise<number> {
+    if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
+    this.indexCatchUp ??= this.db.transaction(this.catchUp());
+    return this.indexCatchUp.immediate();
+  }
+
+  /** One catch-up of the session index, to run inside a write transaction (see session-event-index.ts). */
+  private catchUp(): () => number {
+    const cursor = this.db.prepare<[], { event_id: number }>(CATCH_UP_SQL.cursor);
+    const head = this.db.prepare<[], { id: number | null }>(CATCH_UP_SQL.head);
+    const index = this.db.prepare(CATCH_UP_SQL.index);
+    const advance = this.db.prepare(CATCH_UP_SQL.advance);
+    return () => {
+      const range = catchUpRange(cursor.get()?.event_id, head.get()?.id);
+      if (!range) return 0;
+      index.run(range.from, range.through);
+      advance.run(range.through);
+      return range.through - range.from;
+    };
   }
 
   ping(): Promise<void> {
@@ -93,6 +120,14 @@ export class SqliteStore extends KyselyStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Leave the index at the head, so the next reader has no tail to scan. Best effort: reads are right either way.
+    if (this.db.open && !this.db.readonly) {
+      try {
+        while ((await this.indexSessionEvents()) > 0);
+      } catch {
+        // A locked or read-only file: the next writer catches up.
+      }
+    }
     this.closed = true;
     await this.kysely.destroy();
     // Kysely closes the handle only if it ever ran a query.
