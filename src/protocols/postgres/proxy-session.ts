@@ -268,8 +268,10 @@ export class ProxySession {
           continue;
         }
         const handled = this.onClientFrame(frame);
+        // What is gathered so far is not flushed before a decision is awaited: a decision takes microtasks (or one
+        // group commit), and Parse, Bind, Execute and Sync then leave in one write instead of two. A review, which
+        // may wait for minutes, flushes on its own (see `review`).
         if (handled !== undefined) {
-          await this.flushBackend();
           await handled;
         } else if (this.toBackendBytes >= BACKEND_FLUSH_BYTES) {
           await this.flushBackend();
