@@ -33,19 +33,20 @@ export function scanDigitClusters(text: string, visit: (cluster: DigitCluster) =
 const RUN = new Uint8Array(128);
 for (const c of '0123456789 .-()+') RUN[c.charCodeAt(0)] = 1;
 
-function inRun(code: number): boolean {
-  return code < 128 && RUN[code] === 1;
-}
-
 /**
  * Visits the clusters at least `minRun` characters long, the only places a numeric value of that length can be (a
- * value lies inside one cluster); they lie in runs of at least `minRun` characters of the RUN set. Probes every
- * `minRun`-th character and skips ahead on any other (a lower-case letter, a colon, a line end), so ordinary text is
- * read a fraction of a time: the hand-written skip search is what keeps the numeric detectors' cost well under one
- * pass of the text. Where a probe is a RUN character, the scan starts at the beginning of its run (a character
- * outside any cluster) and goes on until it is outside a cluster again, so every cluster it visits is the very one
+ * value lies inside one cluster); they lie in runs of at least `minRun` characters of the RUN set. A skip search:
+ * a run that long beginning at `floor` or after it and before the next probe covers the probe `floor + minRun - 1`,
+ * so the scan reads the probe and back from it, and on the first character outside RUN, the run can only begin
+ * after that character: the next probe is `minRun` further on from there. Ordinary text is read a fraction of a
+ * time (a lower-case letter skips `minRun` characters at once), and no character is read twice: what lies between
+ * the floor and the last probe is known to be RUN. That is what keeps the numeric detectors' cost well under one
+ * pass of the text. Where `minRun` RUN characters begin at the floor (not at a space: the spaces before a date
+ * do not make its run long enough), the floor is the beginning of their run and a character outside any cluster,
+ * and the scan goes on from there until it is outside a cluster again, so every cluster it visits is the very one
  * a full scan yields. Clusters that begin with `+` are also visited from `plusRun` characters on (international
- * phone numbers are shorter than any other value): `+` is rare, so they are found with indexOf.
+ * phone numbers are shorter than any other value): `+` is rare, so they are found with indexOf. Test `run scan`
+ * holds this against `scanDigitClusters`.
  */
 export function scanRunClusters(
   text: string,
@@ -55,30 +56,31 @@ export function scanRunClusters(
 ): void {
   const n = text.length;
   const cluster: ScratchCluster = { start: 0, end: 0, digits: 0, dots: 0, gaps: 0 };
+  /** Outside any cluster; every cluster long enough that begins before it has been visited. */
   let floor = 0;
-  let i = minRun - 1;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    // Every RUN character is at most `9`: letters fail the first test.
-    if (c > 57 || RUN[c] === 0) {
-      i += minRun;
+  /** `text[floor, known)` are RUN characters. */
+  let known = 0;
+  while (floor + minRun <= n) {
+    const probe = floor + minRun - 1;
+    let j = probe;
+    for (; j >= known; j--) {
+      const c = text.charCodeAt(j);
+      // Every RUN character is at most `9`: letters fail the first test.
+      if (c > 57 || RUN[c] === 0) break;
+    }
+    if (j >= known) {
+      floor = j + 1;
+      known = probe + 1;
       continue;
     }
-    let from = i;
-    while (from > floor && inRun(text.charCodeAt(from - 1))) from--;
-    // No cluster begins with a space: the spaces before a date (` 2024-01-15`) do not make its run long enough.
-    while (from < n && text.charCodeAt(from) === 32) from++;
-    // Only as far as a run long enough: past that, the scan finds where the run ends itself.
-    let to = from;
-    while (to < n && to - from < minRun && inRun(text.charCodeAt(to))) to++;
-    if (to - from < minRun) {
-      floor = to;
-      i = to + minRun;
+    if (text.charCodeAt(floor) === 32) {
+      floor++;
+      if (known < floor) known = floor;
       continue;
     }
     // The next cluster long enough holds a character from where the scan stopped on.
-    floor = scanFrom(text, from, to, minRun, visit, cluster);
-    i = floor + minRun - 1;
+    floor = scanFrom(text, floor, floor + minRun, minRun, visit, cluster);
+    known = floor;
   }
   if (plusRun >= minRun) return;
   for (let plus = text.indexOf('+'); plus !== -1; plus = text.indexOf('+', plus + 1)) {

@@ -99,40 +99,58 @@ export class Redactor {
 
   /**
    * Masks several separate texts (the text columns of one SQL row), each exactly as `mask` would, with one scan of
-   * them joined by line breaks: every detector has a fixed cost per call, which dominates on short values. A line
-   * break is what each detector already treats like the end of a text (no value spans one except a private-key
-   * block); a find that crosses from one text into the next would also change how overlaps resolve, so when there
-   * is one, the texts are masked one by one instead. Test `joined scan` holds this against `mask`.
+   * them joined by line breaks: every detector has a fixed cost per call, which dominates on short values. See
+   * `findInValues`; when a find crosses from one text into the next, the texts are masked one by one instead.
+   * Test `joined scan` holds this against `mask`.
    */
   maskEach(texts: readonly string[], counts: MaskCounts): readonly string[] {
     if (texts.length < 2) return texts.map((text) => this.mask(text, counts));
     const joined = texts.join('\n');
-    const found = this.collect(joined);
-    if (found.length === 0) return texts;
-    found.sort(byStart);
-    // Each find must end within the text it starts in.
-    let k = 0;
-    let end = (texts[0] as string).length;
-    for (const match of found) {
-      while (match.start > end) end += 1 + (texts[++k] as string).length;
-      if (match.end > end) return texts.map((text) => this.mask(text, counts));
-    }
-    const matches = resolveOverlaps(found);
-    const out: string[] = new Array(texts.length);
-    let m = 0;
+    const starts = new Array<number>(texts.length);
+    const ends = new Array<number>(texts.length);
     let from = 0;
     for (let i = 0; i < texts.length; i++) {
-      const text = texts[i] as string;
-      const to = from + text.length;
-      if (m >= matches.length || (matches[m] as Match).start >= to) out[i] = text;
-      else {
-        const first = m;
-        while (m < matches.length && (matches[m] as Match).start < to) m++;
-        out[i] = this.apply(joined, matches.slice(first, m), counts, from, to);
-      }
-      from = to + 1;
+      starts[i] = from;
+      ends[i] = from + (texts[i] as string).length;
+      from = (ends[i] as number) + 1;
+    }
+    const matches = this.findInValues(joined, starts, ends, texts.length);
+    if (matches === undefined) return texts.map((text) => this.mask(text, counts));
+    if (matches.length === 0) return texts;
+    const out: string[] = new Array(texts.length);
+    let m = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const first = m;
+      while (m < matches.length && (matches[m] as Match).start < (ends[i] as number)) m++;
+      out[i] =
+        m === first
+          ? (texts[i] as string)
+          : this.apply(joined, matches.slice(first, m), counts, starts[i] as number, ends[i] as number);
     }
     return out;
+  }
+
+  /**
+   * The matches of separate values lying in one text at `[starts[k], ends[k])` for `k < count` (in order), with
+   * only line breaks between them, as finding in each value on its own finds them: non-overlapping, in text order.
+   * A line break is what each detector already treats like the end of a text, however many there are (no value
+   * spans one except a private-key block), so a value's neighbours change nothing in it. A find that crosses from
+   * one value into the next would, and would also change how overlaps resolve: then the answer is undefined, and
+   * the values must be masked one by one. One scan for many short values: every detector has a fixed cost per
+   * call, which dominates on short values.
+   */
+  findInValues(text: string, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number): Match[] | undefined {
+    const found = this.collect(text);
+    if (found.length === 0) return found;
+    found.sort(byStart);
+    // Each find must lie within one value.
+    let k = 0;
+    for (const match of found) {
+      while (k < count && match.start >= (ends[k] as number)) k++;
+      if (k === count || match.start < (starts[k] as number) || match.end > (ends[k] as number)) return undefined;
+    }
+    // Finds in different values do not overlap: resolving them all at once resolves each value's on their own.
+    return resolveOverlaps(found);
   }
 }
 

@@ -15,8 +15,38 @@ export interface ValueKind {
 
 /** Hex digits of the HMAC kept in a token: 64 bits, so collisions in one data set are vanishingly rare. */
 const TOKEN_HEX = 16;
-/** Tokens recently computed, so repeated values (a column of the same domain) are not hashed again. */
-const TOKEN_CACHE_SIZE = 4096;
+/**
+ * Tokens kept per kind of value, in each of two generations (see `TokenCache`): enough for the distinct values of
+ * a column read again and again (HMAC costs microseconds a value), bounded at twice this many values per kind.
+ */
+const TOKEN_CACHE_SIZE = 16_384;
+
+/**
+ * Recently computed tokens of one kind, by the value as written (a token depends on the value only, through
+ * `normalize`): two generations, so that filling up drops the values not seen for the longest, not all of them.
+ * New tokens go into the newer; a value found in the older is moved into the newer; when the newer is full, it
+ * becomes the older and the older is dropped.
+ */
+class TokenCache {
+  private newer = new Map<string, string>();
+  private older = new Map<string, string>();
+
+  get(value: string): string | undefined {
+    const token = this.newer.get(value);
+    if (token !== undefined) return token;
+    const old = this.older.get(value);
+    if (old !== undefined) this.set(value, old);
+    return old;
+  }
+
+  set(value: string, token: string): void {
+    if (this.newer.size >= TOKEN_CACHE_SIZE) {
+      this.older = this.newer;
+      this.newer = new Map();
+    }
+    this.newer.set(value, token);
+  }
+}
 
 /**
  * Deterministic tokens: HMAC-SHA256 over the type and the normalized value, keyed with the configured secret, so
@@ -24,7 +54,7 @@ const TOKEN_CACHE_SIZE = 4096;
  * a guess against a token.
  */
 export class Tokenizer {
-  private readonly cache = new Map<string, string>();
+  private readonly caches = new Map<ValueKind, TokenCache>();
   /** Made once: createHmac with a string key imports it again on every call. */
   private readonly key: KeyObject;
 
@@ -35,13 +65,17 @@ export class Tokenizer {
   }
 
   token(kind: ValueKind, value: string): string {
-    const input = `${kind.type}\0${kind.normalize(value)}`;
-    let token = this.cache.get(input);
+    let cache = this.caches.get(kind);
+    if (cache === undefined) {
+      cache = new TokenCache();
+      this.caches.set(kind, cache);
+    }
+    let token = cache.get(value);
     if (token === undefined) {
+      const input = `${kind.type}\0${kind.normalize(value)}`;
       const digest = createHmac('sha256', this.key).update(input).digest('hex').slice(0, TOKEN_HEX);
       token = `tok_${kind.type}_${digest}`;
-      if (this.cache.size >= TOKEN_CACHE_SIZE) this.cache.clear();
-      this.cache.set(input, token);
+      cache.set(value, token);
     }
     return token;
   }

@@ -7,6 +7,7 @@ import type { Redactor } from '../../src/masking/redactor.js';
 import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.js';
 import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
 import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * DataRow masking, value by value against the plain calls (each text column masked on its own, JSON through
@@ -146,6 +147,77 @@ describe('DataRow masking', () => {
         ),
       );
     }
+  });
+
+  it('masks generated rows as each value masked alone: columns between, NULLs, line breaks, multi-byte text', () => {
+    // Scanned text columns with other columns, NULLs and empty values between them: the row's scanned values are
+    // read as one text, with line breaks where the rest lies (or one by one, when they are not all ASCII).
+    const fields = [
+      field(1, 25),
+      field(2, 23),
+      field(3, 1043),
+      field(4, 25),
+      field(5, 17, 1),
+      field(6, 25),
+      field(7, 25),
+      field(8, 20),
+      field(9, 25),
+    ];
+    const masking = new ResultMasking({ ...plan, columns: [] }, catalog);
+    const rowShape = masking.shape(fields);
+    const next = seededRandom(29);
+    const pieces = [
+      ...TEXTS,
+      'd41d8cd98f00b204e9800998ecf8427e',
+      '4242',
+      ' 4242 ',
+      '415',
+      '555-2671',
+      '\n',
+      ' ',
+      '-----BEGIN RSA PRIVATE KEY-----\n',
+      '-----END RSA PRIVATE KEY-----',
+      'mary@',
+      'example.com',
+      'GB82 WEST',
+      '1234 5698 7654 32',
+      '10.0.0.',
+      '1',
+      'AKIAIOSFODNN7EXAMPLE',
+    ];
+    const bytes = [Buffer.from([0xc3]), Buffer.from([0x80]), Buffer.from('€'), Buffer.from('😀')];
+    let changedRows = 0;
+    for (let row = 0; row < 3000; row++) {
+      const values = fields.map((f): Buffer | null => {
+        if (next() < 0.15) return null;
+        if (f.typeOid === 23 || f.typeOid === 20) return Buffer.from(String(Math.floor(next() * 1e12)));
+        if (f.typeOid === 17) return Buffer.from([10, 64, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49]);
+        const parts: Buffer[] = [];
+        const count = Math.floor(next() * 6);
+        for (let k = 0; k < count; k++)
+          parts.push(
+            next() < 0.03
+              ? (bytes[Math.floor(next() * bytes.length)] as Buffer)
+              : Buffer.from(pieces[Math.floor(next() * pieces.length)] as string),
+          );
+        return Buffer.concat(parts);
+      });
+      const frame = encodeRow(values);
+      const counts = new MaskCounts();
+      const masked = masking.row(frame, frame.subarray(5), rowShape, counts, false);
+      const expectedCounts = new MaskCounts();
+      const expected = values.map((value, i) => {
+        if (value === null || rowShape.actions[i] === undefined) return value;
+        const text = value.toString('utf8');
+        const result = redactor.mask(text, expectedCounts);
+        return result === text ? value : Buffer.from(result);
+      });
+      assert.deepEqual(decodeRow(masked.frame), expected, `row ${row}`);
+      assert.deepEqual(counts.toRecord(), expectedCounts.toRecord(), `row ${row}`);
+      if (masked.frame !== frame) changedRows++;
+      else assert.ok(expectedCounts.empty, 'an unchanged row is relayed as it came');
+    }
+    assert.ok(changedRows > 300, 'rows with something masked were compared');
   });
 
   it('relays the very frame when nothing in the row is masked', () => {

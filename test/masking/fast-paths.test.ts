@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { isValidIBAN } from 'ibantools';
 import { generateTextCorpus } from '../../bench/masking/text-corpus.js';
 import { MaskCounts } from '../../src/masking/counts.js';
 import type { Detector, Match } from '../../src/masking/detector.js';
+import { CANDIDATE as IBAN_CANDIDATE, iban } from '../../src/masking/detectors/iban.js';
 import { DETECTOR_TYPES, detectorTable } from '../../src/masking/detectors/index.js';
 import { findAssignments, KINDS, secret } from '../../src/masking/detectors/secret.js';
 import { Redactor } from '../../src/masking/redactor.js';
@@ -128,6 +130,36 @@ describe('fast paths', () => {
       for (const kind of KINDS) globalFinds(text, kind.pattern, (m) => kind.accept?.(m[0]) ?? true, secret, plain);
       assert.equal(key(fast), key(plain), JSON.stringify(text.slice(0, 200)));
     }
+  });
+
+  it('iban: the search for starts finds what the candidate pattern finds tried at every position', () => {
+    const sticky = new RegExp(`(?<![A-Za-z0-9])${IBAN_CANDIDATE.source}`, 'y');
+    // Hex ids and upper-case runs as well: dense in digits, and in capitals.
+    const next = seededRandom(17);
+    const dense = Array.from({ length: 4000 }, () => {
+      let text = '';
+      const parts = 1 + Math.floor(next() * 10);
+      for (let i = 0; i < parts; i++)
+        text += ['GB82 WEST 1234 5698 7654 32', 'DE89370400440532013000', 'AB12', 'x', ' ', '0f3a9b', 'ZZ', '99'][
+          Math.floor(next() * 8)
+        ];
+      return text;
+    });
+    let found = 0;
+    for (const text of [...texts, ...dense]) {
+      const fast: Match[] = [];
+      iban.find(text, fast);
+      const plain: Match[] = [];
+      for (let at = 0; at < text.length; at++) {
+        sticky.lastIndex = at;
+        const m = sticky.exec(text);
+        if (m !== null && isValidIBAN(m[0].replace(/ /g, '')))
+          plain.push({ start: at, end: at + m[0].length, detector: iban });
+      }
+      assert.equal(key(fast), key(plain), JSON.stringify(text.slice(0, 200)));
+      found += fast.length;
+    }
+    assert.ok(found > 100, 'IBANs were found');
   });
 
   it('joined scan: masking a row of values at once is masking each on its own', () => {

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { MaskCounts } from '../../src/masking/counts.js';
+import { detectorTable } from '../../src/masking/detectors/index.js';
 import { maskInferenceRequest } from '../../src/masking/inference-request.js';
 import { JsonMasker } from '../../src/masking/json-masker.js';
 import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
 import type { Redactor } from '../../src/masking/redactor.js';
 import { SseMasker } from '../../src/masking/sse-masker.js';
 import { StreamMasker } from '../../src/masking/stream-masker.js';
+import { Tokenizer } from '../../src/masking/styles.js';
 
 function plan(config: Partial<Parameters<typeof resolveMasking>[0] & object> = {}, groups: string[] = []): MaskingPlan {
   const resolution = resolveMasking({ requests: true, exempt: [], groups: [], ...config }, groups);
@@ -170,6 +173,23 @@ describe('styles, profiles and config', () => {
     assert.equal(tokens.mask('mary@example.com', new MaskCounts()), a, 'emails are normalised before hashing');
     const other = plan({ style: 'tokenize', tokenKey: `${key}-other` }).redactor as Redactor;
     assert.notEqual(other.mask('mary@example.com', new MaskCounts()), a, 'the key changes every token');
+  });
+
+  it('tokens from the cache are the tokens computed afresh, through generations of it', () => {
+    const kinds = detectorTable();
+    const tokenizer = new Tokenizer(key);
+    const hmac = (type: string, normalized: string) =>
+      `tok_${type}_${createHmac('sha256', key).update(`${type}\0${normalized}`).digest('hex').slice(0, 16)}`;
+    // More distinct values than two generations hold, each asked for again after others: hits in the newer and the
+    // older generation, and misses of values dropped.
+    for (let round = 0; round < 3; round++)
+      for (let i = 0; i < 36_000; i += round + 1) {
+        const value = `User${i}@Example.com`;
+        assert.equal(tokenizer.token(kinds.email, value), hmac('email', value.toLowerCase()), value);
+        if (i % 5 !== 0) continue;
+        const card = `4242 4242 4242 ${String(i % 9_000).padStart(4, '0')}`;
+        assert.equal(tokenizer.token(kinds.card, card), hmac('card', card.replace(/ /g, '')), card);
+      }
   });
 
   it('group overrides, exemptions and detector choice', () => {

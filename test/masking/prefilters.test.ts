@@ -6,6 +6,7 @@ import { generateTextCorpus } from '../../bench/masking/text-corpus.js';
 import type { Detector, Match } from '../../src/masking/detector.js';
 import { detectorTable } from '../../src/masking/detectors/index.js';
 import { plausiblePhone } from '../../src/masking/detectors/phone.js';
+import { type DigitCluster, scanDigitClusters, scanRunClusters } from '../../src/masking/digit-clusters.js';
 import { Redactor } from '../../src/masking/redactor.js';
 import { seededRandom } from '../support/seeded-random.js';
 
@@ -77,6 +78,52 @@ describe('numeric detectors scan long runs only', () => {
     const matches = fast.find(text);
     assert.ok(matches.length > 1000);
     same(text);
+  });
+
+  it('run scan: visits exactly the clusters of a full scan that are long enough', () => {
+    const next = seededRandom(21);
+    // Dense in what clusters are made of, with letters, line breaks and hex-like runs between.
+    const pieces = [
+      ...'0123456789',
+      ...'0123456789',
+      ...' .-()+',
+      '  ',
+      ' (',
+      ') ',
+      '--',
+      '..',
+      'a',
+      'f',
+      'x',
+      '\n',
+      ':',
+    ];
+    const key = (cluster: DigitCluster) =>
+      `${cluster.start}-${cluster.end}:${cluster.digits},${cluster.dots},${cluster.gaps}`;
+    let visited = 0;
+    for (let t = 0; t < 20_000; t++) {
+      let text = '';
+      const length = Math.floor(next() * 80);
+      for (let i = 0; i < length; i++) text += pieces[Math.floor(next() * pieces.length)];
+      for (const [minRun, plusRun] of [
+        [11, 9],
+        [12, 12],
+        [3, 2],
+        [1, 1],
+      ] as const) {
+        const expected: string[] = [];
+        scanDigitClusters(text, (cluster) => {
+          const length = cluster.end - cluster.start;
+          const plus = text.charCodeAt(cluster.start) === 43;
+          if (length >= minRun || (plus && length >= plusRun)) expected.push(key(cluster));
+        });
+        const found: string[] = [];
+        scanRunClusters(text, minRun, (cluster) => found.push(key(cluster)), plusRun);
+        assert.deepEqual(found.sort(), expected.sort(), `${JSON.stringify(text)} ${minRun}/${plusRun}`);
+        visited += found.length;
+      }
+    }
+    assert.ok(visited > 10_000, 'clusters were compared');
   });
 
   it('finds numbers at the very start and end of a text and between runs of separators', () => {

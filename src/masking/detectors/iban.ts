@@ -5,10 +5,17 @@ import type { Detector, Match } from '../detector.js';
  * IBANs, compact or in groups of four (`GB82 WEST 1234 5698 7654 32`): ibantools checks the country's length and
  * BBAN format and the mod-97 check digits.
  */
-/** Sticky: tried only where two capitals, not after a letter or digit, are followed by two digits. */
-const CANDIDATE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])/y;
-/** Where an IBAN can begin: the country code and check digits. One regex pass; letters are not numbers' business. */
-const START = /(?<![A-Za-z0-9])[A-Z]{2}\d\d/g;
+/**
+ * Sticky: tried only where two capitals, not after a letter or digit, are followed by two digits. Exported for test
+ * `fast paths`, which tries it at every position of a text.
+ */
+export const CANDIDATE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])/y;
+/**
+ * Where an IBAN can begin: the country code and check digits. One regex pass; letters are not numbers' business.
+ * The check digits in a look-ahead: the engine's skip search then looks for the two capitals only, several times
+ * faster over text dense in digits (hex ids) than with the digits in the match, for the very same starts.
+ */
+const START = /(?<![A-Za-z0-9])[A-Z]{2}(?=\d\d)/g;
 
 export const iban: Detector = {
   type: 'iban',

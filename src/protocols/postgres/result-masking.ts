@@ -1,6 +1,7 @@
 import { GatehouseError } from '../../core/errors.js';
 import { type ColumnRule, columnRuleFor } from '../../masking/column-rules.js';
 import type { MaskCounts } from '../../masking/counts.js';
+import type { Match } from '../../masking/detector.js';
 import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import type { Redactor } from '../../masking/redactor.js';
@@ -15,6 +16,10 @@ const TEXT_ARRAY_TYPES = new Set([1009, 1015, 1014, 1003]);
 const JSON_TYPE = 114;
 const JSONB_TYPE = 3802;
 
+/** `RowShape.codes`: a text column scanned with its row's others, or a column masked value by value. */
+const SCANNED = 1;
+const MASKED = 2;
+
 type ColumnAction =
   | { readonly kind: 'rule'; readonly rule: ColumnRule }
   | { readonly kind: 'scan' }
@@ -24,6 +29,8 @@ type ColumnAction =
 export interface RowShape {
   readonly fields: readonly FieldDescription[];
   readonly actions: readonly (ColumnAction | undefined)[];
+  /** Each column's action as a number (`SCANNED`, `MASKED` or 0 for none), read for every value of every row. */
+  readonly codes: Uint8Array;
   /** False when no column needs masking: rows pass through untouched. */
   readonly active: boolean;
 }
@@ -69,14 +76,28 @@ export class ResultMasking {
       if (field.typeOid === JSON_TYPE || field.typeOid === JSONB_TYPE) return { kind: 'json' };
       return undefined;
     });
-    return { fields, actions, active: actions.some((a) => a !== undefined) };
+    const codes = Uint8Array.from(actions, (a) => (a === undefined ? 0 : a.kind === 'scan' ? SCANNED : MASKED));
+    return { fields, actions, codes, active: actions.some((a) => a !== undefined) };
   }
+
+  /** Where each value of the current row begins in its body (after its length word), and its length (-1: NULL). */
+  private starts = new Int32Array(64);
+  private lengths = new Int32Array(64);
+  /** The current row's masked values by column, undefined where unchanged; `changed` lists where they are set. */
+  private masked: (string | undefined)[] = new Array(64).fill(undefined);
+  private readonly changed: number[] = [];
+  /** The row's scanned values, copied side by side with line breaks between them (see `maskScanned`). */
+  private joined = Buffer.allocUnsafeSlow(4096);
+  /** Where each scanned value lies in the joined text, and its column. */
+  private valueStarts = new Int32Array(64);
+  private valueEnds = new Int32Array(64);
+  private valueColumns = new Int32Array(64);
 
   /**
    * Masks one DataRow body. Returns the frame to relay (the original bytes when nothing changed) and, when asked,
    * the row's values as text for the audit capture (binary values of non-text types as null). The row's scanned
-   * text columns are masked together, in one scan (see `Redactor.maskEach`): rows are many short values, and a
-   * scan per value would cost more in its fixed part than in reading the value.
+   * text columns are masked together, in one scan (see `maskScanned`): rows are many short values, and a scan per
+   * value would cost more in its fixed part than in reading the value.
    */
   row(
     frame: Buffer,
@@ -85,43 +106,53 @@ export class ResultMasking {
     counts: MaskCounts,
     wantValues: boolean,
   ): { frame: Buffer; values?: (string | null)[] } {
-    const count = body.readInt16BE(0);
+    const count = body.length < 2 ? -1 : (body[0] as number) * 256 + (body[1] as number);
     if (count !== shape.fields.length) throw maskingFailed('a DataRow does not match its RowDescription');
-    /** Where each value's bytes begin in `body` (after its length); its length, -1 for NULL. */
-    const starts: number[] = new Array(count);
-    const lengths: number[] = new Array(count);
-    /** Each masked column's text before and after masking. */
-    const texts: (string | undefined)[] = new Array(count);
-    const masked: (string | undefined)[] = new Array(count);
-    const scanned: number[] = [];
-    const scannedTexts: string[] = [];
+    if (this.starts.length < count) {
+      this.starts = new Int32Array(count);
+      this.lengths = new Int32Array(count);
+      this.masked = new Array(count).fill(undefined);
+    }
+    const { starts, lengths, masked, changed } = this;
+    // The last row's changes are cleared here rather than after it: a row that failed half-way leaves nothing behind.
+    for (const i of changed) masked[i] = undefined;
+    changed.length = 0;
+    const codes = shape.codes;
+    let firstScanned = -1;
+    let lastScanned = -1;
+    let scanned = 0;
     let offset = 2;
     for (let i = 0; i < count; i++) {
       if (offset + 4 > body.length) throw maskingFailed('a DataRow is shorter than its values');
-      const length = body.readInt32BE(offset);
+      // The length word, read by hand: this loop runs for every value of every row.
+      const length =
+        ((body[offset] as number) << 24) |
+        ((body[offset + 1] as number) << 16) |
+        ((body[offset + 2] as number) << 8) |
+        (body[offset + 3] as number);
       offset += 4;
-      const start = offset;
-      starts[i] = start;
+      starts[i] = offset;
       lengths[i] = length;
       if (length < 0) continue;
       if (offset + length > body.length) throw maskingFailed('a DataRow is shorter than its values');
-      const action = shape.actions[i];
-      const field = shape.fields[i] as FieldDescription;
+      const start = offset;
       offset += length;
-      if (action === undefined) continue;
-      const text = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, offset);
-      texts[i] = text;
-      if (action.kind === 'scan') {
-        scanned.push(i);
-        scannedTexts.push(text);
-      } else masked[i] = this.maskValue(action, text, counts);
+      const code = codes[i];
+      if (code === SCANNED) {
+        if (firstScanned === -1) firstScanned = i;
+        lastScanned = i;
+        scanned++;
+      } else if (code === MASKED) {
+        const field = shape.fields[i] as FieldDescription;
+        const text = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, offset);
+        const value = this.maskValue(shape.actions[i] as ColumnAction, text, counts);
+        if (value !== text) {
+          masked[i] = value;
+          changed.push(i);
+        }
+      }
     }
-    if (scanned.length > 0) {
-      const results = (this.plan.redactor as Redactor).maskEach(scannedTexts, counts);
-      for (let k = 0; k < scanned.length; k++) masked[scanned[k] as number] = results[k];
-    }
-    let changed = false;
-    for (let i = 0; i < count; i++) if (masked[i] !== undefined && masked[i] !== texts[i]) changed = true;
+    if (scanned > 0) this.maskScanned(body, codes, firstScanned, lastScanned, scanned, counts);
     let values: (string | null)[] | undefined;
     if (wantValues) {
       values = new Array(count);
@@ -131,14 +162,89 @@ export class ResultMasking {
         const length = lengths[i] as number;
         if (length < 0) values[i] = null;
         else if (masked[i] !== undefined) values[i] = masked[i] as string;
+        else if (codes[i] !== 0)
+          values[i] = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
         else
           values[i] =
             field.format === 0 || TEXT_TYPES.has(field.typeOid) ? body.toString('utf8', start, start + length) : null;
       }
     }
-    if (!changed) return values ? { frame, values } : { frame };
-    const out = encodeDataRow(body, starts, lengths, texts, masked, shape.fields);
+    if (changed.length === 0) return values ? { frame, values } : { frame };
+    const out = encodeDataRow(body, starts, lengths, masked, shape.fields, count);
     return values ? { frame: out, values } : { frame: out };
+  }
+
+  /**
+   * Masks the row's scanned text values (`scanned` non-NULL ones, in columns `first` to `last`), setting
+   * `masked[i]` for those that change. Their bytes are copied side by side into one buffer,
+   * with line breaks in place of what lies between them (length words, other columns): one string is decoded and
+   * scanned for the whole row (see `Redactor.findInValues`), rather than one per value and then a joined one.
+   * Byte offsets are character offsets when the text has as many characters as the bytes it was decoded from
+   * (ASCII; an invalid byte is one U+FFFD whether decoded alone or among its row's values); otherwise each value
+   * is decoded on its own. Test `DataRow masking` holds the row against masking each value alone.
+   */
+  private maskScanned(
+    body: Buffer,
+    codes: Uint8Array,
+    first: number,
+    last: number,
+    scanned: number,
+    counts: MaskCounts,
+  ): void {
+    const redactor = this.plan.redactor as Redactor;
+    const { starts, lengths, masked, changed } = this;
+    if (this.valueStarts.length < scanned) {
+      this.valueStarts = new Int32Array(scanned);
+      this.valueEnds = new Int32Array(scanned);
+      this.valueColumns = new Int32Array(scanned);
+    }
+    const { valueStarts, valueEnds, valueColumns } = this;
+    const from = starts[first] as number;
+    const size = (starts[last] as number) + (lengths[last] as number) - from;
+    if (this.joined.length < size) this.joined = Buffer.allocUnsafeSlow(Math.max(2 * this.joined.length, size));
+    const joined = this.joined;
+    body.copy(joined, 0, from, from + size);
+    let k = 0;
+    let end = 0;
+    for (let i = first; i <= last; i++) {
+      if (codes[i] !== SCANNED || (lengths[i] as number) < 0) continue;
+      const start = (starts[i] as number) - from;
+      for (let b = end; b < start; b++) joined[b] = 10;
+      end = start + (lengths[i] as number);
+      valueStarts[k] = start;
+      valueEnds[k] = end;
+      valueColumns[k] = i;
+      k++;
+    }
+    const text = joined.toString('utf8', 0, size);
+    const matches = text.length === size ? redactor.findInValues(text, valueStarts, valueEnds, k) : undefined;
+    if (matches === undefined) {
+      // Multi-byte characters, or a find crossing from one value into the next: each value alone.
+      for (let v = 0; v < k; v++) {
+        const i = valueColumns[v] as number;
+        const start = starts[i] as number;
+        const value = body.toString('utf8', start, start + (lengths[i] as number));
+        const result = redactor.mask(value, counts);
+        if (result !== value) {
+          masked[i] = result;
+          changed.push(i);
+        }
+      }
+      return;
+    }
+    let m = 0;
+    for (let v = 0; v < k && m < matches.length; v++) {
+      const valueEnd = valueEnds[v] as number;
+      const firstMatch = m;
+      while (m < matches.length && (matches[m] as Match).start < valueEnd) m++;
+      if (m === firstMatch) continue;
+      const valueStart = valueStarts[v] as number;
+      const result = redactor.apply(text, matches.slice(firstMatch, m), counts, valueStart, valueEnd);
+      if (result !== text.slice(valueStart, valueEnd)) {
+        masked[valueColumns[v] as number] = result;
+        changed.push(valueColumns[v] as number);
+      }
+    }
   }
 
   /** Masks one CopyData message of COPY TO STDOUT in text or CSV format (a message holds whole rows). */
@@ -170,22 +276,21 @@ export class ResultMasking {
 }
 
 /**
- * The DataRow with its changed values replaced, in one buffer: the stretches of `body` between changed values (their
- * length words included) are copied as they are, a few copies a row rather than one per value, and the masked
- * values are written in UTF-8 (a binary jsonb value keeps its version byte).
+ * The DataRow with its changed values (`masked`, undefined where unchanged) replaced, in one buffer: the stretches
+ * of `body` between changed values (their length words included) are copied as they are, a few copies a row rather
+ * than one per value, and the masked values are written in UTF-8 (a binary jsonb value keeps its version byte).
  */
 function encodeDataRow(
   body: Buffer,
-  starts: readonly number[],
-  lengths: readonly number[],
-  texts: readonly (string | undefined)[],
+  starts: Int32Array,
+  lengths: Int32Array,
   masked: readonly (string | undefined)[],
   fields: readonly FieldDescription[],
+  count: number,
 ): Buffer {
-  const count = starts.length;
   let size = 4 + body.length;
   for (let i = 0; i < count; i++) {
-    if (masked[i] === undefined || masked[i] === texts[i]) continue;
+    if (masked[i] === undefined) continue;
     const prefix = isBinaryJsonb(fields[i] as FieldDescription) ? 1 : 0;
     size += prefix + Buffer.byteLength(masked[i] as string, 'utf8') - (lengths[i] as number);
   }
@@ -196,7 +301,7 @@ function encodeDataRow(
   /** Where in `body` the stretch not yet copied begins. */
   let copied = 0;
   for (let i = 0; i < count; i++) {
-    if (masked[i] === undefined || masked[i] === texts[i]) continue;
+    if (masked[i] === undefined) continue;
     const start = starts[i] as number;
     // Everything up to this value's length word, unchanged.
     at += body.copy(out, at, copied, start - 4);
