@@ -210,7 +210,11 @@ const audit = z
         signingKey: z.string().min(1).optional(),
         /** Ed25519 public key (SPKI PEM) for `audit verify` on machines that do not hold the private key. */
         publicKey: z.string().min(1).optional(),
-        interval: duration.default(300_000),
+        /**
+         * Events after the last signed checkpoint are hash-linked but not signed: someone able to write the store
+         * could cut or rewrite that tail unseen. A minute keeps the window short for one signature and row a minute.
+         */
+        interval: duration.default(60_000),
       })
       .prefault({}),
     retention: z.strictObject({ maxAge: duration, interval: duration.default(3_600_000) }).optional(),
