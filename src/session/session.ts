@@ -223,8 +223,8 @@ export class Session {
   /**
    * Decides the operation and starts recording it: `durable` settles once the record is durable (rejecting with
    * `audit.unavailable` when it cannot be). For callers that overlap a plain read with that write (see
-   * proxy-session.ts): they may start it, but must release nothing of its result before `durable` resolves.
-   * Everyone else uses `begin`.
+   * protocols/postgres/record-gate.ts): they may start it, but must release nothing of its result before `durable`
+   * resolves. Everyone else uses `begin`.
    */
   open(
     operation: Operation,

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../admin/metrics.js';
@@ -12,27 +11,21 @@ import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
 import type { BackendConnection } from './backend-connector.js';
+import { BackendRelay } from './backend-relay.js';
+import { BackendWriter } from './backend-writer.js';
 import { type ClassifiedStatement, classifySql, toOperation } from './classify.js';
 import { columnCatalogFor } from './column-catalog.js';
 import { errorFieldsFor, refusalFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { type PreparedStatement, PreparedStatements } from './prepared-statements.js';
-import { mayOverlapRecord, RecordGate } from './record-gate.js';
+import { mayOverlapRecord } from './record-gate.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
 import { bindParameters, StatementApproval } from './statement-approval.js';
 import { recordRefusal, StatementRun } from './statement-run.js';
-import {
-  decodeErrorFields,
-  decodeParameterStatus,
-  decodeReadyForQuery,
-  type ErrorFields,
-  encodeErrorResponse,
-  encodeReadyForQuery,
-} from './wire/backend-messages.js';
-import { type Frame, FrameReader } from './wire/frame-reader.js';
+import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from './wire/backend-messages.js';
+import type { Frame, FrameReader } from './wire/frame-reader.js';
 import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
-import { BACKEND, type TransactionStatus } from './wire/message-codes.js';
 import { protocolViolation } from './wire/protocol-error.js';
 
 /**
@@ -43,22 +36,8 @@ const REFUSAL_SQL = 'GATEHOUSE REFUSED THIS STATEMENT';
 /** Named, so the failing Parse leaves the client's unnamed statement alone; a Parse that fails creates nothing. */
 const REFUSAL_STATEMENT = 'gatehouse_refused';
 
-/** Backend messages that may complete a pending frontend message. */
-const COMPLETING = [
-  BACKEND.CommandComplete,
-  BACKEND.EmptyQueryResponse,
-  BACKEND.PortalSuspended,
-  BACKEND.ParseComplete,
-  BACKEND.BindComplete,
-  BACKEND.CloseComplete,
-  BACKEND.NoData,
-  BACKEND.RowDescription,
-];
-
 /** Client bytes buffered while a decision is pending before the client socket is paused. */
 const CLIENT_HIGH_WATER = 1024 * 1024;
-/** Frontend bytes gathered before they are written to the backend in one go. */
-const BACKEND_FLUSH_BYTES = 64 * 1024;
 /** Portals whose Bind parameters are remembered for a review (clients with ever-new portal names stay bounded). */
 const BOUND_PORTALS = 64;
 
@@ -90,8 +69,6 @@ type ClientHandlers = {
   ) => void | Promise<void>;
 };
 
-type BackendHandler = (proxy: ProxySession, frame: Frame, out: Buffer[]) => void;
-
 /**
  * One client connection after login: relays frames between the client and its backend session, turning every
  * statement into an Operation that `Session.begin` decides and records before the backend sees it.
@@ -120,33 +97,26 @@ export class ProxySession {
   private readonly client: Socket;
   private readonly clientReader: FrameReader;
   private readonly backend: BackendConnection;
-  private readonly backendReader: FrameReader;
+  /** Backend -> client: answers matched to the pending messages, results masked and recorded. */
+  private readonly relay: BackendRelay;
   private readonly session: Session;
   private readonly resource: PostgresResourceConfig;
   private readonly logger: Logger;
   private readonly pending = new PendingResponses();
   private readonly prepared = new PreparedStatements();
   private readonly finishing = new Set<Promise<void>>();
-  private toBackend: Buffer[] = [];
-  private toBackendBytes = 0;
-  private transactionStatus: TransactionStatus = 'I';
+  /** Client -> backend: frontend messages gathered for one write. */
+  private readonly toBackend: BackendWriter;
   /** The backend ignores everything but Sync after an extended-protocol error; so does the gateway. */
   private skipping = false;
   private pumping = false;
   private clientPaused = false;
-  private backendFatal = false;
   private closing: Promise<void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** What the audit record says about masking for this caller. */
   private readonly maskingExtra: Readonly<Record<string, unknown>>;
   /** Results: capture for the audit record and masking (none for an exempt group). */
   private readonly results: ResultRelay;
-  /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
-  private readonly describeTargets = new WeakMap<PendingResponse, string>();
-  /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
-  private heldFrame: Frame | undefined;
-  /** Holds backend answers while an overlapped read's record is not durable (`audit.overlapReads`). */
-  private readonly recordGate: RecordGate;
   /** The client's Terminate was relayed: the backend is told once. */
   private terminateSent = false;
   /** Just-in-time approval: the statement held for a decision, if any. */
@@ -160,7 +130,7 @@ export class ProxySession {
     this.client = options.client;
     this.clientReader = options.clientReader;
     this.backend = options.backend;
-    this.backendReader = new FrameReader({ maxMessageBytes: options.backendMaxMessageBytes });
+    this.toBackend = new BackendWriter(options.backend.socket);
     this.session = options.session;
     this.resource = options.resource;
     this.logger = options.logger.child({ session: options.session.id });
@@ -172,27 +142,32 @@ export class ProxySession {
     this.results = new ResultRelay(
       masking.mode === 'mask' ? new ResultMasking(masking.plan, columnCatalogFor(options.resource)) : undefined,
     );
+    this.relay = new BackendRelay({
+      client: options.client,
+      backend: options.backend.socket,
+      maxMessageBytes: options.backendMaxMessageBytes,
+      pending: this.pending,
+      prepared: this.prepared,
+      results: this.results,
+      resourceName: options.resource.name,
+      logger: this.logger,
+      metrics: options.metrics,
+      owner: {
+        closing: () => this.closing !== undefined,
+        close: (reason, fatal) => this.close(reason, fatal),
+        skipUntilSync: () => {
+          this.skipping = true;
+        },
+      },
+    });
     this.approval = new StatementApproval({
       approvals: options.approvals,
       publicUrl: options.approvalsPublicUrl,
       waitMs: options.approvals.waits.postgres,
       identity: options.session.identity,
       sessionId: options.session.id,
-      notify: (bytes) => this.writeClient([bytes]),
+      notify: (bytes) => this.relay.writeClient([bytes]),
       logger: this.logger,
-    });
-    this.recordGate = new RecordGate(options.backend.socket, {
-      opened: () => {
-        if (this.heldFrame === undefined) this.drainBackend();
-      },
-      failed: (error) => {
-        this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
-        void this.close(
-          'audit unavailable',
-          sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
-        );
-      },
-      closing: () => this.closing !== undefined,
     });
   }
 
@@ -202,25 +177,10 @@ export class ProxySession {
     this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     this.client.on('error', (error) => this.logger.debug({ err: error }, 'client socket error'));
     this.client.on('close', () => void this.onClientGone());
-    const backend = this.backend.socket;
-    backend.on('data', (chunk: Buffer) => this.onBackendData(chunk));
-    // A reset while closing is the backend hanging up as asked; only one mid-session is worth a warning.
-    backend.on('error', (error) =>
-      this.closing
-        ? this.logger.debug({ err: error }, 'backend socket error while closing')
-        : this.logger.warn({ err: error }, 'backend socket error'),
-    );
-    backend.on('close', () => {
-      if (this.backendFatal) void this.close('backend ended the session');
-      else
-        void this.close(
-          'backend connection lost',
-          sessionFatal(SESSION_SQLSTATE.connectionFailure, 'gatehouse: the backend connection was lost'),
-        );
-    });
+    this.relay.listen();
     // Both sockets were paused while the login finished; bytes that arrived meanwhile are waiting.
     this.client.resume();
-    backend.resume();
+    this.backend.socket.resume();
     this.armExpiry();
     void this.pump();
   }
@@ -263,8 +223,8 @@ export class ProxySession {
         if (this.closing) return;
         const frame = this.clientReader.next();
         if (frame === undefined) {
-          if (this.toBackendBytes === 0) break;
-          await this.flushBackend();
+          if (this.toBackend.bytes === 0) break;
+          await this.toBackend.flush();
           continue;
         }
         const handled = this.onClientFrame(frame);
@@ -273,8 +233,8 @@ export class ProxySession {
         // may wait for minutes, flushes on its own (see `review`).
         if (handled !== undefined) {
           await handled;
-        } else if (this.toBackendBytes >= BACKEND_FLUSH_BYTES) {
-          await this.flushBackend();
+        } else if (this.toBackend.full) {
+          await this.toBackend.flush();
         }
       }
     } catch (error) {
@@ -320,7 +280,7 @@ export class ProxySession {
     },
     Describe: (proxy, message, frame) => {
       const item: PendingResponse = { kind: 'describe' };
-      proxy.describeTargets.set(item, `${message.target}:${message.name}`);
+      proxy.relay.describes(item, `${message.target}:${message.name}`);
       proxy.forward(frame, item);
     },
     Execute: (proxy, message, frame) => proxy.execute(message.portal, frame),
@@ -342,7 +302,7 @@ export class ProxySession {
     Terminate: (proxy, _message, frame) => {
       proxy.forward(frame);
       proxy.terminateSent = true;
-      void proxy.flushBackend().finally(() => proxy.close('client terminated'));
+      void proxy.toBackend.flush().finally(() => proxy.close('client terminated'));
     },
     FunctionCall: (proxy, message) => proxy.functionCall(message.functionOid),
     PasswordMessage: () => {
@@ -360,7 +320,7 @@ export class ProxySession {
   }
 
   private forward(frame: Frame, pending?: PendingResponse): void {
-    this.send(frame.bytes);
+    this.toBackend.send(frame.bytes);
     if (pending !== undefined) this.pending.push(pending);
   }
 
@@ -471,7 +431,7 @@ export class ProxySession {
     try {
       const opened = this.session.open(operation, this.maskingExtra);
       if (overlap && opened.handle.decision.verdict === 'allow') {
-        this.recordGate.waitFor(opened.durable);
+        this.relay.holdUntilRecorded(opened.durable);
         return opened.handle;
       }
       await opened.durable;
@@ -515,8 +475,8 @@ export class ProxySession {
   ): Promise<OperationHandle | undefined> {
     // The backend keeps its answers to earlier messages until a Sync or Flush: ask for them now, so the client sees
     // everything before the held statement answered while it waits.
-    this.send(serialize.flush());
-    await this.flushBackend();
+    this.toBackend.send(serialize.flush());
+    await this.toBackend.flush();
     if (this.closing) {
       // Nobody is left to wait for a decision: no review is opened.
       this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
@@ -536,19 +496,20 @@ export class ProxySession {
     // Skipping until Sync (possibly since the decision was awaited): the backend would ignore the message unanswered.
     if (this.closing || this.skipping) return;
     if (mode === 'extended') {
-      this.send(serialize.parse({ name: REFUSAL_STATEMENT, text: REFUSAL_SQL }));
+      this.toBackend.send(serialize.parse({ name: REFUSAL_STATEMENT, text: REFUSAL_SQL }));
       this.pending.push({ kind: 'refusal', refusal });
       this.skipping = true;
       return;
     }
-    if (this.pending.size === 0 && this.transactionStatus !== 'T') {
+    const status = this.relay.transactionStatus;
+    if (this.pending.size === 0 && status !== 'T') {
       // Nothing in flight and no transaction block to abort: the answer the backend would give, given locally.
-      this.writeClient([encodeErrorResponse(errorFieldsFor(refusal)), encodeReadyForQuery(this.transactionStatus)]);
+      this.relay.writeClient([encodeErrorResponse(errorFieldsFor(refusal)), encodeReadyForQuery(status)]);
       return;
     }
     const change = PreparedStatements.simpleQuery();
     this.prepared.stage(change);
-    this.send(serialize.query(REFUSAL_SQL));
+    this.toBackend.send(serialize.query(REFUSAL_SQL));
     this.pending.push({ kind: 'query', change, refusal });
   }
 
@@ -583,223 +544,6 @@ export class ProxySession {
     for (const s of defined)
       this.prepared.confirm(PreparedStatements.define(s.prepares as string, { statements: [s], text: s.text }));
     this.prepared.rebuild(this.pending.changes());
-  }
-
-  private send(bytes: Buffer): void {
-    this.toBackend.push(bytes);
-    this.toBackendBytes += bytes.length;
-  }
-
-  /** Writes what is gathered for the backend; waits while the backend's socket buffer is full. */
-  private async flushBackend(): Promise<void> {
-    if (this.toBackend.length === 0) return;
-    const data =
-      this.toBackend.length === 1 ? (this.toBackend[0] as Buffer) : Buffer.concat(this.toBackend, this.toBackendBytes);
-    this.toBackend = [];
-    this.toBackendBytes = 0;
-    const socket = this.backend.socket;
-    if (socket.destroyed) return;
-    if (!socket.write(data)) await drained(socket);
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // Backend -> client
-
-  private onBackendData(chunk: Buffer): void {
-    if (this.closing) return;
-    this.backendReader.push(chunk);
-    if (this.recordGate.shut) {
-      this.recordGate.hold();
-      return;
-    }
-    if (this.heldFrame === undefined) this.drainBackend();
-  }
-
-  private drainBackend(): void {
-    if (this.recordGate.shut) return;
-    const out: Buffer[] = [];
-    try {
-      for (let frame = this.nextBackendFrame(); frame !== undefined; frame = this.nextBackendFrame()) {
-        if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
-          const lookup = this.results.lookup(frame);
-          if (lookup !== undefined) {
-            // Column names are read from the catalog first; the backend waits (paused) until they are known.
-            this.holdBackend(frame, lookup, out);
-            return;
-          }
-        }
-        this.heldFrame = undefined;
-        const run = this.pending.first?.run;
-        if (run !== undefined) run.bytesOut += frame.bytes.length;
-        const handle = ProxySession.BACKEND_HANDLERS[frame.code];
-        if (handle === undefined) out.push(frame.bytes);
-        else handle(this, frame, out);
-        if (this.closing) return;
-      }
-    } catch (error) {
-      this.writeClient(out);
-      if (isGatehouseError(error) && error.code === 'internal') {
-        // Fail closed: masking could not be applied, so the session ends instead of relaying raw values.
-        this.logger.error({ reason: error.details['reason'] }, 'result masking failed; session closed');
-        void this.close('masking failed', sessionFatal('XX000', error.message));
-        return;
-      }
-      this.logger.error({ err: error }, 'malformed message from the backend');
-      void this.close(
-        'backend protocol error',
-        sessionFatal('XX000', 'gatehouse: the backend sent a malformed message'),
-      );
-      return;
-    }
-    this.writeClient(out);
-  }
-
-  private nextBackendFrame(): Frame | undefined {
-    return this.heldFrame ?? this.backendReader.next();
-  }
-
-  private holdBackend(frame: Frame, lookup: Promise<void>, out: Buffer[]): void {
-    this.writeClient(out);
-    this.heldFrame = frame;
-    this.backend.socket.pause();
-    lookup.then(
-      () => {
-        if (this.closing) return;
-        this.backend.socket.resume();
-        this.drainBackend();
-      },
-      (error: unknown) => {
-        this.logger.error({ err: error }, 'column names for masking could not be read; session closed');
-        void this.close(
-          'masking failed',
-          sessionFatal('XX000', 'gatehouse: the result could not be masked, so it was withheld'),
-        );
-      },
-    );
-  }
-
-  private writeClient(out: Buffer[]): void {
-    if (out.length === 0 || this.client.destroyed) return;
-    const data = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
-    if (!this.client.write(data) && !this.backend.socket.isPaused()) {
-      // The client reads slower than the backend answers: stop reading the backend until the client catches up.
-      this.backend.socket.pause();
-      this.client.once('drain', () => this.backend.socket.resume());
-    }
-  }
-
-  /** A pending message is complete: confirm its name change and record its result. */
-  private complete(item: PendingResponse): void {
-    if (item.change !== undefined) this.prepared.confirm(item.change);
-    if (item.run !== undefined) {
-      const failed = item.run.failed;
-      this.options.metrics.requests.inc({
-        protocol: 'postgres',
-        resource: this.resource.name,
-        outcome: failed ? 'error' : 'ok',
-      });
-      item.run.complete();
-      if (!failed) item.onSuccess?.();
-    }
-  }
-
-  /** Backend messages the gateway looks into, by type byte; all others are relayed untouched. */
-  private static readonly BACKEND_HANDLERS: Readonly<Record<number, BackendHandler>> = Object.assign(
-    Object.create(null),
-    {
-      [BACKEND.DataRow]: (proxy: ProxySession, frame: Frame, out: Buffer[]) =>
-        proxy.results.dataRow(frame, proxy.pending.first?.run, out),
-      [BACKEND.CopyOutResponse]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
-        proxy.results.copyOutResponse(frame);
-        out.push(frame.bytes);
-      },
-      [BACKEND.CopyData]: (proxy: ProxySession, frame: Frame, out: Buffer[]) =>
-        proxy.results.copyData(frame, proxy.pending.first?.run, out),
-      [BACKEND.CopyDone]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
-        proxy.results.copyDone();
-        out.push(frame.bytes);
-      },
-      ...Object.fromEntries(
-        COMPLETING.map((code) => [
-          code,
-          (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onCompleting(frame, out),
-        ]),
-      ),
-      // After the spread: these completing messages also feed the capture and masking.
-      [BACKEND.RowDescription]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
-        proxy.results.rowDescription(frame);
-        proxy.onCompleting(frame, out);
-      },
-      [BACKEND.CommandComplete]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
-        proxy.results.commandComplete(frame, proxy.pending.first?.run);
-        proxy.onCompleting(frame, out);
-      },
-      [BACKEND.ErrorResponse]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onErrorResponse(frame, out),
-      [BACKEND.ReadyForQuery]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => proxy.onReadyForQuery(frame, out),
-      [BACKEND.ParameterStatus]: (proxy: ProxySession, frame: Frame, out: Buffer[]) => {
-        const { name, value } = decodeParameterStatus(frame.body);
-        if (name === 'client_encoding' && value.toUpperCase() !== 'UTF8') {
-          // Statements are classified as UTF-8 text; another encoding could make the backend read different SQL.
-          proxy.writeClient(out.splice(0));
-          void proxy.close(
-            'client_encoding changed',
-            sessionFatal(SESSION_SQLSTATE.featureNotSupported, 'gatehouse: client_encoding must stay UTF8'),
-          );
-          return;
-        }
-        out.push(frame.bytes);
-      },
-    } satisfies Record<number, BackendHandler>,
-  );
-
-  /** A message that may complete the first pending message (ParseComplete, CommandComplete...); relayed either way. */
-  private onCompleting(frame: Frame, out: Buffer[]): void {
-    if (this.pending.completesFirst(frame.code)) {
-      const item = this.pending.shift() as PendingResponse;
-      // A Describe's RowDescription is remembered for Executes of that statement or portal that come without one.
-      const target = this.describeTargets.get(item);
-      if (target !== undefined && frame.code === BACKEND.RowDescription) this.results.describedAs(target);
-      this.complete(item);
-    }
-    out.push(frame.bytes);
-  }
-
-  private onErrorResponse(frame: Frame, out: Buffer[]): void {
-    this.results.end();
-    const fields = decodeErrorFields(frame.body);
-    if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
-    const first = this.pending.first;
-    let answer = frame.bytes;
-    if (first !== undefined && this.pending.firstIsExtended()) {
-      this.pending.shift();
-      if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
-      first.run?.fail(fields['C'], fields['M']);
-      first.run?.complete();
-      // The backend now skips every message until Sync; those still queued will never be answered.
-      const { dropped, syncPending } = this.pending.dropUntilSync();
-      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
-      if (!syncPending) this.skipping = true;
-      this.prepared.rebuild(this.pending.changes());
-    } else if (first?.kind === 'query') {
-      if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
-      first.run?.fail(fields['C'], fields['M']);
-    }
-    out.push(answer);
-  }
-
-  private onReadyForQuery(frame: Frame, out: Buffer[]): void {
-    this.results.end();
-    this.transactionStatus = decodeReadyForQuery(frame.body);
-    for (let item = this.pending.shift(); item !== undefined; item = this.pending.shift()) {
-      if (item.kind === 'sync' || item.kind === 'query') {
-        this.complete(item);
-        break;
-      }
-      // Unanswered messages before ReadyForQuery cannot happen with a conforming backend; never leave them dangling.
-      item.run?.abandon('no answer from the backend');
-    }
-    if (this.transactionStatus === 'I') this.prepared.endTransaction(this.pending.changes());
-    out.push(frame.bytes);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -869,16 +613,4 @@ function unknownPortal(resource: string, portal: string): Operation {
     text: `Execute portal "${portal}"`,
     unclassifiable: 'the portal is not bound to a statement the gateway has classified',
   };
-}
-
-function drained(socket: Duplex): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.once('drain', done);
-    socket.once('close', done);
-  });
 }

@@ -1,0 +1,337 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../../admin/metrics.js';
+import { isGatehouseError } from '../../core/errors.js';
+import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import type { PendingResponse, PendingResponses } from './pending-responses.js';
+import type { PreparedStatements } from './prepared-statements.js';
+import { RecordGate } from './record-gate.js';
+import type { ResultRelay } from './result-relay.js';
+import {
+  decodeErrorFields,
+  decodeParameterStatus,
+  decodeReadyForQuery,
+  type ErrorFields,
+  encodeErrorResponse,
+} from './wire/backend-messages.js';
+import { type Frame, FrameReader } from './wire/frame-reader.js';
+import { BACKEND, type TransactionStatus } from './wire/message-codes.js';
+
+/** Backend messages that may complete a pending frontend message. */
+const COMPLETING = [
+  BACKEND.CommandComplete,
+  BACKEND.EmptyQueryResponse,
+  BACKEND.PortalSuspended,
+  BACKEND.ParseComplete,
+  BACKEND.BindComplete,
+  BACKEND.CloseComplete,
+  BACKEND.NoData,
+  BACKEND.RowDescription,
+];
+
+/** What the relay needs from the session that owns it: its state, and the one way to end it. */
+export interface RelayOwner {
+  /** True once the session is closing: nothing more is relayed. */
+  readonly closing: () => boolean;
+  /** Ends the session, with a FATAL for the client when given. */
+  readonly close: (reason: string, fatal?: ErrorFields) => Promise<void>;
+  /** An extended-protocol error with no Sync queued: the client's messages are discarded up to its next Sync. */
+  readonly skipUntilSync: () => void;
+}
+
+export interface BackendRelayOptions {
+  readonly client: Duplex;
+  readonly backend: Duplex;
+  /** Largest backend message relayed (a DataRow is held whole). */
+  readonly maxMessageBytes: number;
+  /** Forwarded frontend messages still waiting for their answer, shared with the session that queues them. */
+  readonly pending: PendingResponses;
+  /** Prepared statements and portals: name changes are confirmed as their messages complete. */
+  readonly prepared: PreparedStatements;
+  /** Capture for the audit record and masking of results. */
+  readonly results: ResultRelay;
+  readonly resourceName: string;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly owner: RelayOwner;
+}
+
+type BackendHandler = (relay: BackendRelay, frame: Frame, out: Buffer[]) => void;
+
+/**
+ * The backend -> client half of a proxy session: relays backend messages, matches each answer to the pending
+ * frontend message it completes (recording its result and confirming its name changes), masks and captures results,
+ * and follows the transaction status. Client writes are batched per backend chunk; a client that reads slowly pauses
+ * the backend.
+ */
+export class BackendRelay {
+  private readonly client: Duplex;
+  private readonly backend: Duplex;
+  private readonly reader: FrameReader;
+  private readonly pending: PendingResponses;
+  private readonly prepared: PreparedStatements;
+  private readonly results: ResultRelay;
+  private readonly logger: Logger;
+  private readonly owner: RelayOwner;
+  /** Holds backend answers while an overlapped read's record is not durable (`audit.overlapReads`). */
+  private readonly recordGate: RecordGate;
+  /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
+  private readonly describeTargets = new WeakMap<PendingResponse, string>();
+  /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
+  private heldFrame: Frame | undefined;
+  private status: TransactionStatus = 'I';
+  /** The backend sent FATAL or PANIC: its hanging up next is the session's end, not a lost connection. */
+  private backendFatal = false;
+
+  constructor(private readonly options: BackendRelayOptions) {
+    this.client = options.client;
+    this.backend = options.backend;
+    this.reader = new FrameReader({ maxMessageBytes: options.maxMessageBytes });
+    this.pending = options.pending;
+    this.prepared = options.prepared;
+    this.results = options.results;
+    this.logger = options.logger;
+    this.owner = options.owner;
+    this.recordGate = new RecordGate(options.backend, {
+      opened: () => {
+        if (this.heldFrame === undefined) this.drain();
+      },
+      failed: (error) => {
+        this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
+        void this.owner.close(
+          'audit unavailable',
+          sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
+        );
+      },
+      closing: () => this.owner.closing(),
+    });
+  }
+
+  /** The status of the backend's last ReadyForQuery. */
+  get transactionStatus(): TransactionStatus {
+    return this.status;
+  }
+
+  /** Reads the backend's answers, errors and end; the socket itself is resumed by the caller. */
+  listen(): void {
+    this.backend.on('data', (chunk: Buffer) => this.onBackendData(chunk));
+    // A reset while closing is the backend hanging up as asked; only one mid-session is worth a warning.
+    this.backend.on('error', (error) =>
+      this.owner.closing()
+        ? this.logger.debug({ err: error }, 'backend socket error while closing')
+        : this.logger.warn({ err: error }, 'backend socket error'),
+    );
+    this.backend.on('close', () => {
+      if (this.backendFatal) void this.owner.close('backend ended the session');
+      else
+        void this.owner.close(
+          'backend connection lost',
+          sessionFatal(SESSION_SQLSTATE.connectionFailure, 'gatehouse: the backend connection was lost'),
+        );
+    });
+  }
+
+  /** An overlapped read started before its record was durable: nothing more is relayed until `durable` resolves. */
+  holdUntilRecorded(durable: Promise<void>): void {
+    this.recordGate.waitFor(durable);
+  }
+
+  /** A Describe was forwarded for `target` (`S:name` or `P:name`): its RowDescription is remembered for it. */
+  describes(item: PendingResponse, target: string): void {
+    this.describeTargets.set(item, target);
+  }
+
+  /** Writes to the client; when it reads slower than the backend answers, the backend waits until it catches up. */
+  writeClient(out: Buffer[]): void {
+    if (out.length === 0 || this.client.destroyed) return;
+    const data = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+    if (!this.client.write(data) && !this.backend.isPaused()) {
+      this.backend.pause();
+      this.client.once('drain', () => this.backend.resume());
+    }
+  }
+
+  private onBackendData(chunk: Buffer): void {
+    if (this.owner.closing()) return;
+    this.reader.push(chunk);
+    if (this.recordGate.shut) {
+      this.recordGate.hold();
+      return;
+    }
+    if (this.heldFrame === undefined) this.drain();
+  }
+
+  private drain(): void {
+    if (this.recordGate.shut) return;
+    const out: Buffer[] = [];
+    try {
+      for (let frame = this.nextFrame(); frame !== undefined; frame = this.nextFrame()) {
+        if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
+          const lookup = this.results.lookup(frame);
+          if (lookup !== undefined) {
+            // Column names are read from the catalog first; the backend waits (paused) until they are known.
+            this.hold(frame, lookup, out);
+            return;
+          }
+        }
+        this.heldFrame = undefined;
+        const run = this.pending.first?.run;
+        if (run !== undefined) run.bytesOut += frame.bytes.length;
+        const handle = BackendRelay.HANDLERS[frame.code];
+        if (handle === undefined) out.push(frame.bytes);
+        else handle(this, frame, out);
+        if (this.owner.closing()) return;
+      }
+    } catch (error) {
+      this.writeClient(out);
+      if (isGatehouseError(error) && error.code === 'internal') {
+        // Fail closed: masking could not be applied, so the session ends instead of relaying raw values.
+        this.logger.error({ reason: error.details['reason'] }, 'result masking failed; session closed');
+        void this.owner.close('masking failed', sessionFatal('XX000', error.message));
+        return;
+      }
+      this.logger.error({ err: error }, 'malformed message from the backend');
+      void this.owner.close(
+        'backend protocol error',
+        sessionFatal('XX000', 'gatehouse: the backend sent a malformed message'),
+      );
+      return;
+    }
+    this.writeClient(out);
+  }
+
+  private nextFrame(): Frame | undefined {
+    return this.heldFrame ?? this.reader.next();
+  }
+
+  private hold(frame: Frame, lookup: Promise<void>, out: Buffer[]): void {
+    this.writeClient(out);
+    this.heldFrame = frame;
+    this.backend.pause();
+    lookup.then(
+      () => {
+        if (this.owner.closing()) return;
+        this.backend.resume();
+        this.drain();
+      },
+      (error: unknown) => {
+        this.logger.error({ err: error }, 'column names for masking could not be read; session closed');
+        void this.owner.close(
+          'masking failed',
+          sessionFatal('XX000', 'gatehouse: the result could not be masked, so it was withheld'),
+        );
+      },
+    );
+  }
+
+  /** A pending message is complete: confirm its name change and record its result. */
+  private complete(item: PendingResponse): void {
+    if (item.change !== undefined) this.prepared.confirm(item.change);
+    if (item.run !== undefined) {
+      const failed = item.run.failed;
+      this.options.metrics.requests.inc({
+        protocol: 'postgres',
+        resource: this.options.resourceName,
+        outcome: failed ? 'error' : 'ok',
+      });
+      item.run.complete();
+      if (!failed) item.onSuccess?.();
+    }
+  }
+
+  /** Backend messages the gateway looks into, by type byte; all others are relayed untouched. */
+  private static readonly HANDLERS: Readonly<Record<number, BackendHandler>> = Object.assign(Object.create(null), {
+    [BACKEND.DataRow]: (relay: BackendRelay, frame: Frame, out: Buffer[]) =>
+      relay.results.dataRow(frame, relay.pending.first?.run, out),
+    [BACKEND.CopyOutResponse]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
+      relay.results.copyOutResponse(frame);
+      out.push(frame.bytes);
+    },
+    [BACKEND.CopyData]: (relay: BackendRelay, frame: Frame, out: Buffer[]) =>
+      relay.results.copyData(frame, relay.pending.first?.run, out),
+    [BACKEND.CopyDone]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
+      relay.results.copyDone();
+      out.push(frame.bytes);
+    },
+    ...Object.fromEntries(
+      COMPLETING.map((code) => [
+        code,
+        (relay: BackendRelay, frame: Frame, out: Buffer[]) => relay.onCompleting(frame, out),
+      ]),
+    ),
+    // After the spread: these completing messages also feed the capture and masking.
+    [BACKEND.RowDescription]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
+      relay.results.rowDescription(frame);
+      relay.onCompleting(frame, out);
+    },
+    [BACKEND.CommandComplete]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
+      relay.results.commandComplete(frame, relay.pending.first?.run);
+      relay.onCompleting(frame, out);
+    },
+    [BACKEND.ErrorResponse]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => relay.onErrorResponse(frame, out),
+    [BACKEND.ReadyForQuery]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => relay.onReadyForQuery(frame, out),
+    [BACKEND.ParameterStatus]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
+      const { name, value } = decodeParameterStatus(frame.body);
+      if (name === 'client_encoding' && value.toUpperCase() !== 'UTF8') {
+        // Statements are classified as UTF-8 text; another encoding could make the backend read different SQL.
+        relay.writeClient(out.splice(0));
+        void relay.owner.close(
+          'client_encoding changed',
+          sessionFatal(SESSION_SQLSTATE.featureNotSupported, 'gatehouse: client_encoding must stay UTF8'),
+        );
+        return;
+      }
+      out.push(frame.bytes);
+    },
+  } satisfies Record<number, BackendHandler>);
+
+  /** A message that may complete the first pending message (ParseComplete, CommandComplete...); relayed either way. */
+  private onCompleting(frame: Frame, out: Buffer[]): void {
+    if (this.pending.completesFirst(frame.code)) {
+      const item = this.pending.shift() as PendingResponse;
+      // A Describe's RowDescription is remembered for Executes of that statement or portal that come without one.
+      const target = this.describeTargets.get(item);
+      if (target !== undefined && frame.code === BACKEND.RowDescription) this.results.describedAs(target);
+      this.complete(item);
+    }
+    out.push(frame.bytes);
+  }
+
+  private onErrorResponse(frame: Frame, out: Buffer[]): void {
+    this.results.end();
+    const fields = decodeErrorFields(frame.body);
+    if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
+    const first = this.pending.first;
+    let answer = frame.bytes;
+    if (first !== undefined && this.pending.firstIsExtended()) {
+      this.pending.shift();
+      if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
+      first.run?.fail(fields['C'], fields['M']);
+      first.run?.complete();
+      // The backend now skips every message until Sync; those still queued will never be answered.
+      const { dropped, syncPending } = this.pending.dropUntilSync();
+      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      if (!syncPending) this.owner.skipUntilSync();
+      this.prepared.rebuild(this.pending.changes());
+    } else if (first?.kind === 'query') {
+      if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
+      first.run?.fail(fields['C'], fields['M']);
+    }
+    out.push(answer);
+  }
+
+  private onReadyForQuery(frame: Frame, out: Buffer[]): void {
+    this.results.end();
+    this.status = decodeReadyForQuery(frame.body);
+    for (let item = this.pending.shift(); item !== undefined; item = this.pending.shift()) {
+      if (item.kind === 'sync' || item.kind === 'query') {
+        this.complete(item);
+        break;
+      }
+      // Unanswered messages before ReadyForQuery cannot happen with a conforming backend; never leave them dangling.
+      item.run?.abandon('no answer from the backend');
+    }
+    if (this.status === 'I') this.prepared.endTransaction(this.pending.changes());
+    out.push(frame.bytes);
+  }
+}
