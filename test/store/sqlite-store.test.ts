@@ -92,6 +92,32 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it('leaves the session index to writers: a store that only reads writes nothing when it closes', async () => {
+    const path = nextPath();
+    const writer = await SqliteStore.open(path);
+    await writer.migrate();
+    await writer.appendEvents(sessionEvents('unindexed', 10));
+    // The gateway killed before any catch-up: its handle goes without the store's close.
+    (writer as unknown as { db: Database.Database }).db.close();
+
+    const reader = await SqliteStore.open(path);
+    await reader.migrate();
+    assert.equal((await reader.getSession('unindexed'))?.events.length, 4, 'found in the unindexed tail');
+    await reader.close();
+    const peek = new Database(path, { readonly: true });
+    const cursor = peek.prepare("select event_id from audit_index_cursors where name = 'sessions'").get();
+    peek.close();
+    assert.deepEqual(cursor, { event_id: 0 });
+
+    const next = await SqliteStore.open(path);
+    await next.migrate();
+    await next.appendEvents(sessionEvents('later', 20));
+    await next.close();
+    const after = new Database(path, { readonly: true });
+    assert.deepEqual(after.prepare('select event_id from audit_index_cursors').get(), { event_id: 8 });
+    after.close();
+  });
+
   it('keeps what was appended across reopening the file', async () => {
     const path = nextPath();
     const first = await SqliteStore.open(path);

@@ -120,8 +120,9 @@ export class SqliteStore extends KyselyStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    // Leave the index at the head, so the next reader has no tail to scan. Best effort: reads are right either way.
-    if (this.db.open && !this.db.readonly) {
+    // A store that appended leaves the index at the head, so the next reader has no tail to scan (one that only read,
+    // such as a CLI listing sessions, writes nothing). Best effort: reads are right either way.
+    if (this.append !== undefined && this.db.open && !this.db.readonly) {
       try {
         while ((await this.indexSessionEvents()) > 0);
       } catch {
