@@ -19,7 +19,8 @@ const SESSION_INDEX_INTERVAL_MS = 250;
 
 /**
  * The gateway's background audit work, from the `audit` config section: the session index's catch-up, signed
- * checkpoints, retention, continuous export, and the forensic vault sessions seal copies with. Built (and keys validated) before listeners start.
+ * checkpoints, retention, continuous export, and the forensic vault sessions seal copies with. Built (and keys
+ * validated) before listeners start.
  */
 export class AuditServices {
   readonly checkpointer: AuditCheckpointer | undefined;
