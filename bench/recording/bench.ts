@@ -1,8 +1,9 @@
 // Cost of session recording: pgbench -S through in-process Gatehouse gateways with recording on (the real
-// AuditRecorder writing to SQLite with group commit; the default `audit.overlapReads`, where a plain SELECT runs while
-// its record is written and its rows wait until it is durable), recording on in strict mode (`overlapReads: false`:
-// every statement waits for its record before it runs) and off, in one run, alternating so all see the same machine
-// load. Besides throughput, the gateway process's own CPU time per transaction (user + system, every thread of the
+// AuditRecorder, group commit into the SQLite store's spool, drained into the log by its thread; the default
+// `audit.overlapReads`, where a plain SELECT runs while its record is written and its rows wait until it is durable),
+// recording on without the spool (`store.sqlite.spool: false`: every group commit is a SQLite commit on the gateway's
+// thread), recording on in strict mode (`overlapReads: false`: every statement waits for its record before it runs)
+// and off, in one run, alternating so all see the same machine load. Besides throughput, the gateway process's own CPU time per transaction (user + system, every thread of the
 // process; pgbench and PostgreSQL are other processes) is reported: it is what recording costs whatever else the
 // machine runs. Writes bench/results/recording.*
 //
@@ -55,8 +56,8 @@ const WHERE_THE_TIME_GOES = [
   "like the session index, would replace the commit's fixed cost by one write.",
 ];
 
-type Recording = 'on' | 'strict' | 'off';
-const RECORDINGS: readonly Recording[] = ['on', 'strict', 'off'];
+type Recording = 'on' | 'direct' | 'strict' | 'off';
+const RECORDINGS: readonly Recording[] = ['on', 'direct', 'strict', 'off'];
 interface Sample {
   readonly recording: Recording;
   readonly mode: QueryMode;
@@ -90,9 +91,8 @@ try {
   const targets = {} as Record<Recording, PgbenchTarget>;
   for (const recording of RECORDINGS) {
     const sub = join(dir, recording);
-    const loaded = parseConfig(gatewayYaml(backend, recording !== 'strict'), join(sub, 'gatehouse.yaml'), {
-      PG_PASSWORD: backend.password,
-    });
+    const yaml = gatewayYaml(backend, { overlapReads: recording !== 'strict', spool: recording !== 'direct' });
+    const loaded = parseConfig(yaml, join(sub, 'gatehouse.yaml'), { PG_PASSWORD: backend.password });
     const gateway = await Gateway.start(loaded, {
       logger: createLogger('warn'),
       listen: { postgres: { host: '127.0.0.1', port: 0 } },
@@ -135,6 +135,7 @@ try {
 
   // What recording wrote: proof the "on" side really recorded every transaction.
   const store = await SqliteStore.open(join(dir, 'on', 'audit.db'));
+  await store.settle();
   const head = await store.chainHead();
   await store.close();
 
@@ -145,17 +146,29 @@ try {
           .filter((s) => s.recording === recording && s.mode === mode && s.clients === clients)
           .map((s) => s[field]),
       );
-    const [on, strict, off] = [pick('on', 'tps'), pick('strict', 'tps'), pick('off', 'tps')];
+    const [on, direct, strict, off] = [
+      pick('on', 'tps'),
+      pick('direct', 'tps'),
+      pick('strict', 'tps'),
+      pick('off', 'tps'),
+    ];
     const cost = (tps: number) => round(((off - tps) / off) * 100);
     return {
       mode,
       clients,
       on: round(on),
+      direct: round(direct),
       strict: round(strict),
       off: round(off),
       costPercent: cost(on),
+      directCostPercent: cost(direct),
       strictCostPercent: cost(strict),
-      cpu: { on: pick('on', 'cpuUsPerTx'), strict: pick('strict', 'cpuUsPerTx'), off: pick('off', 'cpuUsPerTx') },
+      cpu: {
+        on: pick('on', 'cpuUsPerTx'),
+        direct: pick('direct', 'cpuUsPerTx'),
+        strict: pick('strict', 'cpuUsPerTx'),
+        off: pick('off', 'cpuUsPerTx'),
+      },
     };
   });
   const loadAfter = loadAverage();
@@ -163,24 +176,55 @@ try {
     '# Cost of session recording (pgbench through Gatehouse)',
     '',
     `pgbench -S (select-only, scale ${SCALE}), ${SECONDS}s per run, ${ROUNDS} rounds, median tps. One gateway config,`,
-    'three in-process gateways: recording **on** (the default: AuditRecorder, group commit into SQLite in WAL mode,',
-    'synchronous=NORMAL, the session index caught up behind the log every 250 ms; a plain SELECT runs while its',
-    'record is written and its rows are released once the record is durable), recording on **strict**',
-    '(`audit.overlapReads: false`: every',
-    'statement waits for its record before it runs) and recording **off** (bench-only switch: `AuditRecorder.record`',
-    'replaced by a resolved promise on that instance). Runs rotate so all see the same load.',
+    "four in-process gateways: recording **on** (the default: AuditRecorder, group commit into the SQLite store's",
+    'spool, one write per batch, drained into the log (WAL mode, synchronous=NORMAL) and its session index every',
+    '100 ms by a thread of its own; a plain SELECT runs while its record is written and its rows are released once',
+    'the record is durable), recording on **direct** (`store.sqlite.spool: false`: every group commit is a SQLite',
+    "commit on the gateway's thread, the session index caught up every 250 ms), recording on **strict**",
+    '(`audit.overlapReads: false`: every statement waits for its record before it runs) and recording **off**',
+    '(bench-only switch: `AuditRecorder.record` replaced by a resolved promise on that instance). Runs rotate so all',
+    'see the same load.',
     '',
     table(
-      ['protocol', 'clients', 'tps on', 'tps strict', 'tps off', 'cost % (on)', 'cost % (strict)'],
-      rows.map((r) => [r.mode, r.clients, r.on, r.strict, r.off, r.costPercent, r.strictCostPercent]),
+      [
+        'protocol',
+        'clients',
+        'tps on',
+        'tps direct',
+        'tps strict',
+        'tps off',
+        'cost % (on)',
+        'cost % (direct)',
+        'cost % (strict)',
+      ],
+      rows.map((r) => [
+        r.mode,
+        r.clients,
+        r.on,
+        r.direct,
+        r.strict,
+        r.off,
+        r.costPercent,
+        r.directCostPercent,
+        r.strictCostPercent,
+      ]),
     ),
     '',
     "The gateway process's CPU time per transaction (user + system, all its threads; median, microseconds): what",
     'recording adds whatever the rest of the machine does.',
     '',
     table(
-      ['protocol', 'clients', 'µs on', 'µs strict', 'µs off', 'added by recording (on)'],
-      rows.map((r) => [r.mode, r.clients, r.cpu.on, r.cpu.strict, r.cpu.off, round(r.cpu.on - r.cpu.off, 1)]),
+      ['protocol', 'clients', 'µs on', 'µs direct', 'µs strict', 'µs off', 'added by recording (on)', 'added (direct)'],
+      rows.map((r) => [
+        r.mode,
+        r.clients,
+        r.cpu.on,
+        r.cpu.direct,
+        r.cpu.strict,
+        r.cpu.off,
+        round(r.cpu.on - r.cpu.off, 1),
+        round(r.cpu.direct - r.cpu.off, 1),
+      ]),
     ),
     '',
     `Target: under 10% cost. Events written by the "on" gateway: ${head?.id ?? 0} (two per statement, plus session`,
@@ -214,13 +258,13 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function gatewayYaml(pg: TestPostgres, overlapReads: boolean): string {
+function gatewayYaml(pg: TestPostgres, options: { overlapReads: boolean; spool: boolean }): string {
   return `log: { level: warn }
-audit: { overlapReads: ${overlapReads} }
+audit: { overlapReads: ${options.overlapReads} }
 postgres: { allowPlaintextPassword: true } # loopback only, as in the quickstart
 identity:
   devIssuer: { enabled: true, keyFile: dev-issuer.jwk.json, maxTokenLifetime: 3h }
-store: { sqlite: { path: audit.db } }
+store: { sqlite: { path: audit.db, spool: ${options.spool} } }
 resources:
   - name: bench
     protocol: postgres

@@ -27,11 +27,14 @@ export class AuditServices {
   readonly retention: AuditRetention | undefined;
   readonly exporter: AuditExporter | undefined;
   readonly forensic: ForensicVault | undefined;
-  readonly sessionIndexer: SessionIndexer;
+  /** Absent when the store keeps its index up itself (the SQLite spool's drainer). */
+  readonly sessionIndexer: SessionIndexer | undefined;
 
   constructor(config: AuditConfig, baseDir: string, store: Store, clock: Clock, logger: Logger) {
     const log = logger.child({ component: 'audit' });
-    this.sessionIndexer = new SessionIndexer(store, { intervalMs: SESSION_INDEX_INTERVAL_MS, logger: log });
+    if (!store.indexesInBackground) {
+      this.sessionIndexer = new SessionIndexer(store, { intervalMs: SESSION_INDEX_INTERVAL_MS, logger: log });
+    }
     const signer =
       config.checkpoints.signingKey !== undefined ? CheckpointSigner.fromPem(config.checkpoints.signingKey) : undefined;
     if (signer) {
@@ -61,7 +64,7 @@ export class AuditServices {
   }
 
   start(): void {
-    this.sessionIndexer.start();
+    this.sessionIndexer?.start();
     this.checkpointer?.start();
     this.retention?.start();
     this.exporter?.start();
@@ -69,7 +72,7 @@ export class AuditServices {
 
   /** After the recorder has flushed: a last signed checkpoint, then the exporter stops where it got to. */
   async stop(): Promise<void> {
-    this.sessionIndexer.stop();
+    this.sessionIndexer?.stop();
     await this.retention?.stop();
     await this.checkpointer?.stop();
     await this.exporter?.stop();

@@ -66,12 +66,13 @@ export class AuditRecorder {
     }, this.deferMs);
   }
 
-  /** Writes everything queued so far. */
+  /** Writes everything queued so far, and lets the store make it readable (see `Store.settle`). */
   async flush(): Promise<void> {
     while (this.queue.length > 0 || this.flushing) {
       if (this.flushing) await this.flushing;
       else await this.writeBatch();
     }
+    await this.store.settle();
   }
 
   async close(): Promise<void> {
@@ -107,7 +108,7 @@ export class AuditRecorder {
     if (batch.length === 0) return Promise.resolve();
     this.lastBatchSize = batch.length;
     const write = this.store
-      .appendEvents(batch.map((p) => p.event))
+      .recordEvents(batch.map((p) => p.event))
       .then(
         () => {
           for (const p of batch) p.resolve();

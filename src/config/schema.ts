@@ -161,10 +161,19 @@ const resource = z.discriminatedUnion('protocol', [httpResource, postgresResourc
 
 const store = z
   .union([
-    z.strictObject({ sqlite: z.strictObject({ path: z.string().min(1) }) }),
+    z.strictObject({
+      sqlite: z.strictObject({
+        path: z.string().min(1),
+        /**
+         * Record through an append-only spool next to the file (one write per batch), the log filled behind by a
+         * thread of its own; off: every batch is a commit on the gateway's thread.
+         */
+        spool: z.boolean().default(true),
+      }),
+    }),
     z.strictObject({ postgres: z.strictObject({ url: z.string().min(1) }) }),
   ])
-  .default({ sqlite: { path: '.gatehouse/gatehouse.db' } });
+  .default({ sqlite: { path: '.gatehouse/gatehouse.db', spool: true } });
 
 /** One continuous export destination for a SIEM; each keeps its own delivery cursor in the store. */
 const auditSink = z.discriminatedUnion(

@@ -42,7 +42,7 @@ export class Gateway {
     const { config, baseDir } = loaded;
     const logger = options.logger ?? createLogger(config.log.level);
     const clock = options.clock ?? systemClock;
-    const store = await openStore(config.store, baseDir);
+    const store = await openStore(config.store, baseDir, { gateway: true, logger });
     let audit: AuditServices;
     try {
       audit = new AuditServices(config.audit, baseDir, store, clock, logger);

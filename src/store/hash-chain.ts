@@ -21,9 +21,21 @@ export interface HashedContent {
  * as `payloadJson`, since JSON.stringify's output is a fixed point of parse-then-stringify.
  */
 export function eventHash(prevHash: string, content: HashedContent): string {
-  const header = JSON.stringify([prevHash, content.id, content.sessionId, content.type, content.at]);
+  return linkHash(prevHash, content.id, content.sessionId, content.type, content.at, content.payloadJson);
+}
+
+/**
+ * `eventHash` on loose fields. The header is JSON.stringify's output for the array, written out field by field: the
+ * same text without building an array and an object per event (measured: the chain's largest JS cost).
+ */
+function linkHash(prevHash: string, id: number, sessionId: string, type: string, at: number, payloadJson: string) {
+  const header = `[${JSON.stringify(prevHash)},${jsonNumber(id)},${JSON.stringify(sessionId)},${JSON.stringify(type)},${jsonNumber(at)}]`;
   // One-shot crypto.hash (Node 20.12+): half the cost of a Hash object per event, on the recorder's hot path.
-  return hash('sha256', header + content.payloadJson, 'hex');
+  return hash('sha256', header + payloadJson, 'hex');
+}
+
+function jsonNumber(value: number): string {
+  return Number.isSafeInteger(value) ? String(value) : JSON.stringify(value);
 }
 
 /** The last event of the chain, or nothing yet. */
@@ -68,7 +80,11 @@ export function chainLinks(head: ChainHead | undefined, events: readonly Seriali
   let prevHash = head?.hash ?? GENESIS_HASH;
   return events.map((event) => {
     id += 1;
-    const link = { id, prevHash, hash: eventHash(prevHash, { id, ...event }) };
+    const link = {
+      id,
+      prevHash,
+      hash: linkHash(prevHash, id, event.sessionId, event.type, event.at, event.payloadJson),
+    };
     prevHash = link.hash;
     return link;
   });

@@ -79,8 +79,18 @@ export interface AuditIndexCursorsTable {
   event_id: BigIntColumn;
 }
 
+/**
+ * How far each audit spool segment (SQLite: see sqlite/audit-spool.ts) has been moved into the log, in bytes; the
+ * row advances in the same commit as the events it moved.
+ */
+export interface AuditSpoolCursorsTable {
+  segment: string;
+  applied: BigIntColumn;
+}
+
 export interface StoreSchema {
   audit_events: AuditEventsTable;
+  audit_spool_cursors: AuditSpoolCursorsTable;
   audit_session_events: AuditSessionEventsTable;
   audit_index_cursors: AuditIndexCursorsTable;
   sessions: SessionsTable;
@@ -193,6 +203,17 @@ const MIGRATIONS: readonly NamedMigration[] = [
       await sql`insert into audit_index_cursors (name, event_id)
         values ('sessions', coalesce((select max(id) from audit_events), 0))`.execute(db);
       await db.schema.dropIndex('audit_events_session_id').execute();
+    },
+  },
+  {
+    // Only the SQLite store spools; the table is created on both so one schema describes every store.
+    name: '0005_audit_spool_cursors',
+    async up(db) {
+      await db.schema
+        .createTable('audit_spool_cursors')
+        .addColumn('segment', 'text', (c) => c.primaryKey())
+        .addColumn('applied', 'bigint', (c) => c.notNull())
+        .execute();
     },
   },
   // Just-in-time approval tables (src/approvals/review-tables.ts); 0100_ keeps them after the core migrations.

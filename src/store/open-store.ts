@@ -1,12 +1,26 @@
 import { resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
-/** Opens the configured store and brings its schema up to date. Relative SQLite paths resolve against `baseDir`. */
-export async function openStore(config: GatehouseConfig['store'], baseDir: string): Promise<Store> {
+export interface OpenStoreOptions {
+  /** The gateway's store: SQLite records through its spool (when the config leaves it on). */
+  readonly gateway?: boolean;
+  readonly logger?: Logger;
+}
+
+/**
+ * Opens the configured store, brings its schema up to date and settles it, so what a gateway spooled (even one that
+ * crashed) is in the log before anything reads it. Relative SQLite paths resolve against `baseDir`.
+ */
+export async function openStore(
+  config: GatehouseConfig['store'],
+  baseDir: string,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
   const kind = 'sqlite' in config ? 'SQLite' : 'PostgreSQL';
   let store: Store | undefined;
   try {
@@ -15,6 +29,10 @@ export async function openStore(config: GatehouseConfig['store'], baseDir: strin
         ? await SqliteStore.open(resolve(baseDir, config.sqlite.path))
         : await PostgresStore.open(config.postgres.url);
     await store.migrate();
+    await store.settle();
+    if (options.gateway && store instanceof SqliteStore && 'sqlite' in config && config.sqlite.spool) {
+      await store.startSpool({ logger: options.logger });
+    }
     return store;
   } catch (error) {
     await store?.close().catch(() => undefined);

@@ -32,6 +32,8 @@ export interface SessionIndexChanges {
  * in the schema only because released migrations are never edited.
  */
 export function sessionIndexChanges(events: readonly AuditEventInput[]): SessionIndexChanges {
+  // Most batches are operations only: nothing to build.
+  if (!events.some(startsOrEnds)) return NO_CHANGES;
   const starts = new Map<string, SessionStartRow>();
   const deltas = new Map<string, SessionDelta>();
   const entry = (sessionId: string): SessionStartRow | SessionDelta => {
@@ -61,6 +63,12 @@ export function sessionIndexChanges(events: readonly AuditEventInput[]): Session
     }
   }
   return { starts: [...starts.values()], deltas: [...deltas.values()] };
+}
+
+const NO_CHANGES: SessionIndexChanges = { starts: [], deltas: [] };
+
+function startsOrEnds(event: AuditEventInput): boolean {
+  return event.type === 'session.start' || event.type === 'session.end';
 }
 
 function startRow(event: AuditEventInput): SessionStartRow {

@@ -66,6 +66,16 @@ export interface Store {
    */
   appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]>;
   /**
+   * What the recorder calls: makes events durable, in order, checked as `appendEvents` checks them, without saying
+   * where they land. The SQLite store writes them to its spool when it has one (reads see them after `settle`);
+   * otherwise this is `appendEvents`.
+   */
+  recordEvents(events: readonly AuditEventInput[]): Promise<void>;
+  /** Makes every event recorded so far readable (moves spooled events into the log); a no-op where none are held. */
+  settle(): Promise<void>;
+  /** The store keeps its session index caught up itself (the SQLite spool's drainer does), so no SessionIndexer. */
+  readonly indexesInBackground: boolean;
+  /**
    * Brings the session index up to the chain head, at most `CATCH_UP_BATCH` events per call; returns how many event
    * ids it passed. Reads are right without it (they also scan the unindexed tail): call it periodically so that
    * tail stays short.

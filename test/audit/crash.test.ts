@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,8 @@ resources:
     killed = true;
     await once(first, 'exit');
     await load;
+    // It recorded through its spool: a killed gateway leaves its segment behind (a stopped one deletes it).
+    assert.ok(readdirSync(join(dir, 'audit.db-spool')).length > 0, 'the killed gateway left its spool segment');
     assert.ok(
       sent > received.length,
       `some requests were in flight at the kill (${sent} sent, ${received.length} answered)`,

@@ -8,7 +8,6 @@ import { pino } from 'pino';
 import type { AuditEventInput } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { isGatehouseError } from '../../src/core/errors.js';
-import type { ChainLink } from '../../src/store/hash-chain.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { ForensicCopy, SessionQuery, SignedCheckpoint, Store } from '../../src/store/store.js';
 import { assertChain, readAll } from '../store/store-contract.js';
@@ -19,7 +18,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 /**
- * The real SqliteStore, observed: counts appendEvents calls and how many run at once, and can hold the next call at
+ * The real SqliteStore (without a spool: each batch is a commit), observed: counts recordEvents calls and how many run at once, and can hold the next call at
  * a gate the test opens (to create overlap without timing).
  */
 class ObservedStore implements Store {
@@ -38,17 +37,22 @@ class ObservedStore implements Store {
     return this.inner.kysely;
   }
 
-  async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
+  async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
     this.batches.push(events.length);
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.gate) await this.gate;
-      return await this.inner.appendEvents(events);
+      await this.inner.recordEvents(events);
     } finally {
       this.inFlight -= 1;
     }
   }
+  get indexesInBackground() {
+    return this.inner.indexesInBackground;
+  }
+  appendEvents = (events: readonly AuditEventInput[]) => this.inner.appendEvents(events);
+  settle = () => this.inner.settle();
   migrate = () => this.inner.migrate();
   indexSessionEvents = () => this.inner.indexSessionEvents();
   listSessions = (query: SessionQuery) => this.inner.listSessions(query);

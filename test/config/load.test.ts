@@ -36,7 +36,7 @@ describe('configuration loading', () => {
     assert.equal(llm?.protocol, 'http');
     assert.equal(llm?.protocol === 'http' && llm.credential?.value, 'Bearer sk-upstream');
     assert.equal(llm?.protocol === 'http' && llm.timeouts.headers, 60_000);
-    assert.deepEqual(config.store, { sqlite: { path: '.gatehouse/gatehouse.db' } });
+    assert.deepEqual(config.store, { sqlite: { path: '.gatehouse/gatehouse.db', spool: true } });
     assert.equal(config.identity.devIssuer.maxTokenLifetime, 3_600_000);
   });
 

@@ -28,6 +28,7 @@ export interface PostgresStoreOptions {
  */
 export class PostgresStore extends KyselyStore implements Store {
   readonly dialect = 'postgres' as const;
+  readonly indexesInBackground = false;
   private closed = false;
 
   constructor(private readonly pool: pg.Pool) {
@@ -65,6 +66,13 @@ export class PostgresStore extends KyselyStore implements Store {
       client.release();
     }
   }
+
+  async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
+    await this.appendEvents(events);
+  }
+
+  /** Appends write the log itself: nothing is held elsewhere. */
+  async settle(): Promise<void> {}
 
   async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');

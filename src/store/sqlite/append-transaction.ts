@@ -2,28 +2,58 @@ import type Database from 'better-sqlite3';
 import { type ChainHead, type ChainLink, chainLinks, type SerialisedEvent } from '../hash-chain.js';
 import type { SessionIndexChanges } from '../session-index.js';
 
-/** Chains and writes one batch of events with its session index changes, in one transaction. */
-export type AppendTransaction = (events: readonly SerialisedEvent[], index: SessionIndexChanges) => ChainLink[];
+/** Rows per multi-row insert (7 parameters each, well under SQLite's limit of 32,766). */
+const INSERT_GROUP = 32;
+
+/** Chains and writes one batch of events with its session index changes. */
+export type AppendEvents = (events: readonly SerialisedEvent[], index: SessionIndexChanges) => ChainLink[];
+
+export interface PreparedAppend {
+  /** In a write transaction of its own (BEGIN IMMEDIATE). */
+  readonly transaction: AppendEvents;
+  /** Inside a write transaction the caller holds (the spool drainer's). */
+  readonly inTransaction: AppendEvents;
+}
 
 /**
  * Prepares the append statements on a connection (after migrations: they are compiled against the tables). The same
- * code runs on the gateway's connection or on the append thread's own (see append-thread.ts).
+ * code runs on the gateway's connection and on the spool drainer's thread's own (see spool-thread.ts).
  */
-export function prepareAppend(db: Database.Database): AppendTransaction {
+export function prepareAppend(db: Database.Database): PreparedAppend {
   const head = db.prepare<[], ChainHead>('select id, hash from audit_events order by id desc limit 1');
-  const insertEvent = db.prepare(
-    'insert into audit_events (id, session_id, type, at, payload, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?)',
-  );
+  const insertSql = (rows: number) =>
+    `insert into audit_events (id, session_id, type, at, payload, prev_hash, hash) values ${Array(rows)
+      .fill('(?, ?, ?, ?, ?, ?, ?)')
+      .join(', ')}`;
+  const insertEvent = db.prepare(insertSql(1));
+  // Rows in groups: each statement run costs a native call, binding and a reset; a drain writes thousands of rows.
+  const insertGroup = db.prepare(insertSql(INSERT_GROUP));
+  const groupValues: unknown[] = new Array(INSERT_GROUP * 7);
   const upsertSession = db.prepare(
     `insert into sessions (id, protocol, resource, issuer, subject, groups, started_at, ended_at)
      values (@id, @protocol, @resource, @issuer, @subject, @groups, @startedAt, @endedAt)
      on conflict (id) do update set ended_at = coalesce(excluded.ended_at, sessions.ended_at)`,
   );
   const endSession = db.prepare('update sessions set ended_at = coalesce(@endedAt, ended_at) where id = @id');
-  const transaction = db.transaction((events: readonly SerialisedEvent[], index: SessionIndexChanges) => {
-    // Read the head inside the write transaction so another writer on the same file cannot fork the chain.
+  const inTransaction: AppendEvents = (events, index) => {
+    // The head is read inside the write transaction, so another writer on the same file cannot fork the chain.
     const links = chainLinks(head.get(), events);
-    for (let i = 0; i < events.length; i++) {
+    let i = 0;
+    for (; i + INSERT_GROUP <= events.length; i += INSERT_GROUP) {
+      for (let j = 0; j < INSERT_GROUP; j++) {
+        const e = events[i + j] as SerialisedEvent;
+        const link = links[i + j] as ChainLink;
+        groupValues[j * 7] = link.id;
+        groupValues[j * 7 + 1] = e.sessionId;
+        groupValues[j * 7 + 2] = e.type;
+        groupValues[j * 7 + 3] = e.at;
+        groupValues[j * 7 + 4] = e.payloadJson;
+        groupValues[j * 7 + 5] = link.prevHash;
+        groupValues[j * 7 + 6] = link.hash;
+      }
+      insertGroup.run(groupValues);
+    }
+    for (; i < events.length; i++) {
       const e = events[i] as SerialisedEvent;
       const link = links[i] as ChainLink;
       insertEvent.run(link.id, e.sessionId, e.type, e.at, e.payloadJson, link.prevHash, link.hash);
@@ -31,7 +61,8 @@ export function prepareAppend(db: Database.Database): AppendTransaction {
     for (const s of index.starts) upsertSession.run(s);
     for (const d of index.deltas) endSession.run(d);
     return links;
-  });
+  };
+  const transaction = db.transaction(inTransaction);
   // BEGIN IMMEDIATE takes the write lock up front: a deferred transaction reading first could deadlock on upgrade.
-  return (events, index) => transaction.immediate(events, index);
+  return { transaction: (events, index) => transaction.immediate(events, index), inTransaction };
 }

@@ -1,17 +1,40 @@
+import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import type { Logger } from 'pino';
 import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainLink, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
-import { CATCH_UP_SQL, catchUpRange } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
-import { type AppendTransaction, prepareAppend } from './append-transaction.js';
+import { type AppendEvents, prepareAppend } from './append-transaction.js';
+import { AuditSpool, spoolDirectory } from './audit-spool.js';
+import { prepareIndexCatchUp } from './index-catch-up.js';
+import { type DrainOptions, type DrainReport, prepareSpoolDrain } from './spool-drain.js';
+import { SpoolThread } from './spool-thread.js';
+
+/** How often the spool is drained into the log (each drain is one commit, off the gateway's thread). */
+const SPOOL_DRAIN_INTERVAL_MS = 100;
+
+/**
+ * Events the log may fall behind the spool before new events are refused: a drainer that cannot keep up or keeps
+ * failing (a full disk, a lock held for long) must not let the unchained part of the audit grow without end.
+ */
+const MAX_SPOOL_BACKLOG_BYTES = 64 * 1024 * 1024;
+
+export interface SpoolOptions {
+  /** Where drain problems (bytes that are not whole frames, failed drains) are reported. */
+  readonly logger?: Logger;
+  readonly drainIntervalMs?: number;
+  /** Tests: a smaller segment size (see audit-spool.ts) and backlog limit. */
+  readonly segmentBytes?: number;
+  readonly maxBacklogBytes?: number;
+}
 
 export interface SqliteStoreOptions {
   /**
@@ -25,6 +48,20 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
+/** The spool a gateway's store writes its events to, and who drains it. */
+interface ActiveSpool {
+  readonly spool: AuditSpool;
+  readonly logger: Logger | undefined;
+  readonly intervalMs: number;
+  readonly maxBacklogBytes: number;
+  thread: SpoolThread | undefined;
+  /** Draining on the store's own thread, once the drainer thread is gone. */
+  inline: NodeJS.Timeout | undefined;
+  /** The backlog the last drain reported, and how much the spool had taken when it arrived. */
+  reportedBacklog: number;
+  writtenAtReport: number;
+}
+
 /**
  * The embedded store: one SQLite file in WAL mode. Appends use better-sqlite3 directly (prepared statements in one
  * synchronous transaction, the hot path); migrations and reads go through Kysely, shared with the PostgreSQL store.
@@ -32,16 +69,26 @@ export interface SqliteStoreOptions {
 export class SqliteStore extends KyselyStore implements Store {
   private readonly db: Database.Database;
   readonly dialect = 'sqlite' as const;
-  private append: AppendTransaction | undefined;
+  private append: AppendEvents | undefined;
   private indexCatchUp: Database.Transaction<() => number> | undefined;
+  private drainHere: ((options?: DrainOptions) => DrainReport) | undefined;
+  private active: ActiveSpool | undefined;
   private closed = false;
+  private readonly synchronous: 'NORMAL' | 'FULL';
+  private readonly busyTimeoutMs: number;
 
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
     super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }), 'sqlite');
     this.db = db;
+    this.synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
+    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma(`synchronous = ${this.synchronous}`);
+    db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+  }
+
+  get indexesInBackground(): boolean {
+    return this.active !== undefined;
   }
 
   /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
@@ -65,8 +112,123 @@ export class SqliteStore extends KyselyStore implements Store {
     const serialised = serialiseEvents(events);
     const index = sessionIndexChanges(events);
     // Prepared after migrate(): statements are compiled against the tables.
-    this.append ??= prepareAppend(this.db);
+    this.append ??= prepareAppend(this.db).transaction;
     return this.append(serialised, index);
+  }
+
+  /**
+   * With a spool (see `startSpool`): one write to the spool, the log filled behind. Without: `appendEvents`. Either
+   * way the events are durable, in order, when this resolves; checks run before anything is written.
+   */
+  async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
+    const active = this.active;
+    if (active === undefined) {
+      await this.appendEvents(events);
+      return;
+    }
+    if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
+    if (events.length === 0) return;
+    const serialised = serialiseEvents(events);
+    sessionIndexChanges(events); // throws on a session start the drainer could not index
+    const backlog = active.reportedBacklog + (active.spool.written - active.writtenAtReport);
+    if (backlog > active.maxBacklogBytes) {
+      throw new GatehouseError(
+        'internal',
+        `the audit log is ${Math.round(backlog / 1048576)} MB behind its spool; new events are refused until it drains`,
+      );
+    }
+    active.spool.append(serialised);
+  }
+
+  /**
+   * Moves whatever any writer spooled into the log, so reads that follow see every event recorded so far. A store on
+   * a read-only or in-memory database has nothing to drain.
+   */
+  async settle(): Promise<void> {
+    if (this.closed || this.db.memory || this.db.readonly) return;
+    const directory = spoolDirectory(this.db.name);
+    if (!hasEntries(directory)) return;
+    this.drainHere ??= prepareSpoolDrain(this.db, directory);
+    this.drainUntilEmpty({}, this.active?.logger);
+  }
+
+  /**
+   * From now on `recordEvents` writes to a spool next to the database file (see audit-spool.ts), drained into the
+   * log every `drainIntervalMs` by a thread of its own; what earlier runs left in the spool is drained first. The
+   * gateway's store, after `migrate()`.
+   */
+  async startSpool(options: SpoolOptions = {}): Promise<void> {
+    if (this.active || this.db.memory || this.db.readonly) return;
+    await this.settle();
+    const directory = spoolDirectory(this.db.name);
+    const active: ActiveSpool = {
+      spool: AuditSpool.open(directory, { sync: this.synchronous === 'FULL', segmentBytes: options.segmentBytes }),
+      logger: options.logger,
+      intervalMs: options.drainIntervalMs ?? SPOOL_DRAIN_INTERVAL_MS,
+      maxBacklogBytes: options.maxBacklogBytes ?? MAX_SPOOL_BACKLOG_BYTES,
+      thread: undefined,
+      inline: undefined,
+      reportedBacklog: 0,
+      writtenAtReport: 0,
+    };
+    this.active = active;
+    this.drainHere ??= prepareSpoolDrain(this.db, directory);
+    try {
+      active.thread = await SpoolThread.start(
+        {
+          path: this.db.name,
+          directory,
+          intervalMs: active.intervalMs,
+          synchronous: this.synchronous,
+          busyTimeoutMs: this.busyTimeoutMs,
+        },
+        {
+          onReport: (r) => this.onDrained(active, r),
+          onDrainFailed: (message) => active.logger?.warn({ err: message }, 'audit spool drain failed; retrying'),
+          onExit: (reason) => {
+            active.thread = undefined;
+            this.drainInline(active, `the audit spool thread stopped: ${reason}`);
+          },
+        },
+      );
+    } catch (error) {
+      this.drainInline(active, `the audit spool thread cannot start: ${(error as Error).message}`);
+    }
+  }
+
+  private onDrained(active: ActiveSpool, report: DrainReport): void {
+    active.reportedBacklog = report.backlogBytes;
+    active.writtenAtReport = active.spool.written;
+    this.logProblems(report, active.logger);
+  }
+
+  /** Without its thread, the store drains the spool on its own thread, on the same interval. */
+  private drainInline(active: ActiveSpool, reason: string): void {
+    if (this.closed || this.active !== active) return;
+    active.logger?.warn({ reason }, 'the audit spool is drained on the gateway thread');
+    active.inline = setInterval(() => {
+      try {
+        this.onDrained(active, this.drainUntilEmpty({}, active.logger));
+      } catch (error) {
+        active.logger?.warn({ err: error }, 'audit spool drain failed; retrying');
+      }
+    }, active.intervalMs);
+    active.inline.unref();
+  }
+
+  /** Drains until a drain is not full; returns the last report. */
+  private drainUntilEmpty(options: DrainOptions, logger: Logger | undefined): DrainReport {
+    const drain = this.drainHere as (options?: DrainOptions) => DrainReport;
+    let report: DrainReport;
+    do {
+      report = drain(options);
+      this.logProblems(report, logger);
+    } while (report.more);
+    return report;
+  }
+
+  private logProblems(report: DrainReport, logger: Logger | undefined): void {
+    for (const problem of report.problems) logger?.error({ problem }, 'audit spool: bytes that are not whole frames');
   }
 
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
@@ -76,7 +238,7 @@ export class SqliteStore extends KyselyStore implements Store {
       `insert into audit_checkpoints (event_id, hash, at, reason, key_id, signature)
        values (@event_id, @hash, @at, @reason, @key_id, @signature)`,
     );
-    const catchUp = this.catchUp();
+    const catchUp = prepareIndexCatchUp(this.db);
     const deleteEvents = this.db.prepare(PRUNE_STATEMENTS.deleteEvents);
     const deleteIndexed = this.db.prepare(PRUNE_STATEMENTS.deleteIndexed);
     const deleteSessions = this.db.prepare(PRUNE_STATEMENTS.deleteSessions);
@@ -95,23 +257,8 @@ export class SqliteStore extends KyselyStore implements Store {
 
   async indexSessionEvents(): Promise<number> {
     if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
-    this.indexCatchUp ??= this.db.transaction(this.catchUp());
+    this.indexCatchUp ??= this.db.transaction(prepareIndexCatchUp(this.db));
     return this.indexCatchUp.immediate();
-  }
-
-  /** One catch-up of the session index, to run inside a write transaction (see session-event-index.ts). */
-  private catchUp(): () => number {
-    const cursor = this.db.prepare<[], { event_id: number }>(CATCH_UP_SQL.cursor);
-    const head = this.db.prepare<[], { id: number | null }>(CATCH_UP_SQL.head);
-    const index = this.db.prepare(CATCH_UP_SQL.index);
-    const advance = this.db.prepare(CATCH_UP_SQL.advance);
-    return () => {
-      const range = catchUpRange(cursor.get()?.event_id, head.get()?.id);
-      if (!range) return 0;
-      index.run(range.from, range.through);
-      advance.run(range.through);
-      return range.through - range.from;
-    };
   }
 
   ping(): Promise<void> {
@@ -120,6 +267,7 @@ export class SqliteStore extends KyselyStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.closeSpool();
     // A store that appended leaves the index at the head, so the next reader has no tail to scan (one that only read,
     // such as a CLI listing sessions, writes nothing). Best effort: reads are right either way.
     if (this.append !== undefined && this.db.open && !this.db.readonly) {
@@ -133,5 +281,29 @@ export class SqliteStore extends KyselyStore implements Store {
     await this.kysely.destroy();
     // Kysely closes the handle only if it ever ran a query.
     if (this.db.open) this.db.close();
+  }
+
+  /** The thread's last drain, then this store's own (its segments now sealed, so they are deleted once drained). */
+  private async closeSpool(): Promise<void> {
+    const active = this.active;
+    if (!active) return;
+    this.active = undefined;
+    clearInterval(active.inline);
+    await active.thread?.stop();
+    active.spool.close();
+    try {
+      this.drainUntilEmpty({ sealedWriter: active.spool.writer }, active.logger);
+    } catch (error) {
+      // Left in the spool: the next start (or a CLI that reads) drains it.
+      active.logger?.warn({ err: error }, 'audit spool: the last drain failed; the next start drains it');
+    }
+  }
+}
+
+function hasEntries(directory: string): boolean {
+  try {
+    return readdirSync(directory).length > 0;
+  } catch {
+    return false;
   }
 }

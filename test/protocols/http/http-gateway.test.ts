@@ -304,6 +304,7 @@ resources:
     const marker = `audit-${randomUUID()}`;
     await sdk(token).chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: marker }] });
     await fetch(`${base}/llm/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'x' });
+    await gateway.services.recorder.flush();
     const sessions = await gateway.services.store.listSessions({ limit: 50 });
     const mine = sessions.find((s) => s.subject === 'rag-job' && s.operations === 2);
     assert.ok(mine, 'one session for this token with both operations');

@@ -1,0 +1,327 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
+import { eventHash, GENESIS_HASH, type SerialisedEvent } from '../../src/store/hash-chain.js';
+import { spoolDirectory } from '../../src/store/sqlite/audit-spool.js';
+import { decodeFrames, encodeFrame } from '../../src/store/sqlite/spool-format.js';
+
+/** A frame of its own (encodeFrame returns a view the next call reuses). */
+const frameOf = (events: readonly SerialisedEvent[]) => Buffer.from(encodeFrame(events));
+
+import { type SpoolOptions, SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-spool-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+/** Long enough that only the test's own settle() or close() drains, never the thread while a test looks. */
+const NO_THREAD_DRAIN: SpoolOptions = { drainIntervalMs: 3_600_000 };
+
+const start = (sessionId: string, at: number): AuditEventInput => ({
+  sessionId,
+  type: 'session.start',
+  at,
+  payload: { protocol: 'postgres', resource: 'app', issuer: 'iss', subject: `job-${sessionId}`, groups: ['ci'] },
+});
+const op = (sessionId: string, seq: number, text = `SELECT ${seq}`): AuditEventInput => ({
+  sessionId,
+  type: 'operation',
+  at: 1000 + seq,
+  payload: { seq, text, verdict: 'allow' },
+});
+
+async function openSpooled(options: SpoolOptions = NO_THREAD_DRAIN): Promise<{ store: SqliteStore; path: string }> {
+  const path = join(dir, `spool-${++n}.db`);
+  const store = await SqliteStore.open(path);
+  await store.migrate();
+  await store.startSpool(options);
+  return { store, path };
+}
+
+async function allEvents(store: SqliteStore): Promise<AuditEvent[]> {
+  const all: AuditEvent[] = [];
+  for (
+    let page = await store.readEvents(0, 1000);
+    page.length > 0;
+    page = await store.readEvents(page.at(-1)!.id, 1000)
+  ) {
+    all.push(...page);
+  }
+  return all;
+}
+
+/** Recomputes the chain from the stored rows: ids 1..n, each hash over the previous one. */
+function assertChained(events: readonly AuditEvent[]): void {
+  let prev = GENESIS_HASH;
+  events.forEach((e, i) => {
+    assert.equal(e.id, i + 1, 'ids follow each other');
+    assert.equal(e.prevHash, prev);
+    const expected = eventHash(prev, { ...e, payloadJson: JSON.stringify(e.payload) });
+    assert.equal(e.hash, expected, `event ${e.id}'s hash`);
+    prev = e.hash;
+  });
+}
+
+describe('audit spool frames', () => {
+  const events: SerialisedEvent[] = [
+    { sessionId: 's-1', type: 'operation', at: 1, payloadJson: '{"text":"SELECT \'é ✓ 🙂\'\\nFROM t"}' },
+    { sessionId: 's-2', type: 'session.end', at: 2, payloadJson: '{}' },
+  ];
+
+  it('decodes what it encodes, several frames in a row, non-ASCII text included', () => {
+    const bytes = Buffer.concat([frameOf(events), frameOf([events[1]!])]);
+    const decoded = decodeFrames(bytes);
+    assert.deepEqual(decoded.events, [...events, events[1]]);
+    assert.equal(decoded.consumed, bytes.length);
+    assert.equal(decoded.stop, undefined);
+  });
+
+  it('stops before a frame that is not all there yet, and before a damaged one', () => {
+    const first = frameOf(events);
+    const second = frameOf(events);
+    const cut = decodeFrames(Buffer.concat([first, second.subarray(0, second.length - 1)]));
+    assert.equal(cut.stop, 'partial');
+    assert.equal(cut.consumed, first.length);
+    assert.equal(cut.events.length, 2);
+
+    const damaged = Buffer.from(second);
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 3) ^ 0x01, damaged.length - 3);
+    const broken = decodeFrames(Buffer.concat([first, damaged]));
+    assert.equal(broken.stop, 'broken');
+    assert.equal(broken.consumed, first.length);
+  });
+
+  it('refuses a session id or type that would break the line format', () => {
+    assert.throws(() => encodeFrame([{ ...events[0]!, sessionId: 'a\nb' }]), /cannot be spooled/);
+    assert.throws(() => encodeFrame([{ ...events[0]!, type: 'nope' as 'operation' }]), /cannot be spooled/);
+  });
+});
+
+describe('SqliteStore with a spool', () => {
+  it('holds recorded events in the spool until a drain chains them into the log, sessions and index included', async () => {
+    const { store, path } = await openSpooled();
+    try {
+      await store.recordEvents([start('s-a', 10), op('s-a', 1)]);
+      await store.recordEvents([op('s-a', 2), { sessionId: 's-a', type: 'session.end', at: 20, payload: {} }]);
+      assert.deepEqual(await allEvents(store), [], 'nothing drained yet');
+      const segments = readdirSync(spoolDirectory(path));
+      assert.equal(segments.length, 1);
+      assert.ok(readFileSync(join(spoolDirectory(path), segments[0]!)).length > 0, 'the events are in the spool file');
+
+      await store.settle();
+      const events = await allEvents(store);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.payload.seq ?? null]),
+        [
+          ['session.start', null],
+          ['operation', 1],
+          ['operation', 2],
+          ['session.end', null],
+        ],
+      );
+      assertChained(events);
+      const session = await store.getSession('s-a');
+      assert.equal(session?.summary.subject, 'job-s-a');
+      assert.equal(session?.summary.endedAt, 20);
+      assert.equal(session?.summary.operations, 2);
+      // The drain caught the session index up in the same commit.
+      const peek = new Database(path, { readonly: true });
+      const cursor = peek.prepare("select event_id from audit_index_cursors where name = 'sessions'").get() as {
+        event_id: number;
+      };
+      peek.close();
+      assert.equal(cursor.event_id, 4);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(readdirSync(spoolDirectory(path)), [], 'a closed store leaves no segment behind');
+  });
+
+  it('is drained by its own thread without anyone asking', async () => {
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+    const { store } = await openSpooled({ drainIntervalMs: 20, logger });
+    try {
+      await store.recordEvents([start('s-t', 1), op('s-t', 1)]);
+      const deadline = Date.now() + 20_000;
+      let events: AuditEvent[] = [];
+      // readEvents does not settle: only the thread can have moved them.
+      while (events.length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        events = await allEvents(store);
+      }
+      assert.equal(events.length, 2, 'the thread drained both events');
+      assertChained(events);
+      assert.deepEqual(warnings, [], 'the thread started: nothing fell back to draining on this thread');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses what a batch check refuses, writing nothing', async () => {
+    const { store } = await openSpooled();
+    try {
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      await assert.rejects(
+        store.recordEvents([op('s', 1), { sessionId: 's', type: 'operation', at: 2, payload: cyclic }]),
+      );
+      await assert.rejects(
+        store.recordEvents([{ sessionId: 's', type: 'session.start', at: 1, payload: { protocol: 'x' } }]),
+        /lacks protocol/,
+      );
+      await store.recordEvents([op('s', 3)]);
+      await store.settle();
+      assert.deepEqual(
+        (await allEvents(store)).map((e) => e.payload.seq),
+        [3],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('moves to a new segment past its size and deletes drained ones while still writing', async () => {
+    const { store, path } = await openSpooled({ ...NO_THREAD_DRAIN, segmentBytes: 4096 });
+    try {
+      for (let i = 1; i <= 200; i++) await store.recordEvents([op('s-r', i, `SELECT '${'x'.repeat(100)}'`)]);
+      const before = readdirSync(spoolDirectory(path)).sort();
+      assert.ok(before.length >= 5, `${before.length} segments`);
+      await store.settle();
+      const afterDrain = readdirSync(spoolDirectory(path));
+      assert.deepEqual(afterDrain, [before.at(-1)], 'only the segment still written to is kept');
+      await store.recordEvents([op('s-r', 201)]);
+      await store.settle();
+      const events = await allEvents(store);
+      assert.deepEqual(
+        events.map((e) => e.payload.seq),
+        Array.from({ length: 201 }, (_, i) => i + 1),
+      );
+      assertChained(events);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('lets several drainers take turns: no event lost or written twice', async () => {
+    const { store, path } = await openSpooled({ drainIntervalMs: 5, segmentBytes: 64 * 1024 });
+    // A second store on the same file, as a CLI reading while the gateway runs: its settle() drains too.
+    const reader = await SqliteStore.open(path);
+    await reader.migrate();
+    try {
+      for (let i = 1; i <= 3000; i++) {
+        await store.recordEvents([op('s-c', i)]);
+        if (i % 50 === 0) await reader.settle();
+        if (i % 70 === 0) await store.settle();
+      }
+      await store.settle();
+      const events = await allEvents(reader);
+      assert.deepEqual(
+        events.map((e) => e.payload.seq),
+        Array.from({ length: 3000 }, (_, i) => i + 1),
+      );
+      assertChained(events);
+    } finally {
+      await reader.close();
+      await store.close();
+    }
+  });
+
+  it('refuses new events when the log falls too far behind, and takes them again once it catches up', async () => {
+    const { store, path } = await openSpooled({ drainIntervalMs: 10, maxBacklogBytes: 16 * 1024 });
+    const blocker = new Database(path);
+    try {
+      blocker.exec('BEGIN IMMEDIATE'); // another process holding the write lock: no drain gets through
+      let refused: unknown;
+      for (let i = 1; i <= 2000 && refused === undefined; i++) {
+        await store.recordEvents([op('s-b', i, `SELECT '${'y'.repeat(200)}'`)]).catch((error: unknown) => {
+          refused = error;
+        });
+      }
+      assert.match(String(refused), /behind its spool/);
+      blocker.exec('COMMIT');
+      const deadline = Date.now() + 30_000;
+      let accepted = false;
+      while (!accepted && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        accepted = await store.recordEvents([op('s-b', 9999)]).then(
+          () => true,
+          () => false,
+        );
+      }
+      assert.ok(accepted, 'accepted again once the thread drained the backlog');
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      await store.close();
+    }
+  });
+});
+
+describe('a spool left by a killed gateway', () => {
+  const writer = (path: string, events: number) => `
+    import { SqliteStore } from ${JSON.stringify(new URL('../../src/store/sqlite/sqlite-store.ts', import.meta.url).href)};
+    const store = await SqliteStore.open(${JSON.stringify(path)});
+    await store.migrate();
+    await store.startSpool({ drainIntervalMs: 3_600_000 });
+    for (let i = 1; i <= ${events}; i++) {
+      await store.recordEvents([{ sessionId: 'killed', type: 'operation', at: i, payload: { seq: i } }]);
+    }
+    process.kill(process.pid, 'SIGKILL');
+  `;
+
+  function killedWriter(events: number): string {
+    const path = join(dir, `killed-${++n}.db`);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writer(path, events)], {
+      encoding: 'utf8',
+    });
+    assert.equal(child.signal, 'SIGKILL', child.stderr);
+    return path;
+  }
+
+  it('is drained by the next store that opens the file, and its segment deleted', async () => {
+    const path = killedWriter(500);
+    assert.equal(readdirSync(spoolDirectory(path)).length, 1, 'the killed writer left its segment');
+    const store = await SqliteStore.open(path);
+    await store.migrate();
+    try {
+      assert.equal((await allEvents(store)).length, 0, 'none of it reached the log before the kill');
+      await store.settle();
+      const events = await allEvents(store);
+      assert.deepEqual(
+        events.map((e) => e.payload.seq),
+        Array.from({ length: 500 }, (_, i) => i + 1),
+      );
+      assertChained(events);
+      assert.deepEqual(readdirSync(spoolDirectory(path)), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('skips a torn last frame (a write cut short, never acknowledged) and keeps the whole frames before it', async () => {
+    const path = killedWriter(20);
+    const [segment] = readdirSync(spoolDirectory(path));
+    const file = join(spoolDirectory(path), segment!);
+    const extra = frameOf([{ sessionId: 'killed', type: 'operation', at: 21, payloadJson: '{"seq":21}' }]);
+    appendFileSync(file, extra.subarray(0, extra.length - 4));
+    const store = await SqliteStore.open(path);
+    await store.migrate();
+    try {
+      await store.settle();
+      assert.deepEqual(
+        (await allEvents(store)).map((e) => e.payload.seq),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      assert.equal(existsSync(file), false, 'the sealed segment is gone');
+    } finally {
+      await store.close();
+    }
+  });
+});
