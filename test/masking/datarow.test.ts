@@ -81,6 +81,48 @@ function decodeRow(frame: Buffer): (Buffer | null)[] {
   return values;
 }
 
+/** The frames in a list of buffers as the client reads them (the relay's `out`, joined). */
+function framesOf(out: readonly Buffer[]): Buffer[] {
+  const all = Buffer.concat(out);
+  const frames: Buffer[] = [];
+  for (let at = 0; at < all.length; at += all.readInt32BE(at + 1) + 1)
+    frames.push(all.subarray(at, at + all.readInt32BE(at + 1) + 1));
+  return frames;
+}
+
+/** Another message between rows (a CommandComplete): rows after it cannot extend the view before it. */
+const OTHER_FRAME = Buffer.from([0x43, 0, 0, 0, 13, ...Buffer.from('SELECT 1'), 0]);
+
+/**
+ * Lists of frames as the relay builds them for the backend's chunks: rows masked into a shared list, a chunk of
+ * 1 to 40 rows each, now and then another message between them; `check` runs on each row's frame as the client
+ * reads it. Every list is read again at the end: bytes handed out must never be written over by later rows.
+ */
+function chunked(
+  rows: number,
+  next: () => number,
+  mask: (row: number, out: Buffer[]) => void,
+  check: (row: number, frame: Buffer) => void,
+): void {
+  const lists: { out: Buffer[]; rows: number[] }[] = [];
+  const checkList = ({ out, rows }: { out: Buffer[]; rows: number[] }) => {
+    const frames = framesOf(out).filter((frame) => !frame.equals(OTHER_FRAME));
+    assert.equal(frames.length, rows.length);
+    for (const [k, frame] of frames.entries()) check(rows[k] as number, frame);
+  };
+  for (let row = 0; row < rows; ) {
+    const list = { out: [] as Buffer[], rows: [] as number[] };
+    for (let size = 1 + Math.floor(next() * 40); size > 0 && row < rows; size--, row++) {
+      if (next() < 0.05) list.out.push(OTHER_FRAME);
+      mask(row, list.out);
+      list.rows.push(row);
+    }
+    checkList(list);
+    lists.push(list);
+  }
+  for (const list of lists) checkList(list);
+}
+
 const TEXTS = [
   'nothing to see here',
   'mail mary.jones@example.com now',
@@ -99,54 +141,64 @@ describe('DataRow masking', () => {
   const shape = masking.shape(FIELDS);
 
   it('masks each value as the plain calls do and leaves the others byte for byte', () => {
-    for (let row = 0; row < 400; row++) {
-      // Neighbouring scanned columns get neighbouring texts on odd rows: a private-key block split across two.
-      const pick = (k: number) => TEXTS[(row * 7 + k * (row % 2 === 0 ? 3 : 1)) % TEXTS.length] as string;
-      const json = JSON.stringify({ note: pick(5), n: row });
-      const values: (Buffer | null)[] = [
-        Buffer.from(String(row)),
-        Buffer.from(`user${row}@Example.com`),
-        Buffer.from(pick(1)),
-        Buffer.from(pick(2)),
-        row % 3 === 0 ? null : Buffer.from(pick(3)),
-        Buffer.concat([Buffer.from([1]), Buffer.from(json)]),
-        Buffer.from([0, 255, 10, 64]),
-        Buffer.from(pick(4)),
-      ];
-      const frame = encodeRow(values);
-      const counts = new MaskCounts();
-      const masked = masking.row(frame, frame.subarray(5), shape, counts, true);
-
-      const expectedCounts = new MaskCounts();
-      const text = (value: Buffer | null) =>
-        value === null ? null : Buffer.from(redactor.mask(value.toString('utf8'), expectedCounts));
-      const jsonMasker = new JsonMasker(redactor, expectedCounts);
-      const expected: (Buffer | null)[] = [
-        values[0] as Buffer,
-        Buffer.from(
-          plan.maskValue(
-            shape.actions[1]?.kind === 'rule' ? shape.actions[1].rule.kind : assert.fail('a rule column'),
-            'tokenize',
-            (values[1] as Buffer).toString('utf8'),
-            expectedCounts,
+    const inputs: { values: (Buffer | null)[]; json: string }[] = [];
+    const captured: ((string | null)[] | undefined)[] = [];
+    const countsOf: MaskCounts[] = [];
+    chunked(
+      400,
+      seededRandom(7),
+      (row, out) => {
+        // Neighbouring scanned columns get neighbouring texts on odd rows: a private-key block split across two.
+        const pick = (k: number) => TEXTS[(row * 7 + k * (row % 2 === 0 ? 3 : 1)) % TEXTS.length] as string;
+        const json = JSON.stringify({ note: pick(5), n: row });
+        const values: (Buffer | null)[] = [
+          Buffer.from(String(row)),
+          Buffer.from(`user${row}@Example.com`),
+          Buffer.from(pick(1)),
+          Buffer.from(pick(2)),
+          row % 3 === 0 ? null : Buffer.from(pick(3)),
+          Buffer.concat([Buffer.from([1]), Buffer.from(json)]),
+          Buffer.from([0, 255, 10, 64]),
+          Buffer.from(pick(4)),
+        ];
+        inputs[row] = { values, json };
+        const frame = encodeRow(values);
+        countsOf[row] = new MaskCounts();
+        captured[row] = masking.row(frame, frame.subarray(5), shape, countsOf[row], true, out);
+      },
+      (row, frame) => {
+        const { values, json } = inputs[row] as { values: (Buffer | null)[]; json: string };
+        const expectedCounts = new MaskCounts();
+        const text = (value: Buffer | null) =>
+          value === null ? null : Buffer.from(redactor.mask(value.toString('utf8'), expectedCounts));
+        const jsonMasker = new JsonMasker(redactor, expectedCounts);
+        const expected: (Buffer | null)[] = [
+          values[0] as Buffer,
+          Buffer.from(
+            plan.maskValue(
+              shape.actions[1]?.kind === 'rule' ? shape.actions[1].rule.kind : assert.fail('a rule column'),
+              'tokenize',
+              (values[1] as Buffer).toString('utf8'),
+              expectedCounts,
+            ),
           ),
-        ),
-        text(values[2] as Buffer),
-        text(values[3] as Buffer),
-        text(values[4] as Buffer | null),
-        Buffer.concat([Buffer.from([1]), Buffer.from(jsonMasker.push(json) + jsonMasker.end())]),
-        values[6] as Buffer,
-        text(values[7] as Buffer),
-      ];
-      assert.deepEqual(decodeRow(masked.frame), expected, `row ${row}`);
-      assert.deepEqual(counts.toRecord(), expectedCounts.toRecord());
-      assert.deepEqual(
-        masked.values,
-        expected.map((value, i) =>
-          value === null ? null : i === 6 ? null : i === 5 ? value.subarray(1).toString('utf8') : value.toString(),
-        ),
-      );
-    }
+          text(values[2] as Buffer),
+          text(values[3] as Buffer),
+          text(values[4] as Buffer | null),
+          Buffer.concat([Buffer.from([1]), Buffer.from(jsonMasker.push(json) + jsonMasker.end())]),
+          values[6] as Buffer,
+          text(values[7] as Buffer),
+        ];
+        assert.deepEqual(decodeRow(frame), expected, `row ${row}`);
+        assert.deepEqual(countsOf[row]?.toRecord(), expectedCounts.toRecord());
+        assert.deepEqual(
+          captured[row],
+          expected.map((value, i) =>
+            value === null ? null : i === 6 ? null : i === 5 ? value.subarray(1).toString('utf8') : value.toString(),
+          ),
+        );
+      },
+    );
   });
 
   it('masks generated rows as each value masked alone: columns between, NULLs, line breaks, multi-byte text', () => {
@@ -187,44 +239,78 @@ describe('DataRow masking', () => {
     ];
     const bytes = [Buffer.from([0xc3]), Buffer.from([0x80]), Buffer.from('€'), Buffer.from('😀')];
     let changedRows = 0;
-    for (let row = 0; row < 3000; row++) {
-      const values = fields.map((f): Buffer | null => {
-        if (next() < 0.15) return null;
-        if (f.typeOid === 23 || f.typeOid === 20) return Buffer.from(String(Math.floor(next() * 1e12)));
-        if (f.typeOid === 17) return Buffer.from([10, 64, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49]);
-        const parts: Buffer[] = [];
-        const count = Math.floor(next() * 6);
-        for (let k = 0; k < count; k++)
-          parts.push(
-            next() < 0.03
-              ? (bytes[Math.floor(next() * bytes.length)] as Buffer)
-              : Buffer.from(pieces[Math.floor(next() * pieces.length)] as string),
-          );
-        return Buffer.concat(parts);
-      });
-      const frame = encodeRow(values);
-      const counts = new MaskCounts();
-      const masked = masking.row(frame, frame.subarray(5), rowShape, counts, false);
-      const expectedCounts = new MaskCounts();
-      const expected = values.map((value, i) => {
-        if (value === null || rowShape.actions[i] === undefined) return value;
-        const text = value.toString('utf8');
-        const result = redactor.mask(text, expectedCounts);
-        return result === text ? value : Buffer.from(result);
-      });
-      assert.deepEqual(decodeRow(masked.frame), expected, `row ${row}`);
-      assert.deepEqual(counts.toRecord(), expectedCounts.toRecord(), `row ${row}`);
-      if (masked.frame !== frame) changedRows++;
-      else assert.ok(expectedCounts.empty, 'an unchanged row is relayed as it came');
-    }
+    const inputs: { values: (Buffer | null)[]; frame: Buffer; out: Buffer[]; counts: MaskCounts }[] = [];
+    chunked(
+      3000,
+      next,
+      (row, out) => {
+        const values = fields.map((f): Buffer | null => {
+          if (next() < 0.15) return null;
+          if (f.typeOid === 23 || f.typeOid === 20) return Buffer.from(String(Math.floor(next() * 1e12)));
+          if (f.typeOid === 17) return Buffer.from([10, 64, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49]);
+          const parts: Buffer[] = [];
+          const count = Math.floor(next() * 6);
+          for (let k = 0; k < count; k++)
+            parts.push(
+              next() < 0.03
+                ? (bytes[Math.floor(next() * bytes.length)] as Buffer)
+                : Buffer.from(pieces[Math.floor(next() * pieces.length)] as string),
+            );
+          return Buffer.concat(parts);
+        });
+        const frame = encodeRow(values);
+        const counts = new MaskCounts();
+        const length = out.length;
+        assert.equal(masking.row(frame, frame.subarray(5), rowShape, counts, false, out), undefined);
+        inputs[row] = { values, frame, out: out.slice(length), counts };
+      },
+      (row, frame) => {
+        const input = inputs[row] as (typeof inputs)[number];
+        const expectedCounts = new MaskCounts();
+        const expected = input.values.map((value, i) => {
+          if (value === null || rowShape.actions[i] === undefined) return value;
+          const text = value.toString('utf8');
+          const result = redactor.mask(text, expectedCounts);
+          return result === text ? value : Buffer.from(result);
+        });
+        assert.deepEqual(decodeRow(frame), expected, `row ${row}`);
+        assert.deepEqual(input.counts.toRecord(), expectedCounts.toRecord(), `row ${row}`);
+        if (!expectedCounts.empty) changedRows++;
+        // A row relayed as it came is the very frame, unless it was copied in after a masked one.
+        else if (input.out.length === 1 && input.out[0] !== frame) assert.equal(input.out[0], input.frame);
+      },
+    );
     assert.ok(changedRows > 300, 'rows with something masked were compared');
+  });
+
+  it('writes rows larger than a frame buffer whole, between smaller ones', () => {
+    const fields = [field(1, 23), field(2, 25), field(3, 25)];
+    const masking = new ResultMasking({ ...plan, columns: [] }, catalog);
+    const rowShape = masking.shape(fields);
+    const sizes = [10, 200_000, 30, 131_000, 131_072, 5, 400_000, 50];
+    chunked(
+      sizes.length * 3,
+      seededRandom(3),
+      (row, out) => {
+        const filler = 'x '.repeat((sizes[row % sizes.length] as number) / 2);
+        const frame = encodeRow([Buffer.from(String(row)), Buffer.from(`${filler}mary${row}@example.com`), null]);
+        masking.row(frame, frame.subarray(5), rowShape, new MaskCounts(), false, out);
+      },
+      (row, frame) => {
+        const filler = 'x '.repeat((sizes[row % sizes.length] as number) / 2);
+        const masked = `${filler}m***@example.com`;
+        assert.deepEqual(decodeRow(frame), [Buffer.from(String(row)), Buffer.from(masked), null]);
+      },
+    );
   });
 
   it('relays the very frame when nothing in the row is masked', () => {
     const noRules = new ResultMasking({ ...plan, columns: [] }, catalog);
     const frame = encodeRow([Buffer.from('1'), Buffer.from('plain'), Buffer.from('text'), null]);
     const fields = FIELDS.slice(0, 4);
-    const result = noRules.row(frame, frame.subarray(5), noRules.shape(fields), new MaskCounts(), false);
-    assert.equal(result.frame, frame);
+    const out: Buffer[] = [];
+    noRules.row(frame, frame.subarray(5), noRules.shape(fields), new MaskCounts(), false, out);
+    assert.equal(out.length, 1);
+    assert.equal(out[0], frame);
   });
 });

@@ -93,11 +93,15 @@ export class ResultMasking {
   private valueEnds = new Int32Array(64);
   private valueColumns = new Int32Array(64);
 
+  /** Where masked rows are written, for every result of the session (see `FrameBuffer`). */
+  private readonly frames = new FrameBuffer();
+
   /**
-   * Masks one DataRow body. Returns the frame to relay (the original bytes when nothing changed) and, when asked,
-   * the row's values as text for the audit capture (binary values of non-text types as null). The row's scanned
-   * text columns are masked together, in one scan (see `maskScanned`): rows are many short values, and a scan per
-   * value would cost more in its fixed part than in reading the value.
+   * Masks one DataRow body and appends the frame to relay to `out`: the original bytes when nothing changed, else
+   * the row rewritten into the session's frame buffer. Returns, when asked, the row's values as text for the audit
+   * capture (binary values of non-text types as null). The row's scanned text columns are masked together, in one
+   * scan (see `maskScanned`): rows are many short values, and a scan per value would cost more in its fixed part
+   * than in reading the value.
    */
   row(
     frame: Buffer,
@@ -105,7 +109,8 @@ export class ResultMasking {
     shape: RowShape,
     counts: MaskCounts,
     wantValues: boolean,
-  ): { frame: Buffer; values?: (string | null)[] } {
+    out: Buffer[],
+  ): (string | null)[] | undefined {
     const count = body.length < 2 ? -1 : (body[0] as number) * 256 + (body[1] as number);
     if (count !== shape.fields.length) throw maskingFailed('a DataRow does not match its RowDescription');
     if (this.starts.length < count) {
@@ -153,25 +158,66 @@ export class ResultMasking {
       }
     }
     if (scanned > 0) this.maskScanned(body, codes, firstScanned, lastScanned, scanned, counts);
-    let values: (string | null)[] | undefined;
-    if (wantValues) {
-      values = new Array(count);
-      for (let i = 0; i < count; i++) {
-        const field = shape.fields[i] as FieldDescription;
-        const start = starts[i] as number;
-        const length = lengths[i] as number;
-        if (length < 0) values[i] = null;
-        else if (masked[i] !== undefined) values[i] = masked[i] as string;
-        else if (codes[i] !== 0)
-          values[i] = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
-        else
-          values[i] =
-            field.format === 0 || TEXT_TYPES.has(field.typeOid) ? body.toString('utf8', start, start + length) : null;
-      }
+    if (changed.length === 0) this.frames.relay(frame, out);
+    else this.writeRow(body, count, shape.fields, out);
+    return wantValues ? this.values(body, shape, count) : undefined;
+  }
+
+  /** The current row's values as text for the audit capture (masked where they were). */
+  private values(body: Buffer, shape: RowShape, count: number): (string | null)[] {
+    const { starts, lengths, masked } = this;
+    const values: (string | null)[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const field = shape.fields[i] as FieldDescription;
+      const start = starts[i] as number;
+      const length = lengths[i] as number;
+      if (length < 0) values[i] = null;
+      else if (masked[i] !== undefined) values[i] = masked[i] as string;
+      else if (shape.codes[i] !== 0)
+        values[i] = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
+      else
+        values[i] =
+          field.format === 0 || TEXT_TYPES.has(field.typeOid) ? body.toString('utf8', start, start + length) : null;
     }
-    if (changed.length === 0) return values ? { frame, values } : { frame };
-    const out = encodeDataRow(body, starts, lengths, masked, shape.fields, count);
-    return values ? { frame: out, values } : { frame: out };
+    return values;
+  }
+
+  /**
+   * The DataRow with its changed values (`masked`, undefined where unchanged) replaced, written into the frame
+   * buffer: the stretches of `body` between changed values (their length words included) are copied as they are,
+   * a few copies a row rather than one per value, and the masked values are written in UTF-8 (a binary jsonb value
+   * keeps its version byte). Room is taken for the longest the values can be in UTF-8 (3 bytes a UTF-16 unit),
+   * and the lengths are written after the values: no pass over them to measure first.
+   */
+  private writeRow(body: Buffer, count: number, fields: readonly FieldDescription[], out: Buffer[]): void {
+    const { starts, lengths, masked } = this;
+    let room = 5 + body.length;
+    for (let i = 0; i < count; i++) {
+      const value = masked[i];
+      if (value !== undefined) room += 1 + 3 * value.length;
+    }
+    const buffer = this.frames.room(room);
+    const begin = this.frames.used;
+    buffer[begin] = BACKEND.DataRow;
+    let at = begin + 5;
+    /** Where in `body` the stretch not yet copied begins. */
+    let copied = 0;
+    for (let i = 0; i < count; i++) {
+      const value = masked[i];
+      if (value === undefined) continue;
+      const start = starts[i] as number;
+      // Everything up to this value's length word, unchanged.
+      at += copyBytes(body, copied, start - 4, buffer, at);
+      const lengthAt = at;
+      at += 4;
+      if (isBinaryJsonb(fields[i] as FieldDescription)) buffer[at++] = body[start] as number;
+      at += writeUtf8(buffer, value, at);
+      writeInt32(buffer, lengthAt, at - lengthAt - 4);
+      copied = start + (lengths[i] as number);
+    }
+    at += copyBytes(body, copied, body.length, buffer, at);
+    writeInt32(buffer, begin + 1, at - begin - 1);
+    this.frames.commit(at - begin, out);
   }
 
   /**
@@ -203,7 +249,7 @@ export class ResultMasking {
     const size = (starts[last] as number) + (lengths[last] as number) - from;
     if (this.joined.length < size) this.joined = Buffer.allocUnsafeSlow(Math.max(2 * this.joined.length, size));
     const joined = this.joined;
-    body.copy(joined, 0, from, from + size);
+    copyBytes(body, from, from + size, joined, 0);
     let k = 0;
     let end = 0;
     for (let i = first; i <= last; i++) {
@@ -276,44 +322,105 @@ export class ResultMasking {
 }
 
 /**
- * The DataRow with its changed values (`masked`, undefined where unchanged) replaced, in one buffer: the stretches
- * of `body` between changed values (their length words included) are copied as they are, a few copies a row rather
- * than one per value, and the masked values are written in UTF-8 (a binary jsonb value keeps its version byte).
+ * Copies `from[start, end)` to `to` at `at`; returns how many bytes. Short stretches by hand: a copy through a view
+ * costs more in making the view than in moving a few bytes.
  */
-function encodeDataRow(
-  body: Buffer,
-  starts: Int32Array,
-  lengths: Int32Array,
-  masked: readonly (string | undefined)[],
-  fields: readonly FieldDescription[],
-  count: number,
-): Buffer {
-  let size = 4 + body.length;
-  for (let i = 0; i < count; i++) {
-    if (masked[i] === undefined) continue;
-    const prefix = isBinaryJsonb(fields[i] as FieldDescription) ? 1 : 0;
-    size += prefix + Buffer.byteLength(masked[i] as string, 'utf8') - (lengths[i] as number);
+function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): number {
+  const count = end - start;
+  if (count < 64) for (let k = 0; k < count; k++) to[at + k] = from[start + k] as number;
+  else to.set(new Uint8Array(from.buffer, from.byteOffset + start, count), at);
+  return count;
+}
+
+/**
+ * Writes `value` in UTF-8 at `at`; returns how many bytes. Short ASCII text (tokens, labels) by hand: `write`
+ * costs more in its argument handling than in the copy.
+ */
+function writeUtf8(buffer: Buffer, value: string, at: number): number {
+  const length = value.length;
+  if (length <= 64) {
+    let k = 0;
+    for (; k < length; k++) {
+      const c = value.charCodeAt(k);
+      if (c >= 0x80) break;
+      buffer[at + k] = c;
+    }
+    if (k === length) return length;
   }
-  const out = Buffer.allocUnsafe(size + 1);
-  out[0] = BACKEND.DataRow;
-  out.writeInt32BE(size, 1);
-  let at = 5;
-  /** Where in `body` the stretch not yet copied begins. */
-  let copied = 0;
-  for (let i = 0; i < count; i++) {
-    if (masked[i] === undefined) continue;
-    const start = starts[i] as number;
-    // Everything up to this value's length word, unchanged.
-    at += body.copy(out, at, copied, start - 4);
-    const lengthAt = at;
-    at += 4;
-    if (isBinaryJsonb(fields[i] as FieldDescription)) out[at++] = body[start] as number;
-    at += out.write(masked[i] as string, at, 'utf8');
-    out.writeInt32BE(at - lengthAt - 4, lengthAt);
-    copied = start + (lengths[i] as number);
+  return buffer.write(value, at, 'utf8');
+}
+
+function writeInt32(buffer: Buffer, at: number, value: number): void {
+  buffer[at] = value >>> 24;
+  buffer[at + 1] = value >>> 16;
+  buffer[at + 2] = value >>> 8;
+  buffer[at + 3] = value;
+}
+
+/** Size of each buffer frames are written into: a few socket chunks' worth of rows. */
+const FRAME_BUFFER_BYTES = 128 * 1024;
+
+/**
+ * The masked frames of a session, written side by side into one buffer at a time, with the unchanged frames that
+ * follow them: a chunk of rows from the backend goes to the client as one view of it (often the only buffer the
+ * chunk's write holds), where a buffer per masked row would be allocated, then copied again when the chunk's
+ * frames are joined for the socket. Bytes once handed out are never written again (the socket may still hold
+ * them): a full buffer is left to the views into it and a new one taken. The session keeps its last buffer (at
+ * most FRAME_BUFFER_BYTES, unless a row was larger) until it ends.
+ */
+class FrameBuffer {
+  /** Taken on the first masked row: most sessions never need one. */
+  private buffer = Buffer.alloc(0);
+  /** Bytes of `buffer` handed out or being written. */
+  used = 0;
+  /** The view of `buffer[viewStart, used)` last put in a list of frames, which later frames extend. */
+  private view: Buffer | undefined;
+  private viewStart = 0;
+
+  /** The buffer to write a frame of at most `size` bytes into, at `used`. */
+  room(size: number): Buffer {
+    if (this.buffer.length - this.used < size) {
+      this.buffer = Buffer.allocUnsafeSlow(Math.max(FRAME_BUFFER_BYTES, size));
+      this.used = 0;
+      this.view = undefined;
+    }
+    return this.buffer;
   }
-  body.copy(out, at, copied);
-  return out;
+
+  /** The frame of `size` bytes just written at `used` goes to `out`, in the view before it if that one is last. */
+  commit(size: number, out: Buffer[]): void {
+    const start = this.used;
+    this.used += size;
+    if (this.extends(out)) {
+      this.view = this.buffer.subarray(this.viewStart, this.used);
+      out[out.length - 1] = this.view;
+      return;
+    }
+    this.viewStart = start;
+    this.view = this.buffer.subarray(start, this.used);
+    out.push(this.view);
+  }
+
+  /** An unchanged frame: copied in when it extends the last view (one buffer rather than two), else as it is. */
+  relay(frame: Buffer, out: Buffer[]): void {
+    if (!this.extends(out)) {
+      out.push(frame);
+      return;
+    }
+    const buffer = this.room(frame.length);
+    // A new buffer (the last one full): nothing to extend there.
+    if (!this.extends(out)) {
+      out.push(frame);
+      return;
+    }
+    copyBytes(frame, 0, frame.length, buffer, this.used);
+    this.commit(frame.length, out);
+  }
+
+  /** Whether the last frame in `out` is the view a frame written now would extend (a view is in one list only). */
+  private extends(out: Buffer[]): boolean {
+    return this.view !== undefined && out[out.length - 1] === this.view;
+  }
 }
 
 function isBinaryJsonb(field: FieldDescription): boolean {

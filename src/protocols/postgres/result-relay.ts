@@ -92,11 +92,10 @@ export class ResultRelay {
       out.push(frame.bytes);
       return;
     }
-    const masked = this.masking.row(frame.bytes, frame.body, this.shape, run.counts, capture);
-    out.push(masked.frame);
-    if (masked.values) {
+    const values = this.masking.row(frame.bytes, frame.body, this.shape, run.counts, capture, out);
+    if (values) {
       run.capturedRows++;
-      run.handle.capture({ type: 'sql-row', values: masked.values });
+      run.handle.capture({ type: 'sql-row', values });
     }
   }
 

@@ -60,6 +60,9 @@ interface ActiveSpool {
   /** The backlog the last drain reported, and how much the spool had taken when it arrived. */
   reportedBacklog: number;
   writtenAtReport: number;
+  /** Drain failures since the last one logged, and when that was. */
+  failures: number;
+  failureLoggedAt: number;
 }
 
 /**
@@ -170,6 +173,8 @@ export class SqliteStore extends KyselyStore implements Store {
       inline: undefined,
       reportedBacklog: 0,
       writtenAtReport: 0,
+      failures: 0,
+      failureLoggedAt: 0,
     };
     this.active = active;
     this.drainHere ??= prepareSpoolDrain(this.db, directory);
@@ -184,7 +189,7 @@ export class SqliteStore extends KyselyStore implements Store {
         },
         {
           onReport: (r) => this.onDrained(active, r),
-          onDrainFailed: (message) => active.logger?.warn({ err: message }, 'audit spool drain failed; retrying'),
+          onDrainFailed: (message) => this.drainFailed(active, message),
           onExit: (reason) => {
             active.thread = undefined;
             this.drainInline(active, `the audit spool thread stopped: ${reason}`);
@@ -202,6 +207,16 @@ export class SqliteStore extends KyselyStore implements Store {
     this.logProblems(report, active.logger);
   }
 
+  /** Logged at most every 10 s: a drain that keeps failing (a full disk) retries ten times a second. */
+  private drainFailed(active: ActiveSpool, message: string): void {
+    active.failures += 1;
+    const now = Date.now();
+    if (now - active.failureLoggedAt < 10_000) return;
+    active.logger?.warn({ err: message, failures: active.failures }, 'audit spool drain failed; retrying');
+    active.failureLoggedAt = now;
+    active.failures = 0;
+  }
+
   /** Without its thread, the store drains the spool on its own thread, on the same interval. */
   private drainInline(active: ActiveSpool, reason: string): void {
     if (this.closed || this.active !== active) return;
@@ -210,7 +225,7 @@ export class SqliteStore extends KyselyStore implements Store {
       try {
         this.onDrained(active, this.drainUntilEmpty({}, active.logger));
       } catch (error) {
-        active.logger?.warn({ err: error }, 'audit spool drain failed; retrying');
+        this.drainFailed(active, (error as Error).message);
       }
     }, active.intervalMs);
     active.inline.unref();
