@@ -68,6 +68,15 @@ function assertChained(events: readonly AuditEvent[]): void {
   });
 }
 
+/** The log holds operations 1..count, in order, and its chain recomputes. */
+function assertOperations(events: readonly AuditEvent[], count: number): void {
+  assert.deepEqual(
+    events.map((e) => e.payload.seq),
+    Array.from({ length: count }, (_, i) => i + 1),
+  );
+  assertChained(events);
+}
+
 describe('audit spool frames', () => {
   const events: SerialisedEvent[] = [
     { sessionId: 's-1', type: 'operation', at: 1, payloadJson: '{"text":"SELECT \'é ✓ 🙂\'\\nFROM t"}' },
@@ -199,11 +208,7 @@ describe('SqliteStore with a spool', () => {
       await store.recordEvents([op('s-r', 201)]);
       await store.settle();
       const events = await allEvents(store);
-      assert.deepEqual(
-        events.map((e) => e.payload.seq),
-        Array.from({ length: 201 }, (_, i) => i + 1),
-      );
-      assertChained(events);
+      assertOperations(events, 201);
     } finally {
       await store.close();
     }
@@ -222,11 +227,7 @@ describe('SqliteStore with a spool', () => {
       }
       await store.settle();
       const events = await allEvents(reader);
-      assert.deepEqual(
-        events.map((e) => e.payload.seq),
-        Array.from({ length: 3000 }, (_, i) => i + 1),
-      );
-      assertChained(events);
+      assertOperations(events, 3000);
     } finally {
       await reader.close();
       await store.close();
@@ -294,11 +295,7 @@ describe('a spool left by a killed gateway', () => {
       assert.equal((await allEvents(store)).length, 0, 'none of it reached the log before the kill');
       await store.settle();
       const events = await allEvents(store);
-      assert.deepEqual(
-        events.map((e) => e.payload.seq),
-        Array.from({ length: 500 }, (_, i) => i + 1),
-      );
-      assertChained(events);
+      assertOperations(events, 500);
       assert.deepEqual(readdirSync(spoolDirectory(path)), []);
     } finally {
       await store.close();
@@ -315,10 +312,7 @@ describe('a spool left by a killed gateway', () => {
     await store.migrate();
     try {
       await store.settle();
-      assert.deepEqual(
-        (await allEvents(store)).map((e) => e.payload.seq),
-        Array.from({ length: 20 }, (_, i) => i + 1),
-      );
+      assertOperations(await allEvents(store), 20);
       assert.equal(existsSync(file), false, 'the sealed segment is gone');
     } finally {
       await store.close();
