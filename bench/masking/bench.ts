@@ -11,6 +11,7 @@
  * 2. Wide rows: 10,000 rows x 18 columns read with node-postgres straight from PostgreSQL, through the gateway as an
  *    exempt caller (no masking) and as a masked caller (content scanning of every text column + a tokenize column
  *    rule), alternated, same run. The gateway runs in this process (test harness), so client and gateway share it.
+ *    Then the same three paths pgbench-style: pgbench (libpq, a process of its own) running `SELECT * FROM wide;`.
  * 3. Where the time goes: a CPU profile (node:inspector, in this process) of one more StreamMasker pass and of one
  *    more masked wide read, summarised by self time.
  */
@@ -27,13 +28,17 @@ import { startPgGateway } from '../../test/support/pg-gateway.js';
 import { type ProfileSummary, profileMarkdown, summariseProfile } from '../lib/cpuprofile.js';
 import { REPO_ROOT } from '../lib/gatehouse.js';
 import { CpuAccount, loadAverage, machineInfo } from '../lib/machine.js';
+import { CommandLog } from '../lib/processes.js';
 import { median, RESULTS_DIR, ratio, round, table } from '../lib/report.js';
+import { type PgbenchTarget, runPgbenchScript } from '../postgres/pgbench.js';
 import { generateTextCorpus } from './text-corpus.js';
 
 const CORPUS_BYTES = Number(process.env.BENCH_MASKING_BYTES ?? 32 * 1024 * 1024);
 const CHUNK = 64 * 1024;
 const ROWS = 10_000;
 const ROUNDS = Number(process.env.BENCH_MASKING_ROUNDS ?? 5);
+/** Full reads per pgbench run in the pgbench-style wide-row measurement. */
+const PGBENCH_READS = 5;
 
 const machine = machineInfo();
 const mbps = (bytes: number, ms: number) => round(bytes / 1e6 / (ms / 1000), 1);
@@ -193,6 +198,32 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
   times.maskedFresh.push(await readAll(gw.clientConfig(masked), 'SELECT * FROM wide LIMIT 1'));
 }
 const rowsForeign = rowsNoise.foreignPercentOfCore();
+
+// The same read pgbench-style: the client is a process of its own (pgbench, reading every row with libpq, as psql
+// and psycopg do), so its parsing runs beside the gateway instead of on the gateway's thread. Token cache warm.
+const pgbenchLog = new CommandLog();
+const wideScript = join(profileDir, 'wide.sql');
+writeFileSync(wideScript, 'SELECT * FROM wide;\n');
+const pgbenchTarget = (token: string): PgbenchTarget => {
+  const c = gw.clientConfig(token);
+  return { host: c.host, port: c.port, user: c.user, database: c.database, password: token };
+};
+const b = gw.backend;
+const pgbenchTargets = {
+  direct: { host: b.host, port: b.port, user: b.user, database: b.database, password: b.password },
+  unmasked: pgbenchTarget(exempt),
+  masked: pgbenchTarget(masked),
+} satisfies Record<string, PgbenchTarget>;
+pgbenchLog.redact(b.password, '$PG_PASSWORD');
+pgbenchLog.redact(exempt, '$EXEMPT_TOKEN');
+pgbenchLog.redact(masked, '$MASKED_TOKEN');
+const pgbenchMs = { direct: [] as number[], unmasked: [] as number[], masked: [] as number[] };
+for (let round_ = 0; round_ < ROUNDS; round_++) {
+  for (const path of ['direct', 'unmasked', 'masked'] as const) {
+    const result = await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
+    pgbenchMs[path].push(result.latencyMs);
+  }
+}
 const rowsProfile = await profiled('rows', () => readAll(gw.clientConfig(masked)));
 rmSync(profileDir, { recursive: true, force: true });
 const check = new pg.Client(gw.clientConfig(masked));
@@ -211,6 +242,15 @@ const rows = {
   maskedOverUnmasked: ratio(median(times.masked), median(times.unmasked)),
   maskedFreshMs: round(median(times.maskedFresh)),
   maskedFreshOverUnmasked: ratio(median(times.maskedFresh), median(times.unmasked)),
+  pgbench: {
+    readsPerRun: PGBENCH_READS,
+    directMs: round(median(pgbenchMs.direct)),
+    unmaskedMs: round(median(pgbenchMs.unmasked)),
+    maskedMs: round(median(pgbenchMs.masked)),
+    maskedOverUnmasked: ratio(median(pgbenchMs.masked), median(pgbenchMs.unmasked)),
+    allMs: pgbenchMs,
+    commands: [...new Set(pgbenchLog.commands)],
+  },
   sampleMaskedRow: sample,
   allMs: times,
   foreignCpuPercentOfCore: rowsForeign,
@@ -276,6 +316,28 @@ Masked / unmasked: **${rows.maskedOverUnmasked}x**; with every email new to the 
 token cache no help): **${rows.maskedFreshOverUnmasked}x** (target: within 1.5x; before this round of work: 3.47x, 420 / 121
 ms; the rounds before: 3.28x, 3.68x). ${ROUNDS} rounds, alternated. Load average ${rows.loadAverage.start.join(' / ')} at the start, ${rows.loadAverage.end.join(' / ')} at
 the end.
+
+The same read pgbench-style: \`pgbench -n -c 1 -t ${PGBENCH_READS} -f wide.sql\` (\`SELECT * FROM wide;\`), the client a
+process of its own reading every row with libpq (as psql and psycopg do) while the gateway runs in this one; median
+of ${ROUNDS} runs' average latency, alternated:
+
+${table(
+  ['Path', 'median ms per read'],
+  [
+    ['direct to PostgreSQL', rows.pgbench.directMs],
+    ['through the gateway, no masking (exempt caller)', rows.pgbench.unmaskedMs],
+    ['through the gateway, masked', rows.pgbench.maskedMs],
+  ],
+)}
+
+Masked / unmasked, pgbench-style: **${rows.pgbench.maskedOverUnmasked}x**. This is the reading to judge the 1.5x target by
+(the issue asks for a pgbench-style read), and the stricter one: with no node-postgres parsing on the gateway's
+thread to hide behind, the unmasked relay costs about nothing over a direct read, and masking's cost per row shows
+whole.
+
+\`\`\`
+${rows.pgbench.commands.join('\n')}
+\`\`\`
 
 ## Where the time goes now
 

@@ -49,6 +49,23 @@ export async function runPgbench(
   const { stdout, stderr } = await run(log, 'pgbench', pgbenchArgs(target, mode, clients, seconds), {
     env: { PGPASSWORD: target.password },
   });
+  return parsePgbench(stdout, stderr);
+}
+
+/** One client running a custom script `transactions` times (simple protocol): pgbench reads every row with libpq. */
+export async function runPgbenchScript(
+  log: CommandLog,
+  target: PgbenchTarget,
+  script: string,
+  transactions: number,
+): Promise<PgbenchResult> {
+  const args = ['-h', target.host, '-p', String(target.port), '-U', target.user, '-n', '-c', '1'];
+  args.push('-t', String(transactions), '-f', script, target.database);
+  const { stdout, stderr } = await run(log, 'pgbench', args, { env: { PGPASSWORD: target.password } });
+  return parsePgbench(stdout, stderr);
+}
+
+function parsePgbench(stdout: string, stderr: string): PgbenchResult {
   const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
   const tps = Number(/^tps = ([\d.]+)/m.exec(stdout)?.[1]);
   const latencyMs = Number(/^latency average = ([\d.]+) ms/m.exec(stdout)?.[1]);

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DrainReport } from './spool-drain.js';
 import type { SpoolWorkerData, SpoolWorkerMessage } from './spool-worker.js';
@@ -25,7 +26,7 @@ function bundledWorker(): Promise<string> {
   workerSource ??= import('esbuild')
     .then((esbuild) =>
       esbuild.build({
-        entryPoints: [new URL('./spool-worker.ts', import.meta.url).pathname],
+        entryPoints: [fileURLToPath(new URL('./spool-worker.ts', import.meta.url))],
         bundle: true,
         platform: 'node',
         format: 'cjs',
