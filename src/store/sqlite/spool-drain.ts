@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import type { AuditEventInput } from '../../audit/event.js';
 import type { SerialisedEvent } from '../hash-chain.js';
 import { type SessionIndexChanges, sessionIndexChanges } from '../session-index.js';
@@ -88,6 +89,24 @@ export function prepareSpoolDrain(db: Database.Database, directory: string): (op
     return { events, more: budget <= 0, backlogBytes, problems };
   });
   return (options = {}) => drain.immediate(options);
+}
+
+/** Drains until a drain is not full (logging what each found wrong); returns the last report. */
+export function drainUntilEmpty(
+  drain: (options?: DrainOptions) => DrainReport,
+  options: DrainOptions,
+  logger: Logger | undefined,
+): DrainReport {
+  let report: DrainReport;
+  do {
+    report = drain(options);
+    logDrainProblems(report, logger);
+  } while (report.more);
+  return report;
+}
+
+export function logDrainProblems(report: DrainReport, logger: Logger | undefined): void {
+  for (const problem of report.problems) logger?.error({ problem }, 'audit spool: bytes that are not whole frames');
 }
 
 interface SegmentDrain {

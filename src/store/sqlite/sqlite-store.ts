@@ -3,7 +3,6 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import type { Logger } from 'pino';
 import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
@@ -13,28 +12,12 @@ import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrat
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendEvents, prepareAppend } from './append-transaction.js';
-import { AuditSpool, spoolDirectory } from './audit-spool.js';
+import { spoolDirectory } from './audit-spool.js';
 import { prepareIndexCatchUp } from './index-catch-up.js';
-import { type DrainOptions, type DrainReport, prepareSpoolDrain } from './spool-drain.js';
-import { SpoolThread } from './spool-thread.js';
+import { type DrainOptions, type DrainReport, drainUntilEmpty, prepareSpoolDrain } from './spool-drain.js';
+import { type SpoolOptions, SpoolRecording } from './spool-recording.js';
 
-/** How often the spool is drained into the log (each drain is one commit, off the gateway's thread). */
-const SPOOL_DRAIN_INTERVAL_MS = 100;
-
-/**
- * Events the log may fall behind the spool before new events are refused: a drainer that cannot keep up or keeps
- * failing (a full disk, a lock held for long) must not let the unchained part of the audit grow without end.
- */
-const MAX_SPOOL_BACKLOG_BYTES = 64 * 1024 * 1024;
-
-export interface SpoolOptions {
-  /** Where drain problems (bytes that are not whole frames, failed drains) are reported. */
-  readonly logger?: Logger;
-  readonly drainIntervalMs?: number;
-  /** Tests: a smaller segment size (see audit-spool.ts) and backlog limit. */
-  readonly segmentBytes?: number;
-  readonly maxBacklogBytes?: number;
-}
+export type { SpoolOptions } from './spool-recording.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -48,23 +31,6 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
 }
 
-/** The spool a gateway's store writes its events to, and who drains it. */
-interface ActiveSpool {
-  readonly spool: AuditSpool;
-  readonly logger: Logger | undefined;
-  readonly intervalMs: number;
-  readonly maxBacklogBytes: number;
-  thread: SpoolThread | undefined;
-  /** Draining on the store's own thread, once the drainer thread is gone. */
-  inline: NodeJS.Timeout | undefined;
-  /** The backlog the last drain reported, and how much the spool had taken when it arrived. */
-  reportedBacklog: number;
-  writtenAtReport: number;
-  /** Drain failures since the last one logged, and when that was. */
-  failures: number;
-  failureLoggedAt: number;
-}
-
 /**
  * The embedded store: one SQLite file in WAL mode. Appends use better-sqlite3 directly (prepared statements in one
  * synchronous transaction, the hot path); migrations and reads go through Kysely, shared with the PostgreSQL store.
@@ -75,7 +41,8 @@ export class SqliteStore extends KyselyStore implements Store {
   private append: AppendEvents | undefined;
   private indexCatchUp: Database.Transaction<() => number> | undefined;
   private drainHere: ((options?: DrainOptions) => DrainReport) | undefined;
-  private active: ActiveSpool | undefined;
+  /** The gateway's store records through the spool once `startSpool` ran. */
+  private recording: SpoolRecording | undefined;
   private closed = false;
   private readonly synchronous: 'NORMAL' | 'FULL';
   private readonly busyTimeoutMs: number;
@@ -91,7 +58,7 @@ export class SqliteStore extends KyselyStore implements Store {
   }
 
   get indexesInBackground(): boolean {
-    return this.active !== undefined;
+    return this.recording !== undefined;
   }
 
   /** Opens (creating if needed) the database file and its directory. Call `migrate()` before use. */
@@ -124,8 +91,8 @@ export class SqliteStore extends KyselyStore implements Store {
    * way the events are durable, in order, when this resolves; checks run before anything is written.
    */
   async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
-    const active = this.active;
-    if (active === undefined) {
+    const recording = this.recording;
+    if (recording === undefined) {
       await this.appendEvents(events);
       return;
     }
@@ -133,14 +100,7 @@ export class SqliteStore extends KyselyStore implements Store {
     if (events.length === 0) return;
     const serialised = serialiseEvents(events);
     sessionIndexChanges(events); // throws on a session start the drainer could not index
-    const backlog = active.reportedBacklog + (active.spool.written - active.writtenAtReport);
-    if (backlog > active.maxBacklogBytes) {
-      throw new GatehouseError(
-        'internal',
-        `the audit log is ${Math.round(backlog / 1048576)} MB behind its spool; new events are refused until it drains`,
-      );
-    }
-    active.spool.append(serialised);
+    recording.append(serialised);
   }
 
   /**
@@ -152,98 +112,29 @@ export class SqliteStore extends KyselyStore implements Store {
     const directory = spoolDirectory(this.db.name);
     if (!hasEntries(directory)) return;
     this.drainHere ??= prepareSpoolDrain(this.db, directory);
-    this.drainUntilEmpty({}, this.active?.logger);
+    drainUntilEmpty(this.drainHere, {}, this.recording?.logger);
   }
 
   /**
    * From now on `recordEvents` writes to a spool next to the database file (see audit-spool.ts), drained into the
-   * log every `drainIntervalMs` by a thread of its own; what earlier runs left in the spool is drained first. The
+   * log by a thread of its own (see spool-recording.ts); what earlier runs left in the spool is drained first. The
    * gateway's store, after `migrate()`.
    */
   async startSpool(options: SpoolOptions = {}): Promise<void> {
-    if (this.active || this.db.memory || this.db.readonly) return;
+    if (this.recording || this.db.memory || this.db.readonly) return;
     await this.settle();
     const directory = spoolDirectory(this.db.name);
-    const active: ActiveSpool = {
-      spool: AuditSpool.open(directory, { sync: this.synchronous === 'FULL', segmentBytes: options.segmentBytes }),
-      logger: options.logger,
-      intervalMs: options.drainIntervalMs ?? SPOOL_DRAIN_INTERVAL_MS,
-      maxBacklogBytes: options.maxBacklogBytes ?? MAX_SPOOL_BACKLOG_BYTES,
-      thread: undefined,
-      inline: undefined,
-      reportedBacklog: 0,
-      writtenAtReport: 0,
-      failures: 0,
-      failureLoggedAt: 0,
-    };
-    this.active = active;
     this.drainHere ??= prepareSpoolDrain(this.db, directory);
-    try {
-      active.thread = await SpoolThread.start(
-        {
-          path: this.db.name,
-          directory,
-          intervalMs: active.intervalMs,
-          synchronous: this.synchronous,
-          busyTimeoutMs: this.busyTimeoutMs,
-        },
-        {
-          onReport: (r) => this.onDrained(active, r),
-          onDrainFailed: (message) => this.drainFailed(active, message),
-          onExit: (reason) => {
-            active.thread = undefined;
-            this.drainInline(active, `the audit spool thread stopped: ${reason}`);
-          },
-        },
-      );
-    } catch (error) {
-      this.drainInline(active, `the audit spool thread cannot start: ${(error as Error).message}`);
-    }
-  }
-
-  private onDrained(active: ActiveSpool, report: DrainReport): void {
-    active.reportedBacklog = report.backlogBytes;
-    active.writtenAtReport = active.spool.written;
-    this.logProblems(report, active.logger);
-  }
-
-  /** Logged at most every 10 s: a drain that keeps failing (a full disk) retries ten times a second. */
-  private drainFailed(active: ActiveSpool, message: string): void {
-    active.failures += 1;
-    const now = Date.now();
-    if (now - active.failureLoggedAt < 10_000) return;
-    active.logger?.warn({ err: message, failures: active.failures }, 'audit spool drain failed; retrying');
-    active.failureLoggedAt = now;
-    active.failures = 0;
-  }
-
-  /** Without its thread, the store drains the spool on its own thread, on the same interval. */
-  private drainInline(active: ActiveSpool, reason: string): void {
-    if (this.closed || this.active !== active) return;
-    active.logger?.warn({ reason }, 'the audit spool is drained on the gateway thread');
-    active.inline = setInterval(() => {
-      try {
-        this.onDrained(active, this.drainUntilEmpty({}, active.logger));
-      } catch (error) {
-        this.drainFailed(active, (error as Error).message);
-      }
-    }, active.intervalMs);
-    active.inline.unref();
-  }
-
-  /** Drains until a drain is not full; returns the last report. */
-  private drainUntilEmpty(options: DrainOptions, logger: Logger | undefined): DrainReport {
-    const drain = this.drainHere as (options?: DrainOptions) => DrainReport;
-    let report: DrainReport;
-    do {
-      report = drain(options);
-      this.logProblems(report, logger);
-    } while (report.more);
-    return report;
-  }
-
-  private logProblems(report: DrainReport, logger: Logger | undefined): void {
-    for (const problem of report.problems) logger?.error({ problem }, 'audit spool: bytes that are not whole frames');
+    this.recording = await SpoolRecording.start(
+      {
+        path: this.db.name,
+        directory,
+        synchronous: this.synchronous,
+        busyTimeoutMs: this.busyTimeoutMs,
+        drainHere: this.drainHere,
+      },
+      options,
+    );
   }
 
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
@@ -282,7 +173,9 @@ export class SqliteStore extends KyselyStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.closeSpool();
+    const recording = this.recording;
+    this.recording = undefined;
+    await recording?.close();
     // A store that appended leaves the index at the head, so the next reader has no tail to scan (one that only read,
     // such as a CLI listing sessions, writes nothing). Best effort: reads are right either way.
     if (this.append !== undefined && this.db.open && !this.db.readonly) {
@@ -296,22 +189,6 @@ export class SqliteStore extends KyselyStore implements Store {
     await this.kysely.destroy();
     // Kysely closes the handle only if it ever ran a query.
     if (this.db.open) this.db.close();
-  }
-
-  /** The thread's last drain, then this store's own (its segments now sealed, so they are deleted once drained). */
-  private async closeSpool(): Promise<void> {
-    const active = this.active;
-    if (!active) return;
-    this.active = undefined;
-    clearInterval(active.inline);
-    await active.thread?.stop();
-    active.spool.close();
-    try {
-      this.drainUntilEmpty({ sealedWriter: active.spool.writer }, active.logger);
-    } catch (error) {
-      // Left in the spool: the next start (or a CLI that reads) drains it.
-      active.logger?.warn({ err: error }, 'audit spool: the last drain failed; the next start drains it');
-    }
   }
 }
 
