@@ -1,3 +1,4 @@
+// zlib.crc32: Node 20.15+ and 22.2+ (within package.json's engines).
 import { crc32 } from 'node:zlib';
 import { AUDIT_EVENT_TYPES } from '../../audit/event.js';
 import type { SerialisedEvent } from '../hash-chain.js';
