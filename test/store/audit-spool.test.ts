@@ -173,6 +173,23 @@ describe('SqliteStore with a spool', () => {
     }
   });
 
+  it('is drained on the gateway thread when it has no spool thread (the fallback when one cannot start)', async () => {
+    const { store } = await openSpooled({ drainIntervalMs: 20, thread: false });
+    try {
+      await store.recordEvents([start('s-i', 1), op('s-i', 1), op('s-i', 2)]);
+      const deadline = Date.now() + 20_000;
+      let events: AuditEvent[] = [];
+      while (events.length < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        events = await allEvents(store);
+      }
+      assert.equal(events.length, 3, 'the inline drain moved all three events');
+      assertChained(events);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses what a batch check refuses, writing nothing', async () => {
     const { store } = await openSpooled();
     try {

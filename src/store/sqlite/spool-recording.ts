@@ -21,6 +21,8 @@ export interface SpoolOptions {
   /** Where drain problems (bytes that are not whole frames, failed drains) are reported. */
   readonly logger?: Logger;
   readonly drainIntervalMs?: number;
+  /** false: drain on the gateway's thread, as when the spool thread cannot start (default: a thread of its own). */
+  readonly thread?: boolean;
   /** Tests: a smaller segment size (see audit-spool.ts) and backlog limit. */
   readonly segmentBytes?: number;
   readonly maxBacklogBytes?: number;
@@ -71,6 +73,10 @@ export class SpoolRecording {
       segmentBytes: options.segmentBytes,
     });
     const recording = new SpoolRecording(spool, target, options);
+    if (options.thread === false) {
+      recording.drainInline();
+      return recording;
+    }
     try {
       recording.thread = await SpoolThread.start(
         {
@@ -140,10 +146,10 @@ export class SpoolRecording {
     this.failures = 0;
   }
 
-  /** Without its thread, the spool is drained on the gateway's thread, on the same interval. */
-  private drainInline(reason: string): void {
+  /** Without its thread, the spool is drained on the gateway's thread, on the same interval (why, if not asked to). */
+  private drainInline(reason?: string): void {
     if (this.closed) return;
-    this.logger?.warn({ reason }, 'the audit spool is drained on the gateway thread');
+    if (reason !== undefined) this.logger?.warn({ reason }, 'the audit spool is drained on the gateway thread');
     this.inline = setInterval(() => {
       try {
         this.drained(drainUntilEmpty(this.target.drainHere, {}, this.logger));
