@@ -4,8 +4,8 @@ import type { StoreSchema } from './migrations.js';
 /**
  * The session index (audit_session_events) is built in bulk behind the log instead of in every append. Indexing
  * each event as it was appended dirtied one index page per active session in every group commit, most of what a
- * commit wrote with several clients; a catch-up (every 250 ms, see SessionIndexer) writes each session's page once
- * for many commits.
+ * commit wrote with several clients; a catch-up (every 250 ms by the SessionIndexer, or in each drain of the SQLite
+ * store's spool) writes each session's page once for many commits.
  *
  * Nothing depends on the catch-up for correctness: readers take the indexed events plus the short tail after the
  * cursor, found by id range, in one statement (one snapshot, so an event moving from tail to index in between is
