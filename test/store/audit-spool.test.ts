@@ -56,6 +56,20 @@ async function allEvents(store: SqliteStore): Promise<AuditEvent[]> {
   return all;
 }
 
+/**
+ * The log once it holds `count` events, or as it is after 20 s. readEvents does not settle: only a drain nobody
+ * asked for (the spool thread's, or the inline one) can have moved them.
+ */
+async function drainedUnasked(store: SqliteStore, count: number): Promise<AuditEvent[]> {
+  const deadline = Date.now() + 20_000;
+  let events: AuditEvent[] = [];
+  while (events.length < count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    events = await allEvents(store);
+  }
+  return events;
+}
+
 /** Recomputes the chain from the stored rows: ids 1..n, each hash over the previous one. */
 function assertChained(events: readonly AuditEvent[]): void {
   let prev = GENESIS_HASH;
@@ -158,13 +172,7 @@ describe('SqliteStore with a spool', () => {
     const { store } = await openSpooled({ drainIntervalMs: 20, logger });
     try {
       await store.recordEvents([start('s-t', 1), op('s-t', 1)]);
-      const deadline = Date.now() + 20_000;
-      let events: AuditEvent[] = [];
-      // readEvents does not settle: only the thread can have moved them.
-      while (events.length < 2 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-        events = await allEvents(store);
-      }
+      const events = await drainedUnasked(store, 2);
       assert.equal(events.length, 2, 'the thread drained both events');
       assertChained(events);
       assert.deepEqual(warnings, [], 'the thread started: nothing fell back to draining on this thread');
@@ -177,12 +185,7 @@ describe('SqliteStore with a spool', () => {
     const { store } = await openSpooled({ drainIntervalMs: 20, thread: false });
     try {
       await store.recordEvents([start('s-i', 1), op('s-i', 1), op('s-i', 2)]);
-      const deadline = Date.now() + 20_000;
-      let events: AuditEvent[] = [];
-      while (events.length < 3 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-        events = await allEvents(store);
-      }
+      const events = await drainedUnasked(store, 3);
       assert.equal(events.length, 3, 'the inline drain moved all three events');
       assertChained(events);
     } finally {
