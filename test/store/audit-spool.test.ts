@@ -193,6 +193,30 @@ describe('SqliteStore with a spool', () => {
     }
   });
 
+  it("keeps the store's read-then-write transactions working while its thread commits drains", async () => {
+    const { store } = await openSpooled({ drainIntervalMs: 1 });
+    try {
+      for (let i = 1; i <= 20; i++) {
+        // A review decision's shape: read, wait a little (other turns of the event loop), then write.
+        await store.kysely.transaction().execute(async (trx) => {
+          await trx.selectFrom('export_cursors').selectAll().execute();
+          await store.recordEvents([op('s-x', i)]);
+          await new Promise((r) => setTimeout(r, 10)); // the thread tries to drain (commit) meanwhile
+          await trx
+            .insertInto('export_cursors')
+            .values({ sink: `sink-${i}`, event_id: i, updated_at: i })
+            .execute();
+        });
+      }
+      const rows = await store.kysely.selectFrom('export_cursors').select('sink').execute();
+      assert.equal(rows.length, 20);
+      await store.settle();
+      assertOperations(await allEvents(store), 20);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses what a batch check refuses, writing nothing', async () => {
     const { store } = await openSpooled();
     try {

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
@@ -13,6 +13,7 @@ import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendEvents, prepareAppend } from './append-transaction.js';
 import { spoolDirectory } from './audit-spool.js';
+import { ImmediateSqliteDialect } from './immediate-dialect.js';
 import { prepareIndexCatchUp } from './index-catch-up.js';
 import { type DrainOptions, type DrainReport, drainUntilEmpty, prepareSpoolDrain } from './spool-drain.js';
 import { type SpoolOptions, SpoolRecording } from './spool-recording.js';
@@ -48,7 +49,7 @@ export class SqliteStore extends KyselyStore implements Store {
   private readonly busyTimeoutMs: number;
 
   constructor(db: Database.Database, options: SqliteStoreOptions = {}) {
-    super(new Kysely<StoreSchema>({ dialect: new SqliteDialect({ database: db }) }), 'sqlite');
+    super(new Kysely<StoreSchema>({ dialect: new ImmediateSqliteDialect({ database: db }) }), 'sqlite');
     this.db = db;
     this.synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
