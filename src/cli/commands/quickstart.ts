@@ -104,7 +104,8 @@ export function registerQuickstartCommand(program: Command): void {
                   via: 'api',
                 },
               )
-              .catch(() => undefined);
+              // Said rather than swallowed: a decision that fails leaves the DELETE held until its review times out.
+              .catch((error: unknown) => say(`  review decision failed: ${(error as Error).message}`));
           };
           const sql = await vectorsSelfCheck(postgres, { reader, indexer }, denyHeld);
           say(`  SQL nearest    -> ${sql.allowed}`);
