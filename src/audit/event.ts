@@ -54,3 +54,27 @@ export interface SessionSummary {
   readonly operations: number;
   readonly denied: number;
 }
+
+/**
+ * The events a stored one stands for. An `operation` event may carry its result in `payload.result` (the fields an
+ * `operation.result` event has, but `seq`): when a read's result was in before its record was written (it ran while
+ * the record waited for the group commit), both are written as one event, one row to chain and store instead of
+ * two. Readers that want the timeline see it as the operation and its `operation.result` (at the operation's time
+ * plus `durationMs`), as if recorded apart; verification and export keep the stored event as it is.
+ */
+export function unfoldResult<E extends AuditEventInput>(event: E): E[] {
+  if (event.type !== 'operation') return [event];
+  const { result, ...operation } = event.payload;
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) return [event];
+  const fields = result as Readonly<Record<string, unknown>>;
+  const durationMs = typeof fields.durationMs === 'number' ? fields.durationMs : 0;
+  return [
+    { ...event, payload: operation },
+    { ...event, type: 'operation.result', at: event.at + durationMs, payload: { seq: operation.seq, ...fields } } as E,
+  ];
+}
+
+/** `unfoldResult` over a sequence of events, in order. */
+export function unfoldResults<E extends AuditEventInput>(events: readonly E[]): E[] {
+  return events.flatMap((event) => unfoldResult(event));
+}

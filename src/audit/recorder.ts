@@ -4,7 +4,7 @@ import type { Store } from '../store/store.js';
 import type { AuditEventInput } from './event.js';
 
 interface Pending {
-  readonly event: AuditEventInput;
+  event: AuditEventInput;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -24,6 +24,14 @@ export interface RecordOptions {
    * halving commits for a one-statement-at-a-time client.
    */
   readonly defer?: boolean;
+  /**
+   * The record of an operation that runs while it is written (an overlapped read), whose result may join it
+   * (`amend`) if it comes in first. While other sessions are busy (the last write held several sessions' events) it
+   * waits like a deferred record, and the result joining it, or `urge`, has it written at once: half the events to
+   * write and chain. A lone session's record is written at once, in parallel with the operation: waiting for the
+   * result would add the write to every statement's latency.
+   */
+  readonly expectsResult?: boolean;
 }
 
 /**
@@ -38,6 +46,8 @@ export class AuditRecorder {
   private deferredTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastBatchSize = 0;
+  /** The last write held more than one session's events: other sessions are busy (see `expectsResult`). */
+  private lastBatchShared = false;
   private readonly maxBatch: number;
   private readonly deferMs: number;
 
@@ -53,9 +63,32 @@ export class AuditRecorder {
     if (this.closed) return Promise.reject(new GatehouseError('audit.unavailable', 'the audit recorder is closed'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
-      if (options?.defer) this.scheduleDeferred();
+      if (options?.defer || (options?.expectsResult && this.lastBatchShared)) this.scheduleDeferred();
       else this.schedule();
     });
+  }
+
+  /**
+   * Adds `fields` to the payload of `event` (the very object given to `record`) while it still waits in the queue,
+   * so one record carries what would otherwise take a second event and a second row to chain; its callers' promises
+   * then also cover the added fields. False once its write has begun, or if it was never queued here: record the
+   * rest as an event of its own.
+   */
+  amend(event: AuditEventInput, fields: Readonly<Record<string, unknown>>): boolean {
+    // From the end: the event amended is usually among the last queued.
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const pending = this.queue[i] as Pending;
+      if (pending.event !== event) continue;
+      pending.event = { ...event, payload: { ...event.payload, ...fields } };
+      this.schedule();
+      return true;
+    }
+    return false;
+  }
+
+  /** Has `event` written at once if it waits in the queue (see `expectsResult`): something waits on it now. */
+  urge(event: AuditEventInput): void {
+    if (this.queue.some((pending) => pending.event === event)) this.schedule();
   }
 
   private scheduleDeferred(): void {
@@ -107,6 +140,8 @@ export class AuditRecorder {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return Promise.resolve();
     this.lastBatchSize = batch.length;
+    const first = (batch[0] as Pending).event.sessionId;
+    this.lastBatchShared = batch.some((p) => p.event.sessionId !== first);
     const write = this.store
       .recordEvents(batch.map((p) => p.event))
       .then(

@@ -1,5 +1,5 @@
 import type { CapturedResponse } from '../session/session.js';
-import type { AuditEvent, SessionSummary } from './event.js';
+import { type AuditEvent, type SessionSummary, unfoldResults } from './event.js';
 import { isEventStream, reassembleStream, type StreamText } from './sse-text.js';
 
 /**
@@ -92,7 +92,7 @@ export function buildTimeline(session: SessionSummary, events: readonly AuditEve
   const entries: TimelineEntry[] = [];
   const operations = new Map<number, number>();
   const base = { at: 0, offsetMs: 0 };
-  for (const event of events) {
+  for (const event of unfoldResults(events)) {
     const p = event.payload;
     const when = { ...base, at: event.at, offsetMs: Math.max(0, event.at - session.startedAt) };
     switch (event.type) {

@@ -1,5 +1,5 @@
 import { httpCollections, sqlTables } from './accessed-objects.js';
-import type { AuditEvent } from './event.js';
+import { type AuditEvent, unfoldResult } from './event.js';
 
 /** Who a session belongs to, from its `session.start` (or the sessions index when the start is before the window). */
 export interface SessionOwner {
@@ -111,8 +111,13 @@ export class ReportBuilder {
     }
     const owner = this.owners.get(event.sessionId);
     if (!owner) return;
-    if (event.type === 'operation') this.operation(event, owner);
-    else if (event.type === 'operation.result') this.result(event);
+    if (event.type === 'operation.result') this.result(event);
+    else if (event.type === 'operation') {
+      // An operation may carry its result (see `unfoldResult`).
+      const [operation, result] = unfoldResult(event);
+      this.operation(operation as AuditEvent, owner);
+      if (result !== undefined) this.result(result);
+    }
   }
 
   build(): AuditReport {

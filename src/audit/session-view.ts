@@ -1,4 +1,4 @@
-import type { AuditEvent, SessionSummary } from './event.js';
+import { type AuditEvent, type SessionSummary, unfoldResults } from './event.js';
 
 /**
  * Plain-text views of recorded sessions for the CLI: a table of sessions, and one session's summary and timeline.
@@ -42,7 +42,7 @@ export function formatSessionDetail(summary: SessionSummary, events: readonly Au
   ];
   const width = Math.max(...fields.map(([label]) => label.length)) + 2;
   const head = fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join('\n');
-  const timeline = events.length === 0 ? '(no events)' : events.map(formatTimelineLine).join('\n');
+  const timeline = events.length === 0 ? '(no events)' : unfoldResults(events).map(formatTimelineLine).join('\n');
   return `${head}\n\n${timeline}\n`;
 }
 

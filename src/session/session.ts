@@ -109,6 +109,8 @@ export interface OperationHandle {
   finish(result: OperationResult, options?: RecordOptions): Promise<void>;
 }
 
+const EXPECTS_RESULT: RecordOptions = { expectsResult: true };
+
 /** Default bytes of response content kept per operation. */
 export const DEFAULT_CAPTURE_BYTES = 16 * 1024;
 
@@ -224,12 +226,15 @@ export class Session {
    * Decides the operation and starts recording it: `durable` settles once the record is durable (rejecting with
    * `audit.unavailable` when it cannot be). For callers that overlap a plain read with that write (see
    * protocols/postgres/record-gate.ts): they may start it, but must release nothing of its result before `durable`
-   * resolves. Everyone else uses `begin`.
+   * resolves. Everyone else uses `begin`. `overlapping`: the caller will run the operation if allowed; its record
+   * then expects the result to join it (see `RecordOptions.expectsResult`), and `urge` has it written at once when
+   * something waits on it before the result is in.
    */
   open(
     operation: Operation,
     extra?: Readonly<Record<string, unknown>>,
-  ): { readonly handle: OperationHandle; readonly durable: Promise<void> } {
+    overlapping = false,
+  ): { readonly handle: OperationHandle; readonly durable: Promise<void>; readonly urge: () => void } {
     const decision = this.services.policy.decide(operation, { identity: this.identity });
     this.services.metrics.decisions.inc({
       protocol: operation.protocol,
@@ -261,13 +266,17 @@ export class Session {
       },
     };
     // The session's start goes first in the log; once it is durable the record is queued at once.
+    const recorder = this.services.recorder;
+    const options = overlapping && decision.verdict === 'allow' ? EXPECTS_RESULT : undefined;
     const durable = this.startDurable
-      ? this.services.recorder.record(event)
-      : this.start().then(() => this.services.recorder.record(event));
-    return { handle: this.handle(seq, decision, startedAt), durable };
+      ? recorder.record(event, options)
+      : this.start().then(() => recorder.record(event, options));
+    return { handle: this.handle(seq, decision, event, durable), durable, urge: () => recorder.urge(event) };
   }
 
-  private handle(seq: number, decision: Decision, startedAt: number): OperationHandle {
+  /** `record` is the operation's own event, `recorded` its durability: a result known in time joins the record. */
+  private handle(seq: number, decision: Decision, record: AuditEventInput, recorded: Promise<void>): OperationHandle {
+    const startedAt = record.at;
     const limit = this.options.captureBytes ?? this.services.config?.audit.captureBytes ?? DEFAULT_CAPTURE_BYTES;
     const capture = new ResponseCapture(limit);
     const { forensic, store } = this.services;
@@ -279,26 +288,26 @@ export class Session {
       captureForensic: (part) => raw?.add(part),
       finish: async (result, options) => {
         const at = this.services.clock.now();
-        const record = this.services.recorder.record(
-          {
-            sessionId: this.id,
-            type: 'operation.result',
-            at,
-            payload: {
-              seq,
-              durationMs: at - startedAt,
-              ...result,
-              ...(capture.empty ? {} : { response: capture.response }),
-            },
-          },
-          options,
-        );
+        const outcome = {
+          durationMs: at - startedAt,
+          ...result,
+          ...(capture.empty ? {} : { response: capture.response }),
+        };
+        // A read that ran while its record waited for the group commit (see Session.open) has its result in before
+        // that write: one event instead of two (see `unfoldResult`), made durable before any of the rows go out.
+        const folded = this.services.recorder.amend(record, { result: outcome });
+        const stored = folded
+          ? recorded
+          : this.services.recorder.record(
+              { sessionId: this.id, type: 'operation.result', at, payload: { seq, ...outcome } },
+              options,
+            );
         // The forensic copy is as durable as the result record before the caller is answered (fail closed).
         const copy =
           raw && !raw.empty && forensic && store
             ? store.putForensicCopy(forensic.seal(this.id, seq, at, raw.response))
             : undefined;
-        await Promise.all([record, copy]);
+        await Promise.all([stored, copy]);
       },
     };
   }

@@ -140,8 +140,10 @@ describe('report', () => {
         'allow',
       ),
       result('p1', 102, 1, { masked: { email: 3, card: 1 } }),
-      op('p1', 103, 2, 'select * from orders', 'allow'),
-      result('p1', 104, 2, { masked: { email: 2 } }),
+      // Stored with its result (see unfoldResult): counted as if recorded apart.
+      op('p1', 103, 2, 'select * from orders', 'allow', {
+        result: { durationMs: 1, outcome: 'ok', masked: { email: 2 } },
+      }),
       op('p1', 105, 3, 'drop table orders', 'deny', { reason: 'rule-denies' }),
       result('p1', 106, 3, { outcome: 'refused' }),
       op('p1', 107, 4, 'delete from orders', 'review'),

@@ -151,6 +151,29 @@ describe('AuditRecorder over a real SqliteStore', () => {
     assert.equal((await store.inner.readEvents(0, 10)).length, 3);
   });
 
+  it('amends a queued event in place (one row), and refuses once its write has begun', async () => {
+    const { store } = await openStore();
+    const recorder = new AuditRecorder(store, { logger });
+    const queued = event('amend-1');
+    const durable = recorder.record(queued);
+    assert.equal(recorder.amend(queued, { result: { outcome: 'ok', rows: 3 } }), true);
+    await durable;
+    const taken = event('amend-2');
+    const written = recorder.record(taken);
+    await written;
+    assert.equal(recorder.amend(taken, { result: { outcome: 'ok' } }), false, 'already written');
+    assert.equal(recorder.amend(event('amend-3'), { result: {} }), false, 'never recorded here');
+    const all = await readAll(store);
+    assert.deepEqual(
+      all.map((e) => [e.sessionId, e.payload]),
+      [
+        ['amend-1', { seq: 1, verdict: 'allow', result: { outcome: 'ok', rows: 3 } }],
+        ['amend-2', { seq: 1, verdict: 'allow' }],
+      ],
+    );
+    assertChain(all);
+  });
+
   it('never writes more than maxBatch events in one transaction', async () => {
     const { store } = await openStore();
     const recorder = new AuditRecorder(store, { logger, maxBatch: 50 });

@@ -148,6 +148,21 @@ describe('session view', () => {
         '',
       ].join('\n'),
     );
+    // An operation stored with its result (see unfoldResult) shows as the two events it stands for.
+    const folded = formatSessionDetail(summary, [
+      ev('operation', T0, {
+        seq: 4,
+        kind: 'read',
+        tags: [],
+        text: 'select 1',
+        verdict: 'allow',
+        result: { durationMs: 2, outcome: 'ok', rows: 1, bytesOut: 66 },
+      }),
+    ]);
+    assert.deepEqual(folded.trimEnd().split('\n').slice(-2), [
+      '03:04:05.678  operation         #4 read ALLOW select 1',
+      '03:04:05.680  operation.result  #4 ok rows=1 out=66B 2ms',
+    ]);
     const open = formatSessionDetail({ ...summary, endedAt: null }, []);
     assert.match(open, /\nEnded:\s+still open\n/);
     assert.match(open, /\n\n\(no events\)\n$/);

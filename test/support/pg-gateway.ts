@@ -6,7 +6,7 @@ import pino from 'pino';
 import { AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { createApprovals } from '../../src/approvals/create-approvals.js';
-import type { AuditEvent } from '../../src/audit/event.js';
+import { type AuditEvent, unfoldResults } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { PostgresResourceConfig } from '../../src/config/schema.js';
@@ -69,7 +69,7 @@ export interface PgGateway {
   ): { host: string; port: number; user: string; password: string; database: string };
   /** A client straight to the backend with its own credential, for setup and for checking what really happened. */
   admin(): Promise<pg.Client>;
-  /** Every audit event written so far. */
+  /** Every audit event written so far, an operation carrying its result as the two it stands for (`unfoldResults`). */
   events(): Promise<AuditEvent[]>;
   stop(): Promise<void>;
 }
@@ -177,7 +177,7 @@ ${options.topLevelYaml ?? ''}`;
       ) {
         all.push(...page);
       }
-      return all;
+      return unfoldResults(all);
     },
     async stop() {
       // As the gateway stops: held statements are released first, then sessions end.

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { unfoldResults } from '../../audit/event.js';
 import { buildTimeline } from '../../audit/replay.js';
 import { renderReplay } from '../../audit/replay-view.js';
 import { formatSessionDetail, formatSessionList } from '../../audit/session-view.js';
@@ -53,7 +54,9 @@ export function registerSessionsCommands(program: Command): void {
       const found = await withStore(options, (store) => store.getSession(id));
       if (!found) throw notFound(id);
       process.stdout.write(
-        options.json ? `${JSON.stringify(found, null, 2)}\n` : formatSessionDetail(found.summary, found.events),
+        options.json
+          ? `${JSON.stringify({ ...found, events: unfoldResults(found.events) }, null, 2)}\n`
+          : formatSessionDetail(found.summary, found.events),
       );
     });
 

@@ -29,6 +29,14 @@ const COMPLETING = [
   BACKEND.RowDescription,
 ];
 
+/**
+ * Bytes of backend answers read, masked and captured while the record gate is shut, their output held for the client
+ * until the record is durable. Enough for the typical read's whole answer, so its result is in before its record is
+ * written and joins it (one audit event instead of two, see `AuditRecorder.amend`); past it, the record is urged and
+ * the backend waits. Per session: what thousands of sessions may hold at once.
+ */
+const HOLD_BYTES = 64 * 1024;
+
 /** What the relay needs from the session that owns it: its state, and the one way to end it. */
 export interface RelayOwner {
   /** True once the session is closing: nothing more is relayed. */
@@ -77,6 +85,11 @@ export class BackendRelay {
   private readonly recordGate: RecordGate;
   /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
   private readonly describeTargets = new WeakMap<PendingResponse, string>();
+  /** Output for the client while the record gate is shut, in order, and the backend bytes it came from. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** Has the record the gate waits for written at once (see `Session.open`): the held output is full. */
+  private urgeRecord: () => void = () => undefined;
   /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
   private heldFrame: Frame | undefined;
   private status: TransactionStatus = 'I';
@@ -94,9 +107,11 @@ export class BackendRelay {
     this.owner = options.owner;
     this.recordGate = new RecordGate(options.backend, {
       opened: () => {
+        this.release();
         if (this.heldFrame === undefined) this.drain();
       },
       failed: (error) => {
+        this.held = [];
         this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
         void this.owner.close(
           'audit unavailable',
@@ -132,7 +147,8 @@ export class BackendRelay {
   }
 
   /** An overlapped read started before its record was durable: nothing more is relayed until `durable` resolves. */
-  holdUntilRecorded(durable: Promise<void>): void {
+  holdUntilRecorded(durable: Promise<void>, urge: () => void): void {
+    this.urgeRecord = urge;
     this.recordGate.waitFor(durable);
   }
 
@@ -141,9 +157,29 @@ export class BackendRelay {
     this.describeTargets.set(item, target);
   }
 
-  /** Writes to the client; when it reads slower than the backend answers, the backend waits until it catches up. */
+  /**
+   * Writes to the client, or holds it while the record gate is shut (everything written after an overlapped read
+   * follows its answer: refusals and notices too). When the client reads slower than the backend answers, the backend
+   * waits until it catches up.
+   */
   writeClient(out: Buffer[]): void {
     if (out.length === 0 || this.client.destroyed) return;
+    if (this.recordGate.shut) {
+      for (const buffer of out) this.held.push(buffer);
+      return;
+    }
+    this.write(out);
+  }
+
+  /** The record is durable: what waited goes out, in one write. */
+  private release(): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    if (held.length > 0 && !this.client.destroyed) this.write(held);
+  }
+
+  private write(out: Buffer[]): void {
     const data = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
     if (!this.client.write(data) && !this.backend.isPaused()) {
       this.backend.pause();
@@ -154,15 +190,18 @@ export class BackendRelay {
   private onBackendData(chunk: Buffer): void {
     if (this.owner.closing()) return;
     this.reader.push(chunk);
-    if (this.recordGate.shut) {
+    if (this.recordGate.shut && this.heldBytes >= HOLD_BYTES) {
       this.recordGate.hold();
       return;
     }
     if (this.heldFrame === undefined) this.drain();
   }
 
+  /**
+   * Relays what the backend sent. While the record gate is shut, answers are still read, masked, captured and
+   * completed (their results recorded), but their output is held (see `writeClient`), up to `HOLD_BYTES`.
+   */
   private drain(): void {
-    if (this.recordGate.shut) return;
     const out: Buffer[] = [];
     try {
       for (let frame = this.nextFrame(); frame !== undefined; frame = this.nextFrame()) {
@@ -181,6 +220,14 @@ export class BackendRelay {
         if (handle === undefined) out.push(frame.bytes);
         else handle(this, frame, out);
         if (this.owner.closing()) return;
+        if (this.recordGate.shut) {
+          this.heldBytes += frame.bytes.length;
+          if (this.heldBytes >= HOLD_BYTES) {
+            this.recordGate.hold();
+            this.urgeRecord();
+            break;
+          }
+        }
       }
     } catch (error) {
       this.writeClient(out);

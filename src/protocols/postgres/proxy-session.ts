@@ -429,9 +429,9 @@ export class ProxySession {
   ): Promise<OperationHandle | undefined> {
     let handle: OperationHandle;
     try {
-      const opened = this.session.open(operation, this.maskingExtra);
+      const opened = this.session.open(operation, this.maskingExtra, overlap);
       if (overlap && opened.handle.decision.verdict === 'allow') {
-        this.relay.holdUntilRecorded(opened.durable);
+        this.relay.holdUntilRecorded(opened.durable, opened.urge);
         return opened.handle;
       }
       await opened.durable;

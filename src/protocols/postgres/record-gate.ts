@@ -22,9 +22,10 @@ export function mayOverlapRecord(statements: readonly ClassifiedStatement[]): bo
 }
 
 /**
- * Holds a session's backend answers while the newest overlapped read's record is not durable yet: they wait in the
- * frame reader, the backend socket paused, so nothing of that read's result leaves before its record. Records are
- * made durable in order, so the newest settling opens the gate for everything before it.
+ * Holds a session's backend answers while the newest overlapped read's record is not durable yet, so nothing of that
+ * read's result leaves before its record: the relay reads, masks and records them meanwhile but keeps their output
+ * (up to a bound; past it they wait in the frame reader, the backend socket paused). Records are made durable in
+ * order, so the newest settling opens the gate for everything before it.
  */
 export class RecordGate {
   private waitingFor: Promise<void> | undefined;
@@ -65,7 +66,7 @@ export class RecordGate {
     );
   }
 
-  /** Backend data arrived while shut: stop reading more until the gate opens. */
+  /** Held output is full while shut: stop reading more until the gate opens. */
   hold(): void {
     if (this.backend.isPaused()) return;
     this.backend.pause();

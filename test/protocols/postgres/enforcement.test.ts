@@ -4,6 +4,7 @@ import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import type { DatabaseError } from 'pg-protocol/dist/messages.js';
 import postgres from 'postgres';
+import { buildTimeline } from '../../../src/audit/replay.js';
 import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
 import { RawClient } from '../../support/pg-raw-client.js';
 
@@ -247,13 +248,13 @@ describe('postgres policy enforcement', () => {
     return { open, restore: () => (gw.recorder.record = record) };
   };
 
-  /** Waits until the backend finished a statement whose text holds `marker` (it is idle after it). */
-  const backendRan = async (marker: string): Promise<void> => {
+  /** Waits until the backend finished a statement whose text holds `marker` (it is idle after it), or is in `state`. */
+  const backendRan = async (marker: string, state = "state = 'idle'"): Promise<void> => {
     const admin = await gw.admin();
     try {
       for (let i = 0; i < 200; i++) {
         const { rows } = await admin.query(
-          "select 1 from pg_stat_activity where pid <> pg_backend_pid() and state = 'idle' and query like $1",
+          `select 1 from pg_stat_activity where pid <> pg_backend_pid() and ${state} and query like $1`,
           [`%${marker}%`],
         );
         if (rows.length > 0) return;
@@ -284,6 +285,137 @@ describe('postgres policy enforcement', () => {
       audit.restore();
       await client.end();
     }
+  });
+
+  test('a read larger than what waits for its record is held whole, then relayed intact', async () => {
+    const client = await connect(reader);
+    const audit = slowAudit();
+    try {
+      let answered = false;
+      const admin = await gw.admin();
+      await admin.query(
+        'create table if not exists big_docs as select g, repeat(md5(g::text), 8) as pad from generate_series(1, 3000) g',
+      );
+      await admin.end();
+      // A plain read (no function call): it runs while its record is written.
+      const text = "select 'big-marker' as m, g, pad from big_docs order by g";
+      const query = client.query(text).then((result) => {
+        answered = true;
+        return result;
+      });
+      // Past the bound the gateway stops reading: the rest waits in the socket, or the backend waits to write it.
+      await backendRan('big-marker', "(state = 'idle' or wait_event = 'ClientWrite')");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(answered, false, 'no row leaves before the record is durable');
+      audit.open();
+      const result = await query;
+      assert.equal(result.rows.length, 3000);
+      assert.deepEqual(
+        result.rows.map((r) => r.g),
+        Array.from({ length: 3000 }, (_, i) => i + 1),
+      );
+      assert.ok(result.rows.every((r) => r.m === 'big-marker' && r.pad.length === 256));
+      assert.equal((await client.query("select 'after' as m")).rows[0].m, 'after');
+    } finally {
+      audit.restore();
+      await client.end();
+    }
+    const results = (await gw.events()).filter((e) => e.type === 'operation.result' && e.payload['rows'] === 3000);
+    assert.equal(results.length, 1, 'its result is recorded');
+  });
+
+  test('a read whose result is in before its record is written is recorded as one event, released once durable', async () => {
+    const other = await connect(reader);
+    const client = await connect(reader);
+    // A slow disk under another session's write: the next store write waits for the test, and records queued
+    // meanwhile wait for it (one write at a time).
+    const store = gw.store;
+    const recordEvents = store.recordEvents;
+    let openDisk: () => void = () => undefined;
+    const disk = new Promise<void>((resolve) => {
+      openDisk = resolve;
+    });
+    let held = false;
+    store.recordEvents = async (events) => {
+      if (!held) {
+        held = true;
+        await disk;
+      }
+      return recordEvents.call(store, events);
+    };
+    const amend = gw.recorder.amend;
+    let folded: () => void = () => undefined;
+    const foldedOnce = new Promise<void>((resolve) => {
+      folded = resolve;
+    });
+    gw.recorder.amend = (event, fields) => {
+      const joined = amend.call(gw.recorder, event, fields);
+      if (joined) folded();
+      return joined;
+    };
+    try {
+      const first = other.query("select 'disk-marker' as m");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(held, true, "the other session's record is being written");
+      let answered = false;
+      const query = client.query("select 'fold-marker' as m, body from docs where id = 5").then((result) => {
+        answered = true;
+        return result;
+      });
+      // Its record waits behind the held write; the backend answers meanwhile and the result joins the record.
+      await Promise.race([
+        foldedOnce,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('the result never joined the queued record')), 10_000).unref(),
+        ),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(answered, false, 'no row leaves before the record is durable');
+      openDisk();
+      assert.deepEqual((await query).rows, [{ m: 'fold-marker', body: 'doc 5' }]);
+      await first;
+    } finally {
+      store.recordEvents = recordEvents;
+      gw.recorder.amend = amend;
+      openDisk();
+      await client.end();
+      await other.end();
+    }
+    await gw.recorder.flush();
+    const stored = await gw.store.readEvents(0, 100_000);
+    const operation = stored.find((e) => e.type === 'operation' && String(e.payload['text']).includes('fold-marker'));
+    assert.ok(operation, 'the operation was recorded');
+    assert.deepEqual(operation.payload['result'], {
+      durationMs: (operation.payload['result'] as { durationMs: number }).durationMs,
+      outcome: 'ok',
+      rows: 1,
+      bytesOut: (operation.payload['result'] as { bytesOut: number }).bytesOut,
+      response: { columns: ['m', 'body'], rows: [['fold-marker', 'doc 5']], tags: ['SELECT 1'] },
+    });
+    const sameSession = stored.filter((e) => e.sessionId === operation.sessionId);
+    assert.deepEqual(
+      sameSession.map((e) => e.type),
+      ['session.start', 'operation', 'session.end'],
+      'one event for the statement and its result',
+    );
+    // Readers see the operation and its result, as if recorded apart.
+    const timeline = (await gw.events()).filter((e) => e.sessionId === operation.sessionId);
+    assert.deepEqual(
+      timeline.map((e) => e.type),
+      ['session.start', 'operation', 'operation.result', 'session.end'],
+    );
+    assert.equal(timeline[1]?.payload['result'], undefined);
+    assert.equal(timeline[2]?.payload['seq'], operation.payload['seq']);
+    assert.equal(timeline[2]?.payload['rows'], 1);
+    const found = await gw.store.getSession(operation.sessionId);
+    const replayed = buildTimeline(found!.summary, found!.events).entries.find((e) => e.type === 'operation');
+    assert.deepEqual(replayed?.type === 'operation' ? replayed.result?.response : undefined, {
+      type: 'sql',
+      columns: ['m', 'body'],
+      rows: [['fold-marker', 'doc 5']],
+      tags: ['SELECT 1'],
+      truncated: false,
+    });
   });
 
   test('a write waits for its record before the backend sees it', async () => {
