@@ -18,6 +18,12 @@ export interface Detector {
   /** Appends every validated value in `text` to `out`. */
   find(text: string, out: Match[]): void;
   /**
+   * Without `findInCluster`: ASCII characters at least one of which is in any text `find` finds a value in (what
+   * its search is anchored on: `@` for email). A text holding none is not given to it (see `Redactor.survey`), so
+   * this must hold for every text, valid value or not; test `survey` checks it. Undefined: every text is given.
+   */
+  readonly triggers?: string;
+  /**
    * Numeric detectors also look at one digit cluster at a time, so the text is scanned for numbers once for all of
    * them (see digit-clusters.ts); `find` then is `scanDigitClusters` + this.
    */

@@ -30,8 +30,9 @@ export function scanDigitClusters(text: string, visit: (cluster: DigitCluster) =
 }
 
 /** What numeric values are written with: digits, spaces, `.`, `-`, parentheses and `+`. */
+export const RUN_CHARACTERS = '0123456789 .-()+';
 const RUN = new Uint8Array(128);
-for (const c of '0123456789 .-()+') RUN[c.charCodeAt(0)] = 1;
+for (const c of RUN_CHARACTERS) RUN[c.charCodeAt(0)] = 1;
 
 /**
  * Visits the clusters at least `minRun` characters long, the only places a numeric value of that length can be (a
@@ -47,20 +48,26 @@ for (const c of '0123456789 .-()+') RUN[c.charCodeAt(0)] = 1;
  * a full scan yields. Clusters that begin with `+` are also visited from `plusRun` characters on (international
  * phone numbers are shorter than any other value): `+` is rare, so they are found with indexOf. Test `run scan`
  * holds this against `scanDigitClusters`.
+ *
+ * `[from, to)`, when given, must hold every run of at least `minRun` RUN characters whose clusters the caller needs
+ * visited, `from` being where one begins (at 0 or after a character outside RUN): a cluster long enough lies in
+ * such a run, so none of those is missed (`Redactor.survey` finds the runs). Clusters beginning with `+` are still
+ * looked for in the whole text.
  */
 export function scanRunClusters(
   text: string,
   minRun: number,
   visit: (cluster: DigitCluster) => void,
   plusRun = minRun,
+  from = 0,
+  to = text.length,
 ): void {
-  const n = text.length;
   const cluster: ScratchCluster = { start: 0, end: 0, digits: 0, dots: 0, gaps: 0 };
   /** Outside any cluster; every cluster long enough that begins before it has been visited. */
-  let floor = 0;
+  let floor = from;
   /** `text[floor, known)` are RUN characters. */
-  let known = 0;
-  while (floor + minRun <= n) {
+  let known = from;
+  while (floor + minRun <= to) {
     const probe = floor + minRun - 1;
     let j = probe;
     for (; j >= known; j--) {

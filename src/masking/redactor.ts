@@ -1,7 +1,44 @@
 import type { MaskCounts } from './counts.js';
 import type { Detector, Match } from './detector.js';
-import { mayStart, scanDigitClusters, scanRunClusters } from './digit-clusters.js';
+import { mayStart, RUN_CHARACTERS, scanDigitClusters, scanRunClusters } from './digit-clusters.js';
 import { type MaskStyle, renderMasked, type Tokenizer } from './styles.js';
+
+/**
+ * Bits of `Redactor.byteClass`: a RUN character; a byte outside ASCII; a byte that alone makes a numeric value
+ * possible; OPEN_BIT (see `Redactor.survey`); then one bit per text detector the byte is a trigger of.
+ */
+const RUN_BIT = 1;
+const NON_ASCII_BIT = 2;
+const NUMERIC_BIT = 4;
+const OPEN_BIT = 8;
+const FIRST_DETECTOR_BIT = 4;
+/** Text detectors beyond this many are always run (the bits of one int32). */
+const MAX_TRIGGERED = 31 - FIRST_DETECTOR_BIT;
+/** The bits that say a detector may find something. */
+const MAY_FIND = ~(RUN_BIT | NON_ASCII_BIT | OPEN_BIT);
+
+/**
+ * What one pass over a text's bytes found (see `Redactor.survey`): which detectors can find anything in it. One
+ * survey covers the several ranges of one text, each surveyed in turn.
+ */
+export class Survey {
+  /** The byte classes seen, or'ed together (`Redactor.byteClass`). */
+  seen = 0;
+  /** Where the runs of RUN characters long enough for a numeric value lie, in text offsets; -1 when there are none. */
+  runFrom = -1;
+  runTo = -1;
+
+  reset(): void {
+    this.seen = 0;
+    this.runFrom = -1;
+    this.runTo = -1;
+  }
+
+  /** A byte outside ASCII was seen: the bytes are not the text's characters, and the survey says nothing. */
+  get ascii(): boolean {
+    return (this.seen & NON_ASCII_BIT) === 0;
+  }
+}
 
 /**
  * Finds sensitive values in a piece of text with a set of detectors and writes them out in each type's style.
@@ -20,6 +57,13 @@ export class Redactor {
   private readonly plusRun: number;
   /** Characters no numeric value may follow (what all their look-behinds forbid); undefined if one does not say. */
   private readonly notAfter: Uint8Array | undefined;
+  /**
+   * Each byte's class for `survey`: RUN_BIT, NON_ASCII_BIT, NUMERIC_BIT where the byte alone makes a numeric value
+   * possible, OPEN_BIT, and the bit (FIRST_DETECTOR_BIT + k) of each text detector k it is a trigger of.
+   */
+  private readonly byteClass = new Int32Array(256);
+  /** The bits of text detectors that every text is given to (no triggers, or too many detectors). */
+  private untriggered = 0;
 
   constructor(
     detectors: readonly Detector[],
@@ -35,6 +79,79 @@ export class Redactor {
     this.plusRun = Math.max(1, Math.min(...this.numericDetectors.map((d) => d.minPlusRun ?? d.minRun ?? 1)));
     const tables = this.numericDetectors.map((d) => d.notAfter);
     this.notAfter = tables.includes(undefined) ? undefined : intersect(tables as Uint8Array[]);
+    const byteClass = this.byteClass;
+    const mark = (characters: string, bit: number) => {
+      for (const c of characters) byteClass[c.charCodeAt(0)] = (byteClass[c.charCodeAt(0)] as number) | bit;
+    };
+    for (let c = 128; c < 256; c++) byteClass[c] = NON_ASCII_BIT;
+    mark(RUN_CHARACTERS, RUN_BIT);
+    if (this.numericDetectors.length > 0) {
+      // Without minRun every cluster is scanned for: a digit makes one possible. With it, the runs do (see
+      // `survey`), and `+` does where shorter clusters beginning with it are scanned for.
+      if (this.minRun === undefined) mark('0123456789', NUMERIC_BIT);
+      else if (this.plusRun < this.minRun) mark('+', NUMERIC_BIT);
+    }
+    // OPEN_BIT: outside RUN, a character a numeric value may follow; inside, one that lets a value begin later in
+    // the run than its first digit: a gap (`mayStart`) or a character a value may follow. Without `notAfter` any
+    // character may precede a value.
+    const notAfter = this.notAfter;
+    for (let c = 0; c < 256; c++) {
+      const digit = c >= 48 && c <= 57;
+      const gap = c === 32 || c === 40 || c === 41;
+      const followable = notAfter === undefined || c >= 128 || notAfter[c] === 0;
+      if (!digit && (gap || followable)) byteClass[c] = (byteClass[c] as number) | OPEN_BIT;
+    }
+    this.textDetectors.forEach((detector, k) => {
+      if (k >= MAX_TRIGGERED) return;
+      const bit = 1 << (FIRST_DETECTOR_BIT + k);
+      if (detector.triggers === undefined) this.untriggered |= bit;
+      else mark(detector.triggers, bit);
+    });
+  }
+
+  /**
+   * Adds what the ASCII bytes `bytes[from, to)`, lying at `at` in a text, tell about the text to `survey`: which
+   * text detectors' triggers are there (see `Detector.triggers`), and where the runs of RUN characters are in
+   * which the shared scan for numbers can find a value (see `scanRunClusters`); a text in which no detector can
+   * find anything is then neither decoded nor scanned (most values of a wide row: ids, hashes, names). One pass,
+   * by hand: a regex or an indexOf per trigger character would each read the whole text, and no library answers
+   * "which of these characters occur".
+   *
+   * A run counts when it is at least minRun long and "open": after a character a numeric value may follow, or
+   * holding a character with OPEN_BIT. A run that is not open holds only digits and separators in `notAfter`
+   * (`.`, `-`), after a character in `notAfter`: that is one digit cluster without gaps, beginning at its first
+   * digit after a character in `notAfter`, which `mayStart` rejects, so no numeric detector is given it (the
+   * digit runs inside hex ids). The start of a range counts as open. Run and openness are kept without a branch
+   * on the byte: RUN characters are most of hex and numeric text, where such a branch is mispredicted often.
+   */
+  survey(bytes: Uint8Array, from: number, to: number, at: number, survey: Survey): void {
+    const byteClass = this.byteClass;
+    // A run longer than `limit` can hold a value; without minRun, digits alone say (NUMERIC_BIT).
+    const limit = this.minRun === undefined ? 0x7fffffff : this.minRun - 1;
+    const shift = at - from;
+    let seen = 0;
+    let run = 0;
+    let open = OPEN_BIT;
+    for (let i = from; i < to; i++) {
+      const k = byteClass[bytes[i] as number] as number;
+      seen |= k;
+      /** -1 in a run, 0 outside. */
+      const inRun = -(k & RUN_BIT);
+      run = (run + 1) & inRun;
+      // In a run: whether it is open so far. Outside: whether a run beginning next would be.
+      open = ((open & inRun) | k) & OPEN_BIT;
+      if (run > limit && open !== 0) {
+        if (survey.runFrom === -1) survey.runFrom = i - run + 1 + shift;
+        survey.runTo = i + 1 + shift;
+      }
+    }
+    survey.seen |= seen;
+  }
+
+  /** Whether any detector can find anything in a surveyed ASCII text. */
+  mayFind(survey: Survey): boolean {
+    if (this.untriggered !== 0 || this.textDetectors.length > MAX_TRIGGERED || survey.runFrom !== -1) return true;
+    return (survey.seen & MAY_FIND) !== 0;
   }
 
   /** Non-overlapping matches in text order. */
@@ -42,11 +159,25 @@ export class Redactor {
     return resolveOverlaps(this.collect(text));
   }
 
-  /** Every detector's finds, overlapping and in no order. */
-  private collect(text: string): Match[] {
+  /**
+   * Every detector's finds, overlapping and in no order. With the text's `survey` (ASCII), only the detectors that
+   * can find anything are run, and the numbers are looked for in the runs it found.
+   */
+  private collect(text: string, survey?: Survey): Match[] {
     const found: Match[] = [];
-    for (const detector of this.textDetectors) detector.find(text, found);
-    if (this.numericDetectors.length > 0) {
+    const possible = survey === undefined ? -1 : survey.seen | this.untriggered;
+    const detectors = this.textDetectors;
+    for (let k = 0; k < detectors.length; k++)
+      if (k >= MAX_TRIGGERED || (possible & (1 << (FIRST_DETECTOR_BIT + k))) !== 0)
+        (detectors[k] as Detector).find(text, found);
+    // Where the scan for numbers looks for clusters of at least minRun characters: the whole text, or the runs.
+    let runFrom = 0;
+    let runTo = text.length;
+    if (survey !== undefined) {
+      runFrom = survey.runFrom === -1 ? 0 : survey.runFrom;
+      runTo = survey.runFrom === -1 ? 0 : survey.runTo;
+    }
+    if (this.numericDetectors.length > 0 && (runTo > runFrom || (possible & NUMERIC_BIT) !== 0)) {
       const numeric = this.numericDetectors;
       // Arrows passed inline, not named: under tsx (esbuild keepNames) a named local function costs a
       // defineProperty on every call.
@@ -69,6 +200,8 @@ export class Redactor {
             }
           },
           this.plusRun,
+          runFrom,
+          runTo,
         );
       }
     }
@@ -137,10 +270,17 @@ export class Redactor {
    * spans one except a private-key block), so a value's neighbours change nothing in it. A find that crosses from
    * one value into the next would, and would also change how overlaps resolve: then the answer is undefined, and
    * the values must be masked one by one. One scan for many short values: every detector has a fixed cost per
-   * call, which dominates on short values.
+   * call, which dominates on short values. With the text's `survey` (ASCII only), only what it leaves possible is
+   * looked for; test `survey` holds that against looking for everything.
    */
-  findInValues(text: string, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number): Match[] | undefined {
-    const found = this.collect(text);
+  findInValues(
+    text: string,
+    starts: ArrayLike<number>,
+    ends: ArrayLike<number>,
+    count: number,
+    survey?: Survey,
+  ): Match[] | undefined {
+    const found = this.collect(text, survey);
     if (found.length === 0) return found;
     found.sort(byStart);
     // Each find must lie within one value.

@@ -25,6 +25,8 @@ export const email: Detector = {
   defaultOn: true,
   priority: 80,
   maxLength: MAX_LOCAL + 1 + MAX_DOMAIN,
+  // `find` looks only around each `@`.
+  triggers: '@',
   find(text: string, out: Match[]): void {
     let from = 0;
     for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', from)) {

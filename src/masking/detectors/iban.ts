@@ -23,6 +23,8 @@ export const iban: Detector = {
   defaultOn: true,
   priority: 70,
   maxLength: 42,
+  // Every candidate begins where START matches: two capitals.
+  triggers: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
   find(text: string, out: Match[]): void {
     START.lastIndex = 0;
     for (let m = START.exec(text); m !== null; m = START.exec(text)) {

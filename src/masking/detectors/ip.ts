@@ -25,6 +25,8 @@ export const ipv4: Detector = {
   priority: 30,
   maxLength: 15,
   regex: { pattern: IPV4, accept: () => true },
+  // `find` tries a start before each `.` only.
+  triggers: '.',
   /**
    * Hand-written: anchored on `.` (found with indexOf), where the one to three digits before it begin is the only
    * place an address holding that dot as its first can begin, so IPV4 runs sticky there only. Not a numeric
@@ -61,6 +63,8 @@ export const ipv6: Detector = {
   defaultOn: true,
   priority: 40,
   maxLength: 45,
+  // `find` looks only around each `:`.
+  triggers: ':',
   // Hand-written: anchored on `:` (found with indexOf), the run of address characters around it is the candidate.
   // A regex for compressed forms has optional parts up front and is tried at every position, four times slower.
   find(text: string, out: Match[]): void {

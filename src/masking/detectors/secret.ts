@@ -123,6 +123,8 @@ export const secret: Detector = {
   defaultOn: true,
   priority: 100,
   maxLength: 17_000,
+  // `findAssignments` looks only at each `=` and `:`, `findKinds` only where a kind's anchor character is.
+  triggers: `=:${KINDS.map((kind) => kind.prefix[kind.anchor]).join('')}`,
   find(text: string, out: Match[]): void {
     findAssignments(text, out);
     findKinds(text, out);

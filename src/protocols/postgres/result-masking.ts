@@ -4,7 +4,7 @@ import type { MaskCounts } from '../../masking/counts.js';
 import type { Match } from '../../masking/detector.js';
 import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
-import type { Redactor } from '../../masking/redactor.js';
+import { type Redactor, Survey } from '../../masking/redactor.js';
 import type { ColumnCatalog } from './column-catalog.js';
 import type { FieldDescription } from './row-description.js';
 import { BACKEND } from './wire/message-codes.js';
@@ -92,6 +92,8 @@ export class ResultMasking {
   private valueStarts = new Int32Array(64);
   private valueEnds = new Int32Array(64);
   private valueColumns = new Int32Array(64);
+  /** What the row's scanned values hold (see `Redactor.survey`). */
+  private readonly survey = new Survey();
 
   /** Where masked rows are written, for every result of the session (see `FrameBuffer`). */
   private readonly frames = new FrameBuffer();
@@ -244,8 +246,18 @@ export class ResultMasking {
       this.valueEnds = new Int32Array(scanned);
       this.valueColumns = new Int32Array(scanned);
     }
-    const { valueStarts, valueEnds, valueColumns } = this;
+    const { valueStarts, valueEnds, valueColumns, survey } = this;
     const from = starts[first] as number;
+    // What detectors can find anything, read from the values in place: most rows of a wide result have nothing
+    // to mask, and are then neither copied, decoded nor scanned.
+    survey.reset();
+    for (let i = first; i <= last; i++) {
+      if (codes[i] !== SCANNED || (lengths[i] as number) < 0) continue;
+      const start = starts[i] as number;
+      redactor.survey(body, start, start + (lengths[i] as number), start - from, survey);
+    }
+    const ascii = survey.ascii;
+    if (ascii && !redactor.mayFind(survey)) return;
     const size = (starts[last] as number) + (lengths[last] as number) - from;
     if (this.joined.length < size) this.joined = Buffer.allocUnsafeSlow(Math.max(2 * this.joined.length, size));
     const joined = this.joined;
@@ -262,8 +274,12 @@ export class ResultMasking {
       valueColumns[k] = i;
       k++;
     }
-    const text = joined.toString('utf8', 0, size);
-    const matches = text.length === size ? redactor.findInValues(text, valueStarts, valueEnds, k) : undefined;
+    // ASCII decodes the same as latin1, which is quicker (no check for multi-byte characters).
+    const text = joined.toString(ascii ? 'latin1' : 'utf8', 0, size);
+    const matches =
+      text.length === size
+        ? redactor.findInValues(text, valueStarts, valueEnds, k, ascii ? survey : undefined)
+        : undefined;
     if (matches === undefined) {
       // Multi-byte characters, or a find crossing from one value into the next: each value alone.
       for (let v = 0; v < k; v++) {
