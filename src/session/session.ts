@@ -107,6 +107,8 @@ export interface OperationHandle {
    * answer already went out): it then shares the next transaction instead of costing one of its own.
    */
   finish(result: OperationResult, options?: RecordOptions): Promise<void>;
+  /** Has the operation's record written at once if it still waits for its result (see `Session.open`). */
+  urgeRecord(): void;
 }
 
 const EXPECTS_RESULT: RecordOptions = { expectsResult: true };
@@ -227,14 +229,14 @@ export class Session {
    * `audit.unavailable` when it cannot be). For callers that overlap a plain read with that write (see
    * protocols/postgres/record-gate.ts): they may start it, but must release nothing of its result before `durable`
    * resolves. Everyone else uses `begin`. `overlapping`: the caller will run the operation if allowed; its record
-   * then expects the result to join it (see `RecordOptions.expectsResult`), and `urge` has it written at once when
-   * something waits on it before the result is in.
+   * then expects the result to join it (see `RecordOptions.expectsResult`), and `handle.urgeRecord()` has it written
+   * at once when something waits on it before the result is in.
    */
   open(
     operation: Operation,
     extra?: Readonly<Record<string, unknown>>,
     overlapping = false,
-  ): { readonly handle: OperationHandle; readonly durable: Promise<void>; readonly urge: () => void } {
+  ): { readonly handle: OperationHandle; readonly durable: Promise<void> } {
     const decision = this.services.policy.decide(operation, { identity: this.identity });
     this.services.metrics.decisions.inc({
       protocol: operation.protocol,
@@ -271,45 +273,8 @@ export class Session {
     const durable = this.startDurable
       ? recorder.record(event, options)
       : this.start().then(() => recorder.record(event, options));
-    return { handle: this.handle(seq, decision, event, durable), durable, urge: () => recorder.urge(event) };
-  }
-
-  /** `record` is the operation's own event, `recorded` its durability: a result known in time joins the record. */
-  private handle(seq: number, decision: Decision, record: AuditEventInput, recorded: Promise<void>): OperationHandle {
-    const startedAt = record.at;
     const limit = this.options.captureBytes ?? this.services.config?.audit.captureBytes ?? DEFAULT_CAPTURE_BYTES;
-    const capture = new ResponseCapture(limit);
-    const { forensic, store } = this.services;
-    const raw = forensic && store ? new ResponseCapture(limit) : undefined;
-    return {
-      seq,
-      decision,
-      capture: (part) => capture.add(part),
-      captureForensic: (part) => raw?.add(part),
-      finish: async (result, options) => {
-        const at = this.services.clock.now();
-        const outcome = {
-          durationMs: at - startedAt,
-          ...result,
-          ...(capture.empty ? {} : { response: capture.response }),
-        };
-        // A read that ran while its record waited for the group commit (see Session.open) has its result in before
-        // that write: one event instead of two (see `unfoldResult`), made durable before any of the rows go out.
-        const folded = this.services.recorder.amend(record, { result: outcome });
-        const stored = folded
-          ? recorded
-          : this.services.recorder.record(
-              { sessionId: this.id, type: 'operation.result', at, payload: { seq, ...outcome } },
-              options,
-            );
-        // The forensic copy is as durable as the result record before the caller is answered (fail closed).
-        const copy =
-          raw && !raw.empty && forensic && store
-            ? store.putForensicCopy(forensic.seal(this.id, seq, at, raw.response))
-            : undefined;
-        await Promise.all([stored, copy]);
-      },
-    };
+    return { handle: new RecordedOperation(this.services, seq, decision, event, durable, limit), durable };
   }
 
   async end(reason: string): Promise<void> {
@@ -322,5 +287,63 @@ export class Session {
       at: this.services.clock.now(),
       payload: { reason },
     });
+  }
+}
+
+/**
+ * The handle of one operation (see `OperationHandle`): a class, not an object of closures, since one is made for
+ * every statement (and under tsx every named closure costs a defineProperty for its name).
+ */
+class RecordedOperation implements OperationHandle {
+  private readonly kept: ResponseCapture;
+  /** The unmasked response for the forensic copy, when one is kept. */
+  private readonly raw: ResponseCapture | undefined;
+
+  constructor(
+    private readonly services: SessionServices,
+    readonly seq: number,
+    readonly decision: Decision,
+    /** The operation's own event, and its durability: a result known in time joins it. */
+    private readonly record: AuditEventInput,
+    private readonly recorded: Promise<void>,
+    captureBytes: number,
+  ) {
+    this.kept = new ResponseCapture(captureBytes);
+    this.raw = services.forensic && services.store ? new ResponseCapture(captureBytes) : undefined;
+  }
+
+  capture(part: ResponsePart): void {
+    this.kept.add(part);
+  }
+
+  captureForensic(part: ResponsePart): void {
+    this.raw?.add(part);
+  }
+
+  urgeRecord(): void {
+    this.services.recorder.urge(this.record);
+  }
+
+  async finish(result: OperationResult, options?: RecordOptions): Promise<void> {
+    const { recorder, forensic, store, clock } = this.services;
+    const at = clock.now();
+    const { seq, kept, raw, record } = this;
+    const outcome = {
+      durationMs: at - record.at,
+      ...result,
+      ...(kept.empty ? {} : { response: kept.response }),
+    };
+    // A read that ran while its record waited for the group commit (see Session.open) has its result in before
+    // that write: one event instead of two (see `unfoldResult`), made durable before any of the rows go out.
+    const stored = recorder.amend(record, { result: outcome })
+      ? this.recorded
+      : recorder.record(
+          { sessionId: record.sessionId, type: 'operation.result', at, payload: { seq, ...outcome } },
+          options,
+        );
+    // The forensic copy is as durable as the result record before the caller is answered (fail closed).
+    if (raw && !raw.empty && forensic && store) {
+      await Promise.all([stored, store.putForensicCopy(forensic.seal(record.sessionId, seq, at, raw.response))]);
+    } else await stored;
   }
 }

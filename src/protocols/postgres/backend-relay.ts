@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../admin/metrics.js';
 import { isGatehouseError } from '../../core/errors.js';
+import type { OperationHandle } from '../../session/session.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
 import type { PreparedStatements } from './prepared-statements.js';
@@ -88,8 +89,8 @@ export class BackendRelay {
   /** Output for the client while the record gate is shut, in order, and the backend bytes it came from. */
   private held: Buffer[] = [];
   private heldBytes = 0;
-  /** Has the record the gate waits for written at once (see `Session.open`): the held output is full. */
-  private urgeRecord: () => void = () => undefined;
+  /** The operation whose record the gate waits for: urged when the held output is full (see `Session.open`). */
+  private awaitedRecord: Pick<OperationHandle, 'urgeRecord'> | undefined;
   /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
   private heldFrame: Frame | undefined;
   private status: TransactionStatus = 'I';
@@ -147,8 +148,8 @@ export class BackendRelay {
   }
 
   /** An overlapped read started before its record was durable: nothing more is relayed until `durable` resolves. */
-  holdUntilRecorded(durable: Promise<void>, urge: () => void): void {
-    this.urgeRecord = urge;
+  holdUntilRecorded(durable: Promise<void>, operation: Pick<OperationHandle, 'urgeRecord'>): void {
+    this.awaitedRecord = operation;
     this.recordGate.waitFor(durable);
   }
 
@@ -224,7 +225,7 @@ export class BackendRelay {
           this.heldBytes += frame.bytes.length;
           if (this.heldBytes >= HOLD_BYTES) {
             this.recordGate.hold();
-            this.urgeRecord();
+            this.awaitedRecord?.urgeRecord();
             break;
           }
         }

@@ -431,7 +431,7 @@ export class ProxySession {
     try {
       const opened = this.session.open(operation, this.maskingExtra, overlap);
       if (overlap && opened.handle.decision.verdict === 'allow') {
-        this.relay.holdUntilRecorded(opened.durable, opened.urge);
+        this.relay.holdUntilRecorded(opened.durable, opened.handle);
         return opened.handle;
       }
       await opened.durable;
