@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { Gateway } from '../../src/gateway/gateway.js';
@@ -40,24 +41,24 @@ const CASES: { mode: QueryMode; clients: number }[] = [
 const WHERE_THE_TIME_GOES = [
   '## Where the time goes',
   '',
-  'Each statement writes two events: its operation record before it runs and its result after. With the spool',
-  "(on), the gateway's thread serialises each payload to JSON (about 5 µs for a statement's two events under load)",
-  'and appends a batch to the spool with one `write` (8 clients: about 0.15 batches per transaction, 12-13 events',
-  "each). The rest runs on the spool's thread: decoding, chaining (JSON header and sha256, about 3.5 µs an event),",
-  'inserting (32 rows per statement, about 4 µs an event), indexing sessions, and one commit per 100 ms. Measured',
-  "per thread (/proc/self/task) with 8 clients, simple protocol, on a quiet machine, against off: the gateway's",
-  "thread +34 µs per transaction, the spool thread +30 µs (about 15 µs an event), V8's helper threads a few µs.",
+  'A statement writes its operation record before its rows go out, and its result after, or together with the',
+  "record when the result came in first (see the table above). With the spool (on), the gateway's thread serialises",
+  'each payload to JSON (3-6 µs an event on this machine) and appends each batch to the spool with one `write`. The',
+  "rest runs on the spool's thread: decoding, chaining (JSON header and sha256), inserting (32 rows per statement),",
+  'indexing sessions, one commit per 100 ms: 15-20 µs an event. Measured per thread (/proc/self/task) with 8',
+  "clients, simple protocol, against off, in quick runs of 8 s: the gateway's thread +20 to +40 µs per transaction,",
+  'the spool thread +21 to +26 µs, at 1.2 events per statement (before results joined their records: +34 and +30,',
+  "at 2 events). With 1 client the gateway's thread adds 85-90 µs per transaction (a batch and a `write` for every",
+  'statement, nothing to share them with) and the cost moved between 11% and 15% over four quick runs, the same with',
+  "and without results joining records (they rarely can: a lone session's record is written at once).",
   '',
-  'The spool cuts what recording costs the event loop by more than half (same per-thread measurement: +84 µs per',
-  'transaction with direct commits, +34 with the spool), which is what a client waiting on its statements feels:',
-  'with 1 client the cost was 8.9% and 1.1% in the two runs made with it (direct commits: 15.5% and 8.3% in the',
-  "same runs). With 8 clients pgbench, PostgreSQL and the gateway saturate this machine's 2 cores together, so",
-  'total CPU is what counts, and the spool saves less of it: the work moved to another thread more than it shrank',
-  '(8 clients, simple: 19.7% and 10.3% in those runs; prepared: 22% and 18%).',
+  "On this machine's 2 cores, pgbench, PostgreSQL and the gateway compete for CPU even with one client (the spool",
+  "thread's drains land while PostgreSQL or pgbench want a core), so total CPU per transaction is what counts; the",
+  'figures move by several percent from run to run ("off" itself by up to 15% between rounds, see the JSON).',
   '',
-  'Next steps: one event per statement where the result is known before its record is written (half the',
-  'serialising, chaining and inserting), and the session index built from the drained batch instead of reading the',
-  'log back.',
+  'Next steps: fewer bytes per event on the spool thread (hashes stored as 32-byte blobs rather than hex text, the',
+  'session index built from the drained batch instead of reading the log back), and a cheaper serialisation of the',
+  'fixed part of an operation record.',
 ];
 
 type Recording = 'on' | 'direct' | 'strict' | 'off';
@@ -72,6 +73,9 @@ interface Sample {
   /** The gateway process's CPU time (user + system) per transaction, in microseconds. */
   readonly cpuUsPerTx: number;
   readonly foreignCpu: number;
+  /** When the run began and ended (epoch ms): the events it recorded lie between. */
+  readonly from: number;
+  readonly to: number;
 }
 
 const log = new CommandLog();
@@ -128,9 +132,16 @@ try {
         progress(label);
         const m = await measureQuietly(label, async () => {
           const cpuBefore = process.cpuUsage();
+          const from = Date.now();
           const result = await runPgbench(log, targets[recording], mode, clients, SECONDS);
+          const to = Date.now();
           const cpu = process.cpuUsage(cpuBefore);
-          return { ...result, cpuUsPerTx: round((cpu.user + cpu.system) / Math.max(1, result.transactions), 1) };
+          return {
+            ...result,
+            from,
+            to,
+            cpuUsPerTx: round((cpu.user + cpu.system) / Math.max(1, result.transactions), 1),
+          };
         });
         samples.push({ recording, mode, clients, round: r, ...m.result, foreignCpu: m.foreignCpu });
       }
@@ -142,6 +153,23 @@ try {
   await store.settle();
   const head = await store.chainHead();
   await store.close();
+  // How many statements' results joined their operation's record (one event instead of two), per case.
+  const auditLog = new Database(join(dir, 'on', 'audit.db'), { readonly: true });
+  const countEvents = auditLog.prepare<[number, number], { operations: number; folded: number }>(
+    `select count(*) as operations, coalesce(sum(json_extract(payload, '$.result') is not null), 0) as folded
+     from audit_events where type = 'operation' and at >= ? and at <= ?`,
+  );
+  const folding = CASES.map(({ mode, clients }) => {
+    let operations = 0;
+    let folded = 0;
+    for (const s of samples.filter((x) => x.recording === 'on' && x.mode === mode && x.clients === clients)) {
+      const counted = countEvents.get(s.from, s.to) as { operations: number; folded: number };
+      operations += counted.operations;
+      folded += counted.folded;
+    }
+    return { mode, clients, operations, folded, eventsPerStatement: round(2 - folded / Math.max(1, operations), 2) };
+  });
+  auditLog.close();
 
   const rows = CASES.map(({ mode, clients }) => {
     const pick = (recording: Recording, field: 'tps' | 'cpuUsPerTx') =>
@@ -231,8 +259,14 @@ try {
       ]),
     ),
     '',
-    `Target: under 10% cost. Events written by the "on" gateway: ${head?.id ?? 0} (two per statement, plus session`,
-    'start/end).',
+    `Target: under 10% cost. Events written by the "on" gateway: ${head?.id ?? 0}. A statement takes two events (its`,
+    'operation record and its result), or one when its result joined its record before the write (a read, while',
+    'other sessions are busy: see the README, Audit). Events per statement, "on" gateway:',
+    '',
+    table(
+      ['protocol', 'clients', 'statements', 'results joined', 'events per statement'],
+      folding.map((f) => [f.mode, f.clients, f.operations, f.folded, f.eventsPerStatement]),
+    ),
     '',
     ...WHERE_THE_TIME_GOES,
     '',
@@ -252,7 +286,7 @@ try {
   ].join('\n');
   writeResults(
     'recording',
-    { machine, loadAfter, rounds: ROUNDS, seconds: SECONDS, rows, samples, events: head?.id ?? 0 },
+    { machine, loadAfter, rounds: ROUNDS, seconds: SECONDS, rows, samples, events: head?.id ?? 0, folding },
     markdown,
   );
   process.stdout.write(`${markdown}\n`);
