@@ -10,6 +10,15 @@ import { RawClient } from '../../support/pg-raw-client.js';
 
 const READER_RULE = 'resources.app.policy[0]';
 
+/** A promise and what settles it (Promise.withResolvers, which Node 20 lacks). */
+function opener(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
 /** Every statement is decided before the backend sees it; refusals look like the server's own errors. */
 describe('postgres policy enforcement', () => {
   let gw: PgGateway;
@@ -237,10 +246,7 @@ describe('postgres policy enforcement', () => {
    */
   const slowAudit = () => {
     const record = gw.recorder.record;
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const { promise: gate, resolve: open } = opener();
     gw.recorder.record = (event, options) => {
       const durable = record.call(gw.recorder, event, options);
       return event.type === 'operation' ? durable.then(() => gate) : durable;
@@ -331,10 +337,7 @@ describe('postgres policy enforcement', () => {
     // meanwhile wait for it (one write at a time).
     const store = gw.store;
     const recordEvents = store.recordEvents;
-    let openDisk: () => void = () => undefined;
-    const disk = new Promise<void>((resolve) => {
-      openDisk = resolve;
-    });
+    const { promise: disk, resolve: openDisk } = opener();
     let held = false;
     store.recordEvents = async (events) => {
       if (!held) {
@@ -344,10 +347,7 @@ describe('postgres policy enforcement', () => {
       return recordEvents.call(store, events);
     };
     const amend = gw.recorder.amend;
-    let folded: () => void = () => undefined;
-    const foldedOnce = new Promise<void>((resolve) => {
-      folded = resolve;
-    });
+    const { promise: foldedOnce, resolve: folded } = opener();
     gw.recorder.amend = (event, fields) => {
       const joined = amend.call(gw.recorder, event, fields);
       if (joined) folded();
