@@ -6,6 +6,7 @@ import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import { type Redactor, Survey } from '../../masking/redactor.js';
 import type { ColumnCatalog } from './column-catalog.js';
+import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
 import { BACKEND } from './wire/message-codes.js';
 
@@ -20,8 +21,11 @@ const JSONB_TYPE = 3802;
 const SCANNED = 1;
 const MASKED = 2;
 
+/** The column-rule caches of each masking plan (compiled once per resource and group rule; see profile.ts). */
+const planRuleCaches = new WeakMap<MaskingPlan, Map<ColumnRule, MaskedValueCache>>();
+
 type ColumnAction =
-  | { readonly kind: 'rule'; readonly rule: ColumnRule }
+  | { readonly kind: 'rule'; readonly rule: ColumnRule; readonly cache: MaskedValueCache }
   | { readonly kind: 'scan' }
   | { readonly kind: 'json' };
 
@@ -48,10 +52,26 @@ export function maskingFailed(reason: string): GatehouseError {
  * DataRow and CopyData messages are rewritten with their new lengths; rows with nothing to mask keep their bytes.
  */
 export class ResultMasking {
+  /** Each column rule's masked values (see `MaskedValueCache`). */
+  private readonly ruleCaches: Map<ColumnRule, MaskedValueCache>;
+
+  /**
+   * `ruleCacheEntries`: the most values a column rule's cache holds. At the default, the caches are the plan's,
+   * shared by every session masking with it (memory bounded by the plans, not the sessions, and kept warm); tests
+   * ask for small caches of their own, to make them wrap.
+   */
   constructor(
     readonly plan: MaskingPlan,
     private readonly catalog: ColumnCatalog,
-  ) {}
+    private readonly ruleCacheEntries = MASKED_VALUE_CACHE_ENTRIES,
+  ) {
+    let shared = ruleCacheEntries === MASKED_VALUE_CACHE_ENTRIES ? planRuleCaches.get(plan) : undefined;
+    if (shared === undefined) {
+      shared = new Map();
+      if (ruleCacheEntries === MASKED_VALUE_CACHE_ENTRIES) planRuleCaches.set(plan, shared);
+    }
+    this.ruleCaches = shared;
+  }
 
   /** A catalog lookup to await before `shape` can name these columns, or undefined when none is needed. */
   lookup(fields: readonly FieldDescription[]): Promise<void> | undefined {
@@ -68,7 +88,12 @@ export class ResultMasking {
       if (rule !== undefined) {
         if (field.format === 1 && !TEXT_TYPES.has(field.typeOid) && field.typeOid !== JSON_TYPE)
           throw maskingFailed(`column rule ${rule.pattern} on a binary-format value of type ${field.typeOid}`);
-        return { kind: 'rule', rule };
+        let cache = this.ruleCaches.get(rule);
+        if (cache === undefined) {
+          cache = new MaskedValueCache(this.ruleCacheEntries);
+          this.ruleCaches.set(rule, cache);
+        }
+        return { kind: 'rule', rule, cache };
       }
       if (!scan) return undefined;
       if (TEXT_TYPES.has(field.typeOid)) return { kind: 'scan' };
@@ -150,10 +175,13 @@ export class ResultMasking {
         lastScanned = i;
         scanned++;
       } else if (code === MASKED) {
-        const field = shape.fields[i] as FieldDescription;
-        const text = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, offset);
-        const value = this.maskValue(shape.actions[i] as ColumnAction, text, counts);
-        if (value !== text) {
+        const from = isBinaryJsonb(shape.fields[i] as FieldDescription) ? start + 1 : start;
+        const action = shape.actions[i] as ColumnAction;
+        const value =
+          action.kind === 'rule'
+            ? this.maskRuleValue(action.rule, action.cache, body, from, offset, counts)
+            : this.maskJson(body.toString('utf8', from, offset), counts);
+        if (value !== undefined) {
           masked[i] = value;
           changed.push(i);
         }
@@ -323,17 +351,36 @@ export class ResultMasking {
     return Buffer.concat([header, data]);
   }
 
-  private maskValue(action: ColumnAction, text: string, counts: MaskCounts): string {
-    switch (action.kind) {
-      case 'rule':
-        return this.plan.maskValue(action.rule.kind, action.rule.style, text, counts);
-      case 'scan':
-        return (this.plan.redactor as NonNullable<MaskingPlan['redactor']>).mask(text, counts);
-      case 'json': {
-        const masker = new JsonMasker(this.plan.redactor as NonNullable<MaskingPlan['redactor']>, counts);
-        return masker.push(text) + masker.end();
-      }
+  /**
+   * A column rule's value `body[start, end)` masked, or undefined when masking leaves it as it is. A value met
+   * before comes from the rule's cache, undecoded, and is counted as `plan.maskValue` counts it: once, as the
+   * rule's kind (profile.ts); test `column rule cache` holds this against `plan.maskValue` alone.
+   */
+  private maskRuleValue(
+    rule: ColumnRule,
+    cache: MaskedValueCache,
+    body: Buffer,
+    start: number,
+    end: number,
+    counts: MaskCounts,
+  ): string | undefined {
+    const entry = cache.find(body, start, end);
+    if (entry >= 0) {
+      counts.add(rule.kind.type);
+      return cache.result(entry);
     }
+    const text = body.toString('utf8', start, end);
+    const masked = this.plan.maskValue(rule.kind, rule.style, text, counts);
+    const result = masked === text ? undefined : masked;
+    cache.add(body, start, end, result);
+    return result;
+  }
+
+  /** A JSON value masked value by value, or undefined when unchanged. */
+  private maskJson(text: string, counts: MaskCounts): string | undefined {
+    const masker = new JsonMasker(this.plan.redactor as NonNullable<MaskingPlan['redactor']>, counts);
+    const masked = masker.push(text) + masker.end();
+    return masked === text ? undefined : masked;
   }
 }
 
