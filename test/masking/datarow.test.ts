@@ -7,6 +7,7 @@ import type { Redactor } from '../../src/masking/redactor.js';
 import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.js';
 import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
 import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
+import { decodeRow, encodeRow } from '../support/data-row.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 /**
@@ -51,35 +52,6 @@ const FIELDS = [
   field(7, 17, 1), // bytea in binary format: not masked
   field(8, 25), // text: scanned
 ];
-
-function encodeRow(values: readonly (Buffer | null)[]): Buffer {
-  const parts = values.map((value) => {
-    const length = Buffer.alloc(4);
-    length.writeInt32BE(value === null ? -1 : value.length);
-    return value === null ? length : Buffer.concat([length, value]);
-  });
-  const body = Buffer.concat([Buffer.from([0, values.length]), ...parts]);
-  const header = Buffer.alloc(5);
-  header[0] = 0x44;
-  header.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
-}
-
-function decodeRow(frame: Buffer): (Buffer | null)[] {
-  assert.equal(frame[0], 0x44);
-  assert.equal(frame.readInt32BE(1), frame.length - 1, 'the message length matches the frame');
-  const count = frame.readInt16BE(5);
-  const values: (Buffer | null)[] = [];
-  let offset = 7;
-  for (let i = 0; i < count; i++) {
-    const length = frame.readInt32BE(offset);
-    offset += 4;
-    values.push(length < 0 ? null : frame.subarray(offset, offset + length));
-    offset += Math.max(0, length);
-  }
-  assert.equal(offset, frame.length, 'no bytes after the last value');
-  return values;
-}
 
 /** The frames in a list of buffers as the client reads them (the relay's `out`, joined). */
 function framesOf(out: readonly Buffer[]): Buffer[] {

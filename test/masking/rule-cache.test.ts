@@ -6,6 +6,7 @@ import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.
 import { hashBytes } from '../../src/protocols/postgres/masked-value-cache.js';
 import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
 import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
+import { encodeRow } from '../support/data-row.js';
 import { seededRandom } from '../support/seeded-random.js';
 
 /**
@@ -55,19 +56,6 @@ const COLLIDING = [
   ['ff10bdb362@example.com', '7e12559901@example.com'],
   ['d7c07a4975@example.com', '21044ebd47@example.com'],
 ] as const;
-
-function encodeRow(values: readonly (Buffer | null)[]): Buffer {
-  const parts = values.map((value) => {
-    const length = Buffer.alloc(4);
-    length.writeInt32BE(value === null ? -1 : value.length);
-    return value === null ? length : Buffer.concat([length, value]);
-  });
-  const body = Buffer.concat([Buffer.from([0, values.length]), ...parts]);
-  const header = Buffer.alloc(5);
-  header[0] = 0x44;
-  header.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
-}
 
 /** A pool of values, some met often: most are repeated, a few are new each time. */
 function valueSource(next: () => number): () => Buffer | null {
