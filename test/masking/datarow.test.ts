@@ -5,6 +5,7 @@ import { JsonMasker } from '../../src/masking/json-masker.js';
 import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
 import type { Redactor } from '../../src/masking/redactor.js';
 import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.js';
+import { FrameBuffer } from '../../src/protocols/postgres/frame-buffer.js';
 import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
 import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
 import { decodeRow, encodeRow } from '../support/data-row.js';
@@ -83,9 +84,11 @@ const OTHER_FRAME = Buffer.from([0x43, 0, 0, 0, 13, ...Buffer.from('SELECT 1'), 
 /**
  * Lists of frames as the relay builds them for the backend's chunks: rows masked into a shared list, a chunk of
  * 1 to 40 rows each, now and then another message between them; `check` runs on each row's frame as the client
- * reads it. Every list is read again at the end: bytes handed out must never be written over by later rows.
+ * reads it, once the list is sealed. Every list is read again at the end: bytes handed out must never be written
+ * over by later rows.
  */
 function chunked(
+  masking: ResultMasking,
   rows: number,
   next: () => number,
   mask: (row: number, out: Buffer[]) => void,
@@ -104,6 +107,7 @@ function chunked(
       mask(row, list.out);
       list.rows.push(row);
     }
+    masking.seal(list.out);
     checkList(list);
     lists.push(list);
   }
@@ -132,6 +136,7 @@ describe('DataRow masking', () => {
     const captured: ((string | null)[] | undefined)[] = [];
     const countsOf: MaskCounts[] = [];
     chunked(
+      masking,
       400,
       seededRandom(7),
       (row, out) => {
@@ -151,7 +156,7 @@ describe('DataRow masking', () => {
         inputs[row] = { values, json };
         const frame = encodeRow(values);
         countsOf[row] = new MaskCounts();
-        captured[row] = masking.row(frame, frame.subarray(5), shape, countsOf[row], true, out);
+        captured[row] = masking.row(frame, shape, countsOf[row], true, out);
       },
       (row, frame) => {
         const { values, json } = inputs[row] as { values: (Buffer | null)[]; json: string };
@@ -228,6 +233,7 @@ describe('DataRow masking', () => {
     let changedRows = 0;
     const inputs: { values: (Buffer | null)[]; frame: Buffer; out: Buffer[]; counts: MaskCounts }[] = [];
     chunked(
+      masking,
       3000,
       next,
       (row, out) => {
@@ -248,7 +254,7 @@ describe('DataRow masking', () => {
         const frame = encodeRow(values);
         const counts = new MaskCounts();
         const length = out.length;
-        assert.equal(masking.row(frame, frame.subarray(5), rowShape, counts, false, out), undefined);
+        assert.equal(masking.row(frame, rowShape, counts, false, out), undefined);
         inputs[row] = { values, frame, out: out.slice(length), counts };
       },
       (row, frame) => {
@@ -298,6 +304,7 @@ describe('DataRow masking', () => {
     let unchangedRows = 0;
     const inputs: { values: Buffer[]; frame: Buffer; out: Buffer[]; counts: MaskCounts }[] = [];
     chunked(
+      masking,
       2000,
       next,
       (row, out) => {
@@ -305,7 +312,7 @@ describe('DataRow masking', () => {
         const frame = encodeRow(rowValues);
         const counts = new MaskCounts();
         const length = out.length;
-        masking.row(frame, frame.subarray(5), rowShape, counts, false, out);
+        masking.row(frame, rowShape, counts, false, out);
         inputs[row] = { values: rowValues, frame, out: out.slice(length), counts };
       },
       (row, frame) => {
@@ -331,12 +338,13 @@ describe('DataRow masking', () => {
     const rowShape = masking.shape(fields);
     const sizes = [10, 200_000, 30, 131_000, 131_072, 5, 400_000, 50];
     chunked(
+      masking,
       sizes.length * 3,
       seededRandom(3),
       (row, out) => {
         const filler = 'x '.repeat((sizes[row % sizes.length] as number) / 2);
         const frame = encodeRow([Buffer.from(String(row)), Buffer.from(`${filler}mary${row}@example.com`), null]);
-        masking.row(frame, frame.subarray(5), rowShape, new MaskCounts(), false, out);
+        masking.row(frame, rowShape, new MaskCounts(), false, out);
       },
       (row, frame) => {
         const filler = 'x '.repeat((sizes[row % sizes.length] as number) / 2);
@@ -351,8 +359,38 @@ describe('DataRow masking', () => {
     const frame = encodeRow([Buffer.from('1'), Buffer.from('plain'), Buffer.from('text'), null]);
     const fields = FIELDS.slice(0, 4);
     const out: Buffer[] = [];
-    noRules.row(frame, frame.subarray(5), noRules.shape(fields), new MaskCounts(), false, out);
+    noRules.row(frame, noRules.shape(fields), new MaskCounts(), false, out);
     assert.equal(out.length, 1);
     assert.equal(out[0], frame);
+  });
+
+  it('frame buffer: a run stands as one placeholder until sealed, and frames left unsealed are refused', () => {
+    const frames = new FrameBuffer();
+    const write = (text: string, out: Buffer[]) => {
+      const buffer = frames.room(text.length);
+      buffer.write(text, frames.used, 'latin1');
+      frames.commit(text.length, out);
+    };
+    const out: Buffer[] = [];
+    write('ab', out);
+    write('cd', out);
+    out.push(Buffer.from('|'));
+    write('ef', out);
+    frames.relay(Buffer.from('gh'), out);
+    assert.deepEqual(
+      out.map((b) => b.length),
+      [0, 1, 0],
+      'two runs, each one placeholder',
+    );
+    // Moved to another list (as a ParameterStatus's write does) before it is sealed.
+    const moved = out.splice(0);
+    frames.seal(moved);
+    assert.deepEqual(
+      moved.map((b) => b.toString('latin1')),
+      ['abcd', '|', 'efgh'],
+    );
+    write('ij', out);
+    assert.throws(() => write('kl', []), /never sealed/);
+    assert.throws(() => frames.seal([]), /missing/);
   });
 });

@@ -105,6 +105,22 @@ function globalFinds(
   }
 }
 
+/** Redactors with different minRun, plusRun and notAfter, for the survey tests. */
+function surveyRedactors(table = detectorTable()): Redactor[] {
+  return [
+    new Redactor(
+      DETECTOR_TYPES.map((type) => table[type]),
+      () => 'redact',
+    ),
+    // Numeric detectors only, and without the card: another minRun, plusRun and notAfter.
+    new Redactor([table.phone, table.ssn], () => 'redact'),
+    new Redactor([table.card, table.email], () => 'redact'),
+    // A numeric detector said not to follow spaces, parentheses or `+`: values still begin after them inside a
+    // cluster (its gaps), which the survey must see.
+    new Redactor([{ ...table.phone, notAfter: charTable(' ()+-./') }], () => 'redact'),
+  ];
+}
+
 describe('fast paths', () => {
   const table = detectorTable();
 
@@ -200,18 +216,7 @@ describe('fast paths', () => {
     // Rows of values joined by line breaks, each value surveyed on its own as the DataRow path does. Values from
     // the corpora, the fragments (each detector's values, their pieces and near misses) and hex ids with runs of
     // digits after letters, separators, spaces and parentheses (the runs the survey may pass over, and not).
-    const redactors = [
-      new Redactor(
-        DETECTOR_TYPES.map((type) => table[type]),
-        () => 'redact',
-      ),
-      // Numeric detectors only, and without the card: another minRun, plusRun and notAfter.
-      new Redactor([table.phone, table.ssn], () => 'redact'),
-      new Redactor([table.card, table.email], () => 'redact'),
-      // A numeric detector said not to follow spaces, parentheses or `+`: values still begin after them inside a
-      // cluster (its gaps), which the survey must see.
-      new Redactor([{ ...table.phone, notAfter: charTable(' ()+-./') }], () => 'redact'),
-    ];
+    const redactors = surveyRedactors();
     const next = seededRandom(31);
     const hexPieces = [
       ...'0123456789abcdefx_.-() +:\n',
@@ -288,6 +293,39 @@ describe('fast paths', () => {
     }
     assert.ok(skipped > 1000, 'texts were ruled out');
     assert.ok(found > 1000, 'values were found');
+  });
+
+  it('survey: the pass that only ors classes together, until an OPEN character, says what following every run says', () => {
+    // Values of RUN characters, letters (no class), triggers and OPEN characters, surveyed in up to four ranges of
+    // one text; runs at the start of a range, after OPEN characters and glued to letters, around each range's end.
+    const next = seededRandom(43);
+    const alphabet = ['0', '1', '7', '-', '.', 'a', 'f', 'q', 'k', 'A', ' ', '(', '+', ',', '@', ':', '=', '\n'];
+    const value = () => {
+      let text = '';
+      const length = Math.floor(next() * 40);
+      for (let i = 0; i < length; i++)
+        text += next() < 0.5 ? '0123456789'[Math.floor(next() * 10)] : alphabet[Math.floor(next() * alphabet.length)];
+      return text;
+    };
+    let runs = 0;
+    for (const redactor of surveyRedactors()) {
+      for (let row = 0; row < 3000; row++) {
+        const values = Array.from({ length: 1 + Math.floor(next() * 4) }, value);
+        const bytes = Buffer.from(values.join('|'), 'latin1');
+        const quick = new Survey();
+        const everyByte = new Survey();
+        for (let i = 0, from = 0; i < values.length; from += (values[i] as string).length + 1, i++) {
+          const to = from + (values[i] as string).length;
+          // Text offsets other than byte offsets, as in a row whose values are joined without their length words.
+          const at = from + 7 * i;
+          redactor.survey(bytes, from, to, at, quick);
+          redactor.surveyByteByByte(bytes, from, to, at - from, true, everyByte);
+        }
+        assert.deepEqual({ ...quick }, { ...everyByte }, JSON.stringify(values));
+        if (everyByte.runFrom !== -1) runs++;
+      }
+    }
+    assert.ok(runs > 1000, `runs were found (${runs})`);
   });
 
   it('joined scan: a private-key block split across two values is masked in neither', () => {

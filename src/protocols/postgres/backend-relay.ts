@@ -165,6 +165,7 @@ export class BackendRelay {
    */
   writeClient(out: Buffer[]): void {
     if (out.length === 0 || this.client.destroyed) return;
+    this.results.seal(out);
     if (this.recordGate.shut) {
       for (const buffer of out) this.held.push(buffer);
       return;

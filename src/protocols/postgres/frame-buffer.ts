@@ -37,6 +37,14 @@ export function writeInt32(buffer: Buffer, at: number, value: number): void {
 /** Size of each buffer frames are written into: a few socket chunks' worth of rows. */
 const FRAME_BUFFER_BYTES = 128 * 1024;
 
+/** Frames written side by side in one buffer, standing in a list of frames as one placeholder until sealed. */
+interface Run {
+  readonly placeholder: Buffer;
+  readonly buffer: Buffer;
+  readonly start: number;
+  end: number;
+}
+
 /**
  * The masked frames of a session, written side by side into one buffer at a time, with the unchanged frames that
  * follow them: a chunk of rows from the backend goes to the client as one view of it (often the only buffer the
@@ -44,49 +52,54 @@ const FRAME_BUFFER_BYTES = 128 * 1024;
  * frames are joined for the socket. Bytes once handed out are never written again (the socket may still hold
  * them): a full buffer is left to the views into it and a new one taken. The session keeps its last buffer (at
  * most FRAME_BUFFER_BYTES, unless a row was larger) until it ends.
+ *
+ * A run of frames stands in its list as a placeholder, which `seal` turns into the run's view before the list is
+ * written: a view made for every row the run grows by would cost more than copying the row.
  */
 export class FrameBuffer {
   /** Taken on the first masked row: most sessions never need one. */
   private buffer = Buffer.alloc(0);
   /** Bytes of `buffer` handed out or being written. */
   used = 0;
-  /** The view of `buffer[viewStart, used)` last put in a list of frames, which later frames extend. */
-  private view: Buffer | undefined;
-  private viewStart = 0;
+  /** The runs not yet sealed, all in `list`, the last one perhaps still growing. */
+  private readonly runs: Run[] = [];
+  private list: Buffer[] | undefined;
 
   /** The buffer to write a frame of at most `size` bytes into, at `used`. */
   room(size: number): Buffer {
     if (this.buffer.length - this.used < size) {
       this.buffer = Buffer.allocUnsafeSlow(Math.max(FRAME_BUFFER_BYTES, size));
       this.used = 0;
-      this.view = undefined;
     }
     return this.buffer;
   }
 
-  /** The frame of `size` bytes just written at `used` goes to `out`, in the view before it if that one is last. */
+  /** The frame of `size` bytes just written at `used` goes to `out`, in the run before it if that one is last. */
   commit(size: number, out: Buffer[]): void {
     const start = this.used;
     this.used += size;
-    if (this.extends(out)) {
-      this.view = this.buffer.subarray(this.viewStart, this.used);
-      out[out.length - 1] = this.view;
+    const run = this.growing(out, start);
+    if (run !== undefined) {
+      run.end = this.used;
       return;
     }
-    this.viewStart = start;
-    this.view = this.buffer.subarray(start, this.used);
-    out.push(this.view);
+    if (this.list !== undefined && this.list !== out)
+      throw new Error('masked frames were left in a list of frames that was never sealed');
+    const placeholder = Buffer.alloc(0);
+    this.runs.push({ placeholder, buffer: this.buffer, start, end: this.used });
+    this.list = out;
+    out.push(placeholder);
   }
 
-  /** An unchanged frame: copied in when it extends the last view (one buffer rather than two), else as it is. */
+  /** An unchanged frame: copied in when it extends the last run (one buffer rather than two), else as it is. */
   relay(frame: Buffer, out: Buffer[]): void {
-    if (!this.extends(out)) {
+    if (this.growing(out, this.used) === undefined) {
       out.push(frame);
       return;
     }
     const buffer = this.room(frame.length);
     // A new buffer (the last one full): nothing to extend there.
-    if (!this.extends(out)) {
+    if (this.growing(out, this.used) === undefined) {
       out.push(frame);
       return;
     }
@@ -94,8 +107,24 @@ export class FrameBuffer {
     this.commit(frame.length, out);
   }
 
-  /** Whether the last frame in `out` is the view a frame written now would extend (a view is in one list only). */
-  private extends(out: Buffer[]): boolean {
-    return this.view !== undefined && out[out.length - 1] === this.view;
+  /**
+   * Puts in `out` (the list given to `commit`, or a list the frames were moved to) the views of the frames written
+   * since the last seal: before the list is read.
+   */
+  seal(out: Buffer[]): void {
+    for (const run of this.runs) {
+      const at = out.lastIndexOf(run.placeholder);
+      if (at < 0) throw new Error('masked frames are missing from the list of frames sealed');
+      out[at] = run.buffer.subarray(run.start, run.end);
+    }
+    this.runs.length = 0;
+    this.list = undefined;
+  }
+
+  /** The run a frame written at `at` in the current buffer would extend: the last in `out`, ending there. */
+  private growing(out: Buffer[], at: number): Run | undefined {
+    const run = this.runs[this.runs.length - 1];
+    if (run === undefined || run.buffer !== this.buffer || run.end !== at) return undefined;
+    return out[out.length - 1] === run.placeholder ? run : undefined;
   }
 }

@@ -21,6 +21,8 @@ const JSONB_TYPE = 3802;
 /** `RowShape.codes`: a text column scanned with its row's others, or a column masked value by value. */
 const SCANNED = 1;
 const MASKED = 2;
+/** Where a DataRow's body begins in its frame (after the type byte and the length word). */
+const BODY = 5;
 
 /** The column-rule caches of each masking plan (compiled once per resource and group rule; see profile.ts). */
 const planRuleCaches = new WeakMap<MaskingPlan, Map<ColumnRule, MaskedValueCache>>();
@@ -106,7 +108,7 @@ export class ResultMasking {
     return { fields, actions, codes, active: actions.some((a) => a !== undefined) };
   }
 
-  /** Where each value of the current row begins in its body (after its length word), and its length (-1: NULL). */
+  /** Where each value of the current row begins in its frame (after its length word), and its length (-1: NULL). */
   private starts = new Int32Array(64);
   private lengths = new Int32Array(64);
   /** The current row's masked values by column, undefined where unchanged; `changed` lists where they are set. */
@@ -125,7 +127,8 @@ export class ResultMasking {
   private readonly frames = new FrameBuffer();
 
   /**
-   * Masks one DataRow body and appends the frame to relay to `out`: the original bytes when nothing changed, else
+   * Masks one DataRow (`frame`: the whole message, its type and length words included; values are read where they
+   * lie in it) and appends the frame to relay to `out`: the original bytes when nothing changed, else
    * the row rewritten into the session's frame buffer. Returns, when asked, the row's values as text for the audit
    * capture (binary values of non-text types as null). The row's scanned text columns are masked together, in one
    * scan (see `maskScanned`): rows are many short values, and a scan per value would cost more in its fixed part
@@ -133,13 +136,12 @@ export class ResultMasking {
    */
   row(
     frame: Buffer,
-    body: Buffer,
     shape: RowShape,
     counts: MaskCounts,
     wantValues: boolean,
     out: Buffer[],
   ): (string | null)[] | undefined {
-    const count = body.length < 2 ? -1 : (body[0] as number) * 256 + (body[1] as number);
+    const count = frame.length < BODY + 2 ? -1 : (frame[BODY] as number) * 256 + (frame[BODY + 1] as number);
     if (count !== shape.fields.length) throw maskingFailed('a DataRow does not match its RowDescription');
     if (this.starts.length < count) {
       this.starts = new Int32Array(count);
@@ -154,20 +156,20 @@ export class ResultMasking {
     let firstScanned = -1;
     let lastScanned = -1;
     let scanned = 0;
-    let offset = 2;
+    let offset = BODY + 2;
     for (let i = 0; i < count; i++) {
-      if (offset + 4 > body.length) throw maskingFailed('a DataRow is shorter than its values');
+      if (offset + 4 > frame.length) throw maskingFailed('a DataRow is shorter than its values');
       // The length word, read by hand: this loop runs for every value of every row.
       const length =
-        ((body[offset] as number) << 24) |
-        ((body[offset + 1] as number) << 16) |
-        ((body[offset + 2] as number) << 8) |
-        (body[offset + 3] as number);
+        ((frame[offset] as number) << 24) |
+        ((frame[offset + 1] as number) << 16) |
+        ((frame[offset + 2] as number) << 8) |
+        (frame[offset + 3] as number);
       offset += 4;
       starts[i] = offset;
       lengths[i] = length;
       if (length < 0) continue;
-      if (offset + length > body.length) throw maskingFailed('a DataRow is shorter than its values');
+      if (offset + length > frame.length) throw maskingFailed('a DataRow is shorter than its values');
       const start = offset;
       offset += length;
       const code = codes[i];
@@ -180,22 +182,27 @@ export class ResultMasking {
         const action = shape.actions[i] as ColumnAction;
         const value =
           action.kind === 'rule'
-            ? this.maskRuleValue(action.rule, action.cache, body, from, offset, counts)
-            : this.maskJson(body.toString('utf8', from, offset), counts);
+            ? this.maskRuleValue(action.rule, action.cache, frame, from, offset, counts)
+            : this.maskJson(frame.toString('utf8', from, offset), counts);
         if (value !== undefined) {
           masked[i] = value;
           changed.push(i);
         }
       }
     }
-    if (scanned > 0) this.maskScanned(body, codes, firstScanned, lastScanned, scanned, counts);
+    if (scanned > 0) this.maskScanned(frame, codes, firstScanned, lastScanned, scanned, counts);
     if (changed.length === 0) this.frames.relay(frame, out);
-    else this.writeRow(body, count, shape.fields, out);
-    return wantValues ? this.values(body, shape, count) : undefined;
+    else this.writeRow(frame, count, shape.fields, out);
+    return wantValues ? this.values(frame, shape, count) : undefined;
+  }
+
+  /** Puts the masked rows written to `out` in it: before `out` is read (see `FrameBuffer.seal`). */
+  seal(out: Buffer[]): void {
+    this.frames.seal(out);
   }
 
   /** The current row's values as text for the audit capture (masked where they were). */
-  private values(body: Buffer, shape: RowShape, count: number): (string | null)[] {
+  private values(frame: Buffer, shape: RowShape, count: number): (string | null)[] {
     const { starts, lengths, masked } = this;
     const values: (string | null)[] = new Array(count);
     for (let i = 0; i < count; i++) {
@@ -205,24 +212,24 @@ export class ResultMasking {
       if (length < 0) values[i] = null;
       else if (masked[i] !== undefined) values[i] = masked[i] as string;
       else if (shape.codes[i] !== 0)
-        values[i] = body.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
+        values[i] = frame.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
       else
         values[i] =
-          field.format === 0 || TEXT_TYPES.has(field.typeOid) ? body.toString('utf8', start, start + length) : null;
+          field.format === 0 || TEXT_TYPES.has(field.typeOid) ? frame.toString('utf8', start, start + length) : null;
     }
     return values;
   }
 
   /**
    * The DataRow with its changed values (`masked`, undefined where unchanged) replaced, written into the frame
-   * buffer: the stretches of `body` between changed values (their length words included) are copied as they are,
+   * buffer: the stretches of `frame` between changed values (their length words included) are copied as they are,
    * a few copies a row rather than one per value, and the masked values are written in UTF-8 (a binary jsonb value
    * keeps its version byte). Room is taken for the longest the values can be in UTF-8 (3 bytes a UTF-16 unit),
    * and the lengths are written after the values: no pass over them to measure first.
    */
-  private writeRow(body: Buffer, count: number, fields: readonly FieldDescription[], out: Buffer[]): void {
+  private writeRow(frame: Buffer, count: number, fields: readonly FieldDescription[], out: Buffer[]): void {
     const { starts, lengths, masked } = this;
-    let room = 5 + body.length;
+    let room = frame.length;
     for (let i = 0; i < count; i++) {
       const value = masked[i];
       if (value !== undefined) room += 1 + 3 * value.length;
@@ -230,23 +237,23 @@ export class ResultMasking {
     const buffer = this.frames.room(room);
     const begin = this.frames.used;
     buffer[begin] = BACKEND.DataRow;
-    let at = begin + 5;
-    /** Where in `body` the stretch not yet copied begins. */
-    let copied = 0;
+    let at = begin + BODY;
+    /** Where in `frame` the stretch not yet copied begins. */
+    let copied = BODY;
     for (let i = 0; i < count; i++) {
       const value = masked[i];
       if (value === undefined) continue;
       const start = starts[i] as number;
       // Everything up to this value's length word, unchanged.
-      at += copyBytes(body, copied, start - 4, buffer, at);
+      at += copyBytes(frame, copied, start - 4, buffer, at);
       const lengthAt = at;
       at += 4;
-      if (isBinaryJsonb(fields[i] as FieldDescription)) buffer[at++] = body[start] as number;
+      if (isBinaryJsonb(fields[i] as FieldDescription)) buffer[at++] = frame[start] as number;
       at += writeUtf8(buffer, value, at);
       writeInt32(buffer, lengthAt, at - lengthAt - 4);
       copied = start + (lengths[i] as number);
     }
-    at += copyBytes(body, copied, body.length, buffer, at);
+    at += copyBytes(frame, copied, frame.length, buffer, at);
     writeInt32(buffer, begin + 1, at - begin - 1);
     this.frames.commit(at - begin, out);
   }
@@ -261,7 +268,7 @@ export class ResultMasking {
    * is decoded on its own. Test `DataRow masking` holds the row against masking each value alone.
    */
   private maskScanned(
-    body: Buffer,
+    frame: Buffer,
     codes: Uint8Array,
     first: number,
     last: number,
@@ -283,14 +290,14 @@ export class ResultMasking {
     for (let i = first; i <= last; i++) {
       if (codes[i] !== SCANNED || (lengths[i] as number) < 0) continue;
       const start = starts[i] as number;
-      redactor.survey(body, start, start + (lengths[i] as number), start - from, survey);
+      redactor.survey(frame, start, start + (lengths[i] as number), start - from, survey);
     }
     const ascii = survey.ascii;
     if (ascii && !redactor.mayFind(survey)) return;
     const size = (starts[last] as number) + (lengths[last] as number) - from;
     if (this.joined.length < size) this.joined = Buffer.allocUnsafeSlow(Math.max(2 * this.joined.length, size));
     const joined = this.joined;
-    copyBytes(body, from, from + size, joined, 0);
+    copyBytes(frame, from, from + size, joined, 0);
     let k = 0;
     let end = 0;
     for (let i = first; i <= last; i++) {
@@ -314,7 +321,7 @@ export class ResultMasking {
       for (let v = 0; v < k; v++) {
         const i = valueColumns[v] as number;
         const start = starts[i] as number;
-        const value = body.toString('utf8', start, start + (lengths[i] as number));
+        const value = frame.toString('utf8', start, start + (lengths[i] as number));
         const result = redactor.mask(value, counts);
         if (result !== value) {
           masked[i] = result;
@@ -353,27 +360,27 @@ export class ResultMasking {
   }
 
   /**
-   * A column rule's value `body[start, end)` masked, or undefined when masking leaves it as it is. A value met
+   * A column rule's value `bytes[start, end)` masked, or undefined when masking leaves it as it is. A value met
    * before comes from the rule's cache, undecoded, and is counted as `plan.maskValue` counts it: once, as the
    * rule's kind (profile.ts); test `column rule cache` holds this against `plan.maskValue` alone.
    */
   private maskRuleValue(
     rule: ColumnRule,
     cache: MaskedValueCache,
-    body: Buffer,
+    bytes: Buffer,
     start: number,
     end: number,
     counts: MaskCounts,
   ): string | undefined {
-    const entry = cache.find(body, start, end);
+    const entry = cache.find(bytes, start, end);
     if (entry >= 0) {
       counts.add(rule.kind.type);
       return cache.result(entry);
     }
-    const text = body.toString('utf8', start, end);
+    const text = bytes.toString('utf8', start, end);
     const masked = this.plan.maskValue(rule.kind, rule.style, text, counts);
     const result = masked === text ? undefined : masked;
-    cache.add(body, start, end, result);
+    cache.add(bytes, start, end, result);
     return result;
   }
 

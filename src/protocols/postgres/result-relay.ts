@@ -65,6 +65,11 @@ export class ResultRelay {
     this.copyOut = false;
   }
 
+  /** Puts the masked rows written to `out` in it: before `out` is written or held. */
+  seal(out: Buffer[]): void {
+    this.masking?.seal(out);
+  }
+
   dataRow(frame: Frame, run: StatementRun | undefined, out: Buffer[]): void {
     if (run === undefined) {
       out.push(frame.bytes);
@@ -92,7 +97,7 @@ export class ResultRelay {
       out.push(frame.bytes);
       return;
     }
-    const values = this.masking.row(frame.bytes, frame.body, this.shape, run.counts, capture, out);
+    const values = this.masking.row(frame.bytes, this.shape, run.counts, capture, out);
     if (values) {
       run.capturedRows++;
       run.handle.capture({ type: 'sql-row', values });

@@ -1,10 +1,19 @@
 import { messageTooLarge, protocolViolation } from './protocol-error.js';
 
 /** One typed message: `code` is the type byte; `bytes` is the whole frame as received, `body` the part after the length. */
-export interface Frame {
-  readonly code: number;
-  readonly body: Buffer;
-  readonly bytes: Buffer;
+export class Frame {
+  private bodyView: Buffer | undefined;
+
+  constructor(
+    readonly code: number,
+    readonly bytes: Buffer,
+  ) {}
+
+  /** Made when first asked for: most DataRows are relayed whole, and a view costs more than the row's framing. */
+  get body(): Buffer {
+    if (this.bodyView === undefined) this.bodyView = this.bytes.subarray(5);
+    return this.bodyView;
+  }
 }
 
 /** The untyped first packet of a connection (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest). */
@@ -25,11 +34,15 @@ export const MAX_STARTUP_PACKET_BYTES = 10_000;
 
 /**
  * Incremental framing of socket chunks into messages. Chunks are kept as a list and only joined when one message
- * spans several of them, so a long message arriving in many pieces is copied once.
+ * spans several of them, so a long message arriving in many pieces is copied once. The first chunk is read from an
+ * offset rather than cut after each message: a chunk holds a hundred rows, and each cut would be one more view.
  * https://www.postgresql.org/docs/current/protocol-overview.html#PROTOCOL-MESSAGE-CONCEPTS
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
+  /** Bytes of the first chunk already returned. */
+  private offset = 0;
+  /** Bytes received and not yet returned. */
   private size = 0;
 
   constructor(private readonly options: FrameReaderOptions) {}
@@ -48,7 +61,7 @@ export class FrameReader {
   /** The startup packet (Int32 length, Int32 code, body) once it has fully arrived. */
   nextStartup(): StartupPacket | undefined {
     if (this.size < 4) return undefined;
-    const length = this.peek(4).readInt32BE(0);
+    const length = this.peek(4).readInt32BE(this.offset);
     if (length < 8) throw protocolViolation(`invalid startup packet length ${length}`);
     const maximum = Math.min(MAX_STARTUP_PACKET_BYTES, this.options.maxMessageBytes);
     if (length > maximum) throw messageTooLarge(length, maximum);
@@ -61,12 +74,18 @@ export class FrameReader {
   next(): Frame | undefined {
     if (this.size < 5) return undefined;
     const header = this.peek(5);
-    const length = header.readInt32BE(1);
+    const at = this.offset;
+    // Signed, as the protocol's Int32 is: a negative length is invalid, not huge.
+    const length =
+      ((header[at + 1] as number) << 24) |
+      ((header[at + 2] as number) << 16) |
+      ((header[at + 3] as number) << 8) |
+      (header[at + 4] as number);
     if (length < 4) throw protocolViolation(`invalid message length ${length}`);
     if (length + 1 > this.options.maxMessageBytes) throw messageTooLarge(length + 1, this.options.maxMessageBytes);
     if (this.size < length + 1) return undefined;
     const bytes = this.take(length + 1);
-    return { code: bytes[0] as number, body: bytes.subarray(5), bytes };
+    return new Frame(bytes[0] as number, bytes);
   }
 
   /** Removes and returns everything buffered (for handing a socket over, e.g. after TLS negotiation). */
@@ -74,28 +93,33 @@ export class FrameReader {
     return this.take(this.size);
   }
 
-  /** The first `count` buffered bytes without consuming them. */
+  /** A chunk holding at least the first `count` buffered bytes, from `offset`, without consuming them. */
   private peek(count: number): Buffer {
     const first = this.chunks[0] as Buffer;
-    if (first.length >= count) return first;
-    this.chunks = [Buffer.concat(this.chunks, this.size)];
+    if (first.length - this.offset >= count) return first;
+    this.join();
     return this.chunks[0] as Buffer;
   }
 
   private take(count: number): Buffer {
     if (count === 0) return Buffer.alloc(0);
+    if ((this.chunks[0] as Buffer).length - this.offset < count) this.join();
     const first = this.chunks[0] as Buffer;
-    let result: Buffer;
-    if (first.length >= count) {
-      result = first.subarray(0, count);
-      if (first.length === count) this.chunks.shift();
-      else this.chunks[0] = first.subarray(count);
-    } else {
-      const joined = Buffer.concat(this.chunks, this.size);
-      result = joined.subarray(0, count);
-      this.chunks = joined.length > count ? [joined.subarray(count)] : [];
-    }
+    const result = first.subarray(this.offset, this.offset + count);
+    this.offset += count;
     this.size -= count;
+    if (this.offset === first.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
     return result;
+  }
+
+  /** Joins what is buffered into one chunk (a message spans several). */
+  private join(): void {
+    const first = this.chunks[0] as Buffer;
+    if (this.offset > 0) this.chunks[0] = first.subarray(this.offset);
+    this.chunks = [Buffer.concat(this.chunks, this.size)];
+    this.offset = 0;
   }
 }

@@ -82,6 +82,41 @@ describe('frontend message framing and decoding', () => {
     });
   });
 
+  test('chunks of several messages and pieces of messages give back each message whole, and drain the rest', () => {
+    const next = random(0xf4a3);
+    for (let round = 0; round < 200; round++) {
+      const messages = Array.from({ length: 1 + Math.floor(next() * 30) }, () => {
+        const message = VALID[Math.floor(next() * VALID.length)] as Buffer;
+        return next() < 0.2 ? serialize.copyData(Buffer.alloc(Math.floor(next() * 300), 'x')) : message;
+      });
+      const stream = Buffer.concat(messages);
+      const reader = new FrameReader({ maxMessageBytes: 4096 });
+      const frames: Buffer[] = [];
+      // Chunks of up to 120 bytes: many messages in one, and messages across several.
+      for (let offset = 0; offset < stream.length; ) {
+        const size = 1 + Math.floor(next() * 120);
+        reader.push(stream.subarray(offset, offset + size));
+        offset += size;
+        for (let frame = reader.next(); frame; frame = reader.next()) {
+          assert.equal(frame.code, frame.bytes[0]);
+          assert.deepEqual(frame.body, frame.bytes.subarray(5));
+          frames.push(Buffer.from(frame.bytes));
+        }
+        assert.equal(reader.buffered, Math.min(offset, stream.length) - frames.reduce((n, f) => n + f.length, 0));
+      }
+      assert.deepEqual(frames, messages);
+    }
+    // What is left after some messages is drained whole.
+    const reader = new FrameReader({ maxMessageBytes: 4096 });
+    const stream = Buffer.concat(VALID);
+    reader.push(stream.subarray(0, 20));
+    reader.push(stream.subarray(20));
+    assert.deepEqual(reader.next()?.bytes, VALID[0]);
+    assert.deepEqual(reader.drain(), stream.subarray((VALID[0] as Buffer).length));
+    assert.equal(reader.buffered, 0);
+    assert.equal(reader.next(), undefined);
+  });
+
   test('startup packets: StartupMessage parameters, SSLRequest, CancelRequest', () => {
     const reader = new FrameReader({ maxMessageBytes: 1024 });
     reader.push(serialize.startup({ user: 'agent', database: 'app' }));
