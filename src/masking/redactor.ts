@@ -34,6 +34,14 @@ export class Survey {
     this.runTo = -1;
   }
 
+  /** Adds the survey of a text that lies at `at` in this one (as `Redactor.survey` with `at` would have). */
+  add(other: Survey, at: number): void {
+    this.seen |= other.seen;
+    if (other.runFrom === -1) return;
+    if (this.runFrom === -1) this.runFrom = other.runFrom + at;
+    this.runTo = other.runTo + at;
+  }
+
   /** A byte outside ASCII was seen: the bytes are not the text's characters, and the survey says nothing. */
   get ascii(): boolean {
     return (this.seen & NON_ASCII_BIT) === 0;

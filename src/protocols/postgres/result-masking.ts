@@ -120,8 +120,9 @@ export class ResultMasking {
   private valueStarts = new Int32Array(64);
   private valueEnds = new Int32Array(64);
   private valueColumns = new Int32Array(64);
-  /** What the row's scanned values hold (see `Redactor.survey`). */
+  /** What the row's scanned values that can hold anything hold, and what one value holds (see `Redactor.survey`). */
   private readonly survey = new Survey();
+  private readonly valueSurvey = new Survey();
 
   /** Where masked rows are written, for every result of the session (see `FrameBuffer`). */
   private readonly frames = new FrameBuffer();
@@ -260,9 +261,11 @@ export class ResultMasking {
 
   /**
    * Masks the row's scanned text values (`scanned` non-NULL ones, in columns `first` to `last`), setting
-   * `masked[i]` for those that change. Their bytes are copied side by side into one buffer,
-   * with line breaks in place of what lies between them (length words, other columns): one string is decoded and
-   * scanned for the whole row (see `Redactor.findInValues`), rather than one per value and then a joined one.
+   * `masked[i]` for those that change. Each value is surveyed where it lies (see `Redactor.survey`); those in
+   * which something can be found are copied side by side into one buffer, a line break between each two, and one
+   * string is decoded and scanned for them all (see `Redactor.findInValues`), rather than one per value and then a
+   * joined one. The others (most values of a wide result: ids, hashes) are neither copied, decoded nor scanned:
+   * masked alone, they are left as they are, and `findInValues` finds in each value what masking it alone finds.
    * Byte offsets are character offsets when the text has as many characters as the bytes it was decoded from
    * (ASCII; an invalid byte is one U+FFFD whether decoded alone or among its row's values); otherwise each value
    * is decoded on its own. Test `DataRow masking` holds the row against masking each value alone.
@@ -282,33 +285,35 @@ export class ResultMasking {
       this.valueEnds = new Int32Array(scanned);
       this.valueColumns = new Int32Array(scanned);
     }
-    const { valueStarts, valueEnds, valueColumns, survey } = this;
-    const from = starts[first] as number;
-    // What detectors can find anything, read from the values in place: most rows of a wide result have nothing
-    // to mask, and are then neither copied, decoded nor scanned.
+    const { valueStarts, valueEnds, valueColumns, survey, valueSurvey } = this;
+    // The values that can hold anything, where they will lie in the joined text, and what they hold (`survey`).
     survey.reset();
-    for (let i = first; i <= last; i++) {
-      if (codes[i] !== SCANNED || (lengths[i] as number) < 0) continue;
-      const start = starts[i] as number;
-      redactor.survey(frame, start, start + (lengths[i] as number), start - from, survey);
-    }
-    const ascii = survey.ascii;
-    if (ascii && !redactor.mayFind(survey)) return;
-    const size = (starts[last] as number) + (lengths[last] as number) - from;
-    if (this.joined.length < size) this.joined = Buffer.allocUnsafeSlow(Math.max(2 * this.joined.length, size));
-    const joined = this.joined;
-    copyBytes(frame, from, from + size, joined, 0);
     let k = 0;
-    let end = 0;
+    let size = 0;
     for (let i = first; i <= last; i++) {
-      if (codes[i] !== SCANNED || (lengths[i] as number) < 0) continue;
-      const start = (starts[i] as number) - from;
-      for (let b = end; b < start; b++) joined[b] = 10;
-      end = start + (lengths[i] as number);
-      valueStarts[k] = start;
-      valueEnds[k] = end;
+      const length = lengths[i] as number;
+      if (codes[i] !== SCANNED || length < 0) continue;
+      const start = starts[i] as number;
+      valueSurvey.reset();
+      redactor.survey(frame, start, start + length, 0, valueSurvey);
+      if (valueSurvey.ascii && !redactor.mayFind(valueSurvey)) continue;
+      if (k > 0) size++;
+      survey.add(valueSurvey, size);
+      valueStarts[k] = size;
+      valueEnds[k] = size + length;
       valueColumns[k] = i;
       k++;
+      size += length;
+    }
+    if (k === 0) return;
+    const ascii = survey.ascii;
+    if (this.joined.length < size) this.joined = Buffer.allocUnsafeSlow(Math.max(2 * this.joined.length, size));
+    const joined = this.joined;
+    for (let v = 0; v < k; v++) {
+      const start = starts[valueColumns[v] as number] as number;
+      const at = valueStarts[v] as number;
+      copyBytes(frame, start, start + (valueEnds[v] as number) - at, joined, at);
+      if (v > 0) joined[at - 1] = 10;
     }
     // ASCII decodes the same as latin1, which is quicker (no check for multi-byte characters).
     const text = joined.toString(ascii ? 'latin1' : 'utf8', 0, size);
