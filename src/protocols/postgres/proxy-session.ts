@@ -3,43 +3,30 @@ import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../admin/metrics.js';
 import type { ApprovalService } from '../../approvals/approval-service.js';
-import type { ExactOperation } from '../../approvals/review.js';
 import type { PostgresResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
-import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
 import type { BackendConnection } from './backend-connector.js';
 import { BackendRelay } from './backend-relay.js';
 import { BackendWriter } from './backend-writer.js';
-import { type ClassifiedStatement, classifySql, toOperation } from './classify.js';
+import { toOperation } from './classify.js';
 import { columnCatalogFor } from './column-catalog.js';
-import { errorFieldsFor, refusalFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
-import { type PreparedStatement, PreparedStatements } from './prepared-statements.js';
-import { mayOverlapRecord } from './record-gate.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
-import { bindParameters, StatementApproval } from './statement-approval.js';
-import { recordRefusal, StatementRun } from './statement-run.js';
-import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from './wire/backend-messages.js';
+import { StatementGate } from './statement-gate.js';
+import { StatementNames } from './statement-names.js';
+import { StatementRun } from './statement-run.js';
+import { type ErrorFields, encodeErrorResponse } from './wire/backend-messages.js';
 import type { Frame, FrameReader } from './wire/frame-reader.js';
 import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
 import { protocolViolation } from './wire/protocol-error.js';
 
-/**
- * The stand-in the backend runs for a refused statement: it fails to parse, so the backend itself raises the error
- * at the right place in its response stream and reacts as it would to any error (see `refuse` below).
- */
-const REFUSAL_SQL = 'GATEHOUSE REFUSED THIS STATEMENT';
-/** Named, so the failing Parse leaves the client's unnamed statement alone; a Parse that fails creates nothing. */
-const REFUSAL_STATEMENT = 'gatehouse_refused';
-
 /** Client bytes buffered while a decision is pending before the client socket is paused. */
 const CLIENT_HIGH_WATER = 1024 * 1024;
-/** Portals whose Bind parameters are remembered for a review (clients with ever-new portal names stay bounded). */
-const BOUND_PORTALS = 64;
 
 export interface ProxySessionOptions {
   readonly client: Socket;
@@ -57,7 +44,7 @@ export interface ProxySessionOptions {
   readonly approvals: ApprovalService;
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
-  /** `audit.overlapReads`: plain reads run while their record is written (see `overlaps`). */
+  /** `audit.overlapReads`: plain reads run while their record is written (see `StatementGate.overlaps`). */
   readonly overlapReads?: boolean;
 }
 
@@ -78,17 +65,7 @@ type ClientHandlers = {
  * at a time in arrival order, so pipelined batches keep their order; backend answers are matched to the messages
  * that caused them through a FIFO of pending responses.
  *
- * Review: a statement policy sends to review is held (and every client message behind it waits) while an approver
- * decides; the client gets a NoticeResponse with the review id at once. Approved, it runs as an allowed statement
- * would, once; denied, expired or withdrawn (CancelRequest, disconnect), it is refused as below.
- *
- * Refusals and transaction state: a refused statement never reaches the backend, but the backend is made to fail in
- * its place (a Parse/Query of text that does not parse) and the gateway swaps that ErrorResponse for its own 42501.
- * This keeps the backend's state faithful without the gateway rewriting anything: inside a transaction block the
- * transaction is aborted (status `E`, later statements fail until ROLLBACK, COMMIT rolls back), an implicit
- * transaction of a pipelined batch is rolled back, the backend skips the rest of the batch until Sync, and the error
- * lands after the answers to everything sent before it and before ReadyForQuery. Only when nothing is in flight and
- * no transaction block is open is a refused simple Query answered locally, which is then indistinguishable.
+ * Each statement is decided, held for review or refused by the session's StatementGate.
  */
 export class ProxySession {
   /** Resolves once the session is closed and its end recorded. */
@@ -103,7 +80,8 @@ export class ProxySession {
   private readonly resource: PostgresResourceConfig;
   private readonly logger: Logger;
   private readonly pending = new PendingResponses();
-  private readonly prepared = new PreparedStatements();
+  /** Prepared statements, portals and their parameters, and SQL classified against them. */
+  private readonly names = new StatementNames();
   private readonly finishing = new Set<Promise<void>>();
   /** Client -> backend: frontend messages gathered for one write. */
   private readonly toBackend: BackendWriter;
@@ -113,18 +91,12 @@ export class ProxySession {
   private clientPaused = false;
   private closing: Promise<void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
-  /** What the audit record says about masking for this caller. */
-  private readonly maskingExtra: Readonly<Record<string, unknown>>;
   /** Results: capture for the audit record and masking (none for an exempt group). */
   private readonly results: ResultRelay;
   /** The client's Terminate was relayed: the backend is told once. */
   private terminateSent = false;
-  /** Just-in-time approval: the statement held for a decision, if any. */
-  private readonly approval: StatementApproval;
-  /** The held statement's whole review handling (decision, refusal record), awaited before the session ends. */
-  private reviewing: Promise<unknown> | undefined;
-  /** The last Bind body per portal: its parameters go into a review of that portal's Execute. */
-  private readonly bound = new Map<string, Buffer>();
+  /** Policy, the durable record, review and refusal of each statement. */
+  private readonly gate: StatementGate;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -138,7 +110,6 @@ export class ProxySession {
       this.resolveClosed = resolve;
     });
     const masking = resolveMasking(options.resource.masking, options.session.identity.groups);
-    this.maskingExtra = maskingNote(masking);
     this.results = new ResultRelay(
       masking.mode === 'mask' ? new ResultMasking(masking.plan, columnCatalogFor(options.resource)) : undefined,
     );
@@ -147,7 +118,7 @@ export class ProxySession {
       backend: options.backend.socket,
       maxMessageBytes: options.backendMaxMessageBytes,
       pending: this.pending,
-      prepared: this.prepared,
+      prepared: this.names.prepared,
       results: this.results,
       resourceName: options.resource.name,
       logger: this.logger,
@@ -160,14 +131,28 @@ export class ProxySession {
         },
       },
     });
-    this.approval = new StatementApproval({
+    this.gate = new StatementGate({
+      session: options.session,
+      relay: this.relay,
+      toBackend: this.toBackend,
+      pending: this.pending,
+      names: this.names,
+      resourceName: options.resource.name,
+      maskingExtra: maskingNote(masking),
+      overlapReads: options.overlapReads === true,
       approvals: options.approvals,
-      publicUrl: options.approvalsPublicUrl,
-      waitMs: options.approvals.waits.postgres,
-      identity: options.session.identity,
-      sessionId: options.session.id,
-      notify: (bytes) => this.relay.writeClient([bytes]),
+      approvalsPublicUrl: options.approvalsPublicUrl,
       logger: this.logger,
+      metrics: options.metrics,
+      host: {
+        closing: () => this.closing !== undefined,
+        skipping: () => this.skipping,
+        skipUntilSync: () => {
+          this.skipping = true;
+        },
+        close: (reason, fatal) => this.close(reason, fatal),
+        track: (done) => this.track(done),
+      },
     });
   }
 
@@ -190,7 +175,7 @@ export class ProxySession {
    * waits on: its review is withdrawn and nothing reaches the backend. Otherwise the backend is sent its real key.
    */
   cancel(): Promise<void> {
-    if (this.approval.withdraw()) return Promise.resolve();
+    if (this.gate.withdraw()) return Promise.resolve();
     return this.backend.cancel();
   }
 
@@ -263,20 +248,11 @@ export class ProxySession {
   /** What each frontend message does, by message name. */
   private static readonly CLIENT_HANDLERS: ClientHandlers = Object.assign(Object.create(null), {
     Query: (proxy, message, frame) => proxy.query(message.sql, frame),
-    Parse: (proxy, message, frame) => {
-      const statements = proxy.classify(message.sql);
-      const change = PreparedStatements.define(message.name, { statements, text: message.sql });
-      proxy.prepared.stage(change);
-      proxy.forward(frame, { kind: 'parse', change });
-    },
+    Parse: (proxy, message, frame) =>
+      proxy.forward(frame, { kind: 'parse', change: proxy.names.parse(message.name, message.sql) }),
     Bind: (proxy, message, frame) => {
-      proxy.bound.delete(message.portal);
-      if (proxy.bound.size >= BOUND_PORTALS) proxy.bound.delete(proxy.bound.keys().next().value as string);
-      proxy.bound.set(message.portal, frame.body);
       proxy.results.bind(message.portal, message.statement, frame.body);
-      const change = proxy.prepared.bind(message.portal, message.statement);
-      proxy.prepared.stage(change);
-      proxy.forward(frame, { kind: 'bind', change });
+      proxy.forward(frame, { kind: 'bind', change: proxy.names.bind(message.portal, message.statement, frame.body) });
     },
     Describe: (proxy, message, frame) => {
       const item: PendingResponse = { kind: 'describe' };
@@ -284,13 +260,8 @@ export class ProxySession {
       proxy.forward(frame, item);
     },
     Execute: (proxy, message, frame) => proxy.execute(message.portal, frame),
-    Close: (proxy, message, frame) => {
-      if (message.target === 'P') proxy.bound.delete(message.name);
-      const change =
-        message.target === 'S' ? PreparedStatements.forget(message.name) : PreparedStatements.closePortal(message.name);
-      proxy.prepared.stage(change);
-      proxy.forward(frame, { kind: 'close', change });
-    },
+    Close: (proxy, message, frame) =>
+      proxy.forward(frame, { kind: 'close', change: proxy.names.close(message.target, message.name) }),
     Sync: (proxy, _message, frame) => {
       proxy.skipping = false;
       proxy.forward(frame, { kind: 'sync' });
@@ -304,20 +275,11 @@ export class ProxySession {
       proxy.terminateSent = true;
       void proxy.toBackend.flush().finally(() => proxy.close('client terminated'));
     },
-    FunctionCall: (proxy, message) => proxy.functionCall(message.functionOid),
+    FunctionCall: (proxy, message) => proxy.gate.functionCall(message.functionOid),
     PasswordMessage: () => {
       throw protocolViolation('unexpected PasswordMessage after authentication');
     },
   } satisfies ClientHandlers);
-
-  private classify(sql: string): ClassifiedStatement[] {
-    return classifySql(sql, {
-      preparedStatement: (name) => {
-        const prepared = this.prepared.statement(name);
-        return prepared?.statements.length === 1 ? prepared.statements[0] : undefined;
-      },
-    });
-  }
 
   private forward(frame: Frame, pending?: PendingResponse): void {
     this.toBackend.send(frame.bytes);
@@ -326,13 +288,13 @@ export class ProxySession {
 
   /** Simple Query: one operation for the whole message, however many statements it holds. */
   private async query(sql: string, frame: Frame): Promise<void> {
-    const statements = this.classify(sql);
+    const statements = this.names.classify(sql);
     const operation = toOperation(this.resource.name, statements, sql);
-    const handle = await this.decide(
+    const handle = await this.gate.decide(
       operation,
       'simple',
       () => ({ protocol: 'postgres', sql }),
-      this.overlaps(statements),
+      this.gate.overlaps(statements),
     );
     if (handle === undefined || this.closing) return;
     const run = this.newRun(handle);
@@ -341,25 +303,28 @@ export class ProxySession {
       run.abandon('not run: ignored until Sync after an earlier error');
       return;
     }
-    this.forgetPreparedNames(statements);
-    const change = PreparedStatements.simpleQuery();
-    this.prepared.stage(change);
-    this.forward(frame, { kind: 'query', change, run, onSuccess: () => this.definePreparedNames(statements) });
+    this.names.forget(statements);
+    const change = this.names.simpleQuery();
+    this.forward(frame, {
+      kind: 'query',
+      change,
+      run,
+      onSuccess: () => this.names.define(statements, this.pending.changes()),
+    });
   }
 
   /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
   private async execute(portal: string, frame: Frame): Promise<void> {
-    const prepared = this.prepared.portal(portal);
-    const statements = prepared === undefined ? undefined : this.statementsOf(prepared);
+    const target = this.names.portal(portal);
     const operation =
-      statements === undefined || prepared === undefined
+      target === undefined
         ? unknownPortal(this.resource.name, portal)
-        : toOperation(this.resource.name, statements, prepared.text);
-    const handle = await this.decide(
+        : toOperation(this.resource.name, target.statements, target.prepared.text);
+    const handle = await this.gate.decide(
       operation,
       'extended',
-      () => this.exactExecute(portal, prepared),
-      statements !== undefined && this.overlaps(statements),
+      () => this.names.exact(portal, target?.prepared),
+      target !== undefined && this.gate.overlaps(target.statements),
     );
     if (handle === undefined || this.closing) return;
     const run = this.newRun(handle);
@@ -369,148 +334,13 @@ export class ProxySession {
       run.abandon('not run: an earlier message in the batch failed');
       return;
     }
-    const list = statements ?? [];
-    this.forgetPreparedNames(list);
-    this.forward(frame, { kind: 'execute', run, onSuccess: () => this.definePreparedNames(list) });
-  }
-
-  /** What an Execute runs, for its review: the statement's text and the portal's parameters. */
-  private exactExecute(portal: string, prepared: PreparedStatement | undefined): ExactOperation {
-    const bound = this.bound.get(portal);
-    const parameters = bound === undefined ? [] : bindParameters(bound);
-    return { protocol: 'postgres', sql: prepared?.text ?? '', ...(parameters.length > 0 ? { parameters } : {}) };
-  }
-
-  /** Statements whose meaning depends on the session's prepared names (SQL EXECUTE) are classified again now. */
-  private statementsOf(prepared: PreparedStatement): readonly ClassifiedStatement[] {
-    return prepared.statements.some((s) => s.executes !== undefined)
-      ? this.classify(prepared.text)
-      : prepared.statements;
-  }
-
-  /** FunctionCall (the legacy fast-path interface) is not classifiable: recorded and refused. */
-  private async functionCall(functionOid: number): Promise<void> {
-    const operation: Operation = {
-      protocol: 'postgres',
-      resource: this.resource.name,
-      kind: 'unknown',
-      tags: [],
-      action: 'FunctionCall',
-      text: `FunctionCall oid ${functionOid}`,
-      unclassifiable: 'the FunctionCall message is not supported; call functions with SELECT',
-    };
-    const handle = await this.decide(operation, 'simple');
-    if (handle === undefined) return;
-    const refusal =
-      handle.decision.verdict === 'allow'
-        ? new GatehouseError(
-            'policy.denied',
-            'gatehouse: the FunctionCall message is not supported; call functions with SELECT',
-          )
-        : refusalFor(handle.decision, 'FunctionCall');
-    this.refuse(refusal, 'simple', handle);
-  }
-
-  private overlaps(statements: readonly ClassifiedStatement[]): boolean {
-    return this.options.overlapReads === true && mayOverlapRecord(statements);
-  }
-
-  /**
-   * `Session.begin`: policy decides and the operation is durably recorded. Returns the handle for an allowed
-   * operation, or a reviewed one an approver approved (claimed for its one run); anything else (refusal, denial,
-   * audit failure) has been answered and returns undefined. An allowed read that `overlap`s returns before its record
-   * is durable, with the release of backend answers tied to it (see record-gate.ts).
-   */
-  private async decide(
-    operation: Operation,
-    mode: 'simple' | 'extended',
-    exact?: () => ExactOperation,
-    overlap = false,
-  ): Promise<OperationHandle | undefined> {
-    let handle: OperationHandle;
-    try {
-      const opened = this.session.open(operation, this.maskingExtra, overlap);
-      if (overlap && opened.handle.decision.verdict === 'allow') {
-        this.relay.holdUntilRecorded(opened.durable, opened.handle);
-        return opened.handle;
-      }
-      await opened.durable;
-      handle = opened.handle;
-    } catch (error) {
-      this.logger.error({ err: error }, 'operation could not be recorded; refused');
-      this.refuse(
-        isGatehouseError(error) ? error : new GatehouseError('audit.unavailable', undefined, { cause: error }),
-        mode,
-      );
-      return undefined;
-    }
-    if (handle.decision.verdict === 'allow') return handle;
-    if (handle.decision.verdict === 'review' && exact !== undefined) {
-      const reviewing = this.review(handle, operation, exact(), mode);
-      this.reviewing = reviewing;
-      try {
-        return await reviewing;
-      } finally {
-        this.reviewing = undefined;
-      }
-    }
-    this.options.metrics.requests.inc({
-      protocol: 'postgres',
-      resource: this.resource.name,
-      outcome: handle.decision.verdict,
+    const statements = target?.statements ?? [];
+    this.names.forget(statements);
+    this.forward(frame, {
+      kind: 'execute',
+      run,
+      onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
-    this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
-    return undefined;
-  }
-
-  /**
-   * A `review` decision: the statement is held (and later client messages with it) until an approver decides. An
-   * approved statement then runs as an allowed one would; any other outcome is refused like a denied statement.
-   */
-  private async review(
-    handle: OperationHandle,
-    operation: Operation,
-    exact: ExactOperation,
-    mode: 'simple' | 'extended',
-  ): Promise<OperationHandle | undefined> {
-    // The backend keeps its answers to earlier messages until a Sync or Flush: ask for them now, so the client sees
-    // everything before the held statement answered while it waits.
-    this.toBackend.send(serialize.flush());
-    await this.toBackend.flush();
-    if (this.closing) {
-      // Nobody is left to wait for a decision: no review is opened.
-      this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
-      return undefined;
-    }
-    const verdict = await this.approval.decide(handle, operation, exact, () => !this.closing && !this.skipping);
-    // `skip`: the caller finds the connection closing or skipping to Sync and records the run as not run.
-    if (verdict.kind === 'run' || verdict.kind === 'skip') return handle;
-    this.options.metrics.requests.inc({ protocol: 'postgres', resource: this.resource.name, outcome: 'review' });
-    this.refuse(verdict.refusal, mode, handle);
-    if (verdict.kind === 'end') void this.close('gateway stopping', verdict.fatal);
-    return undefined;
-  }
-
-  private refuse(refusal: GatehouseError, mode: 'simple' | 'extended', handle?: OperationHandle): void {
-    if (handle !== undefined) recordRefusal(handle, refusal, (done) => this.track(done));
-    // Skipping until Sync (possibly since the decision was awaited): the backend would ignore the message unanswered.
-    if (this.closing || this.skipping) return;
-    if (mode === 'extended') {
-      this.toBackend.send(serialize.parse({ name: REFUSAL_STATEMENT, text: REFUSAL_SQL }));
-      this.pending.push({ kind: 'refusal', refusal });
-      this.skipping = true;
-      return;
-    }
-    const status = this.relay.transactionStatus;
-    if (this.pending.size === 0 && status !== 'T') {
-      // Nothing in flight and no transaction block to abort: the answer the backend would give, given locally.
-      this.relay.writeClient([encodeErrorResponse(errorFieldsFor(refusal)), encodeReadyForQuery(status)]);
-      return;
-    }
-    const change = PreparedStatements.simpleQuery();
-    this.prepared.stage(change);
-    this.toBackend.send(serialize.query(REFUSAL_SQL));
-    this.pending.push({ kind: 'query', change, refusal });
   }
 
   private newRun(handle: OperationHandle): StatementRun {
@@ -523,27 +353,6 @@ export class ProxySession {
     );
     this.finishing.add(tracked);
     void tracked.finally(() => this.finishing.delete(tracked));
-  }
-
-  /**
-   * SQL PREPARE/DEALLOCATE share the namespace of protocol-level statements. Names a statement may change are
-   * forgotten before it runs (so a failure can only leave them unknown, which policy denies) and defined once it
-   * succeeded.
-   */
-  private forgetPreparedNames(statements: readonly ClassifiedStatement[]): void {
-    for (const s of statements) {
-      if (s.deallocatesAll) this.prepared.forgetNow(PreparedStatements.forgetAllNamed());
-      const name = s.prepares ?? s.deallocates;
-      if (name !== undefined) this.prepared.forgetNow(PreparedStatements.forget(name));
-    }
-  }
-
-  private definePreparedNames(statements: readonly ClassifiedStatement[]): void {
-    const defined = statements.filter((s) => s.prepares !== undefined);
-    if (defined.length === 0) return;
-    for (const s of defined)
-      this.prepared.confirm(PreparedStatements.define(s.prepares as string, { statements: [s], text: s.text }));
-    this.prepared.rebuild(this.pending.changes());
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -569,7 +378,7 @@ export class ProxySession {
   private async onClientGone(): Promise<void> {
     if (this.closing) return;
     // A statement held for approval has nobody left to run for: its review is withdrawn.
-    if (this.approval.withdraw()) await this.reviewing?.catch(() => undefined);
+    if (this.gate.withdraw()) await this.gate.settled();
     // A statement may still be running for a client that vanished: cancel it so the backend stops working on it.
     if (this.pending.size > 0) await this.backend.cancel().catch(() => undefined);
     await this.close('client disconnected');
@@ -592,8 +401,8 @@ export class ProxySession {
     }
     for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);
     // A held statement's review is withdrawn and its refusal recorded before the session's end.
-    this.approval.withdraw();
-    await this.reviewing?.catch(() => undefined);
+    this.gate.withdraw();
+    await this.gate.settled();
     await Promise.allSettled([...this.finishing]);
     await this.session
       .end(reason)
