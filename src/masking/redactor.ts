@@ -135,8 +135,8 @@ export class Redactor {
     const byteClass = this.byteClass;
     // Most values of a wide row (ids, hashes, codes) hold no OPEN character. Then the only run that can be open is
     // the one the range begins with, and a pass that only ors the classes together says the rest: it does about
-    // half the work per byte of the pass that follows runs. At the first OPEN character the run-following pass
-    // takes over, from the start of the run that character is in (what comes before it is then known).
+    // half the work per byte of the pass that follows runs. When that pass saw an OPEN character, the
+    // run-following pass takes over from the start of the run the first one is in (what comes before is known).
     let seen = 0;
     let b = from;
     // Four bytes a step: V8 does not unroll loops, and the loop's own work is most of this one's.
@@ -170,8 +170,8 @@ export class Redactor {
 
   /**
    * The survey of `bytes[from, to)` following every run (see `survey`), `openAtStart` saying whether a run
-   * beginning at `from` is open; `shift` turns byte offsets into text offsets. Run and openness are kept without a branch on
-   * the byte: RUN characters are most of hex and numeric text, where such a branch is mispredicted often.
+   * beginning at `from` is open; `shift` turns byte offsets into text offsets. Run and openness are kept without a
+   * branch on the byte: RUN characters are most of hex and numeric text, where such a branch is mispredicted often.
    */
   surveyByteByByte(
     bytes: Uint8Array,
