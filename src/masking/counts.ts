@@ -1,23 +1,36 @@
 /** Per-type counts of what was masked in one response (and one request): recorded in the audit result. */
 export class MaskCounts {
-  private readonly byType: Record<string, number> = Object.create(null);
+  /**
+   * The types counted, in the order first seen, and their counts. Parallel arrays: a response counts a few types,
+   * each once per masked value, and comparing a few interned strings costs less than a keyed property update.
+   */
+  private readonly types: string[] = [];
+  private readonly counts: number[] = [];
   private total = 0;
 
   add(type: string, count = 1): void {
-    this.byType[type] = (this.byType[type] ?? 0) + count;
+    const types = this.types;
     this.total += count;
+    for (let i = 0; i < types.length; i++) {
+      if (types[i] === type) {
+        (this.counts[i] as number) += count;
+        return;
+      }
+    }
+    types.push(type);
+    this.counts.push(count);
   }
 
   merge(other: MaskCounts): void {
-    for (const [type, count] of Object.entries(other.byType)) this.add(type, count);
+    other.types.forEach((type, i) => this.add(type, other.counts[i] as number));
   }
 
   get empty(): boolean {
     return this.total === 0;
   }
 
-  /** A plain object for the audit record, e.g. `{ email: 3, card: 1 }`. */
+  /** A plain object for the audit record, e.g. `{ email: 3, card: 1 }` (any type name an own property). */
   toRecord(): Record<string, number> {
-    return { ...this.byType };
+    return Object.fromEntries(this.types.map((type, i) => [type, this.counts[i] as number]));
   }
 }

@@ -261,3 +261,21 @@ resources:
     assert.equal(maskInferenceRequest(clean, redactor, new MaskCounts()), clean, 'unchanged bodies keep their bytes');
   });
 });
+
+describe('MaskCounts', () => {
+  it('counts per type in the order first seen, merges, and gives any type name as an own property', () => {
+    const counts = new MaskCounts();
+    assert.ok(counts.empty);
+    counts.add('email');
+    counts.add('__proto__', 2);
+    counts.add('email', 3);
+    const other = new MaskCounts();
+    other.add('card');
+    other.add('email');
+    counts.merge(other);
+    const record = counts.toRecord();
+    assert.equal(JSON.stringify(record), '{"email":5,"__proto__":2,"card":1}');
+    assert.equal(Object.getPrototypeOf(record), Object.prototype);
+    assert.ok(!counts.empty);
+  });
+});

@@ -18,6 +18,10 @@ import {
 import { type Frame, FrameReader } from './wire/frame-reader.js';
 import { BACKEND, type TransactionStatus } from './wire/message-codes.js';
 
+/** Output of at most this many buffers, together at least this many bytes, is written vectored (see `writeAll`). */
+const VECTORED_WRITE_BUFFERS = 8;
+const VECTORED_WRITE_BYTES = 16 * 1024;
+
 /** Backend messages that may complete a pending frontend message. */
 const COMPLETING = [
   BACKEND.CommandComplete,
@@ -182,11 +186,31 @@ export class BackendRelay {
   }
 
   private write(out: Buffer[]): void {
-    const data = out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
-    if (!this.client.write(data) && !this.backend.isPaused()) {
+    if (!this.writeAll(out) && !this.backend.isPaused()) {
       this.backend.pause();
       this.client.once('drain', () => this.backend.resume());
     }
+  }
+
+  /**
+   * Writes `out` as one write: joined when it is many frames (a copy costs less than a write each), or as the few
+   * large buffers it is, in one vectored write (masked rows come as one or two views of a chunk's rows, which a
+   * join would copy whole). Returns what `write` returns: false once the client's buffer is full.
+   */
+  private writeAll(out: Buffer[]): boolean {
+    if (out.length === 1) return this.client.write(out[0] as Buffer);
+    if (out.length <= VECTORED_WRITE_BUFFERS) {
+      let bytes = 0;
+      for (const buffer of out) bytes += buffer.length;
+      if (bytes >= VECTORED_WRITE_BYTES) {
+        this.client.cork();
+        let room = true;
+        for (const buffer of out) room = this.client.write(buffer);
+        this.client.uncork();
+        return room;
+      }
+    }
+    return this.client.write(Buffer.concat(out));
   }
 
   private onBackendData(chunk: Buffer): void {

@@ -13,6 +13,17 @@ export function copyBytes(from: Buffer, start: number, end: number, to: Buffer, 
  * Writes `value` in UTF-8 at `at`; returns how many bytes. Short ASCII text (tokens, labels) by hand: `write`
  * costs more in its argument handling than in the copy.
  */
+/**
+ * Moves `buffer[start, end)` to `at`, no later than `start`, within the buffer; returns how many bytes. Short
+ * stretches by hand, front to back (safe while `at` is not after `start`), long ones with `copyWithin`.
+ */
+export function moveBytes(buffer: Buffer, start: number, end: number, at: number): number {
+  const count = end - start;
+  if (count < 64) for (let k = 0; k < count; k++) buffer[at + k] = buffer[start + k] as number;
+  else buffer.copyWithin(at, start, end);
+  return count;
+}
+
 export function writeUtf8(buffer: Buffer, value: string, at: number): number {
   const length = value.length;
   if (length <= 64) {
@@ -103,7 +114,7 @@ export class FrameBuffer {
       out.push(frame);
       return;
     }
-    copyBytes(frame, 0, frame.length, buffer, this.used);
+    buffer.set(frame, this.used);
     this.commit(frame.length, out);
   }
 

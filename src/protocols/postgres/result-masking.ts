@@ -6,7 +6,7 @@ import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import { type Redactor, Survey } from '../../masking/redactor.js';
 import type { ColumnCatalog } from './column-catalog.js';
-import { copyBytes, FrameBuffer, writeInt32, writeUtf8 } from './frame-buffer.js';
+import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from './frame-buffer.js';
 import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
 import { BACKEND } from './wire/message-codes.js';
@@ -111,9 +111,13 @@ export class ResultMasking {
   /** Where each value of the current row begins in its frame (after its length word), and its length (-1: NULL). */
   private starts = new Int32Array(64);
   private lengths = new Int32Array(64);
-  /** The current row's masked values by column, undefined where unchanged; `changed` lists where they are set. */
+  /**
+   * The current row's masked values by column, undefined where unchanged; the first `changedCount` of `changed`
+   * say where they are set (a typed array and a count: emptying an array for every row is a call into the runtime).
+   */
   private masked: (string | undefined)[] = new Array(64).fill(undefined);
-  private readonly changed: number[] = [];
+  private changed = new Int32Array(64);
+  private changedCount = 0;
   /** The row's scanned values, copied side by side with line breaks between them (see `maskScanned`). */
   private joined = Buffer.allocUnsafeSlow(4096);
   /** Where each scanned value lies in the joined text, and its column. */
@@ -151,8 +155,8 @@ export class ResultMasking {
     }
     const { starts, lengths, masked, changed } = this;
     // The last row's changes are cleared here rather than after it: a row that failed half-way leaves nothing behind.
-    for (const i of changed) masked[i] = undefined;
-    changed.length = 0;
+    for (let k = 0; k < this.changedCount; k++) masked[changed[k] as number] = undefined;
+    this.changedCount = 0;
     const codes = shape.codes;
     let firstScanned = -1;
     let lastScanned = -1;
@@ -187,12 +191,12 @@ export class ResultMasking {
             : this.maskJson(frame.toString('utf8', from, offset), counts);
         if (value !== undefined) {
           masked[i] = value;
-          changed.push(i);
+          this.changedColumn(i);
         }
       }
     }
     if (scanned > 0) this.maskScanned(frame, codes, firstScanned, lastScanned, scanned, counts);
-    if (changed.length === 0) this.frames.relay(frame, out);
+    if (this.changedCount === 0) this.frames.relay(frame, out);
     else this.writeRow(frame, count, shape.fields, out);
     return wantValues ? this.values(frame, shape, count) : undefined;
   }
@@ -200,6 +204,15 @@ export class ResultMasking {
   /** Puts the masked rows written to `out` in it: before `out` is read (see `FrameBuffer.seal`). */
   seal(out: Buffer[]): void {
     this.frames.seal(out);
+  }
+
+  private changedColumn(column: number): void {
+    if (this.changedCount === this.changed.length) {
+      const grown = new Int32Array(2 * this.changed.length);
+      grown.set(this.changed);
+      this.changed = grown;
+    }
+    this.changed[this.changedCount++] = column;
   }
 
   /** The current row's values as text for the audit capture (masked where they were). */
@@ -226,7 +239,10 @@ export class ResultMasking {
    * buffer: the stretches of `frame` between changed values (their length words included) are copied as they are,
    * a few copies a row rather than one per value, and the masked values are written in UTF-8 (a binary jsonb value
    * keeps its version byte). Room is taken for the longest the values can be in UTF-8 (3 bytes a UTF-16 unit),
-   * and the lengths are written after the values: no pass over them to measure first.
+   * and the lengths are written after the values: no pass over them to measure first. The frame is first copied
+   * whole to the end of that room and the row built from there, within one buffer: copies between two buffers each
+   * need a view made (`Buffer.copy` too), which cost more than the copy. What is built never overtakes what is yet
+   * to be read: it can only have grown by the room taken for the values written so far.
    */
   private writeRow(frame: Buffer, count: number, fields: readonly FieldDescription[], out: Buffer[]): void {
     const { starts, lengths, masked } = this;
@@ -237,6 +253,9 @@ export class ResultMasking {
     }
     const buffer = this.frames.room(room);
     const begin = this.frames.used;
+    /** Where the frame's copy begins: `frame[k]` is at `source + k`. */
+    const source = begin + room - frame.length;
+    buffer.set(frame, source);
     buffer[begin] = BACKEND.DataRow;
     let at = begin + BODY;
     /** Where in `frame` the stretch not yet copied begins. */
@@ -246,7 +265,7 @@ export class ResultMasking {
       if (value === undefined) continue;
       const start = starts[i] as number;
       // Everything up to this value's length word, unchanged.
-      at += copyBytes(frame, copied, start - 4, buffer, at);
+      at += moveBytes(buffer, source + copied, source + start - 4, at);
       const lengthAt = at;
       at += 4;
       if (isBinaryJsonb(fields[i] as FieldDescription)) buffer[at++] = frame[start] as number;
@@ -254,7 +273,7 @@ export class ResultMasking {
       writeInt32(buffer, lengthAt, at - lengthAt - 4);
       copied = start + (lengths[i] as number);
     }
-    at += copyBytes(frame, copied, frame.length, buffer, at);
+    at += moveBytes(buffer, source + copied, source + frame.length, at);
     writeInt32(buffer, begin + 1, at - begin - 1);
     this.frames.commit(at - begin, out);
   }
@@ -279,7 +298,7 @@ export class ResultMasking {
     counts: MaskCounts,
   ): void {
     const redactor = this.plan.redactor as Redactor;
-    const { starts, lengths, masked, changed } = this;
+    const { starts, lengths, masked } = this;
     if (this.valueStarts.length < scanned) {
       this.valueStarts = new Int32Array(scanned);
       this.valueEnds = new Int32Array(scanned);
@@ -330,7 +349,7 @@ export class ResultMasking {
         const result = redactor.mask(value, counts);
         if (result !== value) {
           masked[i] = result;
-          changed.push(i);
+          this.changedColumn(i);
         }
       }
       return;
@@ -345,7 +364,7 @@ export class ResultMasking {
       const result = redactor.apply(text, matches.slice(firstMatch, m), counts, valueStart, valueEnd);
       if (result !== text.slice(valueStart, valueEnd)) {
         masked[valueColumns[v] as number] = result;
-        changed.push(valueColumns[v] as number);
+        this.changedColumn(valueColumns[v] as number);
       }
     }
   }

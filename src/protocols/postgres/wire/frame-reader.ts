@@ -33,9 +33,9 @@ export interface FrameReaderOptions {
 export const MAX_STARTUP_PACKET_BYTES = 10_000;
 
 /**
- * Incremental framing of socket chunks into messages. Chunks are kept as a list and only joined when one message
- * spans several of them, so a long message arriving in many pieces is copied once. The first chunk is read from an
- * offset rather than cut after each message: a chunk holds a hundred rows, and each cut would be one more view.
+ * Incremental framing of socket chunks into messages. Chunks are kept as a list; a message that spans several is
+ * copied out of them once, alone. The first chunk is read from an offset rather than cut after each message: a
+ * chunk holds a hundred rows, and each cut would be one more view.
  * https://www.postgresql.org/docs/current/protocol-overview.html#PROTOCOL-MESSAGE-CONCEPTS
  */
 export class FrameReader {
@@ -61,7 +61,7 @@ export class FrameReader {
   /** The startup packet (Int32 length, Int32 code, body) once it has fully arrived. */
   nextStartup(): StartupPacket | undefined {
     if (this.size < 4) return undefined;
-    const length = this.peek(4).readInt32BE(this.offset);
+    const length = this.int32(0);
     if (length < 8) throw protocolViolation(`invalid startup packet length ${length}`);
     const maximum = Math.min(MAX_STARTUP_PACKET_BYTES, this.options.maxMessageBytes);
     if (length > maximum) throw messageTooLarge(length, maximum);
@@ -73,14 +73,7 @@ export class FrameReader {
   /** The next typed message (Byte1 type, Int32 length, body) once it has fully arrived. */
   next(): Frame | undefined {
     if (this.size < 5) return undefined;
-    const header = this.peek(5);
-    const at = this.offset;
-    // Signed, as the protocol's Int32 is: a negative length is invalid, not huge.
-    const length =
-      ((header[at + 1] as number) << 24) |
-      ((header[at + 2] as number) << 16) |
-      ((header[at + 3] as number) << 8) |
-      (header[at + 4] as number);
+    const length = this.int32(1);
     if (length < 4) throw protocolViolation(`invalid message length ${length}`);
     if (length + 1 > this.options.maxMessageBytes) throw messageTooLarge(length + 1, this.options.maxMessageBytes);
     if (this.size < length + 1) return undefined;
@@ -93,33 +86,62 @@ export class FrameReader {
     return this.take(this.size);
   }
 
-  /** A chunk holding at least the first `count` buffered bytes, from `offset`, without consuming them. */
-  private peek(count: number): Buffer {
+  /**
+   * The Int32 at `index` of the buffered bytes; signed, as the protocol's is (a negative length is invalid, not
+   * huge). Read by hand: this runs for every message.
+   */
+  private int32(index: number): number {
     const first = this.chunks[0] as Buffer;
-    if (first.length - this.offset >= count) return first;
-    this.join();
-    return this.chunks[0] as Buffer;
+    const at = this.offset + index;
+    if (at + 4 <= first.length)
+      return (
+        ((first[at] as number) << 24) |
+        ((first[at + 1] as number) << 16) |
+        ((first[at + 2] as number) << 8) |
+        (first[at + 3] as number)
+      );
+    return (this.byte(index) << 24) | (this.byte(index + 1) << 16) | (this.byte(index + 2) << 8) | this.byte(index + 3);
   }
 
+  /** The byte at `index` of the buffered bytes, wherever chunks end. */
+  private byte(index: number): number {
+    let at = this.offset + index;
+    for (const chunk of this.chunks) {
+      if (at < chunk.length) return chunk[at] as number;
+      at -= chunk.length;
+    }
+    throw new RangeError('read past the buffered bytes');
+  }
+
+  /**
+   * The next `count` bytes, consumed: a view of the first chunk when they lie in it, else a copy of just them (a
+   * message spanning chunks). Joining whole chunks instead would copy a chunk of rows for every row that spans two.
+   */
   private take(count: number): Buffer {
     if (count === 0) return Buffer.alloc(0);
-    if ((this.chunks[0] as Buffer).length - this.offset < count) this.join();
-    const first = this.chunks[0] as Buffer;
-    const result = first.subarray(this.offset, this.offset + count);
-    this.offset += count;
     this.size -= count;
-    if (this.offset === first.length) {
-      this.chunks.shift();
-      this.offset = 0;
+    const first = this.chunks[0] as Buffer;
+    if (first.length - this.offset >= count) {
+      const result = first.subarray(this.offset, this.offset + count);
+      this.consumed(first, count);
+      return result;
+    }
+    const result = Buffer.allocUnsafe(count);
+    for (let copied = 0; copied < count; ) {
+      const chunk = this.chunks[0] as Buffer;
+      const part = Math.min(chunk.length - this.offset, count - copied);
+      copied += chunk.copy(result, copied, this.offset, this.offset + part);
+      this.consumed(chunk, part);
     }
     return result;
   }
 
-  /** Joins what is buffered into one chunk (a message spans several). */
-  private join(): void {
-    const first = this.chunks[0] as Buffer;
-    if (this.offset > 0) this.chunks[0] = first.subarray(this.offset);
-    this.chunks = [Buffer.concat(this.chunks, this.size)];
-    this.offset = 0;
+  /** `count` more bytes of the first chunk, `chunk`, were returned. */
+  private consumed(chunk: Buffer, count: number): void {
+    this.offset += count;
+    if (this.offset === chunk.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 }
