@@ -34,14 +34,6 @@ export class Survey {
     this.runTo = -1;
   }
 
-  /** Adds the survey of a text that lies at `at` in this one (as `Redactor.survey` with `at` would have). */
-  add(other: Survey, at: number): void {
-    this.seen |= other.seen;
-    if (other.runFrom === -1) return;
-    if (this.runFrom === -1) this.runFrom = other.runFrom + at;
-    this.runTo = other.runTo + at;
-  }
-
   /** A byte outside ASCII was seen: the bytes are not the text's characters, and the survey says nothing. */
   get ascii(): boolean {
     return (this.seen & NON_ASCII_BIT) === 0;
@@ -129,9 +121,10 @@ export class Redactor {
    * holding a character with OPEN_BIT. A run that is not open holds only digits and separators in `notAfter`
    * (`.`, `-`), after a character in `notAfter`: that is one digit cluster without gaps, beginning at its first
    * digit after a character in `notAfter`, which `mayStart` rejects, so no numeric detector is given it (the
-   * digit runs inside hex ids). The start of a range counts as open.
+   * digit runs inside hex ids). The start of a range counts as open. Returns the classes of the range's bytes,
+   * or'ed together (see `mayFindInClasses`).
    */
-  survey(bytes: Uint8Array, from: number, to: number, at: number, survey: Survey): void {
+  survey(bytes: Uint8Array, from: number, to: number, at: number, survey: Survey): number {
     const byteClass = this.byteClass;
     // Most values of a wide row (ids, hashes, codes) hold no OPEN character. Then the only run that can be open is
     // the one the range begins with, and a pass that only ors the classes together says the rest: it does about
@@ -166,6 +159,7 @@ export class Redactor {
     survey.seen |= seen;
     // Before `resume` comes a character neither RUN nor OPEN (or the range's start): nothing open carries over.
     if (i < to) this.surveyByteByByte(bytes, resume, to, at - from, resume === from, survey);
+    return seen;
   }
 
   /**
@@ -203,6 +197,15 @@ export class Redactor {
     survey.seen |= seen;
   }
 
+  /**
+   * Whether any detector can find anything in a text whose bytes' classes are `seen` (as `survey` returns them) and
+   * in which the survey found no run: a text outside ASCII always may.
+   */
+  mayFindInClasses(seen: number): boolean {
+    if (this.untriggered !== 0 || this.textDetectors.length > MAX_TRIGGERED) return true;
+    return (seen & (MAY_FIND | NON_ASCII_BIT)) !== 0;
+  }
+
   /** Whether any detector can find anything in a surveyed ASCII text. */
   mayFind(survey: Survey): boolean {
     if (this.untriggered !== 0 || this.textDetectors.length > MAX_TRIGGERED || survey.runFrom !== -1) return true;
@@ -230,7 +233,8 @@ export class Redactor {
     let runTo = text.length;
     if (survey !== undefined) {
       runFrom = survey.runFrom === -1 ? 0 : survey.runFrom;
-      runTo = survey.runFrom === -1 ? 0 : survey.runTo;
+      // Held to the text: a run past its end would be read as RUN characters there (NaN), without end.
+      runTo = survey.runFrom === -1 ? 0 : Math.min(survey.runTo, text.length);
     }
     if (this.numericDetectors.length > 0 && (runTo > runFrom || (possible & NUMERIC_BIT) !== 0)) {
       const numeric = this.numericDetectors;

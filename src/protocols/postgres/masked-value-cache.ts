@@ -2,6 +2,11 @@
 export const MASKED_VALUE_CACHE_ENTRIES = 16_384;
 /** Entries a cache starts with: a result of a few rows costs a few KB, not the whole cache. */
 const FIRST_ENTRIES = 256;
+/** A slot's four Int32 (see `MaskedValueCache.slots`): the hash is the first. */
+const SLOT_INTS = 4;
+const ENTRY = 1;
+const START = 2;
+const LENGTH = 3;
 /** Values longer than this are not cached: column rules mask short values (emails, numbers, names). */
 const MAX_VALUE_BYTES = 256;
 /** Bytes of values kept per entry on average; a cache whose values fill this is full before its entries are. */
@@ -21,19 +26,18 @@ const VALUE_BYTES_PER_ENTRY = 64;
 export class MaskedValueCache {
   private capacity: number;
   /**
-   * Each slot holds an entry's index + 1, or 0 when empty; a power of two, at least twice as many as entries
-   * (linear probing always ends at an empty slot).
+   * Four Int32 per slot: the value's hash, its entry's index + 1 (negated when masking left the value as it was; 0:
+   * an empty slot), where its bytes begin in `values`, and how many. A power of two of slots, at least twice as
+   * many as entries (linear probing always ends at an empty slot). One table rather than one per field: a lookup
+   * then reads one place in memory to compare hash and length and find the bytes, not four.
    */
   private slots = new Int32Array(0);
-  private hashes = new Int32Array(0);
-  private valueStarts = new Int32Array(0);
-  private valueLengths = new Int32Array(0);
+  private slotMask = 0;
   /** The entries' values side by side. */
   private values = new Uint8Array(0);
   private valuesUsed = 0;
+  /** Each entry's masked value ('' when unchanged). */
   private results: string[] = [];
-  /** 1 where masking gave back the value itself (the row keeps its bytes). */
-  private unchanged = new Uint8Array(0);
   private size = 0;
   /** The hash of the value last looked up and missed, and the empty slot where it goes (see `add`). */
   private missHash = 0;
@@ -44,7 +48,7 @@ export class MaskedValueCache {
     this.allocate();
   }
 
-  /** The entry for the value `bytes[start, end)`, or -1 (then `add` may follow, before any other lookup). */
+  /** The slot of the value `bytes[start, end)`, or -1 (then `add` may follow, before any other lookup). */
   find(bytes: Uint8Array, start: number, end: number): number {
     const length = end - start;
     if (length > MAX_VALUE_BYTES) {
@@ -52,26 +56,26 @@ export class MaskedValueCache {
       return -1;
     }
     const hash = hashBytes(bytes, start, end);
-    const { slots, hashes, valueStarts, valueLengths, values } = this;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = (slots[slot] as number) - 1;
-      if (entry < 0) {
+    const { slots, values, slotMask } = this;
+    for (let slot = hash & slotMask; ; slot = (slot + 1) & slotMask) {
+      const at = slot * SLOT_INTS;
+      if (slots[at + ENTRY] === 0) {
         this.missHash = hash;
         this.missSlot = slot;
         return -1;
       }
-      if (hashes[entry] !== hash || valueLengths[entry] !== length) continue;
-      const at = (valueStarts[entry] as number) - start;
+      if (slots[at] !== hash || slots[at + LENGTH] !== length) continue;
+      const offset = (slots[at + START] as number) - start;
       let k = start;
-      while (k < end && values[at + k] === bytes[k]) k++;
-      if (k === end) return entry;
+      while (k < end && values[offset + k] === bytes[k]) k++;
+      if (k === end) return slot;
     }
   }
 
-  /** The masked value of an entry; undefined when masking left the value as it was. */
-  result(entry: number): string | undefined {
-    return this.unchanged[entry] === 1 ? undefined : this.results[entry];
+  /** The masked value of a slot `find` returned; undefined when masking left the value as it was. */
+  result(slot: number): string | undefined {
+    const entry = this.slots[slot * SLOT_INTS + ENTRY] as number;
+    return entry < 0 ? undefined : this.results[entry - 1];
   }
 
   /** Keeps how the value last missed by `find` masks (`result`, or undefined when unchanged). */
@@ -81,18 +85,19 @@ export class MaskedValueCache {
     if (this.size === this.capacity || this.valuesUsed + length > this.values.length) {
       if (this.capacity < this.maxEntries) this.capacity = Math.min(2 * this.capacity, this.maxEntries);
       this.allocate();
-      this.missSlot = this.missHash & (this.slots.length - 1);
+      this.missSlot = this.missHash & this.slotMask;
     }
     const entry = this.size++;
-    this.slots[this.missSlot] = entry + 1;
-    this.hashes[entry] = this.missHash;
-    this.valueStarts[entry] = this.valuesUsed;
-    this.valueLengths[entry] = length;
+    const at = this.missSlot * SLOT_INTS;
+    const slots = this.slots;
+    slots[at] = this.missHash;
+    slots[at + ENTRY] = result === undefined ? -(entry + 1) : entry + 1;
+    slots[at + START] = this.valuesUsed;
+    slots[at + LENGTH] = length;
     const values = this.values;
-    for (let k = 0, at = this.valuesUsed; k < length; k++) values[at + k] = bytes[start + k] as number;
+    for (let k = 0, to = this.valuesUsed; k < length; k++) values[to + k] = bytes[start + k] as number;
     this.valuesUsed += length;
     this.results[entry] = result ?? '';
-    this.unchanged[entry] = result === undefined ? 1 : 0;
     this.missSlot = -1;
   }
 
@@ -104,12 +109,9 @@ export class MaskedValueCache {
     const capacity = this.capacity;
     let slots = 2;
     while (slots < 2 * capacity) slots *= 2;
-    this.slots = new Int32Array(slots);
-    this.hashes = new Int32Array(capacity);
-    this.valueStarts = new Int32Array(capacity);
-    this.valueLengths = new Int32Array(capacity);
+    this.slots = new Int32Array(slots * SLOT_INTS);
+    this.slotMask = slots - 1;
     this.values = new Uint8Array(Math.max(capacity * VALUE_BYTES_PER_ENTRY, MAX_VALUE_BYTES));
-    this.unchanged = new Uint8Array(capacity);
     this.results = [];
     this.size = 0;
     this.valuesUsed = 0;

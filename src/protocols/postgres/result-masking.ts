@@ -124,9 +124,8 @@ export class ResultMasking {
   private valueStarts = new Int32Array(64);
   private valueEnds = new Int32Array(64);
   private valueColumns = new Int32Array(64);
-  /** What the row's scanned values that can hold anything hold, and what one value holds (see `Redactor.survey`). */
+  /** What the row's scanned values that can hold anything hold (see `Redactor.survey`). */
   private readonly survey = new Survey();
-  private readonly valueSurvey = new Survey();
 
   /** Where masked rows are written, for every result of the session (see `FrameBuffer`). */
   private readonly frames = new FrameBuffer();
@@ -197,7 +196,7 @@ export class ResultMasking {
     }
     if (scanned > 0) this.maskScanned(frame, codes, firstScanned, lastScanned, scanned, counts);
     if (this.changedCount === 0) this.frames.relay(frame, out);
-    else this.writeRow(frame, count, shape.fields, out);
+    else this.writeRow(frame, shape.fields, out);
     return wantValues ? this.values(frame, shape, count) : undefined;
   }
 
@@ -244,13 +243,18 @@ export class ResultMasking {
    * need a view made (`Buffer.copy` too), which cost more than the copy. What is built never overtakes what is yet
    * to be read: it can only have grown by the room taken for the values written so far.
    */
-  private writeRow(frame: Buffer, count: number, fields: readonly FieldDescription[], out: Buffer[]): void {
-    const { starts, lengths, masked } = this;
-    let room = frame.length;
-    for (let i = 0; i < count; i++) {
-      const value = masked[i];
-      if (value !== undefined) room += 1 + 3 * value.length;
+  private writeRow(frame: Buffer, fields: readonly FieldDescription[], out: Buffer[]): void {
+    const { starts, lengths, masked, changed } = this;
+    const changes = this.changedCount;
+    // The changed columns in order: a rule's changes are listed before those of the scan that follows.
+    for (let a = 1; a < changes; a++) {
+      const column = changed[a] as number;
+      let b = a - 1;
+      for (; b >= 0 && (changed[b] as number) > column; b--) changed[b + 1] = changed[b] as number;
+      changed[b + 1] = column;
     }
+    let room = frame.length;
+    for (let k = 0; k < changes; k++) room += 1 + 3 * (masked[changed[k] as number] as string).length;
     const buffer = this.frames.room(room);
     const begin = this.frames.used;
     /** Where the frame's copy begins: `frame[k]` is at `source + k`. */
@@ -260,9 +264,9 @@ export class ResultMasking {
     let at = begin + BODY;
     /** Where in `frame` the stretch not yet copied begins. */
     let copied = BODY;
-    for (let i = 0; i < count; i++) {
-      const value = masked[i];
-      if (value === undefined) continue;
+    for (let k = 0; k < changes; k++) {
+      const i = changed[k] as number;
+      const value = masked[i] as string;
       const start = starts[i] as number;
       // Everything up to this value's length word, unchanged.
       at += moveBytes(buffer, source + copied, source + start - 4, at);
@@ -304,7 +308,7 @@ export class ResultMasking {
       this.valueEnds = new Int32Array(scanned);
       this.valueColumns = new Int32Array(scanned);
     }
-    const { valueStarts, valueEnds, valueColumns, survey, valueSurvey } = this;
+    const { valueStarts, valueEnds, valueColumns, survey } = this;
     // The values that can hold anything, where they will lie in the joined text, and what they hold (`survey`).
     survey.reset();
     let k = 0;
@@ -313,11 +317,17 @@ export class ResultMasking {
       const length = lengths[i] as number;
       if (codes[i] !== SCANNED || length < 0) continue;
       const start = starts[i] as number;
-      valueSurvey.reset();
-      redactor.survey(frame, start, start + length, 0, valueSurvey);
-      if (valueSurvey.ascii && !redactor.mayFind(valueSurvey)) continue;
-      if (k > 0) size++;
-      survey.add(valueSurvey, size);
+      const seenBefore = survey.seen;
+      const runBefore = survey.runTo;
+      // Where the value lies in the joined text if it is kept: after a line break, unless it is the first.
+      const at = k > 0 ? size + 1 : size;
+      const seen = redactor.survey(frame, start, start + length, at, survey);
+      if (survey.runTo === runBefore && !redactor.mayFindInClasses(seen)) {
+        // Nothing can be found in it: it is left out, and what its survey added is taken back.
+        survey.seen = seenBefore;
+        continue;
+      }
+      size = at;
       valueStarts[k] = size;
       valueEnds[k] = size + length;
       valueColumns[k] = i;
@@ -396,10 +406,10 @@ export class ResultMasking {
     end: number,
     counts: MaskCounts,
   ): string | undefined {
-    const entry = cache.find(bytes, start, end);
-    if (entry >= 0) {
+    const slot = cache.find(bytes, start, end);
+    if (slot >= 0) {
       counts.add(rule.kind.type);
-      return cache.result(entry);
+      return cache.result(slot);
     }
     const text = bytes.toString('utf8', start, end);
     const masked = this.plan.maskValue(rule.kind, rule.style, text, counts);
