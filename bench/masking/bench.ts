@@ -358,18 +358,26 @@ corpus is dense in numbers (a timestamp on every line, UUIDs, order numbers). Th
 collection (mostly the stream's flat copy of each chunk with its held-back tail), the secret detector (prefix
 searches, assignments around \`=\` and \`:\`), the IBAN start search (one regex pass, its check digits in a
 look-ahead) and the IP detectors' searches around \`.\` and \`:\`; phone checks, overlap resolution and the stream's
-hold-back are a few percent each. Wide rows: a survey of each scanned value where it lies (\`Redactor.survey\`: a
-pass that only ors byte classes together, four bytes a step, and the pass that follows runs of number characters
-only from the first character a number may follow) says which detectors' trigger characters occur and where runs
-of number characters could hold a value; a value in which no detector can find anything (most of this table's: hex
-ids) is neither copied, decoded nor scanned, and the others of its row are copied side by side, decoded once and
-scanned only by the detectors that can find something there (\`ResultMasking.maskScanned\`). In a microbenchmark
-of this table's rows the survey went from about 2 to 0.8 µs a row this way; the pgbench-style read did not move
-measurably (the gateway's CPU per masked read stayed around 75 ms, within this machine's noise). The tokenize column rule's values come from a cache keyed by the value's bytes
-(\`MaskedValueCache\`, shared by the plan's sessions: no decode on a hit); behind it, the HMAC is computed once per
-distinct value (the token cache keeps two generations of 16,384 values per kind; the first read of a table pays one
-\`createHmac\` per distinct value); then rebuilding the DataRows that changed, which every row of this table is. Numbers, timestamps and other non-text columns were never scanned. node-postgres's own decoding on the
-client side (same process) and garbage collection are the largest parts of either read.
+hold-back are a few percent each.
+
+Wide rows, as perf (software cpu-clock, \`--perf-basic-prof\`) showed the pgbench-style read's time in the gateway:
+the survey of each scanned value where it lies (\`Redactor.survey\`: a pass that only ors byte classes together, four
+bytes a step, and the pass that follows runs of number characters only from the first character a number may
+follow) is the largest part, about a quarter. It says which detectors' trigger characters occur and where runs of
+number characters could hold a value; a value in which no detector can find anything (most of this table's: hex ids)
+is neither copied, decoded nor scanned, and the others of its row are copied side by side, decoded once and scanned
+only by the detectors that can find something there (\`ResultMasking.maskScanned\`). Then rebuilding the DataRows that
+changed (every row of this table), about an eighth: inside the session's frame buffer, from a copy of the row placed
+at the end of the room taken, with no view made per row or per copy. Then the row's own parsing and the tokenize
+column rule's values, which come from a cache keyed by the value's bytes (\`MaskedValueCache\`, shared by the plan's
+sessions: one slot read and no decode on a hit); behind it, the HMAC is computed once per distinct value (the token
+cache keeps two generations of 16,384 values per kind; the first read of a table pays one \`createHmac\` per distinct
+value). The relay's own part is mostly the socket writes and a view per frame read. Before this round the frame
+reader copied the rest of a socket chunk and the whole next one for every row that spanned two (about one extra copy
+of the result per read), a chunk's masked rows were joined for the write rather than written vectored, and a view was
+made per rewritten row and per copy; with those gone the masked read went from 1.93x to 1.65-1.75x. Numbers,
+timestamps and other non-text columns were never scanned. In the node-postgres read, node-postgres's own decoding on
+the client side (same process) and garbage collection are the largest parts.
 
 One more StreamMasker pass over the corpus, under V8's sampling profiler (self time; regex matching is counted in
 the function that runs the regex):
