@@ -22,7 +22,7 @@ export class MaskCounts {
   }
 
   merge(other: MaskCounts): void {
-    other.types.forEach((type, i) => this.add(type, other.counts[i] as number));
+    for (let i = 0; i < other.types.length; i++) this.add(other.types[i] as string, other.counts[i] as number);
   }
 
   get empty(): boolean {
