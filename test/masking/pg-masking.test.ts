@@ -108,6 +108,21 @@ describe('PostgreSQL results are masked through the gateway', () => {
     assert.equal(named.rows[0]?.n, 'call [PHONE] or mail b***@example.org, card [CARD]');
   });
 
+  it('a large result with every row rewritten arrives whole, in order and masked (rows across socket chunks)', async () => {
+    // About 200 KB of rows: several socket chunks, rows cut by their edges, and chunks of rewritten rows written
+    // with the messages after them (the relay's frame reader, frame buffer and vectored write).
+    const rows = 5000;
+    const result = await query(
+      reader,
+      `SELECT g, 'mail user' || g || '@example.com now, ' || repeat('x', g % 50) AS note FROM generate_series(1, ${rows}) g`,
+    );
+    assert.equal(result.rows.length, rows);
+    for (const [i, row] of (result.rows as { g: number; note: string }[]).entries()) {
+      assert.equal(row.g, i + 1);
+      assert.equal(row.note, `mail u***@example.com now, ${'x'.repeat((i + 1) % 50)}`);
+    }
+  });
+
   it('binary-format text values are masked too', async () => {
     const client = new pg.Client(gw.clientConfig(reader));
     await client.connect();

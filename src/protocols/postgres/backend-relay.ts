@@ -168,8 +168,10 @@ export class BackendRelay {
    * waits until it catches up.
    */
   writeClient(out: Buffer[]): void {
-    if (out.length === 0 || this.client.destroyed) return;
+    if (out.length === 0) return;
+    // Before anything else, even a write to a gone client: masked rows left unsealed would refuse the next list.
     this.results.seal(out);
+    if (this.client.destroyed) return;
     if (this.recordGate.shut) {
       for (const buffer of out) this.held.push(buffer);
       return;
@@ -245,7 +247,11 @@ export class BackendRelay {
         const handle = BackendRelay.HANDLERS[frame.code];
         if (handle === undefined) out.push(frame.bytes);
         else handle(this, frame, out);
-        if (this.owner.closing()) return;
+        if (this.owner.closing()) {
+          // Nothing more goes to the client; the masked rows gathered are let go with the list.
+          this.results.seal(out);
+          return;
+        }
         if (this.recordGate.shut) {
           this.heldBytes += frame.bytes.length;
           if (this.heldBytes >= HOLD_BYTES) {

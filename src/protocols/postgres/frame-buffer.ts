@@ -10,10 +10,6 @@ export function copyBytes(from: Buffer, start: number, end: number, to: Buffer, 
 }
 
 /**
- * Writes `value` in UTF-8 at `at`; returns how many bytes. Short ASCII text (tokens, labels) by hand: `write`
- * costs more in its argument handling than in the copy.
- */
-/**
  * Moves `buffer[start, end)` to `at`, no later than `start`, within the buffer; returns how many bytes. Short
  * stretches by hand, front to back (safe while `at` is not after `start`), long ones with `copyWithin`.
  */
@@ -24,6 +20,10 @@ export function moveBytes(buffer: Buffer, start: number, end: number, at: number
   return count;
 }
 
+/**
+ * Writes `value` in UTF-8 at `at`; returns how many bytes. Short ASCII text (tokens, labels) by hand: `write`
+ * costs more in its argument handling than in the copy.
+ */
 export function writeUtf8(buffer: Buffer, value: string, at: number): number {
   const length = value.length;
   if (length <= 64) {
