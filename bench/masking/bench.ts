@@ -11,7 +11,8 @@
  * 2. Wide rows: 10,000 rows x 18 columns read with node-postgres straight from PostgreSQL, through the gateway as an
  *    exempt caller (no masking) and as a masked caller (content scanning of every text column + a tokenize column
  *    rule), alternated, same run. The gateway runs in this process (test harness), so client and gateway share it.
- *    Then the same three paths pgbench-style: pgbench (libpq, a process of its own) running `SELECT * FROM wide;`.
+ *    Then the same three paths pgbench-style: pgbench (libpq, a process of its own) running `SELECT * FROM wide;`
+ *    through a gateway that is a process of its own too (`gatehouse serve`, the same masking config).
  * 3. Where the time goes: a CPU profile (node:inspector, in this process) of one more StreamMasker pass and of one
  *    more masked wide read, summarised by self time.
  */
@@ -26,9 +27,9 @@ import type { Redactor } from '../../src/masking/redactor.js';
 import { StreamMasker } from '../../src/masking/stream-masker.js';
 import { startPgGateway } from '../../test/support/pg-gateway.js';
 import { type ProfileSummary, profileMarkdown, summariseProfile } from '../lib/cpuprofile.js';
-import { REPO_ROOT } from '../lib/gatehouse.js';
-import { CpuAccount, loadAverage, machineInfo } from '../lib/machine.js';
-import { CommandLog } from '../lib/processes.js';
+import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
+import { CpuAccount, loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
+import { CommandLog, freePort } from '../lib/processes.js';
 import { median, RESULTS_DIR, ratio, round, table } from '../lib/report.js';
 import { type PgbenchTarget, runPgbenchScript } from '../postgres/pgbench.js';
 import { generateTextCorpus } from './text-corpus.js';
@@ -200,34 +201,84 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
 const rowsForeign = rowsNoise.foreignPercentOfCore();
 
 // The same read pgbench-style: the client is a process of its own (pgbench, reading every row with libpq, as psql
-// and psycopg do), so its parsing runs beside the gateway instead of on the gateway's thread. Token cache warm.
+// and psycopg do), so its parsing runs beside the gateway instead of on the gateway's thread; and so is the gateway,
+// as an operator runs it (`gatehouse serve`, bench/lib/gatehouse.ts), with the same masking config. Not the gateway
+// in this process: this process spawns each pgbench run, and a spawn forks it. A fork write-protects the parent's
+// memory, so a gateway running here took a copy-on-write page fault for every page it wrote after each spawn:
+// about 2,000 per read (8 MB; `process.resourceUsage().minorPageFault`), masked or not, a cost of sharing a process
+// with the benchmark that no deployment has. Token cache warm.
 const pgbenchLog = new CommandLog();
 const wideScript = join(profileDir, 'wide.sql');
 writeFileSync(wideScript, 'SELECT * FROM wide;\n');
-const pgbenchTarget = (token: string): PgbenchTarget => {
-  const c = gw.clientConfig(token);
-  return { host: c.host, port: c.port, user: c.user, database: c.database, password: token };
-};
 const b = gw.backend;
+pgbenchLog.redact(b.password, '$PG_PASSWORD');
+const gatewayDir = mkdtempSync(join(tmpdir(), 'gatehouse-masking-gw-'));
+const gatewayPort = await freePort();
+const gatewayConfig = writeGatehouseConfig(
+  gatewayDir,
+  `listen:
+  postgres: 127.0.0.1:${gatewayPort}
+postgres:
+  allowPlaintextPassword: true # loopback only
+masking:
+  tokenKey: bench-masking-token-key-0123456789
+resources:
+  - name: app
+    protocol: postgres
+    target:
+      host: ${b.host}
+      port: ${b.port}
+      database: ${b.database}
+      user: ${b.user}
+      password: \${env:BENCH_PG_PASSWORD}
+    policy:
+      - groups: [rag-readers]
+        allow: [read]
+    masking:
+      columns:
+        - column: wide.email
+          type: email
+          style: tokenize
+      exempt: [auditors]
+`,
+);
+const gatewayEnv = { BENCH_PG_PASSWORD: b.password };
+const maskedToken = await mintToken(pgbenchLog, gatewayConfig, 'rag-readers', gatewayEnv);
+const exemptToken = await mintToken(pgbenchLog, gatewayConfig, 'rag-readers,auditors', gatewayEnv);
+pgbenchLog.redact(maskedToken, '$MASKED_TOKEN');
+pgbenchLog.redact(exemptToken, '$EXEMPT_TOKEN');
+const gateway = await startGatehouse(pgbenchLog, gatewayConfig, gatewayPort, { env: gatewayEnv });
+const pgbenchTarget = (token: string): PgbenchTarget => ({
+  host: '127.0.0.1',
+  port: gatewayPort,
+  user: 'agent',
+  database: 'app',
+  password: token,
+});
 const pgbenchTargets = {
   direct: { host: b.host, port: b.port, user: b.user, database: b.database, password: b.password },
-  unmasked: pgbenchTarget(exempt),
-  masked: pgbenchTarget(masked),
+  unmasked: pgbenchTarget(exemptToken),
+  masked: pgbenchTarget(maskedToken),
 } satisfies Record<string, PgbenchTarget>;
-pgbenchLog.redact(b.password, '$PG_PASSWORD');
-pgbenchLog.redact(exempt, '$EXEMPT_TOKEN');
-pgbenchLog.redact(masked, '$MASKED_TOKEN');
 const pgbenchMs = { direct: [] as number[], unmasked: [] as number[], masked: [] as number[] };
-/** This process's CPU time (the gateway's: pgbench and PostgreSQL are processes of their own) per read. */
+/** The gateway process's CPU time (all its threads: the relay's, the audit spool's, garbage collection) per read. */
 const pgbenchCpuMs = { direct: [] as number[], unmasked: [] as number[], masked: [] as number[] };
+const gatewayPid = gateway.server.pid;
+if (gatewayPid <= 0) throw new Error('the gateway process has no pid');
+// A fresh process: its first reads compile the relay and the masking code. Not measured.
+for (const path of ['unmasked', 'masked'] as const) {
+  await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
+}
 for (let round_ = 0; round_ < ROUNDS; round_++) {
   for (const path of ['direct', 'unmasked', 'masked'] as const) {
-    const cpuStart = cpuMs();
+    const cpuStart = processTreeCpuMs(gatewayPid);
     const result = await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
-    pgbenchCpuMs[path].push((cpuMs() - cpuStart) / PGBENCH_READS);
+    pgbenchCpuMs[path].push((processTreeCpuMs(gatewayPid) - cpuStart) / PGBENCH_READS);
     pgbenchMs[path].push(result.latencyMs);
   }
 }
+await gateway.server.stop();
+rmSync(gatewayDir, { recursive: true, force: true });
 const rowsProfile = await profiled('rows', () => readAll(gw.clientConfig(masked)));
 rmSync(profileDir, { recursive: true, force: true });
 const check = new pg.Client(gw.clientConfig(masked));
@@ -302,9 +353,11 @@ ${table(
   ],
 )}
 
-Masking over the bare loop, in CPU time: **${throughput.maskOverLoopCpu}** (target: 0.4, 100 MB/s where the loop
-runs at about 250; before this round of work: 0.245, 67.5 / 276 MB/s; the rounds before: 0.142, 0.09). The machine is
-shared and its cores are slow: read the ratio, which carries across loads, rather than the absolute MB/s.
+Masking over the bare loop, in CPU time: **${throughput.maskOverLoopCpu}** (0.245 before the last rounds of work, 0.142
+and 0.09 before those). The target is 100 MB/s per core, and the cores of this machine do not run at one speed: the
+same bare loop ran at 145 to 270 MB/s from one run to the next, minutes apart (a shared VM). Masking keeps to about
+0.4 of the loop, so it reaches 100 MB/s only while the loop runs at about 250: the target is met on this machine's
+fast spells and not on its slow ones. Read the ratio, which carries across those spells, next to the MB/s.
 
 Corpus: ${round(text.length / 1e6, 1)} MB of generated log lines (timestamps, UUIDs, versions, order numbers, about one
 sensitive value per 8 lines). Target: 100 MB/s per core.
@@ -327,9 +380,10 @@ ms; the rounds before: 3.28x, 3.68x). ${ROUNDS} rounds, alternated. Load average
 the end.
 
 The same read pgbench-style: \`pgbench -n -c 1 -t ${PGBENCH_READS} -f wide.sql\` (\`SELECT * FROM wide;\`), the client a
-process of its own reading every row with libpq (as psql and psycopg do) while the gateway runs in this one; median
-of ${ROUNDS} runs' average latency, alternated, and the CPU time this process (the gateway: its thread, the audit
-spool's, garbage collection) spent per read:
+process of its own reading every row with libpq (as psql and psycopg do), through a gateway that is a process of its
+own too, as an operator runs it (\`gatehouse serve\`, the same masking config); median of ${ROUNDS} runs' average
+latency, alternated, and the CPU time the gateway's process (its thread, the audit spool's, garbage collection) spent
+per read:
 
 ${table(
   ['Path', 'median ms per read', 'gateway CPU ms per read'],
@@ -340,7 +394,11 @@ ${table(
   ],
 )}
 
-Masked / unmasked, pgbench-style: **${rows.pgbench.maskedOverUnmasked}x**. This is the reading to judge the 1.5x target by
+Masked / unmasked, pgbench-style: **${rows.pgbench.maskedOverUnmasked}x** (target: within 1.5x). Until 2026-11-30
+the gateway of this measurement ran in the bench's process, which spawns each pgbench run: every spawn forked the
+gateway's process, which then took a copy-on-write page fault for each page it wrote (about 2,000 a read, masked or
+not). The masked read measured 1.65x to 1.99x that way, the gateway's CPU time about 70 ms a read where it is about
+60 in a process of its own. This is the reading to judge the 1.5x target by
 (the issue asks for a pgbench-style read), and the stricter one: with no node-postgres parsing on the gateway's
 thread to hide behind, the unmasked relay costs about nothing over a direct read (its CPU time hides behind PostgreSQL's), and masking's
 cost per row shows whole: the masked read is as long as the gateway's CPU time for it.
