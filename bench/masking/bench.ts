@@ -147,17 +147,17 @@ process.stderr.write(`throughput: ${JSON.stringify(throughput)}\n`);
 const streamProfile = await profiled('stream', streamAll);
 
 // --- 2. wide rows through the gateway ---------------------------------------------------------------------------
-const gw = await startPgGateway({
-  resourceYaml: `
+/** The wide table's masking (the `app` resource's, indented for it) and the token key, for both gateways below. */
+const RESOURCE_MASKING_YAML = `
     masking:
       columns:
         - column: wide.email
           type: email
           style: tokenize
       exempt: [auditors]
-`,
-  topLevelYaml: 'masking: { tokenKey: bench-masking-token-key-0123456789 }',
-});
+`;
+const TOKEN_KEY_YAML = 'masking: { tokenKey: bench-masking-token-key-0123456789 }';
+const gw = await startPgGateway({ resourceYaml: RESOURCE_MASKING_YAML, topLevelYaml: TOKEN_KEY_YAML });
 const admin = await gw.admin();
 await admin.query(`CREATE TABLE wide (id int PRIMARY KEY, email text, ${Array.from({ length: 12 }, (_, i) => `t${i} text`).join(', ')},
   n0 int, n1 int, n2 bigint, created timestamptz)`);
@@ -220,8 +220,7 @@ const gatewayConfig = writeGatehouseConfig(
   postgres: 127.0.0.1:${gatewayPort}
 postgres:
   allowPlaintextPassword: true # loopback only
-masking:
-  tokenKey: bench-masking-token-key-0123456789
+${TOKEN_KEY_YAML}
 resources:
   - name: app
     protocol: postgres
@@ -233,14 +232,7 @@ resources:
       password: \${env:BENCH_PG_PASSWORD}
     policy:
       - groups: [rag-readers]
-        allow: [read]
-    masking:
-      columns:
-        - column: wide.email
-          type: email
-          style: tokenize
-      exempt: [auditors]
-`,
+        allow: [read]${RESOURCE_MASKING_YAML}`,
 );
 const gatewayEnv = { BENCH_PG_PASSWORD: b.password };
 const maskedToken = await mintToken(pgbenchLog, gatewayConfig, 'rag-readers', gatewayEnv);
@@ -277,6 +269,12 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
     pgbenchMs[path].push(result.latencyMs);
   }
 }
+// The masked path of this gateway masks: its token stands where the email was.
+const gatewayCheck = new pg.Client({ ...pgbenchTargets.masked });
+await gatewayCheck.connect();
+const gatewayEmail = String((await gatewayCheck.query('SELECT email FROM wide WHERE id = 10')).rows[0]?.email);
+await gatewayCheck.end();
+if (!gatewayEmail.startsWith('tok_email_')) throw new Error(`the masked read got ${gatewayEmail}, not a token`);
 await gateway.server.stop();
 rmSync(gatewayDir, { recursive: true, force: true });
 const rowsProfile = await profiled('rows', () => readAll(gw.clientConfig(masked)));
