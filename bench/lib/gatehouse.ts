@@ -29,6 +29,23 @@ ${body}`,
   return path;
 }
 
+/**
+ * The `target:` of a PostgreSQL resource (indented for an item of `resources:`), its password read from the
+ * environment variable `passwordEnv` when the gateway starts.
+ */
+export function backendTargetYaml(
+  backend: { host: string; port: number; database: string; user: string },
+  passwordEnv: string,
+): string {
+  return `    target:
+      host: ${backend.host}
+      port: ${backend.port}
+      database: ${backend.database}
+      user: ${backend.user}
+      password: \${env:${passwordEnv}}
+`;
+}
+
 export async function mintToken(
   log: CommandLog,
   config: string,

@@ -27,7 +27,7 @@ import type { Redactor } from '../../src/masking/redactor.js';
 import { StreamMasker } from '../../src/masking/stream-masker.js';
 import { startPgGateway } from '../../test/support/pg-gateway.js';
 import { type ProfileSummary, profileMarkdown, summariseProfile } from '../lib/cpuprofile.js';
-import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
+import { backendTargetYaml, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { CpuAccount, loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { CommandLog, freePort } from '../lib/processes.js';
 import { median, RESULTS_DIR, ratio, round, table } from '../lib/report.js';
@@ -230,13 +230,7 @@ ${TOKEN_KEY_YAML}
 resources:
   - name: app
     protocol: postgres
-    target:
-      host: ${b.host}
-      port: ${b.port}
-      database: ${b.database}
-      user: ${b.user}
-      password: \${env:BENCH_PG_PASSWORD}
-    policy:
+${backendTargetYaml(b, 'BENCH_PG_PASSWORD')}    policy:
       - groups: [rag-readers]
         allow: [read]${RESOURCE_MASKING_YAML}`,
 );

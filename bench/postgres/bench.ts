@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
 import { summariseProfile } from '../lib/cpuprofile.js';
-import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
+import {
+  backendTargetYaml,
+  type GatehouseProcess,
+  mintToken,
+  REPO_ROOT,
+  startGatehouse,
+  writeGatehouseConfig,
+} from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run } from '../lib/processes.js';
@@ -135,13 +142,7 @@ postgres:
 resources:
   - name: bench
     protocol: postgres
-    target:
-      host: ${backend.host}
-      port: ${backend.port}
-      database: ${backend.database}
-      user: ${backend.user}
-      password: \${env:BENCH_PG_PASSWORD}
-    policy:
+${backendTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
       - groups: [bench]
         allow: [read]
         deny: [write, ddl, admin]

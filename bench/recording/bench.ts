@@ -21,6 +21,7 @@ import { createLogger } from '../../src/gateway/logger.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
+import { backendTargetYaml } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo } from '../lib/machine.js';
 import { measureQuietly, progress } from '../lib/measure.js';
 import { CommandLog, run } from '../lib/processes.js';
@@ -306,12 +307,6 @@ store: { sqlite: { path: audit.db, spool: ${options.spool} } }
 resources:
   - name: bench
     protocol: postgres
-    target:
-      host: ${pg.host}
-      port: ${pg.port}
-      database: ${pg.database}
-      user: ${pg.user}
-      password: \${env:PG_PASSWORD}
-    policy: [{ groups: [bench], allow: [read, session] }]
+${backendTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, session] }]
 `;
 }
