@@ -1,4 +1,5 @@
-// Cost of session recording: pgbench -S through in-process Gatehouse gateways with recording on (the real
+// Cost of session recording: pgbench -S through Gatehouse gateways, each in a process of its own
+// (gateway-process.ts), with recording on (the real
 // AuditRecorder, group commit into the SQLite store's spool, drained into the log by its thread; the default
 // `audit.overlapReads`, where a plain SELECT runs while its record is written and its rows wait until it is durable),
 // recording on without the spool (`store.sqlite.spool: false`: every group commit is a SQLite commit on the gateway's
@@ -8,23 +9,22 @@
 // machine runs. Writes bench/results/recording.*
 //
 // BENCH-ONLY SWITCH: "recording off" replaces the gateway's AuditRecorder.record with an immediately resolved promise
-// on that instance, here and nowhere in src/. Nothing else differs: same process, same config, same backend.
+// on that instance, in gateway-process.ts and nowhere in src/. Nothing else differs: same code, same config, same
+// backend.
 // Tunables: BENCH_REC_ROUNDS (default 3), BENCH_REC_SECONDS (default 10).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { backendTargetYaml } from '../lib/gatehouse.js';
-import { loadAverage, machineInfo } from '../lib/machine.js';
+import { backendTargetYaml, REPO_ROOT } from '../lib/gatehouse.js';
+import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { measureQuietly, progress } from '../lib/measure.js';
-import { CommandLog, run } from '../lib/processes.js';
+import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
 import { machineMarkdown, median, round, table, writeResults } from '../lib/report.js';
 import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
 
@@ -84,7 +84,7 @@ const machine = machineInfo();
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-rec-'));
 delete process.env.GATEHOUSE_TEST_PG_URL;
 let backend: TestPostgres | undefined;
-const gateways: Gateway[] = [];
+const gateways: Background[] = [];
 
 try {
   progress('starting PostgreSQL');
@@ -98,23 +98,30 @@ try {
   );
 
   const targets = {} as Record<Recording, PgbenchTarget>;
+  const gatewayOf = {} as Record<Recording, Background>;
   for (const recording of RECORDINGS) {
     const sub = join(dir, recording);
-    const yaml = gatewayYaml(backend, { overlapReads: recording !== 'strict', spool: recording !== 'direct' });
-    const loaded = parseConfig(yaml, join(sub, 'gatehouse.yaml'), { PG_PASSWORD: backend.password });
-    const gateway = await Gateway.start(loaded, {
-      logger: createLogger('warn'),
-      listen: { postgres: { host: '127.0.0.1', port: 0 } },
-    });
-    gateways.push(gateway);
-    if (recording === 'off') {
-      // The bench-only switch (see the header): records nothing, resolves at once.
-      gateway.services.recorder.record = () => Promise.resolve();
-    }
+    mkdirSync(sub, { recursive: true });
+    const port = await freePort();
+    const yaml = gatewayYaml(backend, port, { overlapReads: recording !== 'strict', spool: recording !== 'direct' });
+    const configPath = join(sub, 'gatehouse.yaml');
+    writeFileSync(configPath, yaml);
+    const env = { PG_PASSWORD: backend.password };
+    const loaded = parseConfig(yaml, configPath, env);
+    // The issuer's key file is made here, before the gateway reads it.
     const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
     const token = await issuer.mint({ subject: 'bench', groups: ['bench'], ttlMs: 2 * 3_600_000 });
     log.redact(token, '$TOKEN');
-    const port = gateway.addresses.postgres?.port as number;
+    const gateway = startBackground(
+      log,
+      `gateway (recording ${recording})`,
+      'node',
+      ['--import', 'tsx', 'bench/recording/gateway-process.ts', configPath, recording],
+      { cwd: REPO_ROOT, env },
+    );
+    gateways.push(gateway);
+    gatewayOf[recording] = gateway;
+    await waitForPort(port, gateway, 60_000);
     targets[recording] = { host: '127.0.0.1', port, user: 'bench', database: 'bench', password: token };
   }
 
@@ -132,17 +139,13 @@ try {
         const label = `recording ${recording}, ${mode}, ${clients} clients, round ${r}`;
         progress(label);
         const m = await measureQuietly(label, async () => {
-          const cpuBefore = process.cpuUsage();
+          const pid = gatewayOf[recording].pid;
+          const cpuBefore = processTreeCpuMs(pid);
           const from = Date.now();
           const result = await runPgbench(log, targets[recording], mode, clients, SECONDS);
           const to = Date.now();
-          const cpu = process.cpuUsage(cpuBefore);
-          return {
-            ...result,
-            from,
-            to,
-            cpuUsPerTx: round((cpu.user + cpu.system) / Math.max(1, result.transactions), 1),
-          };
+          const cpuMs = processTreeCpuMs(pid) - cpuBefore;
+          return { ...result, from, to, cpuUsPerTx: round((cpuMs * 1000) / Math.max(1, result.transactions), 1) };
         });
         samples.push({ recording, mode, clients, round: r, ...m.result, foreignCpu: m.foreignCpu });
       }
@@ -209,14 +212,16 @@ try {
     '# Cost of session recording (pgbench through Gatehouse)',
     '',
     `pgbench -S (select-only, scale ${SCALE}), ${SECONDS}s per run, ${ROUNDS} rounds, median tps. One gateway config,`,
-    "four in-process gateways: recording **on** (the default: AuditRecorder, group commit into the SQLite store's",
+    'four gateways, each a process of its own (`bench/recording/gateway-process.ts`, so each has JIT feedback of its',
+    "own, as a deployment does): recording **on** (the default: AuditRecorder, group commit into the SQLite store's",
     'spool, one write per batch, drained into the log (WAL mode, synchronous=NORMAL) and its session index every',
     '100 ms by a thread of its own; a plain SELECT runs while its record is written and its rows are released once',
     'the record is durable), recording on **direct** (`store.sqlite.spool: false`: every group commit is a SQLite',
     "commit on the gateway's thread, the session index caught up every 250 ms), recording on **strict**",
     '(`audit.overlapReads: false`: every statement waits for its record before it runs) and recording **off**',
     '(bench-only switch: `AuditRecorder.record` replaced by a resolved promise on that instance). Runs rotate so all',
-    'see the same load.',
+    "see the same load. Until 2026-11-30 the four ran in the bench's process, sharing the code's JIT feedback across",
+    'their four configurations; the last run that way read 19.7%, 23.2% and 25.9% (see the README).',
     '',
     table(
       [
@@ -297,8 +302,9 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function gatewayYaml(pg: TestPostgres, options: { overlapReads: boolean; spool: boolean }): string {
-  return `log: { level: warn }
+function gatewayYaml(pg: TestPostgres, port: number, options: { overlapReads: boolean; spool: boolean }): string {
+  return `listen: { postgres: '127.0.0.1:${port}' }
+log: { level: warn }
 audit: { overlapReads: ${options.overlapReads} }
 postgres: { allowPlaintextPassword: true } # loopback only, as in the quickstart
 identity:
