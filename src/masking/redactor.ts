@@ -206,12 +206,6 @@ export class Redactor {
     return (seen & (MAY_FIND | NON_ASCII_BIT)) !== 0;
   }
 
-  /** Whether any detector can find anything in a surveyed ASCII text. */
-  mayFind(survey: Survey): boolean {
-    if (this.untriggered !== 0 || this.textDetectors.length > MAX_TRIGGERED || survey.runFrom !== -1) return true;
-    return (survey.seen & MAY_FIND) !== 0;
-  }
-
   /** Non-overlapping matches in text order. */
   find(text: string): Match[] {
     return resolveOverlaps(this.collect(text));

@@ -277,7 +277,8 @@ describe('fast paths', () => {
           continue;
         }
         const message = JSON.stringify(values);
-        if (!redactor.mayFind(survey)) {
+        // What the DataRow path decides (`ResultMasking.maskScanned`): no run, and no class a detector is triggered by.
+        if (survey.runFrom === -1 && !redactor.mayFindInClasses(survey.seen)) {
           assert.deepEqual(plain, [], message);
           skipped++;
           continue;
