@@ -84,7 +84,8 @@ const machine = machineInfo();
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-rec-'));
 delete process.env.GATEHOUSE_TEST_PG_URL;
 let backend: TestPostgres | undefined;
-const gateways: Background[] = [];
+/** Each recording's gateway process. */
+const gateways: Partial<Record<Recording, Background>> = {};
 
 try {
   progress('starting PostgreSQL');
@@ -98,7 +99,6 @@ try {
   );
 
   const targets = {} as Record<Recording, PgbenchTarget>;
-  const gatewayOf = {} as Record<Recording, Background>;
   for (const recording of RECORDINGS) {
     const sub = join(dir, recording);
     mkdirSync(sub, { recursive: true });
@@ -119,8 +119,7 @@ try {
       ['--import', 'tsx', 'bench/recording/gateway-process.ts', configPath, recording],
       { cwd: REPO_ROOT, env },
     );
-    gateways.push(gateway);
-    gatewayOf[recording] = gateway;
+    gateways[recording] = gateway;
     await waitForPort(port, gateway, 60_000);
     targets[recording] = { host: '127.0.0.1', port, user: 'bench', database: 'bench', password: token };
   }
@@ -139,7 +138,7 @@ try {
         const label = `recording ${recording}, ${mode}, ${clients} clients, round ${r}`;
         progress(label);
         const m = await measureQuietly(label, async () => {
-          const pid = gatewayOf[recording].pid;
+          const pid = (gateways[recording] as Background).pid;
           const cpuBefore = processTreeCpuMs(pid);
           const from = Date.now();
           const result = await runPgbench(log, targets[recording], mode, clients, SECONDS);
@@ -297,7 +296,7 @@ try {
   );
   process.stdout.write(`${markdown}\n`);
 } finally {
-  for (const g of gateways) await g.stop().catch(() => undefined);
+  for (const g of Object.values(gateways)) await g.stop().catch(() => undefined);
   await backend?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
