@@ -255,28 +255,32 @@ const pgbenchTargets = {
 const pgbenchMs = { direct: [] as number[], unmasked: [] as number[], masked: [] as number[] };
 /** The gateway process's CPU time (all its threads: the relay's, the audit spool's, garbage collection) per read. */
 const pgbenchCpuMs = { direct: [] as number[], unmasked: [] as number[], masked: [] as number[] };
-const gatewayPid = gateway.server.pid;
-if (gatewayPid <= 0) throw new Error('the gateway process has no pid');
-// A fresh process: its first reads compile the relay and the masking code. Not measured.
-for (const path of ['unmasked', 'masked'] as const) {
-  await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
-}
-for (let round_ = 0; round_ < PGBENCH_ROUNDS; round_++) {
-  for (const path of ['direct', 'unmasked', 'masked'] as const) {
-    const cpuStart = processTreeCpuMs(gatewayPid);
-    const result = await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
-    pgbenchCpuMs[path].push((processTreeCpuMs(gatewayPid) - cpuStart) / PGBENCH_READS);
-    pgbenchMs[path].push(result.latencyMs);
+// The gateway is a process of its own: stopped however the measurement ends, never left behind.
+try {
+  const gatewayPid = gateway.server.pid;
+  if (gatewayPid <= 0) throw new Error('the gateway process has no pid');
+  // A fresh process: its first reads compile the relay and the masking code. Not measured.
+  for (const path of ['unmasked', 'masked'] as const) {
+    await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
   }
+  for (let round_ = 0; round_ < PGBENCH_ROUNDS; round_++) {
+    for (const path of ['direct', 'unmasked', 'masked'] as const) {
+      const cpuStart = processTreeCpuMs(gatewayPid);
+      const result = await runPgbenchScript(pgbenchLog, pgbenchTargets[path], wideScript, PGBENCH_READS);
+      pgbenchCpuMs[path].push((processTreeCpuMs(gatewayPid) - cpuStart) / PGBENCH_READS);
+      pgbenchMs[path].push(result.latencyMs);
+    }
+  }
+  // The masked path of this gateway masks: its token stands where the email was.
+  const gatewayCheck = new pg.Client({ ...pgbenchTargets.masked });
+  await gatewayCheck.connect();
+  const gatewayEmail = String((await gatewayCheck.query('SELECT email FROM wide WHERE id = 10')).rows[0]?.email);
+  await gatewayCheck.end();
+  if (!gatewayEmail.startsWith('tok_email_')) throw new Error(`the masked read got ${gatewayEmail}, not a token`);
+} finally {
+  await gateway.server.stop();
+  rmSync(gatewayDir, { recursive: true, force: true });
 }
-// The masked path of this gateway masks: its token stands where the email was.
-const gatewayCheck = new pg.Client({ ...pgbenchTargets.masked });
-await gatewayCheck.connect();
-const gatewayEmail = String((await gatewayCheck.query('SELECT email FROM wide WHERE id = 10')).rows[0]?.email);
-await gatewayCheck.end();
-if (!gatewayEmail.startsWith('tok_email_')) throw new Error(`the masked read got ${gatewayEmail}, not a token`);
-await gateway.server.stop();
-rmSync(gatewayDir, { recursive: true, force: true });
 const rowsProfile = await profiled('rows', () => readAll(gw.clientConfig(masked)));
 rmSync(profileDir, { recursive: true, force: true });
 const check = new pg.Client(gw.clientConfig(masked));
