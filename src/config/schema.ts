@@ -213,6 +213,13 @@ const audit = z
      * is withheld and the session ends. Everything else waits for its record before it runs. `false`: reads wait too.
      */
     overlapReads: z.boolean().default(true),
+    /**
+     * A plain write (INSERT, UPDATE, DELETE or MERGE with no function call and no risk tag) sent inside a transaction
+     * block starts at the backend while its record is being made durable: nothing it changes commits before COMMIT,
+     * which waits for its own record and so for every record before it. Its answer waits for its record; if the
+     * record fails the session ends and the transaction is rolled back. `false`: such writes wait for their record.
+     */
+    overlapTransactionWrites: z.boolean().default(true),
     checkpoints: z
       .strictObject({
         /** Ed25519 private key (PKCS#8 PEM), held outside the store: use `${file:...}` or `${env:...}`. */

@@ -243,6 +243,7 @@ export class PostgresListener implements Listener {
       approvals: services.approvals,
       approvalsPublicUrl: services.config.approvals.publicUrl,
       overlapReads: services.config.audit.overlapReads,
+      overlapTransactionWrites: services.config.audit.overlapTransactionWrites,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);

@@ -40,6 +40,9 @@ const COMPLETIONS: Readonly<Record<PendingKind, readonly number[]>> = Object.ass
 /** Kinds the protocol's extended-query error handling applies to (the backend then ignores messages until Sync). */
 const EXTENDED: ReadonlySet<PendingKind> = new Set(['parse', 'bind', 'describe', 'execute', 'close', 'refusal']);
 
+/** Kinds that run a statement, or end an implicit transaction (Sync). */
+const STATUS_CHANGING: ReadonlySet<PendingKind> = new Set(['execute', 'sync', 'query', 'refusal']);
+
 export class PendingResponses {
   private items: PendingResponse[] = [];
   private head = 0;
@@ -84,6 +87,18 @@ export class PendingResponses {
     const dropped: PendingResponse[] = [];
     while (this.first !== undefined && this.first.kind !== 'sync') dropped.push(this.shift() as PendingResponse);
     return { dropped, syncPending: this.first !== undefined };
+  }
+
+  /**
+   * True while a forwarded message that may begin or end a transaction is unanswered (a statement, a Sync, a refusal's
+   * stand-in): until it is, the last ReadyForQuery's status may not be the backend's when the next message runs.
+   */
+  mayChangeTransactionStatus(): boolean {
+    for (let i = this.head; i < this.items.length; i++) {
+      const kind = this.items[i]?.kind;
+      if (kind !== undefined && STATUS_CHANGING.has(kind)) return true;
+    }
+    return false;
   }
 
   /** Name changes still in flight, in order. */

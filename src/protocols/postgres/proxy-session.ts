@@ -46,6 +46,8 @@ export interface ProxySessionOptions {
   readonly approvalsPublicUrl?: string | undefined;
   /** `audit.overlapReads`: plain reads run while their record is written (see `StatementGate.overlaps`). */
   readonly overlapReads?: boolean;
+  /** `audit.overlapTransactionWrites`: so do plain writes inside a transaction block. */
+  readonly overlapTransactionWrites?: boolean;
 }
 
 type ClientHandlers = {
@@ -140,6 +142,7 @@ export class ProxySession {
       resourceName: options.resource.name,
       maskingExtra: maskingNote(masking),
       overlapReads: options.overlapReads === true,
+      overlapTransactionWrites: options.overlapTransactionWrites === true,
       approvals: options.approvals,
       approvalsPublicUrl: options.approvalsPublicUrl,
       logger: this.logger,

@@ -21,9 +21,35 @@ export function mayOverlapRecord(statements: readonly ClassifiedStatement[]): bo
   );
 }
 
+/** The writes a transaction block keeps to itself until it commits (see `mayOverlapInTransaction`). */
+const TRANSACTIONAL_DML: ReadonlySet<string> = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
 /**
- * Holds a session's backend answers while the newest overlapped read's record is not durable yet, so nothing of that
- * read's result leaves before its record: the relay reads, masks and records them meanwhile but keeps their output
+ * Whether these statements may run while their audit record is written, sent inside a transaction block the client
+ * opened (`audit.overlapTransactionWrites`): plain SELECT, INSERT, UPDATE, DELETE and MERGE, with no function call
+ * and no risk tag. Nothing they change is committed or seen by anyone else before COMMIT, and COMMIT waits for its
+ * own record, which is durable only once every record before it is (the recorder writes in order). If a record
+ * fails, the session ends and the backend rolls the transaction back: the statement ran, but took no effect. Its
+ * answer, like an overlapped read's, waits for the record. Not covered, as a statement does not show them: what a
+ * trigger does outside the database, and sequence values, which a rollback does not return.
+ */
+export function mayOverlapInTransaction(statements: readonly ClassifiedStatement[]): boolean {
+  return (
+    statements.length > 0 &&
+    statements.every(
+      (s) =>
+        ((s.kind === 'read' && s.action === 'SELECT') || (s.kind === 'write' && TRANSACTIONAL_DML.has(s.action))) &&
+        s.tags.length === 0 &&
+        s.callsFunctions !== true &&
+        s.executes === undefined &&
+        s.prepares === undefined,
+    )
+  );
+}
+
+/**
+ * Holds a session's backend answers while the newest overlapped statement's record is not durable yet, so nothing of
+ * its result leaves before its record: the relay reads, masks and records them meanwhile but keeps their output
  * (up to a bound; past it they wait in the frame reader, the backend socket paused). Records are made durable in
  * order, so the newest settling opens the gate for everything before it.
  */

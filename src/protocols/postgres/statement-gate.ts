@@ -11,7 +11,7 @@ import type { BackendWriter } from './backend-writer.js';
 import type { ClassifiedStatement } from './classify.js';
 import { errorFieldsFor, refusalFor } from './error-response.js';
 import type { PendingResponses } from './pending-responses.js';
-import { mayOverlapRecord } from './record-gate.js';
+import { mayOverlapInTransaction, mayOverlapRecord } from './record-gate.js';
 import { StatementApproval } from './statement-approval.js';
 import type { StatementNames } from './statement-names.js';
 import { recordRefusal } from './statement-run.js';
@@ -48,6 +48,8 @@ export interface StatementGateOptions {
   readonly maskingExtra: Readonly<Record<string, unknown>>;
   /** `audit.overlapReads`: plain reads run while their record is written (see `overlaps`). */
   readonly overlapReads: boolean;
+  /** `audit.overlapTransactionWrites`: so do plain writes inside a transaction block (see `overlaps`). */
+  readonly overlapTransactionWrites: boolean;
   readonly approvals: ApprovalService;
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
@@ -81,6 +83,7 @@ export class StatementGate {
   private readonly resourceName: string;
   private readonly maskingExtra: Readonly<Record<string, unknown>>;
   private readonly overlapReads: boolean;
+  private readonly overlapTransactionWrites: boolean;
   private readonly logger: Logger;
   private readonly metrics: GatewayMetrics;
   private readonly host: StatementGateHost;
@@ -98,6 +101,7 @@ export class StatementGate {
     this.resourceName = options.resourceName;
     this.maskingExtra = options.maskingExtra;
     this.overlapReads = options.overlapReads;
+    this.overlapTransactionWrites = options.overlapTransactionWrites;
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.host = options.host;
@@ -145,8 +149,19 @@ export class StatementGate {
     this.refuse(refusal, 'simple', handle);
   }
 
+  /**
+   * Whether statements about to be sent may run while their record is written: plain reads (`mayOverlapRecord`), and
+   * plain writes when they will run inside a transaction block (`mayOverlapInTransaction`): the last ReadyForQuery
+   * said `T`, and nothing sent since can have ended the block (a COMMIT pipelined ahead of an UPDATE).
+   */
   overlaps(statements: readonly ClassifiedStatement[]): boolean {
-    return this.overlapReads && mayOverlapRecord(statements);
+    if (this.overlapReads && mayOverlapRecord(statements)) return true;
+    return (
+      this.overlapTransactionWrites &&
+      this.relay.transactionStatus === 'T' &&
+      !this.pending.mayChangeTransactionStatus() &&
+      mayOverlapInTransaction(statements)
+    );
   }
 
   /**

@@ -12,7 +12,7 @@ import {
   mostPrivileged,
   toOperation,
 } from '../../../src/protocols/postgres/classify.js';
-import { mayOverlapRecord } from '../../../src/protocols/postgres/record-gate.js';
+import { mayOverlapInTransaction, mayOverlapRecord } from '../../../src/protocols/postgres/record-gate.js';
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `
@@ -341,6 +341,23 @@ describe('function calls and plain reads, which decide whether a read may overla
     assert.equal(overlaps('WITH d AS (DELETE FROM t RETURNING a) SELECT a FROM d'), false, 'writes');
     assert.equal(overlaps('SELECT a FROM t; DELETE FROM t WHERE a = 1'), false, 'one part writes');
     assert.equal(overlaps('EXPLAIN ANALYZE SELECT a FROM t'), false);
+    assert.equal(overlaps('EXECUTE plan_1'), false);
+    assert.equal(overlaps(''), false);
+  });
+
+  test('inside a transaction block, plain DML may run while its record is written too', () => {
+    const overlaps = (sql: string) => mayOverlapInTransaction(classifySql(sql));
+    assert.equal(overlaps('UPDATE pgbench_accounts SET abalance = abalance + 5 WHERE aid = 42'), true);
+    assert.equal(overlaps('INSERT INTO h (tid, delta, mtime) VALUES (1, 5, CURRENT_TIMESTAMP)'), true);
+    assert.equal(overlaps('DELETE FROM t WHERE a = 1; SELECT b FROM u'), true);
+    assert.equal(overlaps('MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE'), true);
+    assert.equal(overlaps('DELETE FROM t'), false, 'a risk tag (no WHERE)');
+    assert.equal(overlaps('UPDATE t SET a = f(a) WHERE b = 1'), false, 'a function call');
+    assert.equal(overlaps('UPDATE t SET a = 1 WHERE b = 1; COMMIT'), false, 'ends the block');
+    assert.equal(overlaps('SAVEPOINT s'), false);
+    assert.equal(overlaps('CREATE TABLE x (a int)'), false, 'DDL');
+    assert.equal(overlaps("COPY t FROM PROGRAM 'x'"), false);
+    assert.equal(overlaps('SELECT a INTO x FROM t'), false);
     assert.equal(overlaps('EXECUTE plan_1'), false);
     assert.equal(overlaps(''), false);
   });

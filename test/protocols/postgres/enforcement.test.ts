@@ -242,14 +242,17 @@ describe('postgres policy enforcement', () => {
 
   /**
    * A slow audit disk: records are written as usual, but the gateway hears they are durable only when the test
-   * opens the gate. Returns the gate's opener and a restore function.
+   * opens the gate (only those of statements holding `marker`, when given). Returns the gate's opener and a restore
+   * function.
    */
-  const slowAudit = () => {
+  const slowAudit = (marker?: string) => {
     const record = gw.recorder.record;
     const { promise: gate, resolve: open } = opener();
     gw.recorder.record = (event, options) => {
       const durable = record.call(gw.recorder, event, options);
-      return event.type === 'operation' ? durable.then(() => gate) : durable;
+      const slow =
+        event.type === 'operation' && (marker === undefined || String(event.payload['text']).includes(marker));
+      return slow ? durable.then(() => gate) : durable;
     };
     return { open, restore: () => (gw.recorder.record = record) };
   };
@@ -438,6 +441,119 @@ describe('postgres policy enforcement', () => {
     } finally {
       audit.restore();
       await client.end();
+    }
+  });
+
+  const bodyOf = async (id: number): Promise<string> => {
+    const admin = await gw.admin();
+    try {
+      return (await admin.query('select body from docs where id = $1', [id])).rows[0].body;
+    } finally {
+      await admin.end();
+    }
+  };
+
+  test('inside a transaction block a plain write runs while its record is written; its answer waits for it', async () => {
+    const client = await connect(indexer);
+    try {
+      await client.query('begin');
+      const audit = slowAudit('tx-write-marker');
+      let answered = false;
+      const update = client.query("update docs set body = 'tx-write-marker' where id = 6").then((result) => {
+        answered = true;
+        return result;
+      });
+      try {
+        await backendRan('tx-write-marker', "state = 'idle in transaction'");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(answered, false, 'no answer before the record is durable');
+        assert.equal(await bodyOf(6), 'doc 6', 'nothing is committed while the block is open');
+        audit.open();
+        assert.equal((await update).rowCount, 1);
+      } finally {
+        // Opened whatever failed above, so the update can end and the test fail rather than hang.
+        audit.open();
+        audit.restore();
+      }
+      await client.query('commit');
+      assert.equal(await bodyOf(6), 'tx-write-marker');
+    } finally {
+      await client.query("update docs set body = 'doc 6' where id = 6").catch(() => undefined);
+      await client.end();
+    }
+    const operations = (await gw.events()).filter((e) => e.type === 'operation');
+    const update = operations.find(
+      (e) => e.payload['text'] === "update docs set body = 'tx-write-marker' where id = 6",
+    );
+    assert.equal(update?.payload['kind'], 'write');
+    assert.equal(update?.payload['verdict'], 'allow');
+  });
+
+  test('a write in a transaction block whose record fails is withheld, and the block rolled back', async () => {
+    const client = await connect(indexer);
+    client.on('error', () => undefined);
+    const record = gw.recorder.record;
+    try {
+      await client.query('begin');
+      await client.query("update docs set body = 'first in block' where id = 8");
+      gw.recorder.record = (event, options) =>
+        event.type === 'operation' && String(event.payload['text']).includes('unrecorded-write')
+          ? Promise.reject(new Error('disk full'))
+          : record.call(gw.recorder, event, options);
+      await assert.rejects(
+        client.query("update docs set body = 'unrecorded-write' where id = 7"),
+        (error: DatabaseError) => {
+          // XX000, not 58000: the write had been sent (it overlapped its record), and its answer was withheld.
+          assert.equal(error.code, 'XX000');
+          assert.match(error.message, /could not be recorded, so its result was withheld/);
+          return true;
+        },
+      );
+      await assert.rejects(client.query('commit'), 'the session is over: nothing can commit the block');
+    } finally {
+      gw.recorder.record = record;
+      await client.end().catch(() => undefined);
+    }
+    // The backend session ends with the gateway's: wait for it, then neither write of the block is there.
+    const admin = await gw.admin();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await admin.query(
+          "select 1 from pg_stat_activity where pid <> pg_backend_pid() and query like '%unrecorded-write%'",
+        );
+        if (rows.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    } finally {
+      await admin.end();
+    }
+    assert.equal(await bodyOf(7), 'doc 7');
+    assert.equal(await bodyOf(8), 'doc 8');
+  });
+
+  test('a write behind a pipelined COMMIT waits for its record: it would run outside the block', async () => {
+    const client = await RawClient.login(gw.host, gw.port, indexer);
+    const audit = slowAudit('pipelined-write');
+    try {
+      client.write(serialize.query('begin'));
+      await client.until('readyForQuery');
+      // Sent together: the INSERT is decided before the backend answers the COMMIT, while the last status seen is `T`.
+      client.write(serialize.query('commit'), serialize.query("insert into docs values (21, 'pipelined-write')"));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const admin = await gw.admin();
+      try {
+        const count = async () => (await admin.query('select count(*)::int as n from docs where id = 21')).rows[0].n;
+        assert.equal(await count(), 0, 'not run before its record is durable');
+        audit.open();
+        await client.until('readyForQuery', 3);
+        assert.equal(await count(), 1);
+        await admin.query('delete from docs where id = 21');
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      audit.restore();
+      client.close();
     }
   });
 
