@@ -47,6 +47,27 @@ export function mayOverlapInTransaction(statements: readonly ClassifiedStatement
   );
 }
 
+/** What opens a transaction block and nothing more (`BEGIN READ WRITE` is classified a write, and is not this). */
+const OPENS_BLOCK: ReadonlySet<string> = new Set(['BEGIN', 'START TRANSACTION']);
+
+/**
+ * Whether this message only opens a transaction block (`BEGIN`, `START TRANSACTION`), which may then run while its
+ * record is written (`audit.overlapTransactionWrites`), whatever the session's state: opening a block changes no
+ * data, and its answer waits for the record like any overlapped statement's, so nothing after it is even sent before
+ * its record is durable. Without this, a one-client transaction paid a record's wait for its BEGIN too.
+ */
+export function onlyOpensTransaction(statements: readonly ClassifiedStatement[]): boolean {
+  const [statement] = statements;
+  return (
+    statements.length === 1 &&
+    statement !== undefined &&
+    statement.kind === 'session' &&
+    OPENS_BLOCK.has(statement.action) &&
+    statement.tags.length === 0 &&
+    statement.callsFunctions !== true
+  );
+}
+
 /**
  * Holds a session's backend answers while the newest overlapped statement's record is not durable yet, so nothing of
  * its result leaves before its record: the relay reads, masks and records them meanwhile but keeps their output

@@ -11,7 +11,7 @@ import type { BackendWriter } from './backend-writer.js';
 import type { ClassifiedStatement } from './classify.js';
 import { errorFieldsFor, refusalFor } from './error-response.js';
 import type { PendingResponses } from './pending-responses.js';
-import { mayOverlapInTransaction, mayOverlapRecord } from './record-gate.js';
+import { mayOverlapInTransaction, mayOverlapRecord, onlyOpensTransaction } from './record-gate.js';
 import { StatementApproval } from './statement-approval.js';
 import type { StatementNames } from './statement-names.js';
 import { recordRefusal } from './statement-run.js';
@@ -150,14 +150,16 @@ export class StatementGate {
   }
 
   /**
-   * Whether statements about to be sent may run while their record is written: plain reads (`mayOverlapRecord`), and
-   * plain writes when they will run inside a transaction block (`mayOverlapInTransaction`): the last ReadyForQuery
-   * said `T`, and nothing sent since can have ended the block (a COMMIT pipelined ahead of an UPDATE).
+   * Whether statements about to be sent may run while their record is written: plain reads (`mayOverlapRecord`), a
+   * BEGIN (`onlyOpensTransaction`), and plain writes when they will run inside a transaction block
+   * (`mayOverlapInTransaction`): the last ReadyForQuery said `T`, and nothing sent since can have ended the block (a
+   * COMMIT pipelined ahead of an UPDATE).
    */
   overlaps(statements: readonly ClassifiedStatement[]): boolean {
     if (this.overlapReads && mayOverlapRecord(statements)) return true;
+    if (!this.overlapTransactionWrites) return false;
+    if (onlyOpensTransaction(statements)) return true;
     return (
-      this.overlapTransactionWrites &&
       this.relay.transactionStatus === 'T' &&
       !this.pending.mayChangeTransactionStatus() &&
       mayOverlapInTransaction(statements)

@@ -12,7 +12,11 @@ import {
   mostPrivileged,
   toOperation,
 } from '../../../src/protocols/postgres/classify.js';
-import { mayOverlapInTransaction, mayOverlapRecord } from '../../../src/protocols/postgres/record-gate.js';
+import {
+  mayOverlapInTransaction,
+  mayOverlapRecord,
+  onlyOpensTransaction,
+} from '../../../src/protocols/postgres/record-gate.js';
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `
@@ -360,6 +364,18 @@ describe('function calls and plain reads, which decide whether a read may overla
     assert.equal(overlaps('SELECT a INTO x FROM t'), false);
     assert.equal(overlaps('EXECUTE plan_1'), false);
     assert.equal(overlaps(''), false);
+  });
+
+  test('a message that only opens a transaction block may run while its record is written', () => {
+    const opens = (sql: string) => onlyOpensTransaction(classifySql(sql));
+    assert.equal(opens('BEGIN'), true);
+    assert.equal(opens('START TRANSACTION ISOLATION LEVEL SERIALIZABLE'), true);
+    assert.equal(opens('BEGIN READ ONLY'), true);
+    assert.equal(opens('BEGIN READ WRITE'), false, 'may leave a read-only session');
+    assert.equal(opens('BEGIN; UPDATE t SET a = 1 WHERE b = 2'), false);
+    assert.equal(opens('COMMIT'), false);
+    assert.equal(opens('ROLLBACK'), false);
+    assert.equal(opens('SAVEPOINT s'), false);
   });
 });
 

@@ -489,6 +489,33 @@ describe('postgres policy enforcement', () => {
     assert.equal(update?.payload['verdict'], 'allow');
   });
 
+  test('a BEGIN runs while its record is written; its answer, and so the block, waits for it', async () => {
+    const client = await connect(indexer);
+    const audit = slowAudit('begin-marker');
+    try {
+      let answered = false;
+      const begin = client.query('begin /* begin-marker */').then(() => {
+        answered = true;
+      });
+      try {
+        await backendRan('begin-marker', "state = 'idle in transaction'");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(answered, false, 'no answer before the record is durable');
+      } finally {
+        audit.open();
+      }
+      await begin;
+      assert.equal(
+        (await client.query("select current_setting('transaction_isolation') as i")).rows[0].i,
+        'read committed',
+      );
+      await client.query('rollback');
+    } finally {
+      audit.restore();
+      await client.end();
+    }
+  });
+
   test('a write in a transaction block whose record fails is withheld, and the block rolled back', async () => {
     const client = await connect(indexer);
     client.on('error', () => undefined);
