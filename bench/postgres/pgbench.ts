@@ -16,8 +16,23 @@ export interface PgbenchResult {
   readonly transactions: number;
 }
 
-/** `pgbench -S` (select-only), no vacuum (-n: the gateway's read-only policy would refuse it; done once directly). */
-export function pgbenchArgs(target: PgbenchTarget, mode: QueryMode, clients: number, seconds: number): string[] {
+/**
+ * pgbench's built-in scripts: `select-only` (-S: one SELECT per transaction) and `tpcb` (its default, TPC-B-like:
+ * BEGIN, three UPDATEs, a SELECT, an INSERT and END per transaction).
+ */
+export type PgbenchScript = 'select-only' | 'tpcb';
+
+/**
+ * `pgbench -S` (select-only) unless told otherwise, no vacuum (-n: the gateway's read-only policy would refuse it;
+ * done once directly).
+ */
+export function pgbenchArgs(
+  target: PgbenchTarget,
+  mode: QueryMode,
+  clients: number,
+  seconds: number,
+  script: PgbenchScript = 'select-only',
+): string[] {
   return [
     '-h',
     target.host,
@@ -25,7 +40,7 @@ export function pgbenchArgs(target: PgbenchTarget, mode: QueryMode, clients: num
     String(target.port),
     '-U',
     target.user,
-    '-S',
+    ...(script === 'select-only' ? ['-S'] : []),
     '-n',
     '-M',
     mode,
@@ -45,8 +60,9 @@ export async function runPgbench(
   mode: QueryMode,
   clients: number,
   seconds: number,
+  script: PgbenchScript = 'select-only',
 ): Promise<PgbenchResult> {
-  const { stdout, stderr } = await run(log, 'pgbench', pgbenchArgs(target, mode, clients, seconds), {
+  const { stdout, stderr } = await run(log, 'pgbench', pgbenchArgs(target, mode, clients, seconds, script), {
     env: { PGPASSWORD: target.password },
   });
   return parsePgbench(stdout, stderr);

@@ -26,16 +26,19 @@ import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { measureQuietly, progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
 import { machineMarkdown, median, round, table, writeResults } from '../lib/report.js';
-import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
+import { type PgbenchScript, type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
 
 const ROUNDS = Number(process.env.BENCH_REC_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_REC_SECONDS ?? 10);
 const SCALE = 10;
 const WARM_UP_SECONDS = Number(process.env.BENCH_REC_WARMUP_SECONDS ?? 5);
-const CASES: { mode: QueryMode; clients: number }[] = [
-  { mode: 'simple', clients: 1 },
-  { mode: 'simple', clients: 8 },
-  { mode: 'prepared', clients: 8 },
+const CASES: { script: PgbenchScript; mode: QueryMode; clients: number }[] = [
+  { script: 'select-only', mode: 'simple', clients: 1 },
+  { script: 'select-only', mode: 'simple', clients: 8 },
+  { script: 'select-only', mode: 'prepared', clients: 8 },
+  // Writes: each waits for its record unless it runs inside a transaction block (audit.overlapTransactionWrites).
+  { script: 'tpcb', mode: 'simple', clients: 1 },
+  { script: 'tpcb', mode: 'prepared', clients: 8 },
 ];
 
 /** What profiles of this benchmark showed (2026-11-30); kept with the figures it explains. */
@@ -70,6 +73,7 @@ type Recording = 'on' | 'direct' | 'strict' | 'off';
 const RECORDINGS: readonly Recording[] = ['on', 'direct', 'strict', 'off'];
 interface Sample {
   readonly recording: Recording;
+  readonly script: PgbenchScript;
   readonly mode: QueryMode;
   readonly clients: number;
   readonly round: number;
@@ -107,7 +111,7 @@ try {
     const sub = join(dir, recording);
     mkdirSync(sub, { recursive: true });
     const port = await freePort();
-    const yaml = gatewayYaml(backend, port, { overlapReads: recording !== 'strict', spool: recording !== 'direct' });
+    const yaml = gatewayYaml(backend, port, { overlap: recording !== 'strict', spool: recording !== 'direct' });
     const configPath = join(sub, 'gatehouse.yaml');
     writeFileSync(configPath, yaml);
     const env = { PG_PASSWORD: backend.password };
@@ -132,25 +136,26 @@ try {
   for (const recording of RECORDINGS) {
     progress(`warming up recording ${recording}`);
     await runPgbench(log, targets[recording], 'simple', 8, WARM_UP_SECONDS);
+    await runPgbench(log, targets[recording], 'prepared', 8, WARM_UP_SECONDS, 'tpcb');
   }
   const samples: Sample[] = [];
   for (let r = 1; r <= ROUNDS; r++) {
-    for (const { mode, clients } of CASES) {
+    for (const { script, mode, clients } of CASES) {
       // Rotate which goes first, so a drift in machine load does not favour one side.
       const order = RECORDINGS.map((_, i) => RECORDINGS[(i + r) % RECORDINGS.length] as Recording);
       for (const recording of order) {
-        const label = `recording ${recording}, ${mode}, ${clients} clients, round ${r}`;
+        const label = `recording ${recording}, ${script}, ${mode}, ${clients} clients, round ${r}`;
         progress(label);
         const m = await measureQuietly(label, async () => {
           const pid = (gateways[recording] as Background).pid;
           const cpuBefore = processTreeCpuMs(pid);
           const from = Date.now();
-          const result = await runPgbench(log, targets[recording], mode, clients, SECONDS);
+          const result = await runPgbench(log, targets[recording], mode, clients, SECONDS, script);
           const to = Date.now();
           const cpuMs = processTreeCpuMs(pid) - cpuBefore;
           return { ...result, from, to, cpuUsPerTx: round((cpuMs * 1000) / Math.max(1, result.transactions), 1) };
         });
-        samples.push({ recording, mode, clients, round: r, ...m.result, foreignCpu: m.foreignCpu });
+        samples.push({ recording, script, mode, clients, round: r, ...m.result, foreignCpu: m.foreignCpu });
       }
     }
   }
@@ -166,25 +171,32 @@ try {
     `select count(*) as operations, coalesce(sum(json_extract(payload, '$.result') is not null), 0) as folded
      from audit_events where type = 'operation' and at >= ? and at <= ?`,
   );
-  const folding = CASES.map(({ mode, clients }) => {
+  const ofCase = (s: Sample, c: (typeof CASES)[number]) =>
+    s.script === c.script && s.mode === c.mode && s.clients === c.clients;
+  const folding = CASES.map((c) => {
+    const { script, mode, clients } = c;
     let operations = 0;
     let folded = 0;
-    for (const s of samples.filter((x) => x.recording === 'on' && x.mode === mode && x.clients === clients)) {
+    for (const s of samples.filter((x) => x.recording === 'on' && ofCase(x, c))) {
       const counted = countEvents.get(s.from, s.to) as { operations: number; folded: number };
       operations += counted.operations;
       folded += counted.folded;
     }
-    return { mode, clients, operations, folded, eventsPerStatement: round(2 - folded / Math.max(1, operations), 2) };
+    return {
+      script,
+      mode,
+      clients,
+      operations,
+      folded,
+      eventsPerStatement: round(2 - folded / Math.max(1, operations), 2),
+    };
   });
   auditLog.close();
 
-  const rows = CASES.map(({ mode, clients }) => {
+  const rows = CASES.map((c) => {
+    const { script, mode, clients } = c;
     const pick = (recording: Recording, field: 'tps' | 'cpuUsPerTx') =>
-      median(
-        samples
-          .filter((s) => s.recording === recording && s.mode === mode && s.clients === clients)
-          .map((s) => s[field]),
-      );
+      median(samples.filter((s) => s.recording === recording && ofCase(s, c)).map((s) => s[field]));
     const [on, direct, strict, off] = [
       pick('on', 'tps'),
       pick('direct', 'tps'),
@@ -193,6 +205,7 @@ try {
     ];
     const cost = (tps: number) => round(((off - tps) / off) * 100);
     return {
+      script,
       mode,
       clients,
       on: round(on),
@@ -214,20 +227,24 @@ try {
   const markdown = [
     '# Cost of session recording (pgbench through Gatehouse)',
     '',
-    `pgbench -S (select-only, scale ${SCALE}), ${SECONDS}s per run, ${ROUNDS} rounds, median tps. One gateway config,`,
-    'four gateways, each a process of its own (`bench/recording/gateway-process.ts`, so each has JIT feedback of its',
+    `pgbench (scale ${SCALE}), ${SECONDS}s per run, ${ROUNDS} rounds, median tps: its select-only script (-S, one`,
+    'SELECT per transaction) and its default TPC-B-like one (tpcb: BEGIN, three UPDATEs, a SELECT, an INSERT, END).',
+    'One gateway config, four gateways, each a process of its own (`bench/recording/gateway-process.ts`, so each has JIT feedback of its',
     "own, as a deployment does): recording **on** (the default: AuditRecorder, group commit into the SQLite store's",
     'spool, one write per batch, drained into the log (WAL mode, synchronous=NORMAL) and its session index every',
     '100 ms by a thread of its own; a plain SELECT runs while its record is written and its rows are released once',
     'the record is durable), recording on **direct** (`store.sqlite.spool: false`: every group commit is a SQLite',
     "commit on the gateway's thread, the session index caught up every 250 ms), recording on **strict**",
-    '(`audit.overlapReads: false`: every statement waits for its record before it runs) and recording **off**',
+    '(`audit.overlapReads: false` and `audit.overlapTransactionWrites: false`: every statement waits for its record',
+    'before it runs; by default a BEGIN, and plain writes inside a transaction block, run while their record is',
+    'written, their answers held until it is durable) and recording **off**',
     '(bench-only switch: `AuditRecorder.record` replaced by a resolved promise on that instance). Runs rotate so all',
     "see the same load. Until 2026-11-30 the four ran in the bench's process, sharing the code's JIT feedback across",
     'their four configurations; the last run that way read 19.7%, 23.2% and 25.9% (see the README).',
     '',
     table(
       [
+        'script',
         'protocol',
         'clients',
         'tps on',
@@ -239,6 +256,7 @@ try {
         'cost % (strict)',
       ],
       rows.map((r) => [
+        r.script,
         r.mode,
         r.clients,
         r.on,
@@ -255,8 +273,19 @@ try {
     'recording adds whatever the rest of the machine does.',
     '',
     table(
-      ['protocol', 'clients', 'µs on', 'µs direct', 'µs strict', 'µs off', 'added by recording (on)', 'added (direct)'],
+      [
+        'script',
+        'protocol',
+        'clients',
+        'µs on',
+        'µs direct',
+        'µs strict',
+        'µs off',
+        'added by recording (on)',
+        'added (direct)',
+      ],
       rows.map((r) => [
+        r.script,
         r.mode,
         r.clients,
         r.cpu.on,
@@ -273,8 +302,8 @@ try {
     'other sessions are busy: see the README, Audit). Events per statement, "on" gateway:',
     '',
     table(
-      ['protocol', 'clients', 'statements', 'results joined', 'events per statement'],
-      folding.map((f) => [f.mode, f.clients, f.operations, f.folded, f.eventsPerStatement]),
+      ['script', 'protocol', 'clients', 'statements', 'results joined', 'events per statement'],
+      folding.map((f) => [f.script, f.mode, f.clients, f.operations, f.folded, f.eventsPerStatement]),
     ),
     '',
     ...WHERE_THE_TIME_GOES,
@@ -305,10 +334,10 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-function gatewayYaml(pg: TestPostgres, port: number, options: { overlapReads: boolean; spool: boolean }): string {
+function gatewayYaml(pg: TestPostgres, port: number, options: { overlap: boolean; spool: boolean }): string {
   return `listen: { postgres: '127.0.0.1:${port}' }
 log: { level: warn }
-audit: { overlapReads: ${options.overlapReads} }
+audit: { overlapReads: ${options.overlap}, overlapTransactionWrites: ${options.overlap} }
 postgres: { allowPlaintextPassword: true } # loopback only, as in the quickstart
 identity:
   devIssuer: { enabled: true, keyFile: dev-issuer.jwk.json, maxTokenLifetime: 3h }
@@ -316,6 +345,6 @@ store: { sqlite: { path: audit.db, spool: ${options.spool} } }
 resources:
   - name: bench
     protocol: postgres
-${backendTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, session] }]
+${backendTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, write, session] }]
 `;
 }

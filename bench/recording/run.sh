@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cost of session recording: pgbench -S through Gatehouse with recording on and off in one run.
+# Cost of session recording: pgbench (select-only and TPC-B-like) through Gatehouse with recording on and off in one run.
 # Writes bench/results/recording.*
 set -euo pipefail
 cd "$(dirname "$0")/../.."
