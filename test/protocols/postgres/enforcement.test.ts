@@ -25,14 +25,25 @@ describe('postgres policy enforcement', () => {
   let reader: string;
   let indexer: string;
 
-  const docCount = async (): Promise<number> => {
+  /** The error of a statement that ran while its record was written, when the record failed. */
+  const withheld = (error: DatabaseError): boolean => {
+    assert.equal(error.code, 'XX000');
+    assert.match(error.message, /could not be recorded, so its result was withheld/);
+    return true;
+  };
+
+  /** Rows of a query run directly at the backend, as its superuser. */
+  const adminRows = async (text: string, values?: unknown[]) => {
     const admin = await gw.admin();
     try {
-      return (await admin.query('select count(*)::int as n from docs')).rows[0].n;
+      return (await admin.query(text, values)).rows;
     } finally {
       await admin.end();
     }
   };
+  const docCount = async (): Promise<number> => (await adminRows('select count(*)::int as n from docs'))[0].n;
+  const bodyOf = async (id: number): Promise<string> =>
+    (await adminRows('select body from docs where id = $1', [id]))[0].body;
 
   const connect = async (token: string): Promise<pg.Client> => {
     const client = new pg.Client(gw.clientConfig(token));
@@ -444,15 +455,6 @@ describe('postgres policy enforcement', () => {
     }
   });
 
-  const bodyOf = async (id: number): Promise<string> => {
-    const admin = await gw.admin();
-    try {
-      return (await admin.query('select body from docs where id = $1', [id])).rows[0].body;
-    } finally {
-      await admin.end();
-    }
-  };
-
   test('inside a transaction block a plain write runs while its record is written; its answer waits for it', async () => {
     const client = await connect(indexer);
     try {
@@ -527,15 +529,8 @@ describe('postgres policy enforcement', () => {
         event.type === 'operation' && String(event.payload['text']).includes('unrecorded-write')
           ? Promise.reject(new Error('disk full'))
           : record.call(gw.recorder, event, options);
-      await assert.rejects(
-        client.query("update docs set body = 'unrecorded-write' where id = 7"),
-        (error: DatabaseError) => {
-          // XX000, not 58000: the write had been sent (it overlapped its record), and its answer was withheld.
-          assert.equal(error.code, 'XX000');
-          assert.match(error.message, /could not be recorded, so its result was withheld/);
-          return true;
-        },
-      );
+      // XX000, not 58000: the write had been sent (it overlapped its record), and its answer was withheld.
+      await assert.rejects(client.query("update docs set body = 'unrecorded-write' where id = 7"), withheld);
       await assert.rejects(client.query('commit'), 'the session is over: nothing can commit the block');
     } finally {
       gw.recorder.record = record;
@@ -591,14 +586,7 @@ describe('postgres policy enforcement', () => {
     gw.recorder.record = (event, options) =>
       event.type === 'operation' ? Promise.reject(new Error('disk full')) : record.call(gw.recorder, event, options);
     try {
-      await assert.rejects(
-        client.query("select 'withheld-marker' as m, body from docs where id = 4"),
-        (error: DatabaseError) => {
-          assert.equal(error.code, 'XX000');
-          assert.match(error.message, /could not be recorded, so its result was withheld/);
-          return true;
-        },
-      );
+      await assert.rejects(client.query("select 'withheld-marker' as m, body from docs where id = 4"), withheld);
       // The session is over: nothing later on it can release what was withheld.
       await assert.rejects(client.query('select 1'));
     } finally {
