@@ -2,23 +2,23 @@ import type { Duplex } from 'node:stream';
 import type { ClassifiedStatement } from './sql-ast.js';
 
 /**
- * Whether these statements may run while their audit record is written (`audit.overlapReads`): plain SELECTs with no
- * function call (a function may write) and no risk tag. Their only effect is the result, which the session's
- * `RecordGate` holds until the record is durable.
+ * A statement whose only effects are what its kind and action say: no risk tag, no function call (a function may
+ * write), no SQL PREPARE or EXECUTE (whose statement is another's). What the overlap rules below start from.
+ */
+function plain(s: ClassifiedStatement): boolean {
+  return s.tags.length === 0 && s.callsFunctions !== true && s.executes === undefined && s.prepares === undefined;
+}
+
+function plainRead(s: ClassifiedStatement): boolean {
+  return s.kind === 'read' && s.action === 'SELECT' && plain(s);
+}
+
+/**
+ * Whether these statements may run while their audit record is written (`audit.overlapReads`): plain SELECTs. Their
+ * only effect is the result, which the session's `RecordGate` holds until the record is durable.
  */
 export function mayOverlapRecord(statements: readonly ClassifiedStatement[]): boolean {
-  return (
-    statements.length > 0 &&
-    statements.every(
-      (s) =>
-        s.kind === 'read' &&
-        s.action === 'SELECT' &&
-        s.tags.length === 0 &&
-        s.callsFunctions !== true &&
-        s.executes === undefined &&
-        s.prepares === undefined,
-    )
-  );
+  return statements.length > 0 && statements.every(plainRead);
 }
 
 /** The writes a transaction block keeps to itself until it commits (see `mayOverlapInTransaction`). */
@@ -26,24 +26,17 @@ const TRANSACTIONAL_DML: ReadonlySet<string> = new Set(['INSERT', 'UPDATE', 'DEL
 
 /**
  * Whether these statements may run while their audit record is written, sent inside a transaction block the client
- * opened (`audit.overlapTransactionWrites`): plain SELECT, INSERT, UPDATE, DELETE and MERGE, with no function call
- * and no risk tag. Nothing they change is committed or seen by anyone else before COMMIT, and COMMIT waits for its
- * own record, which is durable only once every record before it is (the recorder writes in order). If a record
- * fails, the session ends and the backend rolls the transaction back: the statement ran, but took no effect. Its
- * answer, like an overlapped read's, waits for the record. Not covered, as a statement does not show them: what a
- * trigger does outside the database, and sequence values, which a rollback does not return.
+ * opened (`audit.overlapTransactionWrites`): plain SELECT, INSERT, UPDATE, DELETE and MERGE. Nothing they change is
+ * committed or seen by anyone else before COMMIT, and COMMIT waits for its own record, which is durable only once
+ * every record before it is (the recorder writes in order). If a record fails, the session ends and the backend
+ * rolls the transaction back: the statement ran, but took no effect. Its answer, like an overlapped read's, waits for
+ * the record. Not covered, as a statement does not show them: what a trigger does outside the database, and sequence
+ * values, which a rollback does not return.
  */
 export function mayOverlapInTransaction(statements: readonly ClassifiedStatement[]): boolean {
   return (
     statements.length > 0 &&
-    statements.every(
-      (s) =>
-        ((s.kind === 'read' && s.action === 'SELECT') || (s.kind === 'write' && TRANSACTIONAL_DML.has(s.action))) &&
-        s.tags.length === 0 &&
-        s.callsFunctions !== true &&
-        s.executes === undefined &&
-        s.prepares === undefined,
-    )
+    statements.every((s) => plainRead(s) || (s.kind === 'write' && TRANSACTIONAL_DML.has(s.action) && plain(s)))
   );
 }
 
@@ -63,8 +56,7 @@ export function onlyOpensTransaction(statements: readonly ClassifiedStatement[])
     statement !== undefined &&
     statement.kind === 'session' &&
     OPENS_BLOCK.has(statement.action) &&
-    statement.tags.length === 0 &&
-    statement.callsFunctions !== true
+    plain(statement)
   );
 }
 

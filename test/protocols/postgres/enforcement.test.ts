@@ -507,10 +507,10 @@ describe('postgres policy enforcement', () => {
         audit.open();
       }
       await begin;
-      assert.equal(
-        (await client.query("select current_setting('transaction_isolation') as i")).rows[0].i,
-        'read committed',
-      );
+      // The block is open: now() is its start time, the same in two statements apart in time.
+      const first = (await client.query('select now()::text as t')).rows[0].t;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal((await client.query('select now()::text as t')).rows[0].t, first);
       await client.query('rollback');
     } finally {
       audit.restore();
