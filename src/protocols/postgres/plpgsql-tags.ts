@@ -3,7 +3,7 @@
 import { parsePlPgSQLSync, scanSync } from 'libpg-query';
 import type { RiskTag } from '../../core/operation.js';
 import { classifyUncached, SourceText } from './classify.js';
-import { type Ast, asAst } from './sql-ast.js';
+import { type Ast, asAst, readsValue } from './sql-ast.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // PL/pgSQL bodies (DO blocks and plpgsql functions)
@@ -13,6 +13,8 @@ import { type Ast, asAst } from './sql-ast.js';
  * expression. A body the PL/pgSQL parser rejects cannot be inspected, so it counts as dynamic-sql (fail closed).
  */
 export function plpgsqlTags(statementText: string): RiskTag[] {
+  // The body is a string constant of the statement.
+  readsValue();
   let tree: unknown;
   try {
     tree = parsePlPgSQLSync(statementText);
@@ -82,6 +84,7 @@ function assignedExpression(assignment: string): string | undefined {
 
 /** Tags of SQL embedded in a function body; SQL that does not parse cannot be inspected (fail closed). */
 export function nestedSqlTags(sql: string): RiskTag[] {
+  readsValue();
   const statements = classifyUncached(sql, {});
   const tags = new Set<RiskTag>();
   for (const statement of statements) {

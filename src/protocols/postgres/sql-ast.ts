@@ -98,14 +98,40 @@ export function optionList(value: unknown): DefElem[] {
   return value.map((item) => asAst(asAst(item)?.['DefElem'])).filter((d): d is Ast => d !== undefined) as DefElem[];
 }
 
-/** `{ String: { sval } }` -> sval. */
+/**
+ * How many values kept from the text (constants, strings, options) the classifier has read so far. A classification
+ * that read none depends on the statement's shape alone, so it holds for every text that differs from it only in
+ * its constants (see the shape cache in classify.ts). Every read of a value goes through `readsValue`.
+ */
+let valueReads = 0;
+
+export function valuesRead(): number {
+  return valueReads;
+}
+
+/** Says that the classification under way depends on a value of the text (see `valuesRead`). */
+export function readsValue(): void {
+  valueReads++;
+}
+
+/** `{ String: { sval } }` -> sval: a string value (a constant's, an option's). For names, see `nameValue`. */
 export function stringValue(value: unknown): string | undefined {
+  readsValue();
+  return nameValue(value);
+}
+
+/**
+ * `{ String: { sval } }` -> sval, for names only (a function's): the parser keeps names as written and constants
+ * never stand in for one, so reading one does not count as reading a value.
+ */
+export function nameValue(value: unknown): string | undefined {
   const sval = asAst(asAst(value)?.['String'])?.['sval'];
   return typeof sval === 'string' ? sval : undefined;
 }
 
 /** `{ A_Const: { sval: { sval } } }` -> sval. */
 export function constantString(value: unknown): string | undefined {
+  readsValue();
   const sval = asAst(asAst(asAst(value)?.['A_Const'])?.['sval'])?.['sval'];
   return typeof sval === 'string' ? sval : undefined;
 }
@@ -115,6 +141,7 @@ const TRUE_WORDS = new Set(['t', 'tr', 'tru', 'true', 'y', 'ye', 'yes', 'on', '1
 const FALSE_WORDS = new Set(['f', 'fa', 'fal', 'fals', 'false', 'n', 'no', 'of', 'off', '0']);
 
 export function booleanValue(value: unknown): boolean | undefined {
+  readsValue();
   const node = asAst(value);
   const constant = asAst(node?.['A_Const']);
   const text = constantString(value) ?? stringValue(value);

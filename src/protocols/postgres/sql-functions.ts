@@ -5,11 +5,11 @@ import {
   constantString,
   isTrue,
   mostPrivileged,
+  nameValue,
   nullPrototype,
   READ_ONLY_SETTINGS,
   type Risks,
   ROLE_SETTINGS,
-  stringValue,
 } from './sql-ast.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -99,5 +99,5 @@ function visitSetConfig(args: unknown, risks: Risks): void {
 
 function functionName(funcname: unknown): string | undefined {
   if (!Array.isArray(funcname) || funcname.length === 0) return undefined;
-  return stringValue(funcname[funcname.length - 1])?.toLowerCase();
+  return nameValue(funcname[funcname.length - 1])?.toLowerCase();
 }

@@ -7,9 +7,11 @@ import { PolicyEngine } from '../../../src/policy/engine.js';
 import {
   type ClassifiedStatement,
   classifySql,
+  classifyUncached,
   KIND_RANK,
   loadSqlClassifier,
   mostPrivileged,
+  shapeCacheHits,
   toOperation,
 } from '../../../src/protocols/postgres/classify.js';
 import {
@@ -510,5 +512,64 @@ describe('loadSqlClassifier', () => {
   test('repeated texts give equal results', () => {
     const sql = 'UPDATE documents SET title = $1';
     assert.deepEqual(classifySql(sql), classifySql(sql));
+  });
+});
+
+describe('the shape cache (texts that differ only in their constants)', () => {
+  // Each template's `#` is filled with different constants; every text is classified through the caches and also
+  // from scratch, and the two must agree: on kind, tags, flags and the statement's own text.
+  const templates: readonly (readonly string[])[] = [
+    ['UPDATE pgbench_accounts SET abalance = abalance + # WHERE aid = #;', '-17', '4', '250', '99999'],
+    ['SELECT abalance FROM pgbench_accounts WHERE aid = #', '1', '42', '7'],
+    ['  /* lead */ INSERT INTO h (a, b) VALUES (#, now()) ; -- trailing #', "'x'", "'é;ü'", '3.5'],
+    ["SELECT * FROM t WHERE name = # AND note = 'fixed;text'", "'a'", "'b;c'", "'日本'"],
+    ['SELECT $1, # FROM t', '5', "'s'"],
+    // Values the classifier reads: each text of these shapes is classified from scratch.
+    ['SELECT set_config(#, #, false)', "'search_path'", "'role'", "'session_authorization'", "'work_mem'"],
+    ['EXPLAIN (ANALYZE #) DELETE FROM t WHERE id = 1', 'true', 'false', 'on', 'off'],
+    ['SET default_transaction_read_only = #', 'true', 'false', 'on'],
+    ['BEGIN TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE; SELECT #', '1', '2'],
+    ['DO #', '$$BEGIN PERFORM 1; END$$', "$$BEGIN EXECUTE 'DROP TABLE t'; END$$", "'BEGIN DELETE FROM t; END'"],
+    [
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql AS #',
+      "'SELECT 1'",
+      "'DELETE FROM t RETURNING 1'",
+      "'SELECT pg_read_file(''/etc/passwd'')::int'",
+    ],
+    ['COPY t TO #', "'/tmp/out'", "PROGRAM 'cat'", 'STDOUT'],
+  ];
+  const plain = (statements: readonly ClassifiedStatement[]) => statements.map((s) => ({ ...s }));
+  const fill = (template: string, values: readonly string[], offset: number) => {
+    let i = offset;
+    return template.replace(/#/g, () => values[i++ % values.length] as string);
+  };
+
+  test('a text classified from its shape is classified as it would be from scratch', () => {
+    const hitsBefore = shapeCacheHits();
+    for (const [template, ...values] of templates) {
+      for (let offset = 0; offset < values.length * 2; offset++) {
+        const sql = fill(template as string, values, offset);
+        assert.deepEqual(plain(classifySql(sql)), plain(classifyUncached(sql, {})), sql);
+      }
+    }
+    // The shapes without a value read were served from the cache (else this test would compare a thing to itself).
+    assert.ok(shapeCacheHits() - hitsBefore >= 10, `shape hits: ${shapeCacheHits() - hitsBefore}`);
+  });
+
+  test('a classification that read a value is not reused for another value', () => {
+    classifySql("SELECT set_config('search_path', 'public', false)");
+    const role = classifySql("SELECT set_config('role', 'admin', false)");
+    assert.ok(role[0]?.tags.includes('role-change'));
+    assert.equal(role[0]?.kind, 'admin');
+    classifySql('EXPLAIN (ANALYZE false) DELETE FROM t');
+    assert.equal(classifySql('EXPLAIN (ANALYZE true) DELETE FROM t')[0]?.action, 'EXPLAIN ANALYZE');
+    classifySql('DO $$BEGIN PERFORM 1; END$$');
+    assert.ok(classifySql("DO $$BEGIN EXECUTE 'DROP TABLE t'; END$$")[0]?.tags.includes('dynamic-sql'));
+  });
+
+  test('the statement text is cut from the message it was sent in', () => {
+    classifySql('UPDATE t SET a = 1 WHERE id = 2; -- one');
+    const [statement] = classifySql("UPDATE t SET a = 'é;' WHERE id = 300; -- one");
+    assert.equal(statement?.text, "UPDATE t SET a = 'é;' WHERE id = 300");
   });
 });
