@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { classifierCounts } from '../protocols/postgres/classify.js';
 
 /** The gateway's Prometheus metrics, on their own registry so tests and several gateways in one process do not clash. */
 export class GatewayMetrics {
@@ -33,6 +34,19 @@ export class GatewayMetrics {
     help: 'Open sessions, by protocol',
     labelNames: ['protocol'] as const,
     registers: [this.registry],
+  });
+
+  /** Read from the classifier at each scrape: its caches are the process's, shared by every listener. */
+  readonly sqlClassifications = new Counter({
+    name: 'gatehouse_sql_classifications_total',
+    help: 'SQL messages classified since the process started, by how: exact (same text cached), shape (same text but its constants cached), parsed',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+    collect() {
+      const counts = classifierCounts();
+      this.reset();
+      for (const source of ['exact', 'shape', 'parsed'] as const) this.inc({ source }, counts[source]);
+    },
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

@@ -45,12 +45,26 @@ const CACHE_LIMIT = 512;
 const CACHE_TEXT_LIMIT = 16 * 1024;
 const cache = new Map<string, readonly ClassifiedStatement[]>();
 
+/** How messages were classified since the process started: from either cache, or parsed (metrics, tests). */
+export interface ClassifierCounts {
+  readonly exact: number;
+  readonly shape: number;
+  readonly parsed: number;
+}
+
+const counts = { exact: 0, shape: 0, parsed: 0 };
+
+export function classifierCounts(): ClassifierCounts {
+  return { ...counts };
+}
+
 export function classifySql(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
   const cached = cache.get(sql);
   if (cached !== undefined) {
     // Re-insert to mark it most recently used.
     cache.delete(sql);
     cache.set(sql, cached);
+    counts.exact++;
     return [...cached];
   }
   const cacheable = sql.length <= CACHE_TEXT_LIMIT && !sql.includes('\0');
@@ -61,6 +75,7 @@ export function classifySql(sql: string, options: ClassifyOptions = {}): Classif
   }
   const readsBefore = valuesRead();
   const result = classifyUncached(sql, options);
+  counts.parsed++;
   // EXECUTE depends on what the session has prepared, so such results are not reusable.
   if (cacheable && !result.some((s) => s.executes !== undefined)) {
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
@@ -90,12 +105,6 @@ interface ShapeEntry {
 }
 
 const shapes = new Map<string, ShapeEntry>();
-let shapeHits = 0;
-
-/** Messages classified from the shape cache since the process started (for tests). */
-export function shapeCacheHits(): number {
-  return shapeHits;
-}
 
 /** The text's shape; undefined when it has no constant (the exact cache is enough) or does not parse. */
 function shapeOf(sql: string): string | undefined {
@@ -113,7 +122,7 @@ function fromShape(sql: string, shape: string): ClassifiedStatement | undefined 
   if (entry === undefined || !sql.endsWith(entry.after)) return undefined;
   shapes.delete(shape);
   shapes.set(shape, entry);
-  shapeHits++;
+  counts.shape++;
   // As `classifyUncached` cuts it: from the start of the message (the first statement's location) to its end.
   return { ...entry.statement, text: sql.slice(0, sql.length - entry.after.length).trim() };
 }
