@@ -6,8 +6,8 @@
  *
  * Cost per message: one parse plus one walk of its tree (PL/pgSQL bodies of DO and CREATE FUNCTION are parsed once
  * more, they are rare). Results are kept in a small LRU keyed by the exact text, because prepared statements and
- * pgbench-style workloads send the same texts over and over; and in one keyed by the text's shape (see
- * `classifyShape`), because most clients of the simple protocol send a few statements with new constants each time.
+ * pgbench-style workloads send the same texts over and over; and in one keyed by the text's shape (see "The shape
+ * cache" below), because most clients of the simple protocol send a few statements with new constants each time.
  */
 import { loadModule, normalizeSync, parseSync } from 'libpg-query';
 import { type Operation, type OperationKind, RISK_TAGS, type RiskTag } from '../../core/operation.js';
@@ -100,7 +100,10 @@ export function classifySql(sql: string, options: ClassifyOptions = {}): Classif
 interface ShapeEntry {
   /** The classification, its `text` that of the message it was made for. */
   readonly statement: ClassifiedStatement;
-  /** What follows the statement's text in the message (`;`, spaces, a comment): no constant, so every text of the shape ends with it. */
+  /**
+   * What follows the statement's text in the message (`;`, spaces, a comment): it holds no constant, so every text
+   * of the shape ends with it.
+   */
   readonly after: string;
 }
 
