@@ -10,6 +10,7 @@
  * cache" below), because most clients of the simple protocol send a few statements with new constants each time.
  */
 import { loadModule, normalizeSync, parseSync } from 'libpg-query';
+import { LRUCache } from 'lru-cache';
 import { type Operation, type OperationKind, RISK_TAGS, type RiskTag } from '../../core/operation.js';
 import {
   type Ast,
@@ -43,7 +44,7 @@ export async function loadSqlClassifier(): Promise<void> {
 const CACHE_LIMIT = 512;
 /** Longer texts are classified every time: bulk INSERTs would otherwise pin megabytes in the cache. */
 const CACHE_TEXT_LIMIT = 16 * 1024;
-const cache = new Map<string, readonly ClassifiedStatement[]>();
+const cache = new LRUCache<string, readonly ClassifiedStatement[]>({ max: CACHE_LIMIT });
 
 /** How messages were classified since the process started: from either cache, or parsed (metrics, tests). */
 export interface ClassifierCounts {
@@ -61,9 +62,6 @@ export function classifierCounts(): ClassifierCounts {
 export function classifySql(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
   const cached = cache.get(sql);
   if (cached !== undefined) {
-    // Re-insert to mark it most recently used.
-    cache.delete(sql);
-    cache.set(sql, cached);
     counts.exact++;
     return [...cached];
   }
@@ -78,7 +76,6 @@ export function classifySql(sql: string, options: ClassifyOptions = {}): Classif
   counts.parsed++;
   // EXECUTE depends on what the session has prepared, so such results are not reusable.
   if (cacheable && !result.some((s) => s.executes !== undefined)) {
-    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(sql, Object.freeze(result.map(freezeStatement)));
     if (shape !== undefined && valuesRead() === readsBefore) rememberShape(sql, shape, result);
   }
@@ -107,7 +104,7 @@ interface ShapeEntry {
   readonly after: string;
 }
 
-const shapes = new Map<string, ShapeEntry>();
+const shapes = new LRUCache<string, ShapeEntry>({ max: CACHE_LIMIT });
 
 /** The text's shape; undefined when it has no constant (the exact cache is enough) or does not parse. */
 function shapeOf(sql: string): string | undefined {
@@ -123,8 +120,6 @@ function shapeOf(sql: string): string | undefined {
 function fromShape(sql: string, shape: string): ClassifiedStatement | undefined {
   const entry = shapes.get(shape);
   if (entry === undefined || !sql.endsWith(entry.after)) return undefined;
-  shapes.delete(shape);
-  shapes.set(shape, entry);
   counts.shape++;
   // As `classifyUncached` cuts it: from the start of the message (the first statement's location) to its end.
   return { ...entry.statement, text: sql.slice(0, sql.length - entry.after.length).trim() };
@@ -141,7 +136,6 @@ function rememberShape(sql: string, shape: string, result: readonly ClassifiedSt
   const after = sql.slice(start + statement.text.length);
   // What follows holds no constant: the shape ends with it too, and so does every text of the shape.
   if (!shape.endsWith(after)) return;
-  if (shapes.size >= CACHE_LIMIT) shapes.delete(shapes.keys().next().value as string);
   shapes.set(shape, { statement: freezeStatement({ ...statement }), after });
 }
 
