@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { GatehouseError } from '../core/errors.js';
+import { detachedCopy } from './detached-copy.js';
 
 import type { MaskStyle } from './names.js';
 
@@ -44,7 +45,8 @@ class TokenCache {
       this.older = this.newer;
       this.newer = new Map();
     }
-    this.newer.set(value, token);
+    // The value is a slice of the text being masked: kept as it is, it would keep that whole text alive.
+    this.newer.set(detachedCopy(value), token);
   }
 }
 

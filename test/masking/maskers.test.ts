@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { MaskCounts } from '../../src/masking/counts.js';
 import { detectorTable } from '../../src/masking/detectors/index.js';
@@ -190,6 +192,41 @@ describe('styles, profiles and config', () => {
         const card = `4242 4242 4242 ${String(i % 9_000).padStart(4, '0')}`;
         assert.equal(tokenizer.token(kinds.card, card), hmac('card', card.replace(/ /g, '')), card);
       }
+  });
+
+  it('the phone and token caches keep no text their values were cut from', () => {
+    // A value found in a text is a slice of it, and V8 keeps a slice's whole parent alive: a cache keyed by the
+    // slice would hold every masked text (unmasked personal data among it) for as long as the entry lives.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const filler = 'lorem ipsum dolor sit amet '.repeat(4_000);
+    const texts = 150;
+    const retained = (mask: (text: string) => string, value: (i: number) => string): number => {
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < texts; i++) {
+        const written = value(i);
+        const masked = mask([filler, ` call ${written} now `, filler].join(''));
+        assert.ok(!masked.includes(written), written);
+      }
+      gc();
+      return process.memoryUsage().heapUsed - before;
+    };
+    // 150 texts of about 220 KB each: about 32 MB if each stayed alive. Each value comes twice, in two texts: the
+    // second finds it in the cache, and must not store it anew as the slice of the second text.
+    const whole = texts * filler.length * 2;
+    const twice = texts / 2;
+    const phones = retained(
+      (text) => redactor.mask(text, new MaskCounts()),
+      (i) => `(415) 555-${1000 + (i % twice)}`,
+    );
+    assert.ok(phones < whole / 8, `the phone cache kept ${phones} bytes`);
+    const tokens = plan({ style: 'tokenize', tokenKey: key }).redactor as Redactor;
+    const emails = retained(
+      (text) => tokens.mask(text, new MaskCounts()),
+      (i) => `someone.${i % twice}@example.com`,
+    );
+    assert.ok(emails < whole / 8, `the token cache kept ${emails} bytes`);
   });
 
   it('group overrides, exemptions and detector choice', () => {

@@ -1,4 +1,6 @@
 import { type CountryCode, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { LRUCache } from 'lru-cache';
+import { detachedCopy } from '../detached-copy.js';
 import { clusterDetector, type Detector, digitsOf, keepLast } from '../detector.js';
 import { charTable } from '../digit-clusters.js';
 
@@ -64,7 +66,7 @@ export function plausiblePhone(candidate: string, international: boolean, nanpRe
 export function phoneDetector(regions: readonly string[] = ['US']): Detector {
   const countries = regions as readonly CountryCode[];
   const nanpRegions = countries.every((country) => getCountryCallingCode(country) === '1');
-  const cache = new Map<string, boolean>();
+  const cache = new LRUCache<string, boolean>({ max: CACHE_SIZE });
   const validate = (candidate: string): boolean => {
     // The cheap checks first, all on the candidate in place; each is a condition the verdict needs, so their order
     // does not change it.
@@ -78,13 +80,9 @@ export function phoneDetector(regions: readonly string[] = ['US']): Detector {
     }
     if (!plausiblePhone(candidate, international, nanpRegions)) return false;
     if (!international && !consistentSeparators(candidate)) return false;
+    // A hit keeps the key the entry was stored with (a Map's delete and set would store this candidate instead).
     let valid = cache.get(candidate);
-    if (valid !== undefined) {
-      // Least recently used first: a hit moves to the end.
-      cache.delete(candidate);
-      cache.set(candidate, valid);
-      return valid;
-    }
+    if (valid !== undefined) return valid;
     valid = international
       ? parsePhoneNumberFromString(candidate)?.isValid() === true
       : countries.some((country) => {
@@ -92,8 +90,8 @@ export function phoneDetector(regions: readonly string[] = ['US']): Detector {
           // Grouped as the region writes its numbers: `942.67.21.241` is not a US number however valid its digits.
           return parsed?.isValid() === true && sameGroups(candidate, parsed.formatNational());
         });
-    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-    cache.set(candidate, valid);
+    // The candidate is a slice of the text being masked: kept as it is, it would keep that whole text alive.
+    cache.set(detachedCopy(candidate), valid);
     return valid;
   };
   return clusterDetector(
