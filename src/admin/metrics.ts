@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { RecorderCounts } from '../audit/recorder.js';
 import { classifierCounts } from '../protocols/postgres/classify.js';
 
 /** The gateway's Prometheus metrics, on their own registry so tests and several gateways in one process do not clash. */
@@ -49,7 +50,52 @@ export class GatewayMetrics {
     },
   });
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    if (options.audit) this.watchAudit(options.audit);
   }
+
+  /**
+   * The audit recorder's counts and the spool's backlog, read at each scrape: the recorder keeps plain numbers, so
+   * the path every operation takes pays no metrics call.
+   */
+  private watchAudit(audit: AuditSource): void {
+    const registers = [this.registry];
+    const counter = (name: string, help: string, read: (counts: RecorderCounts) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(audit.counts));
+        },
+      });
+    counter('gatehouse_audit_events_total', 'Audit events made durable', (c) => c.events);
+    counter(
+      'gatehouse_audit_writes_total',
+      'Audit writes (group commits) that made them durable; events over writes is the mean batch',
+      (c) => c.writes,
+    );
+    counter(
+      'gatehouse_audit_refused_events_total',
+      'Audit events whose write failed: their operations were refused or their results withheld',
+      (c) => c.refused,
+    );
+    new Gauge({
+      name: 'gatehouse_audit_spool_backlog_bytes',
+      help: 'Recorded events spooled but not yet moved into the audit log; new events are refused past 64 MiB',
+      registers,
+      collect() {
+        this.set(audit.spoolBacklogBytes() ?? 0);
+      },
+    });
+  }
+}
+
+/** Where the audit metrics are read from (see `GatewayMetrics.watchAudit`). */
+export interface AuditSource {
+  readonly counts: RecorderCounts;
+  /** undefined when the store records without a spool. */
+  spoolBacklogBytes(): number | undefined;
 }

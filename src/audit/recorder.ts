@@ -34,12 +34,23 @@ export interface RecordOptions {
   readonly expectsResult?: boolean;
 }
 
+/** What the recorder has written and refused since it started (read by the metrics at each scrape). */
+export interface RecorderCounts {
+  /** Events made durable. */
+  events: number;
+  /** Writes (group commits) that made them durable: `events / writes` is the mean batch. */
+  writes: number;
+  /** Events whose write failed: their operations were refused or their results withheld (fail closed). */
+  refused: number;
+}
+
 /**
  * Writes audit events with group commit: events recorded in the same turn of the event loop share one transaction,
  * and each caller's promise resolves only once its event is durable. Callers await it before running an operation
  * or releasing a result, so an operation whose record cannot be made durable does not run (fail closed).
  */
 export class AuditRecorder {
+  readonly counts: RecorderCounts = { events: 0, writes: 0, refused: 0 };
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
@@ -152,9 +163,12 @@ export class AuditRecorder {
       .recordEvents(batch.map((p) => p.event))
       .then(
         () => {
+          this.counts.events += batch.length;
+          this.counts.writes += 1;
           for (const p of batch) p.resolve();
         },
         (error: unknown) => {
+          this.counts.refused += batch.length;
           this.options.logger.error(
             { err: error, events: batch.length },
             'audit write failed; the operations are refused',

@@ -50,8 +50,10 @@ export class Gateway {
       await store.close();
       throw error;
     }
-    const metrics = new GatewayMetrics();
     const recorder = new AuditRecorder(store, { logger });
+    const metrics = new GatewayMetrics({
+      audit: { counts: recorder.counts, spoolBacklogBytes: () => store.spoolBacklogBytes?.() },
+    });
     const { policy, approvals } = createApprovals({ config, store, recorder, clock, logger });
     // `forensic` reaches sessions through the services object (SessionServices reads it when present).
     const services: GatewayServices & Pick<SessionServices, 'forensic'> = {

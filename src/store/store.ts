@@ -73,6 +73,8 @@ export interface Store {
   recordEvents(events: readonly AuditEventInput[]): Promise<void>;
   /** Makes every event recorded so far readable (moves spooled events into the log); a no-op where none are held. */
   settle(): Promise<void>;
+  /** Bytes of recorded events held in a spool, not yet in the log; undefined for a store that records without one. */
+  spoolBacklogBytes?(): number | undefined;
   /** The store keeps its session index caught up itself (the SQLite spool's drainer does), so no SessionIndexer. */
   readonly indexesInBackground: boolean;
   /**

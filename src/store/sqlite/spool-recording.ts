@@ -104,10 +104,18 @@ export class SpoolRecording {
     return recording;
   }
 
+  /**
+   * Bytes spooled that the log has not taken yet: what the last drain left, and what was written since it reported.
+   * Past `maxBacklogBytes`, new events are refused.
+   */
+  get backlogBytes(): number {
+    return this.reportedBacklog + (this.spool.written - this.writtenAtReport);
+  }
+
   /** Appends one batch, or refuses it (writing nothing) when the log is too far behind. */
   append(events: readonly SerialisedEvent[]): void {
     if (this.closed) throw new GatehouseError('internal', 'the audit spool is closed');
-    const backlog = this.reportedBacklog + (this.spool.written - this.writtenAtReport);
+    const backlog = this.backlogBytes;
     if (backlog > this.maxBacklogBytes) {
       throw new GatehouseError(
         'internal',

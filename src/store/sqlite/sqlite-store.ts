@@ -116,6 +116,10 @@ export class SqliteStore extends KyselyStore implements Store {
     drainUntilEmpty(this.drainHere, {}, this.recording?.logger);
   }
 
+  spoolBacklogBytes(): number | undefined {
+    return this.recording?.backlogBytes;
+  }
+
   /**
    * From now on `recordEvents` writes to a spool next to the database file (see audit-spool.ts), drained into the
    * log by a thread of its own (see spool-recording.ts); what earlier runs left in the spool is drained first. The

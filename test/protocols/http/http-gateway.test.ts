@@ -335,6 +335,10 @@ resources:
     assert.match(metrics, /gatehouse_decisions_total\{protocol="http",resource="llm",verdict="deny"\} \d+/);
     assert.match(metrics, /gatehouse_upstream_duration_seconds_bucket/);
     assert.match(metrics, /gatehouse_auth_failures_total\{protocol="http"\} \d+/);
+    // The gateway's own recorder and store: the requests above were recorded, none refused.
+    assert.ok(Number(/^gatehouse_audit_events_total (\d+)$/m.exec(metrics)?.[1]) > 0, 'audit events counted');
+    assert.match(metrics, /^gatehouse_audit_refused_events_total 0$/m);
+    assert.match(metrics, /^gatehouse_audit_spool_backlog_bytes \d+$/m);
   });
 });
 
