@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Migrator } from 'kysely';
@@ -31,6 +31,32 @@ describe('SqliteStore', () => {
     assert.equal((full as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }), 2);
     await normal.close();
     await full.close();
+  });
+
+  it('makes new files with 16 KiB pages, keeps the page size of older ones, and checkpoints every 4 MiB of WAL', async () => {
+    const freshPath = nextPath();
+    const fresh = await SqliteStore.open(freshPath);
+    await fresh.migrate();
+    const freshDb = (fresh as unknown as { db: Database.Database }).db;
+    assert.equal(freshDb.pragma('page_size', { simple: true }), 16_384);
+    assert.equal(freshDb.pragma('wal_autocheckpoint', { simple: true }), 256);
+    await fresh.close();
+
+    // A file made before (SQLite's default 4 KiB pages) is not rewritten: its pages stay, and it still works.
+    const olderPath = nextPath();
+    mkdirSync(dirname(olderPath), { recursive: true });
+    const made = new Database(olderPath);
+    made.pragma('page_size = 4096');
+    made.exec('create table made_before (x)');
+    made.close();
+    const older = await SqliteStore.open(olderPath);
+    await older.migrate();
+    await older.appendEvents([{ sessionId: 'older', type: 'session.end', at: 1, payload: { reason: 'test' } }]);
+    const olderDb = (older as unknown as { db: Database.Database }).db;
+    assert.equal(olderDb.pragma('page_size', { simple: true }), 4096);
+    assert.equal(olderDb.pragma('wal_autocheckpoint', { simple: true }), 1024);
+    assert.equal((await readAll(older)).length, 1);
+    await older.close();
   });
 
   it('keeps the WAL bounded under a steady stream of appends', async () => {

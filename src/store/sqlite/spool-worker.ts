@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { applyConnectionSettings } from './connection-settings.js';
 import { type DrainReport, prepareSpoolDrain } from './spool-drain.js';
 
 /**
@@ -24,8 +25,7 @@ const port = parentPort;
 if (!port) throw new Error('spool-worker.ts runs as a worker thread');
 const data = workerData as SpoolWorkerData;
 const db = new Database(data.path);
-db.pragma(`synchronous = ${data.synchronous}`);
-db.pragma(`busy_timeout = ${data.busyTimeoutMs}`);
+applyConnectionSettings(db, data);
 const drain = prepareSpoolDrain(db, data.directory);
 let timer: NodeJS.Timeout | undefined;
 

@@ -13,6 +13,7 @@ import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendEvents, prepareAppend } from './append-transaction.js';
 import { spoolDirectory } from './audit-spool.js';
+import { applyConnectionSettings, PAGE_BYTES } from './connection-settings.js';
 import { ImmediateSqliteDialect } from './immediate-dialect.js';
 import { prepareIndexCatchUp } from './index-catch-up.js';
 import { type DrainOptions, type DrainReport, drainUntilEmpty, prepareSpoolDrain } from './spool-drain.js';
@@ -53,9 +54,12 @@ export class SqliteStore extends KyselyStore implements Store {
     this.db = db;
     this.synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    // Takes effect only on a new, empty file (an existing one keeps its size). The audit log is appended in rows of
+    // about 600 bytes: 16 KiB pages take a third of the WAL writes per event, and about 12% less of the spool thread's
+    // CPU per event (drains of 900 events, WAL checkpointed every 4 MiB either way: 8.3-8.5 against 7.2-7.6 µs).
+    db.pragma(`page_size = ${PAGE_BYTES}`);
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${this.synchronous}`);
-    db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    applyConnectionSettings(db, { synchronous: this.synchronous, busyTimeoutMs: this.busyTimeoutMs });
   }
 
   get indexesInBackground(): boolean {
