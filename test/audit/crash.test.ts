@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateCheckpointKeys } from '../../src/audit/checkpoint.js';
+import { type AuditEventInput, unfoldResults } from '../../src/audit/event.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
@@ -155,17 +156,17 @@ resources:
       maxBuffer: 64 * 1024 * 1024,
     });
     assert.equal(exported.status, 0, exported.stderr);
-    const events = exported.stdout
-      .trim()
-      .split('\n')
-      .map(
-        (l) =>
-          JSON.parse(l) as {
-            sessionId: string;
-            type: string;
-            payload: { seq?: number; text?: string; outcome?: string };
-          },
-      );
+    // Export keeps stored events as chained: an operation may carry its result (unfolded as readers do).
+    const events = unfoldResults(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditEventInput),
+    ) as {
+      sessionId: string;
+      type: string;
+      payload: { seq?: number; text?: string; outcome?: string };
+    }[];
     const results = new Set(
       events
         .filter((e) => e.type === 'operation.result' && e.payload.outcome === 'ok')

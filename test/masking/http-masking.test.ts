@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
-import type { AuditEvent } from '../../src/audit/event.js';
+import { type AuditEvent, unfoldResults } from '../../src/audit/event.js';
 import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { Gateway } from '../../src/gateway/gateway.js';
@@ -105,7 +105,8 @@ resources:
 
   async function events(): Promise<AuditEvent[]> {
     await gateway.services.recorder.flush();
-    return [...(await gateway.services.store.readEvents(0, 10_000))];
+    // As readers see them: an operation may carry its result (see `unfoldResult`).
+    return unfoldResults(await gateway.services.store.readEvents(0, 10_000));
   }
 
   it('a plain completion comes back masked, and the model received a masked prompt', async () => {

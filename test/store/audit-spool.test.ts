@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
+import { type AuditEvent, type AuditEventInput, unfoldResults } from '../../src/audit/event.js';
 import { eventHash, GENESIS_HASH, type SerialisedEvent } from '../../src/store/hash-chain.js';
 import { spoolDirectory } from '../../src/store/sqlite/audit-spool.js';
 import { decodeFrames, encodeFrame } from '../../src/store/sqlite/spool-format.js';
@@ -164,6 +164,55 @@ describe('SqliteStore with a spool', () => {
       await store.close();
     }
     assert.deepEqual(readdirSync(spoolDirectory(path)), [], 'a closed store leaves no segment behind');
+  });
+
+  it("stores a result drained with its operation in the operation's row, as one that joined it in the queue", async () => {
+    const { store } = await openSpooled();
+    try {
+      const result = (seq: number, at: number): AuditEventInput => ({
+        sessionId: 's-f',
+        type: 'operation.result',
+        at,
+        payload: { seq, durationMs: at - (1000 + seq), outcome: 'ok', rows: 1 },
+      });
+      // Each result recorded after its operation's write, as with one client; the second drain takes the last one.
+      await store.recordEvents([start('s-f', 10), op('s-f', 1)]);
+      await store.recordEvents([result(1, 1005), op('s-f', 2)]);
+      await store.recordEvents([result(2, 1009)]);
+      await store.settle();
+      await store.recordEvents([op('s-f', 3)]);
+      await store.settle();
+      await store.recordEvents([result(3, 1010)]);
+      await store.settle();
+      const events = await allEvents(store);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.payload.seq, e.payload.result]),
+        [
+          ['session.start', undefined, undefined],
+          ['operation', 1, { durationMs: 4, outcome: 'ok', rows: 1 }],
+          ['operation', 2, { durationMs: 7, outcome: 'ok', rows: 1 }],
+          ['operation', 3, undefined],
+          ['operation.result', 3, undefined],
+        ],
+        'two rows fewer; an operation drained before its result keeps it apart',
+      );
+      assertChained(events);
+      const session = await store.getSession('s-f');
+      assert.deepEqual(
+        unfoldResults(session?.events ?? []).map((e) => [e.type, e.at]),
+        [
+          ['session.start', 10],
+          ['operation', 1001],
+          ['operation.result', 1005],
+          ['operation', 1002],
+          ['operation.result', 1009],
+          ['operation', 1003],
+          ['operation.result', 1010],
+        ],
+      );
+    } finally {
+      await store.close();
+    }
   });
 
   it('is drained by its own thread without anyone asking', async () => {

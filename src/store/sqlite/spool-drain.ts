@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { AuditEventInput } from '../../audit/event.js';
+import { foldResults } from '../fold-results.js';
 import type { SerialisedEvent } from '../hash-chain.js';
 import { type SessionIndexChanges, sessionIndexChanges } from '../session-index.js';
 import { prepareAppend } from './append-transaction.js';
@@ -17,7 +18,7 @@ export const DRAIN_BATCH = 5_000;
 const READ_BYTES = 4 * 1024 * 1024;
 
 export interface DrainReport {
-  /** Events moved into the log. */
+  /** Spooled events moved into the log (a result folded into its operation's row counts too: see fold-results.ts). */
   readonly events: number;
   /** The drain stopped at its batch limit: more is waiting. */
   readonly more: boolean;
@@ -34,8 +35,9 @@ export interface DrainOptions {
 
 /**
  * Moves spooled events (see audit-spool.ts) into the log, in one write transaction: for each segment, the frames
- * after its cursor are chained and inserted, and the cursor (`audit_spool_cursors`) advances in the same commit, so
- * a crash or a second drainer (another thread, a CLI, the next start) neither loses nor repeats an event. The session
+ * after its cursor are chained and inserted (results folded into their operations: see fold-results.ts), and the
+ * cursor (`audit_spool_cursors`) advances in the same commit, so a crash or a second drainer (another thread, a CLI,
+ * the next start) neither loses nor repeats an event. The session
  * index catches up in the same commit. Sealed segments are deleted once drained. Any connection may drain: the
  * write lock makes drainers take turns.
  */
@@ -69,7 +71,8 @@ export function prepareSpoolDrain(db: Database.Database, directory: string): (op
       const result = drainSegment(join(directory, segment.name), applied.get(segment.name) ?? 0, sealed, budget);
       if (result === undefined) continue;
       if (result.events.length > 0) {
-        append.inTransaction(result.events, indexChanges(result.events));
+        const stored = foldResults(result.events);
+        append.inTransaction(stored, indexChanges(stored));
         budget -= result.events.length;
         events += result.events.length;
       }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from 'jose';
 import OpenAI from 'openai';
+import { unfoldResults } from '../../../src/audit/event.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway/gateway.js';
 import { createLogger } from '../../../src/gateway/logger.js';
@@ -311,7 +312,9 @@ resources:
     assert.equal(mine.denied, 1);
     assert.deepEqual(mine.groups, ['rag-readers']);
     const detail = await gateway.services.store.getSession(mine.id);
-    const ops = detail?.events.filter((e) => e.type === 'operation').map((e) => e.payload) ?? [];
+    // As readers see them: an operation may carry its result (see `unfoldResult`).
+    const timeline = unfoldResults(detail?.events ?? []);
+    const ops = timeline.filter((e) => e.type === 'operation').map((e) => e.payload);
     assert.deepEqual(
       ops.map((p) => [p.action, p.kind, p.model, p.verdict, p.rule]),
       [
@@ -319,7 +322,7 @@ resources:
         ['POST /v1/files', 'write', undefined, 'deny', 'default-deny'],
       ],
     );
-    const results = detail?.events.filter((e) => e.type === 'operation.result').map((e) => e.payload) ?? [];
+    const results = timeline.filter((e) => e.type === 'operation.result').map((e) => e.payload);
     assert.equal(results[0]?.status, 200);
     assert.ok(Number(results[0]?.bytesOut) > marker.length);
     assert.ok(Number(results[0]?.bytesIn) > marker.length);

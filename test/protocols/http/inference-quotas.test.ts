@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import type { AuditEvent } from '../../../src/audit/event.js';
+import { type AuditEvent, unfoldResults } from '../../../src/audit/event.js';
 import { type LoadedConfig, parseConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway/gateway.js';
 import { createLogger } from '../../../src/gateway/logger.js';
@@ -43,7 +43,8 @@ describe('inference calls through the gateway: usage, budgets and restarts (open
     new OpenAI({ baseURL: `${base}/llm/v1`, apiKey: await token(sub, groups), maxRetries: 0 });
   const events = async (subject: string): Promise<AuditEvent[]> => {
     await gateway.services.recorder.flush();
-    const all = await gateway.services.store.readEvents(0, 100_000);
+    // As readers see them: an operation may carry its result (see `unfoldResult`).
+    const all = unfoldResults(await gateway.services.store.readEvents(0, 100_000));
     const sessions = new Set(
       all.filter((e) => e.type === 'session.start' && e.payload.subject === subject).map((e) => e.sessionId),
     );
