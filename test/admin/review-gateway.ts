@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApprovalOutcome } from '../../src/approvals/approval-outcome.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -11,6 +9,7 @@ import type { Identity } from '../../src/core/identity.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
+import { temporaryDirectory } from '../support/temp-dir.js';
 
 export const AUDIENCE = 'https://gatehouse.test';
 export const NOTIFY_SECRET = 'notify-secret-0123456789';
@@ -62,7 +61,7 @@ export async function startReviewGateway(): Promise<ReviewGateway> {
   const slack = new Receiver();
   const jsonUrl = await json.start();
   const slackUrl = await slack.start();
-  const dir = mkdtempSync(join(tmpdir(), 'gh-reviews-'));
+  const dir = temporaryDirectory('gh-reviews-');
   const loaded = parseConfig(
     `
 identity:

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium } from 'playwright-core';
+import { temporaryDirectory } from '../support/temp-dir.js';
 import { type ReviewGateway, startReviewGateway } from './review-gateway.js';
 
 /** Debian's Chromium, launched the way CI can: no sandbox (root in a container), nothing fetched from the network. */
@@ -22,7 +21,7 @@ describe('reviews web page in a real browser', () => {
   let browser: BrowserContext;
   before(async () => {
     g = await startReviewGateway();
-    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'gh-chromium-')), {
+    browser = await chromium.launchPersistentContext(temporaryDirectory('gh-chromium-'), {
       executablePath: CHROMIUM,
       headless: true,
       args: ARGS,
@@ -48,7 +47,7 @@ describe('reviews web page in a real browser', () => {
     await row.waitFor();
     assert.match((await row.textContent()) ?? '', /DELETE FROM documents/);
     assert.match((await row.textContent()) ?? '', /indexer-job/);
-    const screenshot = join(mkdtempSync(join(tmpdir(), 'gh-shot-')), 'reviews.png');
+    const screenshot = join(temporaryDirectory('gh-shot-'), 'reviews.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     process.stdout.write(`# screenshot: ${screenshot}\n`);
     await row.locator('input').fill('looks right');

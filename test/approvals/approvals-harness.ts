@@ -1,4 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApprovalService } from '../../src/approvals/approval-service.js';
@@ -13,6 +12,7 @@ import { createLogger } from '../../src/gateway/logger.js';
 import type { PolicyEngine } from '../../src/policy/engine.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
+import { temporaryDirectory } from '../support/temp-dir.js';
 
 /** A clock the test moves by hand: expiry and access windows are checked against it, never by sleeping. */
 export class ManualClock implements Clock {
@@ -80,25 +80,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Directories the harness made, removed when the test process exits (a test may reopen one after `close`). */
-const made: string[] = [];
-
-function temporaryDirectory(): string {
-  if (made.length === 0) {
-    process.once('exit', () => {
-      for (const dir of made) rmSync(dir, { recursive: true, force: true });
-    });
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'gh-approvals-'));
-  made.push(dir);
-  return dir;
-}
-
 /** A real SQLite store, audit recorder, policy engine and approval service, as the gateway wires them. */
 export async function openHarness(
   options: { dbPath?: string; clock?: ManualClock; yaml?: string; openStore?: () => Promise<Store> } = {},
 ) {
-  const dbPath = options.dbPath ?? join(temporaryDirectory(), 'gatehouse.db');
+  const dbPath = options.dbPath ?? join(temporaryDirectory('gh-approvals-'), 'gatehouse.db');
   const { config } = parseConfig(options.yaml ?? APPROVALS_YAML, join(tmpdir(), 'gatehouse.yaml'));
   const store = options.openStore ? await options.openStore() : await SqliteStore.open(dbPath);
   await store.migrate();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load.js';
+import { temporaryDirectory } from '../support/temp-dir.js';
 
 const minimal = `
 identity:
@@ -56,7 +56,7 @@ describe('configuration loading', () => {
   });
 
   it('reads file references relative to the config file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-config-'));
+    const dir = temporaryDirectory('gh-config-');
     writeFileSync(join(dir, 'key.txt'), 'from-file\n');
     writeFileSync(join(dir, 'gatehouse.yaml'), minimal.replace('${env:UPSTREAM_KEY}', '${file:key.txt}'));
     const { config } = loadConfigFile(join(dir, 'gatehouse.yaml'), {});

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -15,6 +13,7 @@ import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
+import { temporaryDirectory } from '../support/temp-dir.js';
 
 const UPSTREAM_KEY = 'sk-upstream-key-only-the-gateway-holds';
 const EMAIL = 'mary.jones@example.com';
@@ -52,7 +51,7 @@ describe('HTTP bodies are masked through the gateway (openai SDK, stand-in model
     broken = brokenUpstream();
     broken.listen(0, '127.0.0.1');
     await once(broken, 'listening');
-    const dir = mkdtempSync(join(tmpdir(), 'gh-http-masking-'));
+    const dir = temporaryDirectory('gh-http-masking-');
     const loaded = parseConfig(
       `
 identity:

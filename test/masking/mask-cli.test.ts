@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { temporaryDirectory } from '../support/temp-dir.js';
 
 const BIN = new URL('../../bin/gatehouse.js', import.meta.url).pathname;
 
@@ -28,7 +28,7 @@ describe('gatehouse mask', () => {
   });
 
   it("uses a resource's profile for the given groups", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-mask-cli-'));
+    const dir = temporaryDirectory('gh-mask-cli-');
     const file = join(dir, 'gatehouse.yaml');
     writeFileSync(
       file,

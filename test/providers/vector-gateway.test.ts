@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
@@ -9,6 +7,7 @@ import { createLogger } from '../../src/gateway/logger.js';
 import { ChromaStandIn } from '../../src/standins/chroma-stand-in.js';
 import { QdrantStandIn } from '../../src/standins/qdrant-stand-in.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
+import { temporaryDirectory } from '../support/temp-dir.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: upstream JSON and audit payloads, read field by field in assertions
 type Loose = any;
@@ -61,7 +60,7 @@ describe('vector stores behind the gateway: collections in policy, tenant filter
     local = await startLocalIssuer();
     qdrant = new QdrantStandIn(QDRANT_KEY);
     chroma = new ChromaStandIn();
-    const dir = mkdtempSync(join(tmpdir(), 'gh-vectors-'));
+    const dir = temporaryDirectory('gh-vectors-');
     const loaded = parseConfig(
       `
 identity:

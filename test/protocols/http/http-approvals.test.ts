@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../../src/config/load.js';
@@ -8,6 +6,7 @@ import { Gateway } from '../../../src/gateway/gateway.js';
 import { createLogger } from '../../../src/gateway/logger.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
+import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-approvals';
@@ -28,7 +27,7 @@ describe('HTTP just-in-time approval, end to end', () => {
     issuer = await startLocalIssuer();
     standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY });
     const upstream = await standIn.start();
-    const dir = mkdtempSync(join(tmpdir(), 'gh-http-approvals-'));
+    const dir = temporaryDirectory('gh-http-approvals-');
     const loaded = parseConfig(
       `
 identity:

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from 'jose';
@@ -17,6 +15,7 @@ import { createLogger } from '../../../src/gateway/logger.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
 import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-provider.js';
+import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-only-gatehouse-knows';
@@ -62,7 +61,7 @@ describe('HTTP data path, end to end', () => {
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
     const port = (s: Server) => (s.address() as AddressInfo).port;
-    const dir = mkdtempSync(join(tmpdir(), 'gh-http-'));
+    const dir = temporaryDirectory('gh-http-');
     const loaded = parseConfig(
       `
 http: { headersTimeout: 1s, maxHeaderBytes: 8192 }

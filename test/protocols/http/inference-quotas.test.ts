@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
@@ -10,6 +8,7 @@ import { Gateway } from '../../../src/gateway/gateway.js';
 import { createLogger } from '../../../src/gateway/logger.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
+import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-only-gatehouse-knows';
@@ -64,7 +63,7 @@ describe('inference calls through the gateway: usage, budgets and restarts (open
     local = await startLocalIssuer();
     standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY, reply: () => REPLY });
     const standInUrl = await standIn.start();
-    const dir = mkdtempSync(join(tmpdir(), 'gh-quotas-'));
+    const dir = temporaryDirectory('gh-quotas-');
     loaded = parseConfig(
       `
 identity:
