@@ -37,9 +37,8 @@ export interface DrainOptions {
  * Moves spooled events (see audit-spool.ts) into the log, in one write transaction: for each segment, the frames
  * after its cursor are chained and inserted (results folded into their operations: see fold-results.ts), and the
  * cursor (`audit_spool_cursors`) advances in the same commit, so a crash or a second drainer (another thread, a CLI,
- * the next start) neither loses nor repeats an event. The session
- * index catches up in the same commit. Sealed segments are deleted once drained. Any connection may drain: the
- * write lock makes drainers take turns.
+ * the next start) neither loses nor repeats an event. The session index catches up in the same commit. Sealed
+ * segments are deleted once drained. Any connection may drain: the write lock makes drainers take turns.
  */
 export function prepareSpoolDrain(db: Database.Database, directory: string): (options?: DrainOptions) => DrainReport {
   const append = prepareAppend(db);
