@@ -4,6 +4,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { type AuditEvent, type AuditEventInput, unfoldResults } from '../../src/audit/event.js';
@@ -118,6 +119,17 @@ describe('audit spool frames', () => {
     const broken = decodeFrames(Buffer.concat([first, damaged]));
     assert.equal(broken.stop, 'broken');
     assert.equal(broken.consumed, first.length);
+  });
+
+  it('reads a frame whose lines do not make whole events as broken, though its checksum matches', () => {
+    for (const body of ['s-1\noperation\n1', 's-1\noperation\n1\n{}\ns-2', 's-1\noperation\nsoon\n{}']) {
+      const bytes = Buffer.from(`12345678${body}`);
+      bytes.writeUInt32LE(bytes.length - 8, 0);
+      bytes.writeUInt32LE(crc32(bytes.subarray(8)), 4);
+      const decoded = decodeFrames(Buffer.concat([frameOf(events), bytes]));
+      assert.equal(decoded.stop, 'broken', JSON.stringify(body));
+      assert.equal(decoded.events.length, 2);
+    }
   });
 
   it('refuses a session id or type that would break the line format', () => {
@@ -302,6 +314,30 @@ describe('SqliteStore with a spool', () => {
       await store.settle();
       const events = await allEvents(store);
       assertOperations(events, 201);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('drains frames larger than one read between small ones, across segments, each payload whole', async () => {
+    // A drain reads 4 MiB at a time into a buffer it reuses: a frame past that size is read whole, and the reads
+    // after it (smaller, other segments) must not see its bytes.
+    const { store, path } = await openSpooled({ ...NO_THREAD_DRAIN, segmentBytes: 1024 * 1024 });
+    try {
+      const big = (seq: number, fill: string) => op('s-big', seq, `SELECT '${fill.repeat(5 * 1024 * 1024)}'`);
+      await store.recordEvents([op('s-big', 1)]);
+      await store.recordEvents([big(2, 'a')]);
+      await store.recordEvents([op('s-big', 3), op('s-big', 4, "SELECT 'é'")]);
+      await store.recordEvents([big(5, 'b')]);
+      await store.recordEvents([op('s-big', 6)]);
+      assert.ok(readdirSync(spoolDirectory(path)).length >= 3, 'the frames are in several segments');
+      await store.settle();
+      const events = await allEvents(store);
+      assertOperations(events, 6);
+      const texts = events.map((e) => String(e.payload.text));
+      assert.equal(texts[1], `SELECT '${'a'.repeat(5 * 1024 * 1024)}'`);
+      assert.equal(texts[4], `SELECT '${'b'.repeat(5 * 1024 * 1024)}'`);
+      assert.deepEqual([texts[0], texts[2], texts[3], texts[5]], ['SELECT 1', 'SELECT 3', "SELECT 'é'", 'SELECT 6']);
     } finally {
       await store.close();
     }

@@ -163,8 +163,18 @@ function frameLength(fd: number, offset: number): number {
   return header.length < FRAME_HEADER_BYTES ? 0 : FRAME_HEADER_BYTES + header.readUInt32LE(0);
 }
 
+/**
+ * Reused by every read on this thread (drains run one at a time, and decoding copies what it keeps): a fresh buffer
+ * per drain cost a page fault per 4 KiB touched, dear on virtual machines.
+ */
+let readBuffer: Buffer | undefined;
+
+/** Reads up to `length` bytes at `offset`, into a buffer the next read reuses. */
 function readAt(fd: number, offset: number, length: number): Buffer {
-  const buffer = Buffer.allocUnsafe(length);
+  if (readBuffer === undefined || readBuffer.length < length) {
+    readBuffer = Buffer.allocUnsafeSlow(Math.max(length, READ_BYTES));
+  }
+  const buffer = readBuffer;
   let read = 0;
   while (read < length) {
     const n = readSync(fd, buffer, read, length - read, offset + read);
