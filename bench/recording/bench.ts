@@ -58,15 +58,26 @@ const WHERE_THE_TIME_GOES = [
   'folding 1.026x and 5.7 µs less (1 client), 1.0x and no change beyond noise (8 clients), rows per statement 1.62',
   "to 1.00. Holding a read's record back from other sessions' writes until its result joined it (1.39 to 1.12 events",
   "per statement) cost the gateway's thread 8.4 µs more per transaction (more, smaller writes, each answer waiting",
-  'for one after its result) and was dropped; so was a lower scheduling priority for the spool thread (no change).',
+  'for one after its result) and was dropped.',
   '',
-  "With the spool (on), the gateway's thread serialises each payload to JSON (3-6 µs an event on this machine) and",
-  "appends each batch to the spool with one `write`. The rest runs on the spool's thread: decoding, chaining (JSON",
-  'header and sha256), inserting, indexing sessions, one commit per 100 ms: about 7 µs of CPU an event in a',
-  'micro-benchmark of drains of 900 events (8.3-8.5 with 4 KiB pages), 12-20 µs per transaction in place.',
-  "Measured per thread (/proc/self/task) with 8 clients, prepared, against off, in quick runs: the gateway's thread",
-  "+11 to +21 µs per transaction, the spool thread +14 to +18 µs. With 1 client the gateway's thread adds 38-67 µs",
-  'per transaction (a batch and a `write` for every statement, nothing to share them with).',
+  "With the spool (on), the gateway's thread serialises each payload to JSON (2.5 µs an event hot, more in place) and",
+  "appends each batch to the spool with one `write`. The rest runs on the spool's thread: reading and decoding the",
+  'spool, chaining (JSON header and sha256), inserting, indexing sessions, one commit per 100 ms. A micro-benchmark of',
+  'whole drains (spool file to log, 700 events a drain in frames of 3, one thread) spends about 11 µs of CPU an',
+  'event: chaining 2.2, inserting 2.5, the session index 1.3, the commit 1-1.5 (a checkpoint every 4 MiB adds time',
+  'waiting in fsync, little CPU), reading and decoding 0.5 (1.1 before 2026-12-01: a fresh read buffer per drain',
+  'and a string per line), garbage collection about 0.7.',
+  '',
+  'Where the cost lies (2026-12-01, 8 paired rounds, select-only, 8 clients prepared, bench-only switches in a',
+  'scratch harness, gateway CPU per transaction against off): the recorder with a store that does nothing (records',
+  'queued, batched, resolved) -3.3 µs and 1.09x tps (4 rounds); serialised and framed but not written -2.4 µs and',
+  "1.09x; written to the spool but never drained +7 µs (the gateway's thread +9) and 1.02x; on, drained, +27.6 µs (the",
+  "gateway's thread +13, the spool thread +17) and 0.93x. So with 8 clients what costs throughput is the drain: its",
+  "own CPU, and about 4-10 µs more on the gateway's thread while it runs (shared caches; the two cores are busy).",
+  "With 1 client the gateway's thread pays more for each event (+40 µs serialised and framed, +72 µs on, in noisier",
+  'runs): it sleeps between statements, so each runs on cold caches. With the database and its spool on tmpfs',
+  '(/dev/shm) the cost was the same (0.843x against 0.836x, 6 rounds): disk I/O is not where it goes. The spool',
+  'thread at nice 10 changed nothing either (0.882x against 0.877x, 10 rounds).',
   '',
   'This machine is a 2-vCPU virtual machine where system calls and wake-ups are dear: perf puts most of the',
   "gateway's own CPU in the kernel (socket writes, which on loopback run PostgreSQL's and pgbench's receive path too,",
@@ -80,8 +91,9 @@ const WHERE_THE_TIME_GOES = [
   'a batch of its own, as with -S, on the critical path. With 8 clients every COMMIT waits for its record, which is',
   "written at once and takes along other sessions' records whose results are not in yet.",
   '',
-  'Next steps: fewer bytes per row (hashes stored as 32-byte blobs rather than hex text; prev_hash is the previous',
-  "row's hash), or rows that each hold a batch of events, chained event by event inside (one insert per group commit).",
+  'Next steps, all on the drain: rows that each hold a batch of events, chained event by event inside (an insert,',
+  'an index entry and page space per batch rather than per event: the insert, index and commit are 5-5.5 of the 11',
+  "µs), and fewer bytes per row (hashes as 32-byte blobs rather than hex text; prev_hash is the previous row's hash).",
 ];
 
 const SCRIPTS: readonly PgbenchScript[] = ['select-only', 'tpcb'];
@@ -180,6 +192,20 @@ try {
       pick('off', 'tps'),
     ];
     const cost = (tps: number) => round(((off - tps) / off) * 100);
+    // Each round runs the four back to back, so a ratio within a round is free of the drift between rounds (this
+    // machine's speed moves by up to 2x over minutes); the median of those, and their spread, say how sure a cost is.
+    const tpsByRound = (recording: Recording) =>
+      new Map(samples.filter((s) => s.recording === recording && ofCase(s, c)).map((s) => [s.round, s.tps]));
+    const offByRound = tpsByRound('off');
+    const roundCosts = (recording: Recording) =>
+      [...tpsByRound(recording)].flatMap(([r, tps]) => {
+        const base = offByRound.get(r);
+        return base === undefined ? [] : [((base - tps) / base) * 100];
+      });
+    const paired = (recording: Recording) => {
+      const costs = roundCosts(recording);
+      return { median: round(median(costs)), min: round(Math.min(...costs)), max: round(Math.max(...costs)) };
+    };
     return {
       script,
       mode,
@@ -191,6 +217,7 @@ try {
       costPercent: cost(on),
       directCostPercent: cost(direct),
       strictCostPercent: cost(strict),
+      pairedCostPercent: { on: paired('on'), direct: paired('direct'), strict: paired('strict') },
       cpu: {
         on: pick('on', 'cpuUsPerTx'),
         direct: pick('direct', 'cpuUsPerTx'),
@@ -244,6 +271,22 @@ try {
         r.costPercent,
         r.directCostPercent,
         r.strictCostPercent,
+      ]),
+    ),
+    '',
+    'The same, paired by round: each round runs the four gateways back to back, so the cost within a round is free of',
+    "the machine's drift between rounds; the median of the rounds' costs, and the lowest and highest round for on.",
+    '',
+    table(
+      ['script', 'protocol', 'clients', 'cost % (on)', 'rounds (on)', 'cost % (direct)', 'cost % (strict)'],
+      rows.map((r) => [
+        r.script,
+        r.mode,
+        r.clients,
+        r.pairedCostPercent.on.median,
+        `${r.pairedCostPercent.on.min} to ${r.pairedCostPercent.on.max}`,
+        r.pairedCostPercent.direct.median,
+        r.pairedCostPercent.strict.median,
       ]),
     ),
     '',
