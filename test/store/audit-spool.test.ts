@@ -320,7 +320,7 @@ describe('SqliteStore with a spool', () => {
   });
 
   it('drains frames larger than one read between small ones, across segments, each payload whole', async () => {
-    // A drain reads 4 MiB at a time into a buffer it reuses: a frame past that size is read whole, and the reads
+    // A drain reads up to 4 MiB at a time into a buffer it reuses, a larger frame whole into one of its own; the reads
     // after it (smaller, other segments) must not see its bytes.
     const { store, path } = await openSpooled({ ...NO_THREAD_DRAIN, segmentBytes: 1024 * 1024 });
     try {

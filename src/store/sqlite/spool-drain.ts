@@ -164,17 +164,20 @@ function frameLength(fd: number, offset: number): number {
 }
 
 /**
- * Reused by every read on this thread (drains run one at a time, and decoding copies what it keeps): a fresh buffer
- * per drain cost a page fault per 4 KiB touched, dear on virtual machines.
+ * Reused by every read of up to READ_BYTES on this thread (drains run one at a time, and decoding copies what it
+ * keeps): a fresh buffer per drain cost a page fault per 4 KiB touched, dear on virtual machines. A read of one
+ * larger frame gets a buffer of its own, so a rare large batch does not stay in memory.
  */
 let readBuffer: Buffer | undefined;
 
-/** Reads up to `length` bytes at `offset`, into a buffer the next read reuses. */
+function sharedReadBuffer(): Buffer {
+  readBuffer ??= Buffer.allocUnsafeSlow(READ_BYTES);
+  return readBuffer;
+}
+
+/** Reads up to `length` bytes at `offset`; up to READ_BYTES, into a buffer the next read reuses. */
 function readAt(fd: number, offset: number, length: number): Buffer {
-  if (readBuffer === undefined || readBuffer.length < length) {
-    readBuffer = Buffer.allocUnsafeSlow(Math.max(length, READ_BYTES));
-  }
-  const buffer = readBuffer;
+  const buffer = length <= READ_BYTES ? sharedReadBuffer() : Buffer.allocUnsafe(length);
   let read = 0;
   while (read < length) {
     const n = readSync(fd, buffer, read, length - read, offset + read);
