@@ -25,8 +25,11 @@ export const CATCH_UP_BATCH = 5_000;
 export const CATCH_UP_SQL = {
   cursor: `select event_id from audit_index_cursors where name = '${SESSION_INDEX_CURSOR}'`,
   head: 'select max(id) as id from audit_events',
-  /** (from, through]. Sorted by session so each session's entries land on its pages together. */
-  index: `insert into audit_session_events (session_id, event_id)
+  /**
+   * (from, through]. Sorted by session so each session's entries land on its pages together. `or rollback`: no
+   * statement journal (see append-transaction.ts); a conflict fails the whole catch-up, and the drain with it.
+   */
+  index: `insert or rollback into audit_session_events (session_id, event_id)
     select session_id, id from audit_events where id > ? and id <= ? order by session_id, id`,
   advance: `update audit_index_cursors set event_id = ? where name = '${SESSION_INDEX_CURSOR}'`,
 } as const;

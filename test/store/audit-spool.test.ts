@@ -363,6 +363,48 @@ describe('SqliteStore with a spool', () => {
     }
   });
 
+  it('takes nothing from a drain that fails part-way, and everything once from the next', async () => {
+    const { store, path } = await openSpooled();
+    const side = new Database(path);
+    const peek = () => ({
+      events: (side.prepare('select count(*) n from audit_events').get() as { n: number }).n,
+      indexed: (
+        side.prepare("select count(*) n from audit_session_events where session_id = 's-f'").get() as { n: number }
+      ).n,
+      indexCursor: (
+        side.prepare("select event_id from audit_index_cursors where name = 'sessions'").get() as {
+          event_id: number;
+        }
+      ).event_id,
+      spoolCursors: side.prepare('select segment, applied from audit_spool_cursors order by segment').all(),
+    });
+    try {
+      await store.recordEvents([op('s-f', 1), op('s-f', 2)]);
+      await store.settle();
+      const before = peek();
+      assert.deepEqual([before.events, before.indexed, before.indexCursor], [2, 2, 2]);
+
+      await store.recordEvents([op('s-f', 3), op('s-f', 4), op('s-f', 5)]);
+      // An index entry the catch-up will also write: the drain fails after inserting events 3-5.
+      side.prepare("insert into audit_session_events (session_id, event_id) values ('s-f', 5)").run();
+      await assert.rejects(store.settle(), /UNIQUE constraint failed/);
+      const failed = peek();
+      assert.deepEqual(
+        { ...failed, indexed: failed.indexed - 1 },
+        before,
+        'no event, index entry or cursor of the failed drain stays',
+      );
+
+      side.prepare("delete from audit_session_events where session_id = 's-f' and event_id = 5").run();
+      await store.settle();
+      assertOperations(await allEvents(store), 5);
+      assert.deepEqual([peek().indexed, peek().indexCursor], [5, 5]);
+    } finally {
+      side.close();
+      await store.close();
+    }
+  });
+
   it('refuses new events when the log falls too far behind, and takes them again once it catches up', async () => {
     const { store, path } = await openSpooled({ drainIntervalMs: 10, maxBacklogBytes: 16 * 1024 });
     const blocker = new Database(path);
