@@ -201,8 +201,9 @@ try {
 
   const rows = CASES.map((c) => {
     const { script, mode, clients } = c;
+    // Rounded: with an even number of rounds the median is the mean of two, which may not print short.
     const pick = (recording: Recording, field: 'tps' | 'cpuUsPerTx') =>
-      median(samples.filter((s) => s.recording === recording && ofCase(s, c)).map((s) => s[field]));
+      round(median(samples.filter((s) => s.recording === recording && ofCase(s, c)).map((s) => s[field])), 1);
     const [on, direct, strict, off] = [
       pick('on', 'tps'),
       pick('direct', 'tps'),
