@@ -144,6 +144,7 @@ const RECORDINGS: readonly Recording[] = ['on', 'direct', 'strict', 'off'];
 function roundOrder(round: number): Recording[] {
   return round % 2 === 1 ? ['on', 'off', 'direct', 'strict'] : ['strict', 'direct', 'off', 'on'];
 }
+
 interface Sample {
   readonly recording: Recording;
   readonly script: PgbenchScript;
@@ -286,9 +287,10 @@ try {
     'before it runs; by default a BEGIN, and plain writes inside a transaction block, run while their record is',
     'written, their answers held until it is durable) and recording **off**',
     '(bench-only switch: `AuditRecorder.record` replaced by a resolved promise on that instance). In each round on',
-    'and off run side by side, which goes first alternating (until 2026-12-01 the four rotated, so on and off could',
-    "be three runs apart), then direct and strict. Until 2026-11-30 the four ran in the bench's process, sharing the code's JIT feedback across",
-    'their four configurations; the last run that way read 19.7%, 23.2% and 25.9% (see the README). One run with the',
+    'and off run side by side, which goes first alternating, direct next to off and strict at an end (until',
+    '2026-12-01 the four rotated, so on and off could be three runs apart; the spread of the per-round costs did not',
+    "narrow with the change). Until 2026-11-30 the four ran in the bench's process, sharing the code's JIT feedback",
+    'across their four configurations; the last run that way read 19.7%, 23.2% and 25.9% (see the README). One run with the',
     'same four gateways serving both scripts read 11%, 14.3% and 23.6% for select-only (the gateways carried the',
     "TPC-B runs' larger logs and JIT feedback), 6% and 21.6% for TPC-B.",
     '',
