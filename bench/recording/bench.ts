@@ -123,13 +123,13 @@ const WHERE_THE_TIME_GOES = [
   '',
   'Next steps, all on the drain: rows that each hold a batch of events, chained event by event inside (an insert,',
   'an index entry and page space per batch rather than per event: the insert, index and commit were 5-5.5 of the',
-  '11 µs measured while filling), and fewer bytes per row (hashes as 32-byte blobs rather than hex text; prev_hash',
-  "is the previous row's hash). How far that goes: with a bench-only switch that drains, decodes and chains but",
+  '11 µs measured while filling). How far that goes: with a bench-only switch that drains, decodes and chains but',
   'inserts, indexes and commits nothing, 8 clients prepared read 0.917x against 0.867x on (8 paired rounds): some 5',
   'points for that case, not enough alone for the 1-client and TPC-B cases, where the gateway thread carries more',
-  'of the cost. There, what is left is spread over each statement on cold caches, and the size of a record is not',
-  'it: operation records without the resource, protocol, rule, selector and reason (about 100 of 360 bytes) changed',
-  'nothing (0.863 against 0.855 of off with 1 client, 0.842 against 0.852 with 8 prepared, 8 paired rounds).',
+  'of the cost. There, what is left is spread over each statement on cold caches. Fewer bytes are not it, on either',
+  'thread: operation records without the resource, protocol, rule, selector and reason (about 100 of 360 bytes, as',
+  'much as storing the two hashes as 32-byte blobs rather than hex text would save a row) changed nothing (0.863',
+  'against 0.855 of off with 1 client, 0.842 against 0.852 with 8 prepared, 8 paired rounds).',
 ];
 
 const SCRIPTS: readonly PgbenchScript[] = ['select-only', 'tpcb'];
@@ -141,6 +141,7 @@ const RECORDINGS: readonly Recording[] = ['on', 'direct', 'strict', 'off'];
  * The order of one round: on and off side by side, which goes first alternating from round to round, so the ratio
  * of a round spans one run's drift of the machine rather than up to three (this machine's speed moves by up to 2x
  * over minutes), and a steady drift favours neither. Direct runs next to off too; strict, the least asked, at an end.
+ * (Measured against the rotation before: the spread of the per-round costs did not narrow; the noise is within runs.)
  */
 function roundOrder(round: number): Recording[] {
   return round % 2 === 1 ? ['on', 'off', 'direct', 'strict'] : ['strict', 'direct', 'off', 'on'];
@@ -291,9 +292,9 @@ try {
     'and off run side by side, which goes first alternating, direct next to off and strict at an end (until',
     '2026-12-01 the four rotated, so on and off could be three runs apart; the spread of the per-round costs did not',
     "narrow with the change). Until 2026-11-30 the four ran in the bench's process, sharing the code's JIT feedback",
-    'across their four configurations; the last run that way read 19.7%, 23.2% and 25.9% (see the README). One run with the',
-    'same four gateways serving both scripts read 11%, 14.3% and 23.6% for select-only (the gateways carried the',
-    "TPC-B runs' larger logs and JIT feedback), 6% and 21.6% for TPC-B.",
+    'across their four configurations; the last run that way read 19.7%, 23.2% and 25.9% (see the README). One run',
+    'with the same four gateways serving both scripts read 11%, 14.3% and 23.6% for select-only (the gateways',
+    "carried the TPC-B runs' larger logs and JIT feedback), 6% and 21.6% for TPC-B.",
     '',
     table(
       [

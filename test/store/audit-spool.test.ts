@@ -398,7 +398,8 @@ describe('SqliteStore with a spool', () => {
       side.prepare("delete from audit_session_events where session_id = 's-f' and event_id = 5").run();
       await store.settle();
       assertOperations(await allEvents(store), 5);
-      assert.deepEqual([peek().indexed, peek().indexCursor], [5, 5]);
+      const after = peek();
+      assert.deepEqual([after.indexed, after.indexCursor], [5, 5]);
     } finally {
       side.close();
       await store.close();
