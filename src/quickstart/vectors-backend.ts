@@ -84,17 +84,20 @@ export function vectorsResource(loaded: LoadedConfig): PostgresResourceConfig {
 /** The nearest-neighbour query the self-check runs: the three documents closest to a "refunds" embedding. */
 export const NEAREST_QUERY = 'SELECT id, title FROM documents ORDER BY embedding <-> $1 LIMIT 3';
 export const NEAREST_TO = '[1,0,0]';
+/** A seeded ticket with an email, a phone number and a card in its text: the self-check shows it masked. */
+export const TICKET_QUERY = 'SELECT body FROM documents WHERE id = 3';
 
 /**
- * Shows the SQL path through the gateway: a reader's pgvector query is answered, an indexer's DELETE without a WHERE
- * clause is refused (it needs review). One session at a time, as PGlite serves one.
+ * Shows the SQL path through the gateway: a reader's pgvector query is answered, a ticket's personal data comes back
+ * masked (when the resource masks), an indexer's DELETE without a WHERE clause is refused (it needs review). One
+ * session at a time, as PGlite serves one.
  */
 export async function vectorsSelfCheck(
   gateway: { host: string; port: number },
   tokens: { reader: string; indexer: string },
   /** Called with the NOTICE text when the gateway holds a statement for approval; decides it for the self-check. */
   onHeld?: (notice: string) => Promise<void>,
-): Promise<{ allowed: string; refused: string; held?: string }> {
+): Promise<{ allowed: string; ticket: string; refused: string; held?: string }> {
   const connect = async (user: string, token: string) => {
     const client = new pg.Client({
       host: gateway.host,
@@ -111,9 +114,11 @@ export async function vectorsSelfCheck(
   };
   const reader = await connect('quickstart-job', tokens.reader);
   let allowed: string;
+  let ticket: string;
   try {
     const result = await reader.query<{ id: number; title: string }>(NEAREST_QUERY, [NEAREST_TO]);
     allowed = `${result.rows.length} rows: ${result.rows.map((row) => `${row.id} ${row.title}`).join('; ')}`;
+    ticket = (await reader.query<{ body: string }>(TICKET_QUERY)).rows[0]?.body ?? 'no row';
   } finally {
     await reader.end();
   }
@@ -137,6 +142,6 @@ export async function vectorsSelfCheck(
   } finally {
     await indexer.end();
   }
-  if (held !== undefined) return { allowed, refused, held };
-  return { allowed, refused };
+  if (held !== undefined) return { allowed, ticket, refused, held };
+  return { allowed, ticket, refused };
 }

@@ -48,6 +48,12 @@ describe('gatehouse quickstart --once', () => {
     assert.doesNotMatch(output, /NOT refused/);
   });
 
+  test('SQL: personal data in a result row comes back masked, the rest of the row as stored', () => {
+    const ticket = /SQL masked\s+-> (.*)/.exec(output)?.[1];
+    assert.equal(ticket, 'Customer Jane Roe (j***@example.com, ****0132) asks for a refund to card ****1111.');
+    assert.doesNotMatch(output, /jane\.roe@example\.com|415 555 0132|4111 1111 1111 1111/);
+  });
+
   test('prints tokens for both groups and a psql command line with sslmode=require', () => {
     assert.match(output, /export TOKEN=ey[\w.-]+/);
     assert.match(output, /export INDEXER_TOKEN=ey[\w.-]+/);

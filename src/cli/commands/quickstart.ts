@@ -109,6 +109,7 @@ export function registerQuickstartCommand(program: Command): void {
           };
           const sql = await vectorsSelfCheck(postgres, { reader, indexer }, denyHeld);
           say(`  SQL nearest    -> ${sql.allowed}`);
+          say(`  SQL masked     -> ${sql.ticket}`);
           if (sql.held) say(`  SQL DELETE     -> held: ${sql.held.split('\n')[0]}`);
           say(`  SQL DELETE     -> ${sql.refused}`);
         }
