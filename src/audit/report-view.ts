@@ -21,6 +21,7 @@ export function formatReport(report: AuditReport): string {
     counts(row.protocol === 'postgres' ? 'tables' : 'collections', row.objects);
     counts('models', row.models);
     counts('masked', row.masked);
+    counts('masked in requests', row.maskedInRequests);
   }
   const list = (title: string, total: number, ops: readonly NotableOperation[]) => {
     lines.push('', `${title} (${total})`);

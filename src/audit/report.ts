@@ -25,6 +25,8 @@ export interface AccessRow {
   readonly models: Readonly<Record<string, number>>;
   /** Masked values by type, from results' `masked` counts when masking reported them. */
   readonly masked: Readonly<Record<string, number>>;
+  /** Values masked in requests before the backend saw them (prompts sent to models), by type: `maskedRequest`. */
+  readonly maskedInRequests: Readonly<Record<string, number>>;
   readonly firstAt: number;
   readonly lastAt: number;
 }
@@ -67,6 +69,7 @@ interface MutableRow {
   objects: Record<string, number>;
   models: Record<string, number>;
   masked: Record<string, number>;
+  maskedInRequests: Record<string, number>;
   firstAt: number;
   lastAt: number;
 }
@@ -156,6 +159,7 @@ export class ReportBuilder {
         objects: Object.create(null),
         models: Object.create(null),
         masked: Object.create(null),
+        maskedInRequests: Object.create(null),
         firstAt: event.at,
         lastAt: event.at,
       };
@@ -168,6 +172,7 @@ export class ReportBuilder {
     const objects = owner.protocol === 'postgres' ? sqlTables(text) : httpCollections(text);
     for (const o of objects) row.objects[o] = (row.objects[o] ?? 0) + 1;
     if (typeof p.model === 'string') row.models[p.model] = (row.models[p.model] ?? 0) + 1;
+    addMaskCounts(row.maskedInRequests, p.maskedRequest);
     this.ops.set(`${event.sessionId}#${String(p.seq)}`, { row });
     const notable: NotableOperation = {
       at: event.at,
@@ -198,13 +203,16 @@ export class ReportBuilder {
     if (!op) return;
     this.ops.delete(`${event.sessionId}#${String(p.seq)}`);
     if (p.outcome === 'error') op.row.errors++;
-    // Masking reports counts as a number or as { type: count }.
-    const masked = p.masked;
-    if (typeof masked === 'number') op.row.masked.total = (op.row.masked.total ?? 0) + masked;
-    else if (masked && typeof masked === 'object') {
-      for (const [type, n] of Object.entries(masked)) {
-        if (typeof n === 'number') op.row.masked[type] = (op.row.masked[type] ?? 0) + n;
-      }
+    addMaskCounts(op.row.masked, p.masked);
+  }
+}
+
+/** Adds masking's counts, reported as a number or as { type: count }, to a row's table. */
+function addMaskCounts(into: Record<string, number>, counts: unknown): void {
+  if (typeof counts === 'number') into.total = (into.total ?? 0) + counts;
+  else if (counts && typeof counts === 'object') {
+    for (const [type, n] of Object.entries(counts)) {
+      if (typeof n === 'number') into[type] = (into[type] ?? 0) + n;
     }
   }
 }

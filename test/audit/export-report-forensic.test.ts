@@ -16,6 +16,7 @@ import { AuditExporter } from '../../src/audit/exporter.js';
 import { ForensicVault } from '../../src/audit/forensic.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { ReportBuilder } from '../../src/audit/report.js';
+import { formatReport } from '../../src/audit/report-view.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
@@ -151,7 +152,12 @@ describe('report', () => {
       op('h1', 201, 1, 'POST /collections/docs/points/search', 'allow', { resource: 'qdrant' }),
       start('h2', 300, 'rag-agent', 'http', 'llm'),
       op('h2', 301, 1, 'POST /v1/chat/completions', 'allow', { resource: 'llm', model: 'gpt-4o-mini' }),
-      op('h2', 302, 2, 'POST /v1/chat/completions', 'allow', { resource: 'llm', model: 'gpt-4o-mini' }),
+      op('h2', 302, 2, 'POST /v1/chat/completions', 'allow', {
+        resource: 'llm',
+        model: 'gpt-4o-mini',
+        maskedRequest: { email: 1, card: 2 },
+      }),
+      result('h2', 303, 2, { masked: { email: 1 } }),
     ];
     const builder = new ReportBuilder(0, 1000, new Map());
     for (const [i, e] of events.entries()) builder.add({ ...e, id: i + 1, prevHash: '', hash: '' });
@@ -175,6 +181,15 @@ describe('report', () => {
     assert.deepEqual({ ...row('etl-job', 'app')?.masked }, { email: 5, card: 1 });
     assert.deepEqual({ ...row('rag-agent', 'qdrant')?.objects }, { docs: 1 });
     assert.deepEqual({ ...row('rag-agent', 'llm')?.models }, { 'gpt-4o-mini': 2 });
+    // Masked in the prompt before the model saw it, apart from what was masked in the answer.
+    assert.deepEqual({ ...row('rag-agent', 'llm')?.maskedInRequests }, { card: 2, email: 1 });
+    assert.deepEqual({ ...row('rag-agent', 'llm')?.masked }, { email: 1 });
+    assert.deepEqual({ ...row('etl-job', 'app')?.maskedInRequests }, {});
+    const text = formatReport(report);
+    assert.match(
+      text,
+      /rag-agent -> llm \(http\).*\n.*models: gpt-4o-mini \(2\)\n\s+masked: email \(1\)\n\s+masked in requests: card \(2\), email \(1\)\n/,
+    );
     assert.deepEqual(
       report.denied.map((d) => d.text),
       ['drop table orders'],

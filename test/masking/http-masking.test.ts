@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { type AuditEvent, unfoldResults } from '../../src/audit/event.js';
+import { ReportBuilder } from '../../src/audit/report.js';
 import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { Gateway } from '../../src/gateway/gateway.js';
@@ -179,6 +180,12 @@ resources:
       email: 1,
       phone: 1,
     });
+    // The report counts both: what the answers had masked, and what the prompts had masked before the model saw it.
+    const report = new ReportBuilder(0, Date.now() + 1, new Map());
+    for (const event of all) report.add(event);
+    const agents = report.build().access.find((row) => row.resource === 'llm' && row.protocol === 'http');
+    assert.ok((agents?.masked.email ?? 0) >= 1 && (agents?.masked.card ?? 0) >= 1, JSON.stringify(agents));
+    assert.ok((agents?.maskedInRequests.email ?? 0) >= 1 && (agents?.maskedInRequests.phone ?? 0) >= 1);
     const exempt = new Set(
       all
         .filter((e) => e.type === 'operation' && (e.payload as { masking?: { exempt?: boolean } }).masking?.exempt)
