@@ -54,9 +54,19 @@ describe('gatehouse quickstart --once', () => {
     assert.doesNotMatch(output, /jane\.roe@example\.com|415 555 0132|4111 1111 1111 1111/);
   });
 
-  test('prints tokens for both groups and a psql command line with sslmode=require', () => {
+  test('prints tokens for the three groups, a psql command line with sslmode=require, and how to approve', () => {
     assert.match(output, /export TOKEN=ey[\w.-]+/);
     assert.match(output, /export INDEXER_TOKEN=ey[\w.-]+/);
+    const approver = /export APPROVER_TOKEN=(ey[\w.-]+)/.exec(output)?.[1];
+    const claims = JSON.parse(Buffer.from(approver?.split('.')[1] ?? '', 'base64url').toString()) as {
+      groups?: string[];
+    };
+    assert.deepEqual(claims.groups, ['data-owners'], 'the approver token is for the group the DELETE rule names');
+    assert.match(output, /password=\$INDEXER_TOKEN" \\\n\s+-c BEGIN -c "DELETE FROM documents" -c ROLLBACK/);
+    assert.match(
+      output,
+      /GATEHOUSE_ADMIN_URL=http:\/\/127\.0\.0\.1:\d+ GATEHOUSE_TOKEN=\$APPROVER_TOKEN npx gatehouse reviews list/,
+    );
     assert.match(output, /psql "host=127\.0\.0\.1 port=\d+ dbname=vectors sslmode=require user=me password=\$TOKEN"/);
     assert.match(output, /one session at a time/);
   });

@@ -69,6 +69,11 @@ export function registerQuickstartCommand(program: Command): void {
           groups: ['indexers'],
           ttlMs: 15 * 60_000,
         });
+        const approver = await issuer.mint({
+          subject: 'quickstart-approver',
+          groups: ['data-owners'],
+          ttlMs: 15 * 60_000,
+        });
         const http = gateway.addresses.http as { host: string; port: number };
         const base = `http://${http.host}:${http.port}/llm/v1`;
         const call = async (model: string) => {
@@ -114,9 +119,10 @@ export function registerQuickstartCommand(program: Command): void {
           say(`  SQL DELETE     -> ${sql.refused}`);
         }
         say();
-        say('A token for group rag-readers and one for indexers (15 minutes):');
+        say('Tokens for the groups rag-readers, indexers and data-owners (the approvers), 15 minutes:');
         say(`  export TOKEN=${reader}`);
         say(`  export INDEXER_TOKEN=${indexer}`);
+        say(`  export APPROVER_TOKEN=${approver}`);
         say('Try it:');
         say(
           `  curl -s ${base}/chat/completions -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
@@ -129,6 +135,18 @@ export function registerQuickstartCommand(program: Command): void {
           );
           say(`    -c "${NEAREST_QUERY.replace('$1', `'${NEAREST_TO}'`)}"`);
           say('  (the vectors database is PGlite: it serves one session at a time; a second one waits for the first)');
+          // In a transaction rolled back, so approving it leaves the seed data alone.
+          say(
+            `  Review: psql "host=${postgres.host} port=${postgres.port} dbname=vectors sslmode=require user=me password=$INDEXER_TOKEN" \\`,
+          );
+          say(
+            `    -c BEGIN -c "DELETE FROM documents" -c ROLLBACK   # held until approved; in another shell, with the exports above:`,
+          );
+          if (gateway.addresses.admin) {
+            const admin = `http://${gateway.addresses.admin.host}:${gateway.addresses.admin.port}`;
+            say(`  GATEHOUSE_ADMIN_URL=${admin} GATEHOUSE_TOKEN=$APPROVER_TOKEN npx gatehouse reviews list`);
+            say(`    ... reviews approve <id> (or deny <id> --reason ...), or the page ${admin}/ui/reviews`);
+          }
         }
         say(`  More tokens: npx gatehouse token mint -c ${options.config} --sub my-job --groups rag-readers --ttl 5m`);
         say(`  Audit:       npx gatehouse sessions list -c ${options.config}`);
