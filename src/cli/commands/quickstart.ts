@@ -17,6 +17,8 @@ import { OpenAiStandIn } from '../../standins/openai-stand-in.js';
 import { waitForSignal } from './serve.js';
 
 const QUICKSTART_CONFIG = fileURLToPath(new URL('../../../examples/quickstart/gatehouse.yaml', import.meta.url));
+/** The approver the printed token is for, and whom the self-check decides as: the group the DELETE rule names. */
+const APPROVER = { subject: 'quickstart-approver', groups: ['data-owners'] } as const;
 /** Where the `vectors` database persists between runs (relative to the config); `--once` keeps it in memory. */
 const VECTORS_DATA_DIR = '.gatehouse/vectors-pgdata';
 
@@ -70,8 +72,8 @@ export function registerQuickstartCommand(program: Command): void {
           ttlMs: 15 * 60_000,
         });
         const approver = await issuer.mint({
-          subject: 'quickstart-approver',
-          groups: ['data-owners'],
+          subject: APPROVER.subject,
+          groups: [...APPROVER.groups],
           ttlMs: 15 * 60_000,
         });
         const http = gateway.addresses.http as { host: string; port: number };
@@ -102,7 +104,7 @@ export function registerQuickstartCommand(program: Command): void {
             await approvals
               .decide(
                 id,
-                { issuer: 'gatehouse-dev', subject: 'quickstart-approver', groups: ['data-owners'] },
+                { issuer: 'gatehouse-dev', subject: APPROVER.subject, groups: [...APPROVER.groups] },
                 'deny',
                 {
                   reason: 'quickstart self-check: denied automatically',
