@@ -21,6 +21,16 @@ export const RISK_TAGS = {
   'data-modifying-cte': { dangerous: false },
   'select-into': { dangerous: false },
   'select-for-update': { dangerous: false },
+  /** MERGE: which rows it touches depends on its join, which the classifier cannot bound. */
+  merge: { dangerous: false },
+  /** A function call the classifier cannot vouch for: not a built-in and not in the resource's `readFunctions`. */
+  'unknown-function': { dangerous: false },
+  /** A volatile built-in not reviewed as a plain read (nextval, setval...): it may change state. */
+  'volatile-function': { dangerous: false },
+  'large-object-write': { dangerous: false },
+  /** NOTIFY or pg_notify: a message to other sessions. */
+  notify: { dangerous: false },
+  'advisory-lock': { dangerous: false },
   'copy-program': { dangerous: true },
   'copy-server-file': { dangerous: true },
   'file-access': { dangerous: true },
@@ -29,6 +39,11 @@ export const RISK_TAGS = {
   'dynamic-sql': { dangerous: true },
   'privilege-change': { dangerous: true },
   'role-change': { dangerous: true },
+  /**
+   * A setting that changes how the server reads SQL text (client_encoding other than UTF8, standard_conforming_strings
+   * off, backslash_quote on): the gateway would then read the bytes differently from the server.
+   */
+  'parser-setting': { dangerous: true },
 } as const satisfies Record<string, { dangerous: boolean }>;
 export type RiskTag = keyof typeof RISK_TAGS;
 

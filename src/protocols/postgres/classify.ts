@@ -60,13 +60,17 @@ export function classifierCounts(): ClassifierCounts {
 }
 
 export function classifySql(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
-  const cached = cache.get(sql);
+  // The same text classifies differently under another resource's `readFunctions`: the list is part of the key.
+  const listKey = options.readFunctions?.key ?? '';
+  const key = listKey === '' ? sql : `${listKey}\0${sql}`;
+  const cached = cache.get(key);
   if (cached !== undefined) {
     counts.exact++;
     return [...cached];
   }
   const cacheable = sql.length <= CACHE_TEXT_LIMIT && !sql.includes('\0');
-  const shape = cacheable ? shapeOf(sql) : undefined;
+  const normalized = cacheable ? shapeOf(sql) : undefined;
+  const shape = normalized === undefined ? undefined : listKey === '' ? normalized : `${listKey}\0${normalized}`;
   if (shape !== undefined) {
     const statement = fromShape(sql, shape);
     if (statement !== undefined) return [statement];
@@ -76,8 +80,9 @@ export function classifySql(sql: string, options: ClassifyOptions = {}): Classif
   counts.parsed++;
   // EXECUTE depends on what the session has prepared, so such results are not reusable.
   if (cacheable && !result.some((s) => s.executes !== undefined)) {
-    cache.set(sql, Object.freeze(result.map(freezeStatement)));
-    if (shape !== undefined && valuesRead() === readsBefore) rememberShape(sql, shape, result);
+    cache.set(key, Object.freeze(result.map(freezeStatement)));
+    if (shape !== undefined && normalized !== undefined && valuesRead() === readsBefore)
+      rememberShape(sql, shape, normalized, result);
   }
   return result;
 }
@@ -125,7 +130,7 @@ function fromShape(sql: string, shape: string): ClassifiedStatement | undefined 
   return { ...entry.statement, text: sql.slice(0, sql.length - entry.after.length).trim() };
 }
 
-function rememberShape(sql: string, shape: string, result: readonly ClassifiedStatement[]): void {
+function rememberShape(sql: string, shape: string, normalized: string, result: readonly ClassifiedStatement[]): void {
   if (result.length !== 1) return;
   const statement = result[0] as ClassifiedStatement;
   if (statement.error !== undefined || statement.prepares !== undefined || statement.deallocates !== undefined) return;
@@ -135,7 +140,7 @@ function rememberShape(sql: string, shape: string, result: readonly ClassifiedSt
   if (!sql.startsWith(statement.text, start)) return;
   const after = sql.slice(start + statement.text.length);
   // What follows holds no constant: the shape ends with it too, and so does every text of the shape.
-  if (!shape.endsWith(after)) return;
+  if (!normalized.endsWith(after)) return;
   shapes.set(shape, { statement: freezeStatement({ ...statement }), after });
 }
 
@@ -219,17 +224,23 @@ function classifyStatement(wrapper: Ast, context: Context): ClassifiedStatement 
   let kind = finding.kind;
   let tags: Iterable<RiskTag> = risks.tags;
   if (finding.inert) {
-    tags = [...risks.tags].filter((tag) => RISK_TAGS[tag].dangerous || finding.tags?.includes(tag));
+    // Planning alone folds calls of functions declared immutable, and a user function may be declared so falsely:
+    // an unknown function counts even where the statement does not run.
+    tags = [...risks.tags].filter(
+      (tag) => RISK_TAGS[tag].dangerous || finding.tags?.includes(tag) || tag === 'unknown-function',
+    );
+    if (risks.tags.has('unknown-function')) kind = mostPrivileged(kind, 'write');
   } else {
     kind = mostPrivileged(kind, risks.floor);
   }
+  const executes = finding.executes ?? risks.executes;
   return {
     kind,
     tags: orderTags(tags),
     action: finding.action,
     text: context.text,
     ...(finding.prepares === undefined ? {} : { prepares: finding.prepares }),
-    ...(finding.executes === undefined ? {} : { executes: finding.executes }),
+    ...(executes === undefined ? {} : { executes }),
     ...(finding.deallocates === undefined ? {} : { deallocates: finding.deallocates }),
     ...(finding.deallocatesAll ? { deallocatesAll: true } : {}),
     ...(risks.callsFunctions ? { callsFunctions: true } : {}),
@@ -257,8 +268,9 @@ function walk(value: unknown, risks: Risks, context: Context): void {
       const finding = typeof rule === 'function' ? rule(child as Ast, context) : rule;
       for (const tag of finding.tags ?? []) risks.tags.add(tag);
       if (!finding.inert) risks.floor = mostPrivileged(risks.floor, finding.kind);
+      risks.executes ??= finding.executes;
     }
-    VISITORS[type]?.(child as Ast, risks);
+    VISITORS[type]?.(child as Ast, risks, context);
     walk(child, risks, context);
   }
 }

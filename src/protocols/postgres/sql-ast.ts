@@ -1,5 +1,6 @@
 /** Shared vocabulary of the SQL classifier: the classified statement, parse-tree helpers and the walk's findings. */
 import { type OperationKind, RISK_TAGS, type RiskTag } from '../../core/operation.js';
+import type { ReadFunctions } from './read-functions.js';
 
 export type Ast = { readonly [key: string]: unknown };
 
@@ -27,6 +28,8 @@ export interface ClassifiedStatement {
 export interface ClassifyOptions {
   /** Looks up what the session recorded for `PREPARE name`; without it, `EXECUTE` is `unknown`. */
   readonly preparedStatement?: (name: string) => ClassifiedStatement | undefined;
+  /** Functions outside pg_catalog the resource vouches for as plain reads (`readFunctions`). */
+  readonly readFunctions?: ReadFunctions;
 }
 
 /** How privileged each kind is; `unknown` outranks everything so a message with an unclassified part is denied. */
@@ -71,6 +74,8 @@ export interface Risks {
   floor: OperationKind;
   /** A function is called somewhere in the statement (aggregates included): it may have side effects. */
   callsFunctions: boolean;
+  /** A nested `EXECUTE name` (under EXPLAIN): the classification depends on what the session prepared. */
+  executes?: string;
 }
 
 export type StatementRule = Finding | ((node: Ast, context: Context) => Finding);

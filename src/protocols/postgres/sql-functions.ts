@@ -1,22 +1,20 @@
-/** Risk tags from function calls (file access, remote access, superuser functions, set_config) and ALTER TABLE subcommands. */
-import type { RiskTag } from '../../core/operation.js';
+/** Node visitors of the classifier's walk: function calls, relations read, ALTER TABLE subcommands. */
+import { functionRisk } from './function-safety.js';
 import {
   type Ast,
+  booleanValue,
+  type Context,
   constantString,
-  isTrue,
   mostPrivileged,
   nameValue,
   nullPrototype,
-  READ_ONLY_SETTINGS,
   type Risks,
-  ROLE_SETTINGS,
 } from './sql-ast.js';
+import { settingRisk } from './sql-settings.js';
 
-// ---------------------------------------------------------------------------------------------------------------
-// Node visitors: function calls and ALTER TABLE subcommands
-
-export const VISITORS: Readonly<Record<string, (node: Ast, risks: Risks) => void>> = nullPrototype({
+export const VISITORS: Readonly<Record<string, (node: Ast, risks: Risks, context: Context) => void>> = nullPrototype({
   FuncCall: visitFunctionCall,
+  RangeVar: visitRelation,
   AlterTableCmd: (node, risks) => {
     if (PRIVILEGE_SUBCOMMANDS.has(String(node['subtype']))) risks.tags.add('privilege-change');
   },
@@ -25,79 +23,64 @@ export const VISITORS: Readonly<Record<string, (node: Ast, risks: Risks) => void
 /** ALTER TABLE subcommands that change who may see what. */
 const PRIVILEGE_SUBCOMMANDS = new Set(['AT_ChangeOwner', 'AT_DisableRowSecurity', 'AT_NoForceRowSecurity']);
 
-/** Functions by name, whatever their schema or case: `pg_catalog.PG_READ_FILE` is `pg_read_file`. */
-const FUNCTION_TAGS: Readonly<Record<string, RiskTag>> = nullPrototype<RiskTag>({
-  pg_read_file: 'file-access',
-  pg_read_binary_file: 'file-access',
-  pg_stat_file: 'file-access',
-  pg_ls_dir: 'file-access',
-  pg_logdir_ls: 'file-access',
-  lo_import: 'file-access',
-  lo_export: 'file-access',
-  pg_terminate_backend: 'superuser-function',
-  pg_cancel_backend: 'superuser-function',
-  pg_reload_conf: 'superuser-function',
-  pg_rotate_logfile: 'superuser-function',
-  pg_promote: 'superuser-function',
-  pg_switch_wal: 'superuser-function',
-  pg_create_restore_point: 'superuser-function',
-  pg_backup_start: 'superuser-function',
-  pg_backup_stop: 'superuser-function',
-  pg_start_backup: 'superuser-function',
-  pg_stop_backup: 'superuser-function',
-  pg_wal_replay_pause: 'superuser-function',
-  pg_wal_replay_resume: 'superuser-function',
-  pg_create_physical_replication_slot: 'superuser-function',
-  pg_create_logical_replication_slot: 'superuser-function',
-  pg_drop_replication_slot: 'superuser-function',
-  pg_copy_physical_replication_slot: 'superuser-function',
-  pg_copy_logical_replication_slot: 'superuser-function',
-  pg_log_backend_memory_contexts: 'superuser-function',
-  // These run a query given as a string: what it does cannot be seen here.
-  query_to_xml: 'dynamic-sql',
-  query_to_xmlschema: 'dynamic-sql',
-  query_to_xml_and_xmlschema: 'dynamic-sql',
-  cursor_to_xml: 'dynamic-sql',
-  ts_stat: 'dynamic-sql',
-});
+/**
+ * Built-in views that read the server's files (configuration, authentication rules, build paths, extension control
+ * files) when queried: reading them is file access, not a read of the database.
+ */
+const FILE_VIEWS = new Set([
+  'pg_file_settings',
+  'pg_hba_file_rules',
+  'pg_ident_file_mappings',
+  'pg_config',
+  'pg_available_extensions',
+  'pg_available_extension_versions',
+]);
 
-/** Families of functions by name prefix (dblink, dblink_exec, dblink_connect_u...). */
-const FUNCTION_PREFIX_TAGS: readonly (readonly [string, RiskTag])[] = [
-  ['dblink', 'remote-access'],
-  ['postgres_fdw_', 'remote-access'],
-  ['pg_ls_', 'file-access'],
-  ['pg_file_', 'file-access'],
-  ['pg_stat_reset', 'superuser-function'],
-  ['pg_replication_origin_', 'superuser-function'],
-];
+function visitRelation(node: Ast, risks: Risks): void {
+  const schema = node['schemaname'];
+  // Unqualified, such a name resolves to pg_catalog's view unless a schema before it has one (tagged all the same).
+  if ((schema === undefined || schema === 'pg_catalog') && FILE_VIEWS.has(String(node['relname']))) {
+    risks.tags.add('file-access');
+    risks.floor = mostPrivileged(risks.floor, 'admin');
+  }
+}
 
-function visitFunctionCall(node: Ast, risks: Risks): void {
+function visitFunctionCall(node: Ast, risks: Risks, context: Context): void {
   risks.callsFunctions = true;
-  const name = functionName(node['funcname']);
-  if (name === undefined) return;
-  if (name === 'set_config') {
+  const name = qualifiedName(node['funcname']);
+  if (name === undefined) {
+    risks.tags.add('unknown-function');
+    risks.floor = mostPrivileged(risks.floor, 'write');
+    return;
+  }
+  if (name.name === 'set_config' && (name.schema === undefined || name.schema === 'pg_catalog')) {
     visitSetConfig(node['args'], risks);
     return;
   }
-  const tag = FUNCTION_TAGS[name] ?? FUNCTION_PREFIX_TAGS.find(([prefix]) => name.startsWith(prefix))?.[1];
-  if (tag === undefined) return;
-  risks.tags.add(tag);
-  if (tag === 'superuser-function') risks.floor = mostPrivileged(risks.floor, 'admin');
+  const risk = functionRisk(name.schema, name.name, context.options.readFunctions);
+  if (risk === undefined) return;
+  risks.tags.add(risk.tag);
+  risks.floor = mostPrivileged(risks.floor, risk.kind);
 }
 
 /** `set_config(name, value, local)` is SET by another name; a name that is not a constant could be `role`. */
 function visitSetConfig(args: unknown, risks: Risks): void {
   const list = Array.isArray(args) ? args : [];
-  const setting = constantString(list[0])?.toLowerCase();
-  if (setting === undefined || ROLE_SETTINGS.has(setting)) {
-    risks.tags.add('role-change');
-    risks.floor = mostPrivileged(risks.floor, 'admin');
-  } else if (READ_ONLY_SETTINGS.has(setting) && !isTrue(list[1])) {
-    risks.floor = mostPrivileged(risks.floor, 'write');
-  }
+  const setting = constantString(list[0]);
+  const found =
+    setting === undefined
+      ? { kind: 'admin' as const, tags: ['role-change' as const] }
+      : settingRisk(setting, { type: 'value', text: constantString(list[1]), boolean: booleanValue(list[1]) });
+  for (const tag of found.tags) risks.tags.add(tag);
+  risks.floor = mostPrivileged(risks.floor, found.kind);
 }
 
-function functionName(funcname: unknown): string | undefined {
+/** `[schema.]name` of a call, as the parser keeps it (unquoted names folded to lower case); a.b.c: schema b. */
+function qualifiedName(funcname: unknown): { schema: string | undefined; name: string } | undefined {
   if (!Array.isArray(funcname) || funcname.length === 0) return undefined;
-  return nameValue(funcname[funcname.length - 1])?.toLowerCase();
+  const name = nameValue(funcname[funcname.length - 1]);
+  if (name === undefined) return undefined;
+  const schema = funcname.length > 1 ? nameValue(funcname[funcname.length - 2]) : undefined;
+  if (funcname.length > 1 && schema === undefined) return undefined;
+  return { schema, name };
 }

@@ -4,20 +4,22 @@ import { nestedSqlTags, plpgsqlTags } from './plpgsql-tags.js';
 import {
   type Ast,
   asAst,
+  booleanValue,
   type Context,
+  constantString,
   type DefElem,
   type Finding,
-  isFalse,
   isTrue,
+  nameValue,
   nodeType,
   nullPrototype,
   optionList,
-  READ_ONLY_SETTINGS,
   READ_WRITE_OPTION,
-  ROLE_SETTINGS,
+  readsValue,
   type StatementRule,
   stringValue,
 } from './sql-ast.js';
+import { type SettingValue, settingRisk } from './sql-settings.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The statement table: node type -> kind, action and tags
@@ -86,13 +88,12 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
       return { kind: 'write', action: 'SELECT', tags: [...tags, 'select-for-update'] };
     return { kind: 'read', action: 'SELECT', tags };
   },
-  ExplainStmt: (node) => {
-    // EXPLAIN ANALYZE runs its statement; plain EXPLAIN only plans it (but parameters and constant folding still
-    // evaluate expressions, so dangerous tags inside still count).
-    const analyze = optionList(node['options']).find((o) => o.defname === 'analyze');
-    if (analyze !== undefined && !isFalse(analyze.arg)) return { kind: 'read', action: 'EXPLAIN ANALYZE' };
-    return { kind: 'read', action: 'EXPLAIN', inert: true };
-  },
+  ExplainStmt: (node) =>
+    // EXPLAIN ANALYZE runs its statement (the walk gives it that statement's kind and tags); plain EXPLAIN only
+    // plans it (but parameters and constant folding still evaluate expressions, so dangerous tags inside count).
+    explainAnalyzes(node['options'])
+      ? { kind: 'read', action: 'EXPLAIN ANALYZE' }
+      : { kind: 'read', action: 'EXPLAIN', inert: true },
   DeclareCursorStmt: fixed('session', 'DECLARE CURSOR'), // the walk raises it to its query's kind
   VariableShowStmt: fixed('session', 'SHOW'),
   TransactionStmt: (node) => {
@@ -126,7 +127,8 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
   // Writes.
   InsertStmt: (node) => ({ kind: 'write', action: 'INSERT', tags: dataModifyingCte(node) }),
   UpdateStmt: (node) => ({
-    kind: 'write',
+    // UPDATE pg_settings is set_config by another name, for any parameter.
+    kind: isSettingsView(node['relation']) ? 'admin' : 'write',
     action: 'UPDATE',
     tags:
       node['whereClause'] === undefined ? [...dataModifyingCte(node), 'update-without-where'] : dataModifyingCte(node),
@@ -137,7 +139,7 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
     tags:
       node['whereClause'] === undefined ? [...dataModifyingCte(node), 'delete-without-where'] : dataModifyingCte(node),
   }),
-  MergeStmt: (node) => ({ kind: 'write', action: 'MERGE', tags: dataModifyingCte(node) }),
+  MergeStmt: (node) => ({ kind: 'write', action: 'MERGE', tags: [...dataModifyingCte(node), ...mergeTags(node)] }),
   CopyStmt: (node) => {
     // Server-side files and programs need pg_read/write_server_files or pg_execute_server_program: admin.
     if (node['is_program'] === true) return fixed('admin', 'COPY', 'copy-program');
@@ -145,7 +147,7 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
     // COPY (query) TO STDOUT: the walk raises the kind when the query writes.
     return fixed(node['is_from'] === true ? 'write' : 'read', 'COPY');
   },
-  NotifyStmt: fixed('write', 'NOTIFY'),
+  NotifyStmt: fixed('write', 'NOTIFY', 'notify'),
   LockStmt: fixed('write', 'LOCK TABLE'),
   // A procedure may do anything a function may; the read-only session still holds for read-only callers.
   CallStmt: fixed('write', 'CALL'),
@@ -284,23 +286,69 @@ function dataModifyingCte(node: Ast): RiskTag[] {
 }
 const DATA_MODIFYING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
-/** SET / RESET: ordinary settings are session control; read-only and role settings are not. */
+/** SET / RESET: by the settings allow-list (sql-settings.ts). */
 function classifySet(node: Ast): Finding {
   const kind = String(node['kind']);
   const action = kind.startsWith('VAR_RESET') ? 'RESET' : 'SET';
-  const name = String(node['name'] ?? '').toLowerCase();
-  if (ROLE_SETTINGS.has(name)) return fixed('admin', action, 'role-change');
   // RESET ALL reverts default_transaction_read_only too.
   if (kind === 'VAR_RESET_ALL') return fixed('write', action);
   // SET TRANSACTION ... / SET SESSION CHARACTERISTICS AS TRANSACTION ...
   if (kind === 'VAR_SET_MULTI') return fixed(leavesReadOnly(node['args']) ? 'write' : 'session', action);
-  if (READ_ONLY_SETTINGS.has(name)) {
-    const args = node['args'];
-    const value = Array.isArray(args) && args.length === 1 ? args[0] : undefined;
-    // Only an explicit true keeps the session read-only; off, DEFAULT, RESET or anything unclear leave it.
-    return fixed(kind === 'VAR_SET_VALUE' && isTrue(value) ? 'session' : 'write', action);
+  const name = String(node['name'] ?? '');
+  const args = Array.isArray(node['args']) ? node['args'] : [];
+  const value: SettingValue =
+    kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT'
+      ? { type: 'default' }
+      : kind === 'VAR_SET_VALUE' && args.length === 1
+        ? { type: 'value', text: constantString(args[0]) ?? integerText(args[0]), boolean: booleanValue(args[0]) }
+        : { type: 'value', text: undefined, boolean: undefined };
+  const risk = settingRisk(name, value);
+  return { kind: risk.kind, action, tags: risk.tags };
+}
+
+/** `{ A_Const: { ival: { ival } } }` -> its digits (the parser omits a zero ival). */
+function integerText(value: unknown): string | undefined {
+  const ival = asAst(asAst(asAst(value)?.['A_Const'])?.['ival']);
+  if (ival === undefined) return undefined;
+  return typeof ival['ival'] === 'number' ? String(ival['ival']) : '0';
+}
+
+/**
+ * Whether EXPLAIN runs its statement, read as PostgreSQL reads its options: the last `analyze` wins (no error for a
+ * repeat), no value means true, and a value is a boolean only when it is true, false, on, off (any case), 1 or 0.
+ * Anything else makes the server refuse the statement; it is taken as true, so a mistake here cannot hide a run.
+ */
+export function explainAnalyzes(options: unknown): boolean {
+  const analyze = optionList(options).findLast((o) => o.defname === 'analyze');
+  if (analyze === undefined) return false;
+  if (analyze.arg === undefined) return true;
+  readsValue();
+  const arg = asAst(analyze.arg);
+  const integer = asAst(arg?.['Integer']);
+  if (integer !== undefined) return integer['ival'] !== undefined;
+  const text = nameValue(analyze.arg)?.toLowerCase();
+  return text !== 'false' && text !== 'off';
+}
+
+/**
+ * MERGE's WHEN clauses that delete or update touch as many rows as its join matches, which the classifier cannot
+ * bound: they carry the same tags as DELETE and UPDATE without WHERE, so they are reviewed under the same rules.
+ */
+function mergeTags(node: Ast): RiskTag[] {
+  const tags: RiskTag[] = ['merge'];
+  const clauses = Array.isArray(node['mergeWhenClauses']) ? node['mergeWhenClauses'] : [];
+  for (const clause of clauses) {
+    const command = asAst(asAst(clause)?.['MergeWhenClause'])?.['commandType'];
+    if (command === 'CMD_DELETE') tags.push('delete-without-where');
+    if (command === 'CMD_UPDATE') tags.push('update-without-where');
   }
-  return fixed('session', action);
+  return tags;
+}
+
+function isSettingsView(relation: unknown): boolean {
+  const range = asAst(relation);
+  const schema = range?.['schemaname'];
+  return (schema === undefined || schema === 'pg_catalog') && range?.['relname'] === 'pg_settings';
 }
 
 /** True when transaction options (BEGIN, SET TRANSACTION) include READ WRITE. */
