@@ -92,7 +92,8 @@ const ROWS: readonly Row[] = [
   ['SAVEPOINT s1', 'session', [], 'allow', 'allow'],
   ['RELEASE SAVEPOINT s1', 'session', [], 'allow', 'allow'],
   ['ROLLBACK TO SAVEPOINT s1', 'session', [], 'allow', 'allow'],
-  ['SET search_path TO public', 'session', [], 'allow', 'allow'],
+  // search_path decides which function or table a name resolves to: not a harmless setting.
+  ['SET search_path TO public', 'admin', [], 'deny', 'deny'],
   ["SET LOCAL statement_timeout = '5s'", 'session', [], 'allow', 'allow'],
   ['RESET search_path', 'session', [], 'allow', 'allow'],
   ['SET default_transaction_read_only = on', 'session', [], 'allow', 'allow'],
@@ -126,10 +127,17 @@ const ROWS: readonly Row[] = [
   ['delete from documents', 'write', ['delete-without-where'], 'deny', 'review'],
   ['DELETE FROM documents WHERE CURRENT OF c', 'write', [], 'deny', 'allow'],
   ['UPDATE documents SET n = n + 1 WHERE CURRENT OF c', 'write', [], 'deny', 'allow'],
-  ['MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v', 'write', [], 'deny', 'allow'],
+  // A MERGE's UPDATE or DELETE is as unbounded as its join: reviewed like UPDATE or DELETE without WHERE.
+  [
+    'MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v',
+    'write',
+    ['merge', 'update-without-where'],
+    'deny',
+    'review',
+  ],
   ['INSERT INTO t SELECT * FROM s ON CONFLICT (id) DO UPDATE SET v = excluded.v', 'write', [], 'deny', 'allow'],
   ['COPY documents FROM STDIN', 'write', [], 'deny', 'allow'],
-  ["NOTIFY events, 'x'", 'write', [], 'deny', 'allow'],
+  ["NOTIFY events, 'x'", 'write', ['notify'], 'deny', 'allow'],
   ['LOCK TABLE documents IN ACCESS EXCLUSIVE MODE', 'write', [], 'deny', 'allow'],
   ['SELECT * FROM documents WHERE id = 1 FOR UPDATE', 'write', ['select-for-update'], 'deny', 'allow'],
   ['SELECT * FROM a WHERE id IN (SELECT id FROM b FOR SHARE)', 'write', ['select-for-update'], 'deny', 'allow'],
@@ -159,7 +167,7 @@ const ROWS: readonly Row[] = [
   ['EXPLAIN ANALYZE DELETE FROM documents', 'write', ['delete-without-where'], 'deny', 'review'],
   ['EXPLAIN (ANALYZE, BUFFERS) UPDATE t SET v = 1 WHERE id = 2', 'write', [], 'deny', 'allow'],
   ['PREPARE del(int) AS DELETE FROM documents WHERE id = $1', 'write', [], 'deny', 'allow'],
-  ['CALL refresh_embeddings(42)', 'write', [], 'deny', 'allow'],
+  ['CALL refresh_embeddings(42)', 'write', ['unknown-function'], 'deny', 'allow'],
 
   // Schema changes.
   ['CREATE TABLE t (id int primary key, embedding vector(3))', 'ddl', [], 'deny', 'review'],
@@ -251,20 +259,20 @@ const ROWS: readonly Row[] = [
   ["do language plpgsql 'begin delete from t; end'", 'admin', ['delete-without-where', 'dynamic-sql'], 'deny', 'deny'],
 
   // Dangerous functions and COPY forms, wherever they hide.
-  ["SELECT pg_read_file('/etc/passwd')", 'read', ['file-access'], 'deny', 'deny'],
-  ["select PG_CATALOG.PG_READ_BINARY_FILE('x')", 'read', ['file-access'], 'deny', 'deny'],
-  ["SELECT * FROM pg_ls_dir('.')", 'read', ['file-access'], 'deny', 'deny'],
-  ["SELECT lo_import('/etc/passwd')", 'read', ['file-access'], 'deny', 'deny'],
-  ["SELECT * FROM dblink('host=x', 'SELECT 1') AS t(a int)", 'read', ['remote-access'], 'deny', 'deny'],
+  ["SELECT pg_read_file('/etc/passwd')", 'admin', ['file-access'], 'deny', 'deny'],
+  ["select PG_CATALOG.PG_READ_BINARY_FILE('x')", 'admin', ['file-access'], 'deny', 'deny'],
+  ["SELECT * FROM pg_ls_dir('.')", 'admin', ['file-access'], 'deny', 'deny'],
+  ["SELECT lo_import('/etc/passwd')", 'admin', ['file-access'], 'deny', 'deny'],
+  ["SELECT * FROM dblink('host=x', 'SELECT 1') AS t(a int)", 'admin', ['remote-access'], 'deny', 'deny'],
   [
     'SELECT count(*) FROM documents WHERE title IN (SELECT pg_read_file(path) FROM files)',
-    'read',
+    'admin',
     ['file-access'],
     'deny',
     'deny',
   ],
-  ["WITH f AS (SELECT pg_stat_file('base')) SELECT * FROM f", 'read', ['file-access'], 'deny', 'deny'],
-  ["SELECT query_to_xml('DELETE FROM t', true, true, '')", 'read', ['dynamic-sql'], 'deny', 'deny'],
+  ["WITH f AS (SELECT pg_stat_file('base')) SELECT * FROM f", 'admin', ['file-access'], 'deny', 'deny'],
+  ["SELECT query_to_xml('DELETE FROM t', true, true, '')", 'admin', ['dynamic-sql'], 'deny', 'deny'],
   ["EXPLAIN SELECT pg_read_file('x')", 'read', ['file-access'], 'deny', 'deny'],
   ["COPY documents TO '/tmp/out.csv'", 'admin', ['copy-server-file'], 'deny', 'deny'],
   ["COPY documents FROM '/tmp/in.csv'", 'admin', ['copy-server-file'], 'deny', 'deny'],
@@ -356,7 +364,8 @@ describe('function calls and plain reads, which decide whether a read may overla
     assert.equal(overlaps('UPDATE pgbench_accounts SET abalance = abalance + 5 WHERE aid = 42'), true);
     assert.equal(overlaps('INSERT INTO h (tid, delta, mtime) VALUES (1, 5, CURRENT_TIMESTAMP)'), true);
     assert.equal(overlaps('DELETE FROM t WHERE a = 1; SELECT b FROM u'), true);
-    assert.equal(overlaps('MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE'), true);
+    assert.equal(overlaps('MERGE INTO t USING u ON t.a = u.a WHEN NOT MATCHED THEN INSERT VALUES (u.a)'), false);
+    assert.equal(overlaps('MERGE INTO t USING u ON t.a = u.a WHEN MATCHED THEN DELETE'), false, 'MERGE tags');
     assert.equal(overlaps('DELETE FROM t'), false, 'a risk tag (no WHERE)');
     assert.equal(overlaps('UPDATE t SET a = f(a) WHERE b = 1'), false, 'a function call');
     assert.equal(overlaps('UPDATE t SET a = 1 WHERE b = 1; COMMIT'), false, 'ends the block');
