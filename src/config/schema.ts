@@ -3,6 +3,7 @@ import { parseDuration } from '../core/duration.js';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
 import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
 import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
+import { READ_FUNCTION_PATTERN } from '../protocols/postgres/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
 
 /** A duration written as `30s`, `5m`, `1h` or a number of seconds; parsed to milliseconds. */
@@ -151,6 +152,20 @@ const postgresResource = z.strictObject({
     password: z.string().optional(),
     tls: z.boolean().default(false),
   }),
+  /**
+   * Functions outside pg_catalog that count as plain reads (`analytics.score`, `tenant_*`): as a call writes them,
+   * schema-qualified or not, `*` a wildcard. Any other non-built-in call makes a statement a write.
+   */
+  readFunctions: z
+    .array(
+      z
+        .string()
+        .regex(
+          READ_FUNCTION_PATTERN,
+          'expected a function name such as analytics.score or "tenant_*" (schema optional)',
+        ),
+    )
+    .default([]),
   policy: z.array(policyRule).default([]),
   masking: resourceMaskingSchema.optional(),
 });

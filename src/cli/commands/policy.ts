@@ -5,6 +5,7 @@ import { PolicyEngine } from '../../policy/engine.js';
 import { HttpClassifier } from '../../protocols/http/classify.js';
 import { parseRequestPath } from '../../protocols/http/request-path.js';
 import { classifySql, loadSqlClassifier, toOperation } from '../../protocols/postgres/classify.js';
+import { readFunctionsOf } from '../../protocols/postgres/read-functions.js';
 import { loadConfigOption, withConfigOption } from '../options.js';
 
 interface ExplainOptions {
@@ -78,5 +79,6 @@ async function explainSql(resource: ResourceConfig, sql: string): Promise<Operat
   if (resource.protocol !== 'postgres')
     throw new Error(`--sql: resource "${resource.name}" speaks ${resource.protocol}`);
   await loadSqlClassifier();
-  return toOperation(resource.name, classifySql(sql), sql);
+  const readFunctions = readFunctionsOf(resource);
+  return toOperation(resource.name, classifySql(sql, readFunctions === undefined ? {} : { readFunctions }), sql);
 }

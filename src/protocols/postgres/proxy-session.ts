@@ -15,6 +15,7 @@ import { toOperation } from './classify.js';
 import { columnCatalogFor } from './column-catalog.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
+import { readFunctionsOf } from './read-functions.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
 import { StatementGate } from './statement-gate.js';
@@ -83,7 +84,7 @@ export class ProxySession {
   private readonly logger: Logger;
   private readonly pending = new PendingResponses();
   /** Prepared statements, portals and their parameters, and SQL classified against them. */
-  private readonly names = new StatementNames();
+  private readonly names: StatementNames;
   private readonly finishing = new Set<Promise<void>>();
   /** Client -> backend: frontend messages gathered for one write. */
   private readonly toBackend: BackendWriter;
@@ -107,6 +108,7 @@ export class ProxySession {
     this.toBackend = new BackendWriter(options.backend.socket);
     this.session = options.session;
     this.resource = options.resource;
+    this.names = new StatementNames(readFunctionsOf(options.resource));
     this.logger = options.logger.child({ session: options.session.id });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;

@@ -6,6 +6,8 @@
  * any run of characters within the part it is in.
  */
 
+import type { PostgresResourceConfig } from '../../config/schema.js';
+
 /** `schema.name` or `name`, each part an identifier with optional `*` wildcards. */
 export const READ_FUNCTION_PATTERN = /^([A-Za-z_*][A-Za-z0-9_$*]*\.)?[A-Za-z_*][A-Za-z0-9_$*]*$/;
 
@@ -40,6 +42,17 @@ export class ReadFunctions {
         : schema !== undefined && entry.schema(schema) && entry.name(name),
     );
   }
+}
+
+const lists = new WeakMap<PostgresResourceConfig, ReadFunctions | undefined>();
+
+/** The resource's `readFunctions` (undefined when it lists none), built once per configured resource. */
+export function readFunctionsOf(resource: PostgresResourceConfig): ReadFunctions | undefined {
+  if (!lists.has(resource)) {
+    const patterns = resource.readFunctions;
+    lists.set(resource, patterns.length === 0 ? undefined : new ReadFunctions(patterns));
+  }
+  return lists.get(resource);
 }
 
 /** `*` matches any run of characters; everything else literally. (policy/pattern.ts has the same, but protocols/ does

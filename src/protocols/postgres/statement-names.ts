@@ -1,6 +1,7 @@
 import type { ExactOperation } from '../../approvals/review.js';
 import { type ClassifiedStatement, classifySql } from './classify.js';
 import { type NameChange, type PreparedStatement, PreparedStatements } from './prepared-statements.js';
+import type { ReadFunctions } from './read-functions.js';
 import { bindParameters } from './statement-approval.js';
 
 /** Portals whose Bind parameters are remembered for a review (clients with ever-new portal names stay bounded). */
@@ -23,9 +24,13 @@ export class StatementNames {
   /** The last Bind body per portal. */
   private readonly bound = new Map<string, Buffer>();
 
+  /** `readFunctions`: the resource's functions that count as plain reads. */
+  constructor(private readonly readFunctions?: ReadFunctions) {}
+
   /** `sql` classified, `EXECUTE name` as the statement prepared under that name. */
   classify(sql: string): ClassifiedStatement[] {
     return classifySql(sql, {
+      ...(this.readFunctions === undefined ? {} : { readFunctions: this.readFunctions }),
       preparedStatement: (name) => {
         const prepared = this.prepared.statement(name);
         return prepared?.statements.length === 1 ? prepared.statements[0] : undefined;
