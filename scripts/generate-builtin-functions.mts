@@ -1,7 +1,8 @@
 /**
  * Writes src/protocols/postgres/builtin-functions.ts: every function of a real PostgreSQL's pg_catalog, by name, with
  * the volatility of its most volatile overload (the classifier cannot tell overloads apart by argument types, so a
- * name is as volatile as its worst overload: ts_rewrite has an immutable and a volatile one).
+ * name is as volatile as its worst overload: ts_rewrite has an immutable and a volatile one). Overloads taking an
+ * `internal` argument are left out: no SQL statement can call them.
  *
  * Usage: npx tsx scripts/generate-builtin-functions.mts
  * Uses GATEHOUSE_TEST_PG_URL when set (an existing server), otherwise starts the embedded PostgreSQL the tests use.
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
              bool_or(proretset) as sets
         from pg_proc
        where pronamespace = 'pg_catalog'::regnamespace
+         -- No SQL value has type internal: such overloads (index AM and planner support) cannot be called.
+         and not 'internal'::regtype::oid = any (proargtypes::oid[])
        group by proname
        order by proname collate "C"`);
     for (const row of rows) {

@@ -5,10 +5,15 @@
  * something other than a read, so a function that runs SQL text, touches files or changes state is caught as a class
  * (volatile or unknown) even when no list below names it; the lists only give the worst ones a dangerous tag.
  *
+ * Column notation calls functions too: `(expr).fn` and `alias.fn` are `fn(expr)` and `fn(alias)` when no column of
+ * that name exists, so those names are checked against the built-ins (see `columnNotationRisk`).
+ *
  * Residual risk, by design: operators and casts are resolved by the server and not checked here. A reader cannot
  * create them (that is DDL), so only functions an administrator put behind an operator, a cast or a type's
  * input function could run that way. Likewise an unqualified name could resolve to a same-named function an
- * administrator created in a schema on the search_path with a better-matching signature.
+ * administrator created in a schema on the search_path with a better-matching signature, and column notation can
+ * reach a user function an administrator defined on a table's row type (`t.fn`: a column name, as far as the parser
+ * can tell).
  */
 import type { OperationKind, RiskTag } from '../../core/operation.js';
 import { BUILTIN_FUNCTIONS_BY_VOLATILITY } from './builtin-functions.js';
@@ -228,3 +233,25 @@ export function functionRisk(
   if (VOLATILE_READS.has(name) || VOLATILE_READ_PREFIXES.some((prefix) => name.startsWith(prefix))) return undefined;
   return VOLATILE;
 }
+
+/**
+ * The risk of a name used in column notation (`(expr).name`, `alias.name`): most such names are columns, so only
+ * names that are built-in functions, or on the reviewed lists, count; a user function reached this way is residual.
+ */
+export function columnNotationRisk(name: string): FunctionRisk | undefined {
+  if (BUILTINS[name] !== undefined) return functionRisk('pg_catalog', name, undefined);
+  const lower = name.toLowerCase();
+  return NAMED_RISKS[lower] ?? (DBLINK_ONE_ARGUMENT.has(lower) ? REMOTE : undefined);
+}
+
+/** dblink's functions that take one text argument, so column notation reaches them (`('sql').dblink_exec`). */
+const DBLINK_ONE_ARGUMENT = new Set([
+  'dblink',
+  'dblink_exec',
+  'dblink_connect',
+  'dblink_connect_u',
+  'dblink_disconnect',
+  'dblink_get_result',
+  'dblink_open',
+  'dblink_fetch',
+]);

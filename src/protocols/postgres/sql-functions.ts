@@ -1,5 +1,5 @@
 /** Node visitors of the classifier's walk: function calls, relations read, ALTER TABLE subcommands. */
-import { functionRisk } from './function-safety.js';
+import { columnNotationRisk, functionRisk } from './function-safety.js';
 import {
   type Ast,
   booleanValue,
@@ -15,6 +15,14 @@ import { settingRisk } from './sql-settings.js';
 export const VISITORS: Readonly<Record<string, (node: Ast, risks: Risks, context: Context) => void>> = nullPrototype({
   FuncCall: visitFunctionCall,
   RangeVar: visitRelation,
+  // `alias.fn` and `(expr).fn` call fn(alias) and fn(expr) when no column is named fn.
+  ColumnRef: (node, risks) => {
+    const fields = Array.isArray(node['fields']) ? node['fields'] : [];
+    if (fields.length >= 2) visitColumnNotation(fields[fields.length - 1], risks);
+  },
+  A_Indirection: (node, risks) => {
+    for (const item of Array.isArray(node['indirection']) ? node['indirection'] : []) visitColumnNotation(item, risks);
+  },
   AlterTableCmd: (node, risks) => {
     if (PRIVILEGE_SUBCOMMANDS.has(String(node['subtype']))) risks.tags.add('privilege-change');
   },
@@ -59,6 +67,15 @@ function visitFunctionCall(node: Ast, risks: Risks, context: Context): void {
   }
   const risk = functionRisk(name.schema, name.name, context.options.readFunctions);
   if (risk === undefined) return;
+  risks.tags.add(risk.tag);
+  risks.floor = mostPrivileged(risks.floor, risk.kind);
+}
+
+function visitColumnNotation(field: unknown, risks: Risks): void {
+  const name = nameValue(field);
+  const risk = name === undefined ? undefined : columnNotationRisk(name);
+  if (risk === undefined) return;
+  risks.callsFunctions = true;
   risks.tags.add(risk.tag);
   risks.floor = mostPrivileged(risks.floor, risk.kind);
 }

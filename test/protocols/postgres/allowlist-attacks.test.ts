@@ -134,6 +134,8 @@ describe('attacks on the SQL classifier through the gateway (issue 25)', () => {
     await refused(reader, [
       `select lo_put(${EXISTING_LO}, 0, 'evil')`,
       `select lo_unlink(${EXISTING_LO})`,
+      // Column notation: (x).f is f(x), with no function call in the parse tree.
+      `select (${EXISTING_LO}::oid).lo_unlink`,
       'select lo_create(777010)',
       'select lo_creat(-1)',
       "select lo_from_bytea(777011, 'x')",
@@ -148,6 +150,10 @@ describe('attacks on the SQL classifier through the gateway (issue 25)', () => {
     await backendValue(`select lo_put(${EXISTING_LO}, 0, 'orig')`);
     await directly('select lo_create(777010)', async () => assert.equal(await largeObjectExists(777010), true));
     await backendValue('select lo_unlink(777010)');
+    await directly(`select (${EXISTING_LO}::oid).lo_unlink`, async () =>
+      assert.equal(await largeObjectExists(EXISTING_LO), false, 'able to fail: column notation unlinks'),
+    );
+    await backendValue(`select lo_from_bytea(${EXISTING_LO}, 'orig')`);
   });
 
   test('pg_import_system_collations, sequences and transaction ids are not reads', async (t) => {
@@ -216,6 +222,7 @@ describe('attacks on the SQL classifier through the gateway (issue 25)', () => {
       'select * from pg_config',
       'select * from pg_show_all_file_settings()',
       "select pg_read_file('PG_VERSION')",
+      "select ('PG_VERSION'::text).pg_read_file",
     ]);
     await refused(adminToken, ['select * from pg_hba_file_rules', "select pg_read_file('PG_VERSION')"]);
   });
