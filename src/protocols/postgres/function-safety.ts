@@ -153,7 +153,7 @@ const PREFIX_RISKS: readonly (readonly [string, FunctionRisk])[] = [
 ];
 
 /** Volatile built-ins reviewed as plain reads: they change nothing another session or a later statement could see. */
-const VOLATILE_READS = new Set([
+export const VOLATILE_READS: ReadonlySet<string> = new Set([
   'random',
   'random_normal',
   'setseed',
@@ -211,7 +211,7 @@ const VOLATILE_READS = new Set([
 ]);
 
 /** Volatile pg_stat_get_xact_* counters read the transaction's own statistics. */
-const VOLATILE_READ_PREFIXES = ['pg_stat_get_xact_'];
+export const VOLATILE_READ_PREFIXES: readonly string[] = ['pg_stat_get_xact_'];
 
 /**
  * The risk of calling `schema.name(...)` (schema undefined when unqualified), or undefined when the call is a plain
