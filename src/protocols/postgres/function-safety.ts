@@ -60,6 +60,7 @@ const NAMED_RISKS: Readonly<Record<string, FunctionRisk>> = nullPrototype<Functi
   // Server files, and views over them (the functions behind pg_file_settings, pg_hba_file_rules...).
   pg_read_file: FILE,
   pg_read_binary_file: FILE,
+  pg_read_file_old: FILE,
   pg_stat_file: FILE,
   pg_logdir_ls: FILE,
   pg_current_logfile: FILE,
@@ -88,6 +89,7 @@ const NAMED_RISKS: Readonly<Record<string, FunctionRisk>> = nullPrototype<Functi
   pg_cancel_backend: SUPERUSER,
   pg_reload_conf: SUPERUSER,
   pg_rotate_logfile: SUPERUSER,
+  pg_rotate_logfile_old: SUPERUSER,
   pg_promote: SUPERUSER,
   pg_switch_wal: SUPERUSER,
   pg_create_restore_point: SUPERUSER,
