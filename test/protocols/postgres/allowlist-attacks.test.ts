@@ -322,7 +322,9 @@ describe('attacks on the SQL classifier through the gateway (issue 25)', () => {
     await refused(reader, merges);
     assert.equal(await itemCount(), 10);
     assert.equal(await backendValue("select count(*)::int from items where body = 'x'"), 0);
-    await directlyRolledBack(merges[1] as string, async (c) =>
+    // MERGE ... RETURNING (so MERGE in WITH) is PostgreSQL 17's; the gateway refuses it on any version.
+    const withMerge = Number(await backendValue("select current_setting('server_version_num')::int")) >= 170000;
+    await directlyRolledBack((withMerge ? merges[1] : merges[0]) as string, async (c) =>
       assert.equal((await c.query('select count(*)::int as n from items')).rows[0].n, 0, 'able to fail'),
     );
     // A bounded write still runs for the writer.
