@@ -14,6 +14,8 @@ export interface TestPostgres {
   readonly database: string;
   /** `postgres://user:password@host:port/database` */
   readonly url: string;
+  /** The embedded server's log lines so far (the last 20000); undefined for a server named by GATEHOUSE_TEST_PG_URL. */
+  readonly serverLog?: () => readonly string[];
   stop(): Promise<void>;
 }
 
@@ -34,9 +36,12 @@ async function startEmbedded(): Promise<TestPostgres> {
   const user = 'postgres';
   const password = randomBytes(12).toString('hex');
   const logs: string[] = [];
+  const serverLog: string[] = [];
   const keep = (message: unknown) => {
     logs.push(String(message));
     if (logs.length > 200) logs.shift();
+    serverLog.push(String(message));
+    if (serverLog.length > 20_000) serverLog.splice(0, serverLog.length - 20_000);
   };
   let server: EmbeddedPostgres | undefined;
   let port = 0;
@@ -76,6 +81,7 @@ async function startEmbedded(): Promise<TestPostgres> {
     password,
     database,
     url: `postgres://${user}:${password}@127.0.0.1:${port}/${database}`,
+    serverLog: () => serverLog.join('').split('\n'),
     async stop() {
       await running.stop();
       await rm(dir, { recursive: true, force: true });

@@ -7,7 +7,9 @@
  * protocol alone, batched in one message, and in the extended protocol. The gateway itself must refuse each (42501
  * naming its rule, not an error of the server's); the database's fingerprint (catalog, data, large objects, role and
  * database settings, sequences, locks), taken directly, must be unchanged; the reader's session settings must be
- * unchanged; and the canary file that COPY ... TO PROGRAM or lo_export would create must not exist.
+ * unchanged; the canary file that COPY ... TO PROGRAM or lo_export would create must not exist; and, with the
+ * backend logging every statement (`log_statement = all`, embedded server), none of the corpus reached it and every
+ * statement the reader's sessions did run there is in the audit log as an allowed read or session statement.
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -16,6 +18,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
+
+/** The reader's sessions, as the backend's log names them. */
+const APPLICATION = 'corpus-reader';
 
 const POLICY = `
       - groups: [rag-readers]
@@ -216,10 +221,22 @@ describe('differential attack corpus through the gateway (issue 25)', () => {
         "create function public.evil_write() returns oid language sql as $$ select lo_from_bytea(0, 'x') $$",
       );
       await admin.query('create procedure evil_procedure() language sql as $$ delete from items $$');
+      if (gw.backend.serverLog !== undefined) {
+        // A throwaway server: every statement its sessions run is logged, with the session's application name.
+        await admin.query("alter system set log_line_prefix = '%a|'");
+        await admin.query('select pg_reload_conf()');
+        await admin.query(`alter database ${gw.backend.database} set log_statement = 'all'`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
     } finally {
       await admin.end();
     }
   });
+  const connectReader = async (): Promise<pg.Client> => {
+    const client = new pg.Client({ ...gw.clientConfig(reader), application_name: APPLICATION });
+    await client.connect();
+    return client;
+  };
   after(async () => {
     await gw.stop();
     await rm(canaryDir, { recursive: true, force: true });
@@ -240,8 +257,7 @@ describe('differential attack corpus through the gateway (issue 25)', () => {
 
   test('simple protocol, one statement per message: every one refused by the gateway, nothing changed', async () => {
     const before = await fingerprint();
-    const client = new pg.Client(gw.clientConfig(reader));
-    await client.connect();
+    const client = await connectReader();
     try {
       const settings = await sessionSettings(client);
       for (const sql of statements) await assert.rejects(client.query(sql), refusedByGateway(sql));
@@ -255,8 +271,7 @@ describe('differential attack corpus through the gateway (issue 25)', () => {
 
   test('simple protocol, batched ten to a message behind a harmless read: every batch refused', async () => {
     const before = await fingerprint();
-    const client = new pg.Client(gw.clientConfig(reader));
-    await client.connect();
+    const client = await connectReader();
     try {
       for (let i = 0; i < statements.length; i += 10) {
         const batch = ['SELECT 1', ...statements.slice(i, i + 10)].join(';\n');
@@ -271,8 +286,7 @@ describe('differential attack corpus through the gateway (issue 25)', () => {
 
   test('extended protocol (Parse, Bind, Execute), one statement at a time: every one refused', async () => {
     const before = await fingerprint();
-    const client = new pg.Client(gw.clientConfig(reader));
-    await client.connect();
+    const client = await connectReader();
     try {
       const settings = await sessionSettings(client);
       // Several statements in one Parse are the server's error, not a refusal: those go by the simple protocol only.
@@ -299,6 +313,28 @@ describe('differential attack corpus through the gateway (issue 25)', () => {
       const kind = denied.get(sql);
       assert.ok(kind !== undefined, `not recorded as denied: ${sql}`);
       assert.ok(kind !== 'read' && kind !== 'session', `${sql}: recorded as ${kind}`);
+    }
+  });
+
+  test('the backend ran none of it: what the reader sessions ran there is in the audit log as a read or session', async (t) => {
+    const log = gw.backend.serverLog?.();
+    if (log === undefined) {
+      t.skip('needs the embedded server, whose log the test reads');
+      return;
+    }
+    const pattern = new RegExp(`^${APPLICATION}\\|.*?LOG:\\s+(?:statement|execute [^:]*): (.*)$`);
+    const ran = log.map((line) => pattern.exec(line)?.[1]).filter((text): text is string => text !== undefined);
+    assert.ok(ran.length > 0, 'the reader sessions ran their SHOW statements: the log is read');
+    const corpusTexts = new Set(statements);
+    const allowed = new Map<string, string>();
+    for (const event of await gw.events()) {
+      if (event.type === 'operation' && event.payload['verdict'] === 'allow')
+        allowed.set(String(event.payload['text']), String(event.payload['kind']));
+    }
+    for (const text of ran) {
+      assert.ok(!corpusTexts.has(text), `reached the backend: ${text}`);
+      const kind = allowed.get(text);
+      assert.ok(kind === 'read' || kind === 'session', `${text}: audited as ${kind ?? 'nothing'}`);
     }
   });
 });
