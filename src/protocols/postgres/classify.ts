@@ -2,7 +2,8 @@
  * SQL -> operation kind + risk tags, by walking the AST of the real PostgreSQL parser (libpg-query, PostgreSQL 18
  * grammar). Nothing here pattern-matches SQL text: strings, comments, dollar quoting and quoted identifiers cannot
  * fool a parse tree. Fail closed: text the parser rejects, and any statement type missing from the tables below, is
- * `unknown`, which policy denies.
+ * `unknown`, which policy denies. What a read may call and set is an allow-list (function-safety.ts, sql-settings.ts):
+ * anything not known to be harmless makes the statement something other than a read.
  *
  * Cost per message: one parse plus one walk of its tree (PL/pgSQL bodies of DO and CREATE FUNCTION are parsed once
  * more, they are rare). Results are kept in a small LRU keyed by the exact text, because prepared statements and
