@@ -2,7 +2,8 @@
  * Which settings a reader may change: an allow-list. SET, RESET and set_config of a harmless parameter are session
  * control; the settings that decide how the server reads SQL text may only keep the value the gateway reads with;
  * the read-only and role settings keep their own rules; every other parameter (log_statement, search_path,
- * session_preload_libraries...) is admin.
+ * session_preload_libraries..., and custom ones such as `app.tenant_id`, which row-level security policies may trust)
+ * is admin.
  */
 import type { OperationKind, RiskTag } from '../../core/operation.js';
 import { READ_ONLY_SETTINGS, ROLE_SETTINGS } from './sql-ast.js';
@@ -79,6 +80,14 @@ const HARMLESS = new Set([
   'geqo_selection_bias',
   'geqo_seed',
   'recursive_worktable_factor',
+  // pgvector's index scan settings: recall against speed of a vector search.
+  'hnsw.ef_search',
+  'hnsw.iterative_scan',
+  'hnsw.max_scan_tuples',
+  'hnsw.scan_mem_multiplier',
+  'ivfflat.probes',
+  'ivfflat.iterative_scan',
+  'ivfflat.max_probes',
 ]);
 
 /** Planner switches and costs: enable_seqscan, random_page_cost, jit_above_cost... */

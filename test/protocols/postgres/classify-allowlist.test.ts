@@ -214,6 +214,10 @@ const SETTINGS: readonly SettingRow[] = [
   ['SET random_page_cost = 1.1', 'session', [], 'allow'],
   ["SET work_mem = '64MB'", 'session', [], 'allow'],
   ['SET jit = off', 'session', [], 'allow'],
+  ['SET hnsw.ef_search = 100', 'session', [], 'allow'],
+  ['SET LOCAL ivfflat.probes = 10', 'session', [], 'allow'],
+  // Custom parameters may be what a row-level security policy trusts.
+  ["SET app.tenant_id = 'acme'", 'admin', [], 'deny'],
   ['RESET log_statement', 'session', [], 'allow'],
   ['SET log_statement TO DEFAULT', 'session', [], 'allow'],
   ["SET log_statement = 'none'", 'admin', [], 'deny'],
