@@ -312,6 +312,22 @@ describe('attacks on the SQL classifier through the gateway (issue 25)', () => {
     );
   });
 
+  test('EXPLAIN ANALYZE of EXECUTE runs the prepared statement: a DELETE prepared by Parse is still a DELETE', async () => {
+    const client = await connect(indexer);
+    try {
+      // The protocol-level Parse is kept (its Execute is refused): `d` now names a DELETE on the backend.
+      await assert.rejects(client.query({ name: 'd', text: 'delete from items', values: [] }), { code: '42501' });
+      for (const sql of ['explain (analyze false, analyze true) execute d', "explain (analyze 'on') execute d"]) {
+        await assert.rejects(client.query(sql), { code: '42501' }, sql);
+      }
+      // Only planned, as the server reads it.
+      await client.query('explain (analyze true, analyze false) execute d');
+    } finally {
+      await client.end();
+    }
+    assert.equal(await itemCount(), 10);
+  });
+
   test('MERGE ... THEN DELETE, alone or in a WITH, is reviewed as a DELETE without WHERE would be', async () => {
     const merges = [
       'merge into items t using items s on t.id = s.id when matched then delete',
