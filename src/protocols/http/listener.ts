@@ -20,8 +20,9 @@ import { errorStatus, sendError, sendQuotaRefusal } from './error-response.js';
 import { forward } from './forwarder.js';
 import { presentedToken } from './headers.js';
 import { awaitHttpApproval } from './request-approval.js';
-import { parseRequestPath } from './request-path.js';
-import { type HttpRoute, RouteTable } from './route-table.js';
+import { refuseBodyOnRead } from './request-body.js';
+import { parseRequestPath, upstreamPath } from './request-path.js';
+import { RouteTable } from './route-table.js';
 import { HttpSessionRegistry } from './session-registry.js';
 
 /**
@@ -125,8 +126,10 @@ export class HttpListener implements Listener {
       resourceName = route.resource.name;
       const context = this.contexts.get(resourceName) as ResourceContext;
 
+      const method = (req.method ?? 'GET').toUpperCase();
+      refuseBodyOnRead(method, req.headers);
       const shape = {
-        method: (req.method ?? 'GET').toUpperCase(),
+        method,
         segments: path.segments.slice(route.prefixSegments.length),
         query: new URLSearchParams(path.query),
       };
@@ -203,7 +206,8 @@ export class HttpListener implements Listener {
       await forward(this.services, req, res, {
         resource: route.resource,
         connector: context.connector,
-        path: path.raw.slice(prefixLength(route)) + path.query,
+        // Rebuilt from the segments policy judged, never cut from the raw path (`/ap%69/v1/x` is `/api/v1/x`).
+        path: upstreamPath(path, route.prefixSegments.length),
         body: outgoing.body,
         handle,
         masking,
@@ -239,8 +243,4 @@ export class HttpListener implements Listener {
       await meter?.settle(undefined, undefined).catch(() => undefined);
     }
   }
-}
-
-function prefixLength(route: HttpRoute): number {
-  return route.resource.pathPrefix?.length ?? 0;
 }

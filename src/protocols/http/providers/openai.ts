@@ -44,8 +44,9 @@ const COMPLETIONS_DEFAULT_MAX = 16;
 
 function inferenceRoute(request: ProviderRequest): InferenceRoute | undefined {
   const [version, ...rest] = request.segments;
-  if (request.method !== 'POST' || version !== 'v1') return undefined;
-  return ROUTES[rest.join('/')];
+  // Case-blind, as upstreams that ignore case would route it: `/V1/Chat/Completions` is still metered and judged.
+  if (request.method !== 'POST' || version?.toLowerCase() !== 'v1') return undefined;
+  return ROUTES[rest.join('/').toLowerCase()];
 }
 
 export function classifyInference(
@@ -57,6 +58,8 @@ export function classifyInference(
   const model = body?.model;
   if (model !== undefined && typeof model !== 'string')
     return { ...base, unclassifiable: 'the model field is not a string' };
+  // No model, no call: a rule's model allow-list can only judge a model that is named (fail closed).
+  if (model === undefined) return { ...base, unclassifiable: 'the request names no model' };
   let maxOutputTokens: number | undefined;
   for (const field of route.maxFields) {
     const value = intField(body, field);
