@@ -163,7 +163,9 @@ function withModel(call: ProviderCall, raw: Buffer): ProviderCall {
   const read = readInferenceModel(raw);
   if (read.unclassifiable !== undefined) return { ...call, unclassifiable: read.unclassifiable };
   // No model, no call: a model allow-list can only judge a model that is named (fail closed).
-  return read.model === undefined ? { ...call, unclassifiable: 'the request names no model' } : { ...call, model: read.model };
+  return read.model === undefined
+    ? { ...call, unclassifiable: 'the request names no model' }
+    : { ...call, model: read.model };
 }
 
 /** Reads `model` from an inference body; undefined when absent, a reason string when the body is not JSON. */

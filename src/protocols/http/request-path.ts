@@ -64,5 +64,5 @@ const KEPT_ESCAPES: Readonly<Record<string, string>> = Object.assign(Object.crea
 });
 
 function encodeSegment(segment: string): string {
-  return encodeURIComponent(segment).replace(/%(?:3A|40|24|26|2C|3D)/g, (escape) => KEPT_ESCAPES[escape] as string);
+  return encodeURIComponent(segment).replace(/%(?:3A|40|24|26|2C|3D)/g, (kept) => KEPT_ESCAPES[kept] as string);
 }
