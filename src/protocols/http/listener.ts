@@ -24,6 +24,7 @@ import { refuseBodyOnRead } from './request-body.js';
 import { parseRequestPath, upstreamPath } from './request-path.js';
 import { RouteTable } from './route-table.js';
 import { HttpSessionRegistry } from './session-registry.js';
+import { confirmTenantOwnership } from './tenant-ownership.js';
 
 /**
  * The HTTP data path, in order per request: authenticate, route, classify with the resource's provider profile
@@ -184,6 +185,8 @@ export class HttpListener implements Listener {
       let outgoing: OutgoingBody;
       try {
         outgoing = outgoingBody(context, inspectedCall, identity, limit);
+        // A write by id must not land on another tenant's record (see tenant-ownership.ts).
+        await confirmTenantOwnership(context, inspectedCall, identity);
       } catch (error) {
         if (!(error instanceof GatehouseError)) throw error;
         open = undefined;
