@@ -12,7 +12,7 @@ const MAX_PEM = 17_000;
 /** The complete END line of a private-key block. */
 const PEM_END = /-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;
 /** A number group ending a word (`+1`, `(415)`, the `"+1` of `"phone":"+1 415 555 2671"` in JSON text). */
-const GROUP = /(?:^|[^0-9A-Z()\-.+])[+(]?[0-9A-Z()\-.]{1,8}$/;
+const GROUP = /(?:^|["'=:,[{])[+(]?[0-9A-Z()\-.]{1,8}$/;
 /** A word that may be followed by ` = value` (see the secret detector's assignments). */
 const ASSIGNED_NAME = /(?:pass(?:word|wd|phrase)?|pwd|secret|key|token)["']?$/i;
 
