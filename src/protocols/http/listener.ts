@@ -186,7 +186,7 @@ export class HttpListener implements Listener {
       try {
         outgoing = outgoingBody(context, inspectedCall, identity, limit);
         // A write by id must not land on another tenant's record (see tenant-ownership.ts).
-        await confirmTenantOwnership(context, inspectedCall, identity);
+        await confirmTenantOwnership(context, inspectedCall, identity, shape);
       } catch (error) {
         if (!(error instanceof GatehouseError)) throw error;
         open = undefined;

@@ -2,6 +2,7 @@ import type { HttpResourceConfig } from '../../config/schema.js';
 import { GatehouseError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import type { InspectedCall, ResourceContext } from './call-inspection.js';
+import type { HttpRequestShape } from './classify.js';
 import type { HttpConnector } from './connector.js';
 import { tenantOf } from './providers/registry.js';
 import { notTenantScoped } from './providers/tenant-errors.js';
@@ -20,6 +21,7 @@ export async function confirmTenantOwnership(
   context: ResourceContext,
   inspected: InspectedCall,
   identity: Identity,
+  shape: HttpRequestShape,
   signal?: AbortSignal,
 ): Promise<void> {
   const { resource, classifier, connector } = context;
@@ -27,7 +29,7 @@ export async function confirmTenantOwnership(
   const body = inspected.classification.body;
   if (!resource.tenantFilter || !probeFor || body === undefined) return;
   const tenant = tenantOf(resource.tenantFilter, identity);
-  const probe = probeFor(inspected.call, body, tenant);
+  const probe = probeFor(inspected.call, body, tenant, classifier.request(shape));
   if (!probe) return;
   const answer = await ask(connector, resource, probe, signal);
   if (answer === undefined) return;

@@ -58,8 +58,6 @@ export function classifyInference(
   const model = body?.model;
   if (model !== undefined && typeof model !== 'string')
     return { ...base, unclassifiable: 'the model field is not a string' };
-  // No model, no call: a rule's model allow-list can only judge a model that is named (fail closed).
-  if (model === undefined) return { ...base, unclassifiable: 'the request names no model' };
   let maxOutputTokens: number | undefined;
   for (const field of route.maxFields) {
     const value = intField(body, field);
@@ -77,7 +75,8 @@ export function classifyInference(
   const prompt = route.promptFields.map((field) => body?.[field]);
   return {
     ...base,
-    ...(model === undefined ? {} : { model }),
+    // No model, no call: a rule's model allow-list can only judge a model that is named (fail closed).
+    ...(model === undefined ? { unclassifiable: 'the request names no model' } : { model }),
     ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
     stream: stream === true,
     promptTokens: estimateTokens(prompt),

@@ -69,7 +69,12 @@ export interface ProviderProfile {
    * record of another tenant with the same id. The probe is a read by those ids the gateway makes first, with the
    * resource's credential (see tenant-ownership.ts); undefined when the call writes no ids.
    */
-  ownershipProbe?(call: ProviderCall, body: JsonObject, tenant: TenantConstraint): OwnershipProbe | undefined;
+  ownershipProbe?(
+    call: ProviderCall,
+    body: JsonObject,
+    tenant: TenantConstraint,
+    request: ProviderRequest,
+  ): OwnershipProbe | undefined;
 }
 
 /** A read by id that tells whether any of the ids a write names exists under another tenant. */

@@ -4,6 +4,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/gateway/logger.js';
+import { pineconeOwnershipProbe } from '../../src/protocols/http/providers/record-ownership.js';
+import { ChromaStandIn } from '../../src/standins/chroma-stand-in.js';
 import { QdrantStandIn } from '../../src/standins/qdrant-stand-in.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
 import { temporaryDirectory } from '../support/temp-dir.js';
@@ -18,9 +20,10 @@ const KEY = 'qdrant-key-only-gatehouse-knows';
  * evil's point (acme's vector and payload overwritten). Each attack goes through a real Gateway; the store is then
  * read directly (not through the gateway) to prove acme's point is untouched.
  */
-describe('Qdrant tenant isolation of writes by point id (finding 7)', () => {
+describe('vector store tenant isolation of writes by record id (finding 7)', () => {
   let local: LocalIssuer;
   let qdrant: QdrantStandIn;
+  let chroma: ChromaStandIn;
   let gateway: Gateway;
   let base: string;
   const tokens: Record<string, string> = {};
@@ -28,6 +31,7 @@ describe('Qdrant tenant isolation of writes by point id (finding 7)', () => {
   before(async () => {
     local = await startLocalIssuer();
     qdrant = new QdrantStandIn(KEY);
+    chroma = new ChromaStandIn();
     const dir = temporaryDirectory('gh-qdrant-owner-');
     const loaded = parseConfig(
       `
@@ -45,6 +49,14 @@ resources:
     tenantFilter: { field: tenant_id, claim: tenant }
     policy:
       - { groups: [rag], allow: [read, write], collections: [docs] }
+  - name: chroma
+    protocol: http
+    pathPrefix: /chroma
+    target: ${await chroma.start()}
+    profile: chroma
+    tenantFilter: { field: tenant_id, claim: tenant }
+    policy:
+      - { groups: [rag], allow: [read, write, ddl], collections: [docs] }
 `,
       join(dir, 'gatehouse.yaml'),
     );
@@ -67,6 +79,7 @@ resources:
   after(async () => {
     await gateway?.stop();
     await qdrant?.stop();
+    await chroma?.stop();
     await local?.close();
   });
 
@@ -136,5 +149,53 @@ resources:
     const deleted = await call('evil', 'POST', '/points/delete', { points: [7] });
     assert.equal(deleted.status, 200, 'the delete is rewritten to has_id AND tenant: it matches nothing');
     assert.deepEqual(stored(7)?.payload, { secret: 'acme-plan', tenant_id: 'acme' });
+  });
+
+  it('Chroma: an upsert by an id another tenant holds is refused; add of it changes nothing', async () => {
+    const V2 = '/chroma/api/v2/tenants/default_tenant/databases/default_database/collections';
+    const chromaCall = async (tenant: string, path: string, body: unknown) => {
+      const response = await fetch(`${base}${V2}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens[tenant]}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, json: (await response.json()) as Loose };
+    };
+    const created = await chromaCall('acme', '', { name: 'docs' });
+    assert.equal(created.status, 200);
+    const id = created.json.id as string;
+    const row = () => chroma.collections.get('docs')?.rows.get('doc-1');
+    const write = (tenant: string, op: string, document: string) =>
+      chromaCall(tenant, `/${id}/${op}`, {
+        ids: ['doc-1'],
+        embeddings: [[1, 0]],
+        metadatas: [{ note: tenant }],
+        documents: [document],
+      });
+    assert.equal((await write('acme', 'add', 'acme contract')).status, 201);
+    const attack = await write('evil', 'upsert', 'pwned');
+    assert.equal(attack.status, 403);
+    assert.equal(attack.json.error.reason, 'tenant-filter');
+    assert.equal((await write('evil', 'add', 'pwned')).status, 201, 'add is passed on: Chroma ignores known ids');
+    assert.deepEqual([row()?.document, row()?.metadata], ['acme contract', { note: 'acme', tenant_id: 'acme' }]);
+    assert.equal((await write('acme', 'upsert', 'acme v2')).status, 201, 'the owner may upsert its own record');
+    assert.equal(row()?.document, 'acme v2');
+  });
+
+  it('Pinecone: the probe fetches the upsert’s ids in its namespace and names those of other tenants', () => {
+    const tenant = { field: 'tenant_id', value: 'evil' };
+    const call = { kind: 'write', operation: 'vectors.upsert', metered: false, tenantScope: 'stamp' } as const;
+    const probe = pineconeOwnershipProbe(call, { vectors: [{ id: 'v 1' }, { id: 'v2' }], namespace: 'ns' }, tenant);
+    assert.equal(probe?.method, 'GET');
+    assert.equal(probe?.path, '/vectors/fetch?ids=v+1&ids=v2&namespace=ns');
+    const answer = {
+      vectors: {
+        'v 1': { id: 'v 1', metadata: { tenant_id: 'acme' } },
+        v2: { id: 'v2', metadata: { tenant_id: 'evil' } },
+      },
+      namespace: 'ns',
+    };
+    assert.deepEqual(probe?.foreign(answer), ['v 1']);
+    assert.equal(pineconeOwnershipProbe({ ...call, operation: 'vectors.query' }, {}, tenant), undefined);
   });
 });
