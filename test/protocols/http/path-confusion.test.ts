@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import { unfoldResults } from '../../../src/audit/event.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway/gateway.js';
 import { createLogger } from '../../../src/gateway/logger.js';
@@ -251,5 +252,47 @@ resources:
     assert.equal(seen.authorization, 'Bearer upstream-key');
     assert.equal(seen['openai-beta'], 'assistants=v2', 'allow-listed headers still pass');
     assert.equal(received[0]?.method, 'POST');
+  });
+
+  it('every path the upstream receives is the path policy judged, over many encodings (fuzz)', async () => {
+    // Deterministic: a fixed linear congruential sequence picks, per character, raw, %XX or %xx, and the case of
+    // route words; refusals (400/403) are fine, but anything forwarded must be what the audit recorded as judged.
+    let seed = 20261207;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const encode = (text: string) =>
+      [...text]
+        .map((c) => {
+          const roll = next();
+          if (c === '/' || roll < 0.5) return next() < 0.3 ? c.toUpperCase() : c;
+          const hex = c.charCodeAt(0).toString(16).padStart(2, '0');
+          return `%${roll < 0.75 ? hex.toUpperCase() : hex}`;
+        })
+        .join('');
+    const targets = ['/api/v1/models', '/api/v1/chat/completions', '/api/v1/admin/reset', '/api/v1/files/a-b_c.txt'];
+    const forwarded: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      received.length = 0;
+      const target = targets[i % targets.length] as string;
+      const method = target.includes('models') || target.includes('files') ? 'GET' : 'POST';
+      const body =
+        method === 'POST'
+          ? JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+          : undefined;
+      await send(method, encode(target), writer, body === undefined ? {} : { body });
+      for (const r of received) forwarded.push(`${r.method} ${decodeURIComponent(r.url.split('?')[0] as string)}`);
+    }
+    assert.ok(forwarded.length > 30, 'many of the variants were allowed and forwarded');
+    await gateway.services.recorder.flush();
+    const events = unfoldResults(await gateway.services.store.readEvents(0, 100_000));
+    const judged = new Set(
+      events
+        .filter((e) => e.type === 'operation' && e.payload.verdict === 'allow')
+        .map((e) => String(e.payload.action)),
+    );
+    for (const path of forwarded) assert.ok(judged.has(path), `${path} reached the upstream unjudged`);
+    assert.ok(!forwarded.some((p) => /admin/i.test(p)), 'the admin route (denied to writers) never got through');
   });
 });
