@@ -48,34 +48,73 @@ function foldOf(codePoint: number): string | null {
   return folded;
 }
 
-/** Whether a text has anything outside ASCII (only such a text can fold). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range
-const NON_ASCII = /[^\u0000-\u007f]/;
+/**
+ * The characters that may fold (see `foldOf`): Latin-1 punctuation and superscripts, the grapheme joiner, the general
+ * punctuation to enclosed alphanumerics blocks, ideographic space, presentation and full-width forms, the high
+ * surrogate of the mathematical alphanumerics, and the invisible characters elsewhere. One regex search skips
+ * ASCII and other scripts (accents, CJK) at once; each character it finds is then looked up.
+ */
+// U+034F (a combining character, so not inside the class) is an alternative of its own.
+const MAY_FOLD =
+  /\u034f|[\u00a0-\u00bf\u061c\u115f\u1160\u17b4\u17b5\u180e\u2000-\u2bff\u2e3a\u2e3b\u3000\ufb00-\uffff\ud835]/g;
+/** Longest fold kept (`⑽` is `(10)`); longer compatibility forms are left as they are. */
+const MAX_FOLD = 4;
 
 export function foldText(text: string): FoldedText {
-  const first = text.search(NON_ASCII);
-  if (first === -1) return { text };
-  let out = text.slice(0, first);
-  const starts: number[] = [];
-  const ends: number[] = [];
-  for (let i = 0; i < first; i++) {
-    starts.push(i);
-    ends.push(i + 1);
-  }
-  let changed = false;
-  for (let i = first; i < text.length; ) {
-    const code = text.codePointAt(i) as number;
+  MAY_FOLD.lastIndex = 0;
+  let match = MAY_FOLD.exec(text);
+  if (match === null) return { text };
+  const length = text.length;
+  let starts = new Int32Array(length + 16);
+  let ends = new Int32Array(length + 16);
+  const parts: string[] = [];
+  /** Next unread character of `text`, and the length of the folded text so far. */
+  let copied = 0;
+  let out = 0;
+  const grow = (need: number) => {
+    if (need <= starts.length) return;
+    const size = Math.max(need, starts.length * 2);
+    const s = new Int32Array(size);
+    s.set(starts);
+    starts = s;
+    const e = new Int32Array(size);
+    e.set(ends);
+    ends = e;
+  };
+  while (match !== null) {
+    const at = match.index;
+    const code = text.codePointAt(at) as number;
     const width = code > 0xffff ? 2 : 1;
-    const folded = code < 0x80 ? null : foldOf(code);
-    const piece = folded ?? text.slice(i, i + width);
-    if (folded !== null) changed = true;
-    out += piece;
-    for (let k = 0; k < piece.length; k++) {
-      starts.push(i);
-      ends.push(i + width);
+    const folded = foldOf(code);
+    if (folded !== null && folded.length <= MAX_FOLD) {
+      // The unchanged run before it, then the fold: each folded character maps back to the one it came from.
+      const run = at - copied;
+      grow(out + run + folded.length);
+      for (let k = 0; k < run; k++) {
+        starts[out + k] = copied + k;
+        ends[out + k] = copied + k + 1;
+      }
+      out += run;
+      if (run > 0) parts.push(text.slice(copied, at));
+      for (let k = 0; k < folded.length; k++) {
+        starts[out + k] = at;
+        ends[out + k] = at + width;
+      }
+      out += folded.length;
+      if (folded !== '') parts.push(folded);
+      copied = at + width;
     }
-    i += width;
+    MAY_FOLD.lastIndex = at + width;
+    match = MAY_FOLD.exec(text);
   }
-  if (!changed) return { text };
-  return { text: out, starts: Int32Array.from(starts), ends: Int32Array.from(ends) };
+  if (copied === 0 && parts.length === 0) return { text };
+  const run = length - copied;
+  grow(out + run);
+  for (let k = 0; k < run; k++) {
+    starts[out + k] = copied + k;
+    ends[out + k] = copied + k + 1;
+  }
+  out += run;
+  parts.push(text.slice(copied));
+  return { text: parts.join(''), starts: starts.subarray(0, out), ends: ends.subarray(0, out) };
 }
