@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
+import { AnthropicEventMasker } from './anthropic-events.js';
 import type { MaskCounts } from './counts.js';
 import { DeltaStreams } from './delta-streams.js';
 import { maskJsonValue } from './json-value.js';
@@ -36,13 +37,14 @@ const STREAMED_DELTA_FIELDS = ['content', 'refusal', 'reasoning_content', 'reaso
  * `function.arguments` are streams spread over many events: each gets a StreamMasker (see DeltaStreams), so a value
  * split across deltas is still caught, while each event is re-emitted at once with the text that is safe to release
  * (the held tail goes out with a later event, at the latest with the choice's `finish_reason`). Responses API events
- * go to ResponsesEventMasker. Everything else in an event is masked as a whole JSON value; events whose data is not
+ * go to ResponsesEventMasker, Anthropic Messages events to AnthropicEventMasker. Everything else in an event is masked as a whole JSON value; events whose data is not
  * JSON are masked as text, and so are `event:` and `id:` fields and comment lines (they reach the client too).
  */
 export class SseMasker {
   private readonly parser: EventSourceParser;
   private readonly chat: DeltaStreams;
   private readonly responses: ResponsesEventMasker;
+  private readonly anthropic: AnthropicEventMasker;
   private out = '';
   private last: Chunk | undefined;
   /** Chat streams that used the legacy `text` field, by choice index. */
@@ -54,6 +56,7 @@ export class SseMasker {
   ) {
     this.chat = new DeltaStreams(redactor, counts);
     this.responses = new ResponsesEventMasker(redactor, counts);
+    this.anthropic = new AnthropicEventMasker(redactor, counts);
     this.parser = createParser({
       onEvent: (event) => this.onEvent(event),
       onComment: (comment) => {
@@ -95,7 +98,9 @@ export class SseMasker {
       if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
         const record = parsed as Record<string, unknown>;
         if (!Array.isArray(record.choices) && ResponsesEventMasker.handles(record)) {
-          const masked = this.responses.mask(record);
+          const masked = AnthropicEventMasker.handles(record)
+            ? this.anthropic.mask(record)
+            : this.responses.mask(record);
           for (const release of masked.before) this.emit({ event: String(release.type) }, JSON.stringify(release));
           data = JSON.stringify(masked.event);
         } else data = JSON.stringify(this.maskChunk(record as Chunk));
@@ -190,7 +195,8 @@ export class SseMasker {
 
   /** Held text of streams that never finished goes out in synthetic events, before `[DONE]` or the end. */
   private flushHeld(): void {
-    for (const release of this.responses.flush()) this.emit({ event: String(release.type) }, JSON.stringify(release));
+    for (const release of [...this.responses.flush(), ...this.anthropic.flush()])
+      this.emit({ event: String(release.type) }, JSON.stringify(release));
     if (this.chat.size === 0) return;
     const byChoice = new Map<number, [string, string][]>();
     for (const [key, rest] of this.chat.releaseWhere('')) {
