@@ -29,22 +29,32 @@ const DASHES: ReadonlySet<number> = new Set([
   0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2043, 0x2212, 0x2e3a, 0x2e3b, 0xfe58, 0xfe63, 0xff0d,
 ]);
 
-/** Per code point: its ASCII fold, '' for removed, or null when it stays as it is. Bounded: texts repeat. */
-const cache = new Map<number, string | null>();
-const CACHE_LIMIT = 4096;
+/**
+ * Per code point: its ASCII fold, '' for removed, or null when it stays as it is. The Basic Multilingual Plane in a
+ * flat table filled as characters are met (at most 64 Ki entries); the few astral ones (mathematical digits) in a map.
+ */
+const bmpFolds: (string | null | undefined)[] = new Array(0x10000).fill(undefined);
+const astralFolds = new Map<number, string | null>();
+
+function computeFold(codePoint: number): string | null {
+  if (INVISIBLE.has(codePoint)) return '';
+  if (DASHES.has(codePoint)) return '-';
+  const compatible = String.fromCodePoint(codePoint).normalize('NFKC');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: any ASCII, controls included
+  return compatible.length > 0 && /^[\u0000-\u007f]+$/.test(compatible) ? compatible : null;
+}
 
 function foldOf(codePoint: number): string | null {
-  let folded = cache.get(codePoint);
-  if (folded !== undefined) return folded;
-  if (INVISIBLE.has(codePoint)) folded = '';
-  else if (DASHES.has(codePoint)) folded = '-';
-  else {
-    const compatible = String.fromCodePoint(codePoint).normalize('NFKC');
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: any ASCII, controls included
-    folded = compatible.length > 0 && /^[\u0000-\u007f]+$/.test(compatible) ? compatible : null;
+  if (codePoint < 0x10000) {
+    let folded = bmpFolds[codePoint];
+    if (folded === undefined) bmpFolds[codePoint] = folded = computeFold(codePoint);
+    return folded;
   }
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(codePoint, folded);
+  let folded = astralFolds.get(codePoint);
+  if (folded === undefined) {
+    folded = computeFold(codePoint);
+    if (astralFolds.size < 4096) astralFolds.set(codePoint, folded);
+  }
   return folded;
 }
 
