@@ -1,6 +1,7 @@
 import type { MaskCounts } from './counts.js';
 import type { Detector, Match } from './detector.js';
 import { mayStart, RUN_CHARACTERS, scanDigitClusters, scanRunClusters } from './digit-clusters.js';
+import { foldText } from './folded-text.js';
 import { type MaskStyle, renderMasked, type Tokenizer } from './styles.js';
 
 /**
@@ -216,6 +217,24 @@ export class Redactor {
    * can find anything are run, and the numbers are looked for in the runs it found.
    */
   private collect(text: string, survey?: Survey): Match[] {
+    // Outside ASCII, detectors look at the folded view (full-width digits, zero-width characters, dash and space
+    // variants: see folded-text.ts) and their finds are mapped back onto the original text.
+    if (survey === undefined || !survey.ascii) {
+      const folded = foldText(text);
+      const { starts, ends } = folded;
+      if (starts !== undefined && ends !== undefined) {
+        const found = this.collectAscii(folded.text);
+        for (const match of found) {
+          match.end = ends[match.end - 1] as number;
+          match.start = starts[match.start] as number;
+        }
+        return found;
+      }
+    }
+    return this.collectAscii(text, survey);
+  }
+
+  private collectAscii(text: string, survey?: Survey): Match[] {
     const found: Match[] = [];
     const possible = survey === undefined ? -1 : survey.seen | this.untriggered;
     const detectors = this.textDetectors;
@@ -262,7 +281,8 @@ export class Redactor {
   }
 
   render(match: Match, value: string): string {
-    return renderMasked(this.styleOf(match.detector.type), match.detector, value, this.tokenizer);
+    // The folded form, so `５５５…` keeps its last digits in partial style and gets the same token as `555…`.
+    return renderMasked(this.styleOf(match.detector.type), match.detector, foldText(value).text, this.tokenizer);
   }
 
   /** Masks `text[from, to)` given its matches (sorted, inside the range); counts what it masked. */

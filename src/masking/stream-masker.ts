@@ -1,5 +1,6 @@
 import type { MaskCounts } from './counts.js';
 import type { Match } from './detector.js';
+import { foldText } from './folded-text.js';
 import type { Redactor } from './redactor.js';
 
 /** Longest run without whitespace held back (a JWT or token being streamed); longer runs cannot be one value. */
@@ -10,7 +11,8 @@ const MAX_GROUPED = 64;
 const MAX_PEM = 17_000;
 /** The complete END line of a private-key block. */
 const PEM_END = /-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;
-const GROUP = /^[+(]?[0-9A-Z()\-.]{1,8}$/;
+/** A number group ending a word (`+1`, `(415)`, the `"+1` of `"phone":"+1 415 555 2671"` in JSON text). */
+const GROUP = /(?:^|["'=:,[{])[+(]?[0-9A-Z()\-.]{1,8}$/;
 /** A word that may be followed by ` = value` (see the secret detector's assignments). */
 const ASSIGNED_NAME = /(?:pass(?:word|wd|phrase)?|pwd|secret|key|token)["']?$/i;
 
@@ -63,7 +65,12 @@ export class StreamMasker {
 }
 
 function isSpace(code: number): boolean {
-  return code === 32 || code === 9 || code === 10 || code === 13 || code === 12 || code === 11 || code === 0xa0;
+  return code === 32 || code === 9 || code === 10 || code === 13 || code === 12 || code === 11 || isWideSpace(code);
+}
+
+/** Spaces outside ASCII that fold to a space for the detectors (folded-text.ts): they separate number groups too. */
+function isWideSpace(code: number): boolean {
+  return code === 0xa0 || code === 0x2007 || code === 0x202f || code === 0x3000;
 }
 
 /** Where the tail of `text[0, end)` that could begin a value starts. */
@@ -74,11 +81,12 @@ export function holdBackStart(text: string, end: number): number {
   for (;;) {
     if (start < 2 || end - start > MAX_GROUPED) break;
     const space = text.charCodeAt(start - 1);
-    if ((space !== 32 && space !== 9) || isSpace(text.charCodeAt(start - 2))) break;
+    if ((space !== 32 && space !== 9 && !isWideSpace(space)) || isSpace(text.charCodeAt(start - 2))) break;
     let previous = start - 1;
     while (previous > 0 && start - 1 - previous < 64 && !isSpace(text.charCodeAt(previous - 1))) previous--;
-    const word = text.slice(previous, start - 1);
-    const held = text.slice(start, end);
+    // Folded, as the detectors see them: full-width or zero-width-laced groups are groups too.
+    const word = foldText(text.slice(previous, start - 1)).text;
+    const held = foldText(text.slice(start, end)).text;
     const grouped = GROUP.test(word) && (held === '' || /^[+(0-9A-Z]/.test(held));
     const assignment = /[=:]["']?$/.test(word) || /^["']?[=:]/.test(held) || (held === '' && ASSIGNED_NAME.test(word));
     if (!grouped && !assignment) break;

@@ -91,6 +91,8 @@ export class ChromaStandIn extends StandInServer {
       case 'POST upsert': {
         const ids = body.ids as string[];
         ids.forEach((id, i) => {
+          // `add` ignores ids the collection already holds; `upsert` updates them (Chroma's documented behaviour).
+          if (op === 'add' && collection.rows.has(id)) return;
           collection.rows.set(id, {
             id,
             embedding: (body.embeddings as number[][])[i] as number[],
@@ -102,11 +104,13 @@ export class ChromaStandIn extends StandInServer {
       }
       case 'POST get': {
         const found = select(rows, body).slice(0, Number(body.limit ?? 1e9));
+        // `include` picks the fields returned (metadatas and documents by default); the others come back null.
+        const include = Array.isArray(body.include) ? (body.include as string[]) : ['metadatas', 'documents'];
         return reply(res, 200, {
           ids: found.map((r) => r.id),
-          metadatas: found.map((r) => r.metadata),
-          documents: found.map((r) => r.document),
-          include: ['metadatas', 'documents'],
+          metadatas: include.includes('metadatas') ? found.map((r) => r.metadata) : null,
+          documents: include.includes('documents') ? found.map((r) => r.document) : null,
+          include,
         });
       }
       case 'POST query': {

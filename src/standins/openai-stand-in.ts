@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { respond } from './responses-stand-in.js';
 import { readRequestText, StandInServer, sendJson } from './stand-in-server.js';
 
 /**
  * A small OpenAI-compatible upstream for the quickstart, tests and benchmarks, where no real model can run. It follows
  * the documented shapes of /v1/chat/completions (plain and `stream: true` Server-Sent Events, `stream_options.
- * include_usage`), /v1/embeddings and /v1/models, and insists on its own API key, so a test can prove the gateway
+ * include_usage`, streamed tool calls), /v1/responses (see responses-stand-in.ts), /v1/embeddings and /v1/models, and insists on its own API key, so a test can prove the gateway
  * injected the resource credential and never forwarded the caller's token.
  */
 export interface StandInOptions {
@@ -15,6 +16,10 @@ export interface StandInOptions {
   readonly streamDelayMs?: number;
   /** Text the model "answers"; by default it repeats the last user message. */
   readonly reply?: (prompt: string) => string;
+  /** When the request offers tools and this returns a call, the model "calls" it instead of answering in text. */
+  readonly toolCall?: (prompt: string) => { readonly name: string; readonly arguments: string } | undefined;
+  /** Characters per streamed piece (8 by default): small pieces split values across events. */
+  readonly pieceLength?: number;
 }
 
 export interface SeenRequest {
@@ -71,6 +76,7 @@ export class OpenAiStandIn extends StandInServer {
     }
     if (route === 'POST /v1/chat/completions') return this.chat(request, res);
     if (route === 'POST /v1/embeddings') return this.embeddings(request, res);
+    if (route === 'POST /v1/responses') return respond(request, res, this.options);
     return json(res, 404, { error: { message: `Unknown request URL: ${route}`, type: 'invalid_request_error' } });
   }
 
@@ -80,6 +86,7 @@ export class OpenAiStandIn extends StandInServer {
       : [];
     const prompt = String([...messages].reverse().find((m) => m.role === 'user')?.content ?? '');
     const text = this.options.reply ? this.options.reply(prompt) : `You said: ${prompt}`;
+    const tool = Array.isArray(request.tools) ? this.options.toolCall?.(prompt) : undefined;
     const model = typeof request.model === 'string' ? request.model : 'gpt-4o-mini';
     const id = `chatcmpl-${Math.random().toString(36).slice(2, 12)}`;
     const created = Math.floor(Date.now() / 1000);
@@ -89,13 +96,24 @@ export class OpenAiStandIn extends StandInServer {
       total_tokens: 0,
     };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    const toolCallId = `call_${id.slice(9)}`;
     if (request.stream !== true) {
+      const message = tool
+        ? {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: toolCallId, type: 'function', function: { name: tool.name, arguments: tool.arguments } },
+            ],
+          }
+        : { role: 'assistant', content: text };
+      const finish = tool ? 'tool_calls' : 'stop';
       return json(res, 200, {
         id,
         object: 'chat.completion',
         created,
         model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: 'stop' }],
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
         usage,
       });
     }
@@ -108,12 +126,36 @@ export class OpenAiStandIn extends StandInServer {
       model,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     });
-    send(chunk({ role: 'assistant', content: '' }, null));
-    for (const piece of text.match(/.{1,8}/gs) ?? []) {
-      if (this.options.streamDelayMs) await new Promise((resolve) => setTimeout(resolve, this.options.streamDelayMs));
-      send(chunk({ content: piece }, null));
+    const pieces = (value: string) => value.match(new RegExp(`.{1,${this.options.pieceLength ?? 8}}`, 'gs')) ?? [];
+    const pause = () =>
+      this.options.streamDelayMs
+        ? new Promise((resolve) => setTimeout(resolve, this.options.streamDelayMs))
+        : undefined;
+    if (tool) {
+      // As the API streams a call: id, type and name first, then the arguments in pieces, each tagged by index.
+      send(
+        chunk(
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ index: 0, id: toolCallId, type: 'function', function: { name: tool.name, arguments: '' } }],
+          },
+          null,
+        ),
+      );
+      for (const piece of pieces(tool.arguments)) {
+        await pause();
+        send(chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null));
+      }
+      send(chunk({}, 'tool_calls'));
+    } else {
+      send(chunk({ role: 'assistant', content: '' }, null));
+      for (const piece of pieces(text)) {
+        await pause();
+        send(chunk({ content: piece }, null));
+      }
+      send(chunk({}, 'stop'));
     }
-    send(chunk({}, 'stop'));
     const streamOptions = request.stream_options as { include_usage?: boolean } | undefined;
     if (streamOptions?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
     res.end('data: [DONE]\n\n');

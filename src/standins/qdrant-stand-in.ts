@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readRequestText, StandInServer, sendJson } from './stand-in-server.js';
 
 /**
- * A small Qdrant-style upstream for tests (https://api.qdrant.tech/api-reference): collections, upsert, get, search,
+ * A small Qdrant-style upstream for tests (https://api.qdrant.tech/api-reference): collections, upsert, retrieve by
+ * ids (`with_payload` / `with_vector` honoured), get, search,
  * query (with prefetch), scroll, count and delete, with filters evaluated for real over the stored points (`must`,
  * `should`, `must_not`, nested filters, `match` value/any/except, `range`, `has_id`, `is_empty`). Names are
  * case-sensitive, as in Qdrant. It records what it received, so a test can check what the gateway forwarded.
@@ -76,10 +77,15 @@ export class QdrantStandIn extends StandInServer {
     if (points !== 'points') return reply(res, 404, { status: { error: 'Not found' } });
     if (op === 'PUT ') return ok(res, this.upsert(collection, body));
     if (op === 'POST ') {
+      // Retrieve by ids (PointRequest): `with_payload` defaults to true, `with_vector` to false.
+      if (!Array.isArray(body.ids))
+        return reply(res, 400, { status: { error: 'Format error in JSON body: missing field `ids`' } });
       const ids = new Set((body.ids as PointId[]).map(String));
       return ok(
         res,
-        [...collection.values()].filter((p) => ids.has(String(p.id))).map((p) => view(p)),
+        [...collection.values()]
+          .filter((p) => ids.has(String(p.id)))
+          .map((p) => record(p, body.with_payload ?? true, body.with_vector === true)),
       );
     }
     if (op === 'POST search') return ok(res, this.search(collection, body, body.vector as number[]));
@@ -140,6 +146,26 @@ export class QdrantStandIn extends StandInServer {
     }
     return this.search(collection, body, vector, candidates);
   }
+}
+
+/** A Record as retrieve returns it: the payload selected by `with_payload` (bool, keys, include/exclude). */
+function record(point: Point, withPayload: unknown, withVector: boolean): Json {
+  const out: Json = { id: point.id };
+  if (withPayload === true) out.payload = point.payload;
+  else if (Array.isArray(withPayload)) out.payload = pick(point.payload, withPayload.map(String), true);
+  else if (withPayload !== null && typeof withPayload === 'object') {
+    const selector = withPayload as { include?: unknown; exclude?: unknown };
+    if (Array.isArray(selector.include)) out.payload = pick(point.payload, selector.include.map(String), true);
+    else if (Array.isArray(selector.exclude)) out.payload = pick(point.payload, selector.exclude.map(String), false);
+  }
+  if (withVector) out.vector = point.vector;
+  return out;
+}
+
+/** Top-level payload keys named (or not named) by `keys`; a dotted key selects its first segment. */
+function pick(payload: Json, keys: readonly string[], include: boolean): Json {
+  const named = new Set(keys.map((key) => key.split('.')[0] as string));
+  return Object.fromEntries(Object.entries(payload).filter(([key]) => named.has(key) === include));
 }
 
 function view(point: Point): Json {

@@ -150,6 +150,42 @@ describe('SseMasker', () => {
     assert.ok(out.trimEnd().endsWith('data: [DONE]'));
   });
 
+  it('joins Anthropic Messages text and tool-input deltas per content block', () => {
+    const sse = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const text = (index: number, piece: string) =>
+      sse('content_block_delta', { index, delta: { type: 'text_delta', text: piece } });
+    const input = (index: number, piece: string) =>
+      sse('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: piece } });
+    const stream = [
+      sse('message_start', { message: { id: 'msg_1', role: 'assistant', content: [] } }),
+      sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+      ...['Write to jane.', 'doe@exa', 'mple.com soon'].map((p) => text(0, p)),
+      sse('content_block_stop', { index: 0 }),
+      sse('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 't1', name: 'mail', input: {} } }),
+      ...['{"to": "jane', '.doe@example', '.com", "ph', 'one": "+1 415', ' 555 2671"}'].map((p) => input(1, p)),
+      sse('content_block_stop', { index: 1 }),
+      sse('message_delta', { delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 9 } }),
+      sse('message_stop', {}),
+    ].join('');
+    for (const size of [1, 13, 10_000]) {
+      const out = streamed(stream, size, () => new SseMasker(redactor, new MaskCounts()));
+      assert.doesNotMatch(out, /jane|example|415/, `size ${size}`);
+      const events = out
+        .split('\n\n')
+        .filter(Boolean)
+        .map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)));
+      const joined = (index: number, field: string) =>
+        events
+          .filter((e) => e.type === 'content_block_delta' && e.index === index)
+          .map((e) => e.delta[field])
+          .join('');
+      assert.equal(joined(0, 'text'), 'Write to [EMAIL] soon');
+      assert.deepEqual(JSON.parse(joined(1, 'partial_json')), { to: '[EMAIL]', phone: '[PHONE]' });
+      const stops = events.map((e) => e.type).filter((t) => t === 'content_block_stop').length;
+      assert.equal(stops, 2);
+    }
+  });
+
   it('masks events whose data is not JSON as text', () => {
     const out = streamed(
       'event: note\ndata: mail bob@example.com\n\n',

@@ -15,7 +15,7 @@ import { serializeBody } from '../../src/protocols/http/providers/json-body.js';
 import type { ProviderCall } from '../../src/protocols/http/providers/profile.js';
 import { applyTenantFilter, classifyCall, profileFor, tenantOf } from '../../src/protocols/http/providers/registry.js';
 import { readBodyLimited } from '../../src/protocols/http/request-body.js';
-import { parseRequestPath } from '../../src/protocols/http/request-path.js';
+import { parseRequestPath, upstreamPath } from '../../src/protocols/http/request-path.js';
 
 /**
  * The listener's seams in the order the report asks the lead to wire them, around one resource: classify with the
@@ -92,7 +92,7 @@ export class SeamProxy {
       if (this.resource.tenantFilter)
         body = applyTenantFilter(profile, call, body, tenantOf(this.resource.tenantFilter, identity));
       const forwarded = body === undefined ? raw : serializeBody(body, this.maxBody);
-      const upstream = await fetch(new URL(path.raw.replace(/^\//, '') + path.query, `${this.resource.target}/`), {
+      const upstream = await fetch(new URL(upstreamPath(path, 0).replace(/^\//, ''), `${this.resource.target}/`), {
         method: request.method,
         headers: { 'content-type': 'application/json' },
         ...(forwarded === undefined || request.method === 'GET' ? {} : { body: forwarded }),

@@ -28,6 +28,11 @@ const CANDIDATE = new RegExp(
   'g',
 );
 
+/** `+CC` then at least two more groups, each set off by a space, dot or dash (or a parenthesised area code). */
+const INTERNATIONAL_GROUPED = /^\+\d{1,3}(?:[ .-]\(\d{1,4}\))?(?:[ .-]\d{1,5}){2,6}$/;
+/** `(AAA) EEE-NNNN` and its dotted variant: a parenthesised area code, then a group, then a dash- or dot-joined one. */
+const PARENTHESISED = /^\(\d{2,5}\) ?\d{2,5}[.-]\d{2,5}$/;
+
 /** Validation results kept per candidate: libphonenumber costs tens of microseconds a call, logs repeat numbers. */
 const CACHE_SIZE = 16_384;
 /**
@@ -83,12 +88,18 @@ export function phoneDetector(regions: readonly string[] = ['US']): Detector {
     // A hit keeps the key the entry was stored with (a Map's delete and set would store this candidate instead).
     let valid = cache.get(candidate);
     if (valid !== undefined) return valid;
+    // Written the way only phone numbers are written (`+1 555 010 1234`, `(555) 010-1234`): a number of a possible
+    // length is masked even when its area code or exchange is not in the plan's metadata (unassigned, new, or
+    // fictional): the formatting says phone. Bare runs and looser groupings keep strict validation.
+    const phoneLike = international ? INTERNATIONAL_GROUPED.test(candidate) : PARENTHESISED.test(candidate);
+    const accepted = (parsed: ReturnType<typeof parsePhoneNumberFromString>) =>
+      parsed !== undefined && (parsed.isValid() || (phoneLike && parsed.isPossible()));
     valid = international
-      ? parsePhoneNumberFromString(candidate)?.isValid() === true
+      ? accepted(parsePhoneNumberFromString(candidate))
       : countries.some((country) => {
           const parsed = parsePhoneNumberFromString(candidate, country);
           // Grouped as the region writes its numbers: `942.67.21.241` is not a US number however valid its digits.
-          return parsed?.isValid() === true && sameGroups(candidate, parsed.formatNational());
+          return accepted(parsed) && sameGroups(candidate, (parsed as NonNullable<typeof parsed>).formatNational());
         });
     // The candidate is a slice of the text being masked: kept as it is, it would keep that whole text alive.
     cache.set(detachedCopy(candidate), valid);

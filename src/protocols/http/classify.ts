@@ -24,7 +24,7 @@ const KIND_BY_METHOD: Readonly<Record<string, KnownOperationKind>> = Object.assi
  * Anthropic Messages call (as before profiles existed), so an Anthropic SDK pointed at a default resource is metered.
  */
 const isMessages = (request: ProviderRequest) =>
-  request.method === 'POST' && request.segments.join('/') === 'v1/messages';
+  request.method === 'POST' && request.segments.join('/').toLowerCase() === 'v1/messages';
 const DEFAULT_PROFILE: ProviderProfile = {
   name: 'openai',
   needsBody: (request) => isMessages(request) || openAiProfile.needsBody(request),
@@ -118,7 +118,8 @@ export class HttpClassifier {
     const override = this.override(request);
     if (override) {
       call = { ...call, kind: override.kind };
-      if (override.inference && call.model === undefined && raw !== undefined) call = withModel(call, raw);
+      if (override.inference && call.model === undefined && call.unclassifiable === undefined)
+        call = withModel(call, raw ?? Buffer.alloc(0));
     }
     if (KIND_BY_METHOD[request.method] === undefined && override?.method !== request.method)
       call = { ...call, kind: 'unknown' };
@@ -161,7 +162,10 @@ export class HttpClassifier {
 function withModel(call: ProviderCall, raw: Buffer): ProviderCall {
   const read = readInferenceModel(raw);
   if (read.unclassifiable !== undefined) return { ...call, unclassifiable: read.unclassifiable };
-  return read.model === undefined ? call : { ...call, model: read.model };
+  // No model, no call: a model allow-list can only judge a model that is named (fail closed).
+  return read.model === undefined
+    ? { ...call, unclassifiable: 'the request names no model' }
+    : { ...call, model: read.model };
 }
 
 /** Reads `model` from an inference body; undefined when absent, a reason string when the body is not JSON. */

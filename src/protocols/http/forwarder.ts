@@ -60,6 +60,8 @@ export async function forward(
   if (plan.body) {
     headers['content-length'] = String(plan.body.length);
     delete headers['transfer-encoding'];
+    // The gateway's bytes are the JSON it parsed: plain, whatever coding the caller claimed.
+    delete headers['content-encoding'];
     requestBody = plan.body;
   } else if (!BODYLESS_METHODS.has(method) || req.headers['content-length'] || req.headers['transfer-encoding']) {
     requestBody = countBytes(req, requestBytes);

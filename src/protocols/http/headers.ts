@@ -14,8 +14,45 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** The caller's own credentials: stripped always, so the upstream sees only the injected credential. */
-const CALLER_CREDENTIALS = new Set(['authorization', 'x-api-key', 'api-key', 'cookie']);
+/**
+ * Request headers the upstream may see (allow-list: a header not named here is dropped). Left out on purpose: the
+ * caller's credentials (`authorization`, `x-api-key`, `api-key`, `cookie`); headers that pick an account or
+ * billing scope the gateway's credential stands for (`openai-organization`, `openai-project`); method overrides
+ * (`x-http-method-override`, `x-http-method`, `x-method-override`), which would run another method than the one
+ * judged; and `forwarded`, `x-forwarded-*`, `x-real-ip`, which the gateway writes itself.
+ */
+const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'idempotency-key',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-unmodified-since',
+  'pragma',
+  'user-agent',
+  'x-request-id',
+  // Tracing (W3C Trace Context).
+  'traceparent',
+  'tracestate',
+  // API versions and betas the SDKs send: they change the response's shape, not whose data it is.
+  'openai-beta',
+  'anthropic-version',
+  'anthropic-beta',
+  'x-pinecone-api-version',
+]);
+
+/** SDK telemetry (`x-stainless-os`, `x-stainless-retry-count`...): harmless, and some upstreams log it. */
+const FORWARDED_PREFIXES: readonly string[] = ['x-stainless-'];
+
+export function isForwardedRequestHeader(name: string): boolean {
+  return FORWARDED_REQUEST_HEADERS.has(name) || FORWARDED_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
 
 function connectionListed(headers: IncomingHttpHeaders): Set<string> {
   const listed = new Set<string>();
@@ -24,7 +61,11 @@ function connectionListed(headers: IncomingHttpHeaders): Set<string> {
   return listed;
 }
 
-/** Headers for the upstream request: caller credentials and hop-by-hop fields removed, `host` left to the client. */
+/**
+ * Headers for the upstream request: only allow-listed ones (never hop-by-hop fields or those `Connection` names),
+ * `host` left to the client, `x-forwarded-for` the gateway's own (the caller's address only: a caller-supplied chain
+ * is not passed on), and the resource's credential.
+ */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   credential: { header: string; value: string } | undefined,
@@ -33,14 +74,11 @@ export function upstreamRequestHeaders(
   const listed = connectionListed(incoming);
   const out: Record<string, string | string[]> = Object.create(null);
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || name === 'host' || HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    if (CALLER_CREDENTIALS.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (!isForwardedRequestHeader(name)) continue;
     out[name] = value;
   }
-  if (clientAddress) {
-    const previous = incoming['x-forwarded-for'];
-    out['x-forwarded-for'] = previous ? `${previous}, ${clientAddress}` : clientAddress;
-  }
+  if (clientAddress) out['x-forwarded-for'] = clientAddress;
   if (credential) out[credential.header.toLowerCase()] = credential.value;
   return out;
 }

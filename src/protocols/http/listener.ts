@@ -20,9 +20,11 @@ import { errorStatus, sendError, sendQuotaRefusal } from './error-response.js';
 import { forward } from './forwarder.js';
 import { presentedToken } from './headers.js';
 import { awaitHttpApproval } from './request-approval.js';
-import { parseRequestPath } from './request-path.js';
-import { type HttpRoute, RouteTable } from './route-table.js';
+import { refuseBodyOnRead } from './request-body.js';
+import { parseRequestPath, upstreamPath } from './request-path.js';
+import { RouteTable } from './route-table.js';
 import { HttpSessionRegistry } from './session-registry.js';
+import { confirmTenantOwnership } from './tenant-ownership.js';
 
 /**
  * The HTTP data path, in order per request: authenticate, route, classify with the resource's provider profile
@@ -125,8 +127,10 @@ export class HttpListener implements Listener {
       resourceName = route.resource.name;
       const context = this.contexts.get(resourceName) as ResourceContext;
 
+      const method = (req.method ?? 'GET').toUpperCase();
+      refuseBodyOnRead(method, req.headers);
       const shape = {
-        method: (req.method ?? 'GET').toUpperCase(),
+        method,
         segments: path.segments.slice(route.prefixSegments.length),
         query: new URLSearchParams(path.query),
       };
@@ -181,6 +185,8 @@ export class HttpListener implements Listener {
       let outgoing: OutgoingBody;
       try {
         outgoing = outgoingBody(context, inspectedCall, identity, limit);
+        // A write by id must not land on another tenant's record (see tenant-ownership.ts).
+        await confirmTenantOwnership(context, inspectedCall, identity, shape);
       } catch (error) {
         if (!(error instanceof GatehouseError)) throw error;
         open = undefined;
@@ -203,7 +209,8 @@ export class HttpListener implements Listener {
       await forward(this.services, req, res, {
         resource: route.resource,
         connector: context.connector,
-        path: path.raw.slice(prefixLength(route)) + path.query,
+        // Rebuilt from the segments policy judged, never cut from the raw path (`/ap%69/v1/x` is `/api/v1/x`).
+        path: upstreamPath(path, route.prefixSegments.length),
         body: outgoing.body,
         handle,
         masking,
@@ -239,8 +246,4 @@ export class HttpListener implements Listener {
       await meter?.settle(undefined, undefined).catch(() => undefined);
     }
   }
-}
-
-function prefixLength(route: HttpRoute): number {
-  return route.resource.pathPrefix?.length ?? 0;
 }

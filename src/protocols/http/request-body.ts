@@ -15,6 +15,21 @@ export async function readBodyLimited(req: IncomingMessage, limit: number): Prom
   return Buffer.concat(chunks, size);
 }
 
+/** Methods whose requests carry no body the gateway judges (see `refuseBodyOnRead`). */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A GET, HEAD or OPTIONS with a body is refused: classification judges reads by method and path without reading the
+ * body, while some upstreams (search endpoints of several vector stores and inference servers) act on one. Refusing
+ * is safer than dropping it: a dropped body would silently change what the caller asked for.
+ */
+export function refuseBodyOnRead(method: string, headers: IncomingMessage['headers']): void {
+  if (!READ_METHODS.has(method)) return;
+  const length = headers['content-length'];
+  if (headers['transfer-encoding'] !== undefined || (length !== undefined && length.trim() !== '0'))
+    throw new GatehouseError('request.invalid', `a ${method} request may not carry a body`);
+}
+
 /** Passes a request body through while counting its bytes. */
 export async function* countBytes(source: AsyncIterable<Buffer>, counter: { bytes: number }): AsyncGenerator<Buffer> {
   for await (const chunk of source) {

@@ -4,6 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatehouseError } from '../../core/errors.js';
 import type { MaskCounts } from '../../masking/counts.js';
 import type { Redactor } from '../../masking/redactor.js';
+import { StreamMasker } from '../../masking/stream-masker.js';
 import { BytesMasker, isBinaryContentType, textMaskerFor } from '../../masking/text-body.js';
 
 /** Decoders for the content codings the gateway can mask through; any other coding is refused (fail closed). */
@@ -31,7 +32,8 @@ export interface MaskedResponse {
 /**
  * Sets up masking of one upstream response: decides whether it can be masked (text, a known content coding),
  * decodes it, and returns the headers for the caller (length and coding removed: the body changes) with the masked
- * body. Returns undefined when the response carries no text to mask (no body, binary media).
+ * body. Returns undefined when the response carries no body. Bodies declared binary are scanned as text when they
+ * are UTF-8 and refused (MaskingFailure) when they are not.
  */
 export function maskResponse(
   method: string,
@@ -44,7 +46,6 @@ export function maskResponse(
 ): MaskedResponse | undefined {
   if (method === 'HEAD' || status === 204 || status === 304) return undefined;
   const contentType = headers['content-type'];
-  if (isBinaryContentType(contentType)) return undefined;
   const coding = String(headers['content-encoding'] ?? 'identity')
     .trim()
     .toLowerCase();
@@ -65,7 +66,12 @@ export function maskResponse(
   delete out['content-encoding'];
   delete out['content-md5'];
   delete out['digest'];
-  const masker = new BytesMasker(textMaskerFor(contentType, redactor, counts));
+  // Declared binary: scanned as plain text if it is UTF-8, else refused (see text-body.ts).
+  const binary = isBinaryContentType(contentType);
+  const masker = new BytesMasker(
+    binary ? new StreamMasker(redactor, counts) : textMaskerFor(contentType, redactor, counts),
+    { strict: binary },
+  );
   return { headers: out, body: maskChunks(source, masker) };
 }
 

@@ -15,7 +15,8 @@ const MESSAGES: InferenceRoute = {
 };
 
 function path(request: ProviderRequest): string {
-  return request.segments.join('/');
+  // Case-blind, as upstreams that ignore case would route it (see openai.ts).
+  return request.segments.join('/').toLowerCase();
 }
 
 export const anthropicProfile = {

@@ -9,6 +9,7 @@ import {
   unclassifiable,
   unknownRoute,
 } from './profile.js';
+import { chromaOwnershipProbe } from './record-ownership.js';
 
 /**
  * Chroma's REST API, v1 (`/api/v1/collections/...`) and v2 (`/api/v2/tenants/{t}/databases/{d}/collections/...`),
@@ -110,6 +111,7 @@ export const chromaProfile = {
     return route.operation === 'records.delete' ? classifyDelete(call, body) : call;
   },
   scopeToTenant: scopeChromaToTenant,
+  ownershipProbe: chromaOwnershipProbe,
 } satisfies ProviderProfile;
 
 /** Until `resolveCollection` names the collection, the call stays unclassifiable, so a missed step fails closed. */

@@ -44,8 +44,9 @@ const COMPLETIONS_DEFAULT_MAX = 16;
 
 function inferenceRoute(request: ProviderRequest): InferenceRoute | undefined {
   const [version, ...rest] = request.segments;
-  if (request.method !== 'POST' || version !== 'v1') return undefined;
-  return ROUTES[rest.join('/')];
+  // Case-blind, as upstreams that ignore case would route it: `/V1/Chat/Completions` is still metered and judged.
+  if (request.method !== 'POST' || version?.toLowerCase() !== 'v1') return undefined;
+  return ROUTES[rest.join('/').toLowerCase()];
 }
 
 export function classifyInference(
@@ -74,7 +75,8 @@ export function classifyInference(
   const prompt = route.promptFields.map((field) => body?.[field]);
   return {
     ...base,
-    ...(model === undefined ? {} : { model }),
+    // No model, no call: a rule's model allow-list can only judge a model that is named (fail closed).
+    ...(model === undefined ? { unclassifiable: 'the request names no model' } : { model }),
     ...(maxOutputTokens === undefined ? {} : { maxOutputTokens }),
     stream: stream === true,
     promptTokens: estimateTokens(prompt),

@@ -6,6 +6,7 @@ import {
   unclassifiable,
   unknownRoute,
 } from './profile.js';
+import { pineconeOwnershipProbe } from './record-ownership.js';
 import { invalidBody, notTenantScoped } from './tenant-errors.js';
 
 /**
@@ -71,6 +72,7 @@ export const pineconeProfile = {
     if (found.operation === 'vectors.update' && present(body.filter)) return { ...call, kind: 'ddl' };
     return call;
   },
+  ownershipProbe: pineconeOwnershipProbe,
   scopeToTenant(call, body, tenant) {
     const condition = { [tenant.field]: { $eq: tenant.value } };
     if (call.tenantScope === 'stamp') {

@@ -64,6 +64,27 @@ export interface ProviderProfile {
    * GatehouseError (`request.invalid` or `policy.denied`) when the body cannot be constrained.
    */
   scopeToTenant?(call: ProviderCall, body: JsonObject, tenant: TenantConstraint): JsonObject;
+  /**
+   * Vector stores: a write that stamps records by id (upsert) would overwrite, and move into the caller's tenant, a
+   * record of another tenant with the same id. The probe is a read by those ids the gateway makes first, with the
+   * resource's credential (see tenant-ownership.ts); undefined when the call writes no ids.
+   */
+  ownershipProbe?(
+    call: ProviderCall,
+    body: JsonObject,
+    tenant: TenantConstraint,
+    request: ProviderRequest,
+  ): OwnershipProbe | undefined;
+}
+
+/** A read by id that tells whether any of the ids a write names exists under another tenant. */
+export interface OwnershipProbe {
+  readonly method: string;
+  /** Path and query below the resource's target, encoded. */
+  readonly path: string;
+  readonly body?: JsonObject;
+  /** From the upstream's JSON answer: the ids that exist and are not the caller's tenant's. */
+  foreign(answer: unknown): readonly string[];
 }
 
 /** Method defaults for routes a vector-store profile does not know: reads stay reads, anything else is admin. */

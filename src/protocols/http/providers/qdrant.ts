@@ -8,6 +8,7 @@ import {
   unclassifiable,
   unknownRoute,
 } from './profile.js';
+import { qdrantOwnershipProbe } from './qdrant-ownership.js';
 import { scopeQdrantToTenant } from './qdrant-tenant.js';
 
 /**
@@ -169,4 +170,5 @@ export const qdrantProfile = {
     return classifyPoints(matched.route, matched.collection, body);
   },
   scopeToTenant: scopeQdrantToTenant,
+  ownershipProbe: qdrantOwnershipProbe,
 } satisfies ProviderProfile;
