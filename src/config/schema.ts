@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { claimPathProblem } from '../core/claim-path.js';
+import { parseClaimTemplate } from '../core/claim-template.js';
 import { parseDuration } from '../core/duration.js';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
 import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
@@ -44,21 +46,85 @@ export const ASYMMETRIC_ALGORITHMS = [
   'Ed25519',
 ] as const;
 
+/** A claim path: `repository`, `realm_access.roles`, `["kubernetes.io"].namespace` (keys with dots in brackets). */
+const claimPath = z.string().superRefine((text, ctx) => {
+  const problem = claimPathProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+const claimScalar = z.union([z.string().min(1), z.number(), z.boolean()]);
+/** Claim path -> expected value, `*` glob or list of them; every claim named must match. */
+const claimConditions = z
+  .record(claimPath, z.union([claimScalar, z.array(claimScalar).min(1)]))
+  .refine((conditions) => Object.keys(conditions).length > 0, { message: 'name at least one claim' });
+
+const groupMapping = z
+  .strictObject({
+    claim: claimPath
+      .optional()
+      .describe('Every value of this claim (a list, or a space/comma separated string) is a group.'),
+    template: z
+      .string()
+      .superRefine((text, ctx) => {
+        try {
+          parseClaimTemplate(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      })
+      .optional()
+      .describe('One group built from claims, e.g. `repo:{repository}:ref:{ref}`; nothing when a claim is missing.'),
+    group: z.string().min(1).optional().describe('This fixed group name (usually with `when`).'),
+    when: claimConditions
+      .optional()
+      .describe('Only when every claim named matches: a value, a `*` glob, or a list (any of them).'),
+  })
+  .refine((m) => [m.claim, m.template, m.group].filter((v) => v !== undefined).length === 1, {
+    message: 'a group mapping needs exactly one of claim, template or group',
+  });
+
 const issuer = z.strictObject({
-  issuer: z.string().min(1),
-  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  /** When absent, the JWKS URI comes from the issuer's OpenID discovery document. */
-  jwksUri: httpUrl.optional(),
-  /** The claim holding the caller's groups; a dotted path reaches a nested one (Keycloak's `realm_access.roles`). */
-  groupsClaim: z.string().min(1).default('groups'),
-  /**
-   * The JWT `typ` header the issuer's access tokens carry, required when set: `at+jwt` (RFC 9068) keeps an ID token
-   * of the same issuer and audience from passing as an access token. Matched without case and `application/` prefix.
-   */
-  tokenType: z.string().min(1).optional(),
-  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
-  clockSkew: duration.default(30_000),
-  maxTokenLifetime: duration.default(3_600_000),
+  issuer: z.string().min(1).describe('The `iss` claim, exactly as the issuer writes it.'),
+  audience: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .describe('Accepted `aud` value(s); a token must name one of them.'),
+  jwksUri: httpUrl
+    .optional()
+    .describe("The issuer's JWKS URL; when absent it comes from the issuer's OpenID discovery document."),
+  caFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'PEM CA bundle trusted for discovery and JWKS requests (in-cluster issuers with a private CA); relative to the config file.',
+    ),
+  subjectClaim: claimPath.default('sub').describe('The claim that names the caller (must be a non-empty string).'),
+  groupsClaim: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'A claim whose values are groups (a list, or a space/comma separated string); `groups` when neither this nor `groups` mappings are set.',
+    ),
+  groups: z
+    .array(groupMapping)
+    .default([])
+    .describe(
+      'Mappings that make groups from claims: a claim as it is, a template over claims, a fixed group; each may have `when`.',
+    ),
+  tokenType: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Required JWT `typ` header, e.g. `at+jwt` (RFC 9068): keeps an ID token of the same issuer and audience from passing as an access token.',
+    ),
+  algorithms: z
+    .array(z.enum(ASYMMETRIC_ALGORITHMS))
+    .min(1)
+    .default(['RS256', 'ES256', 'EdDSA'])
+    .describe('Accepted signature algorithms; asymmetric only (HS* and none cannot be configured).'),
+  clockSkew: duration.default(30_000).describe('Tolerated clock difference for exp, nbf and iat.'),
+  maxTokenLifetime: duration.default(3_600_000).describe('Tokens valid for longer than this are refused.'),
 });
 
 const devIssuer = z.strictObject({
@@ -77,21 +143,47 @@ const selector = z.union([z.enum(OPERATION_KINDS), z.enum(Object.keys(RISK_TAGS)
 
 const policyRule = z
   .strictObject({
-    groups: z.array(z.string().min(1)).min(1),
-    allow: z.array(selector).default([]),
-    review: z.array(selector).default([]),
-    deny: z.array(selector).default([]),
-    /** Model name patterns (`*` wildcard) this rule admits for inference calls; absent means any model. */
-    models: z.array(z.string().min(1)).optional(),
-    /** Collection name patterns (`*` wildcard) this rule admits for vector-store calls; absent means any collection. */
-    collections: z.array(z.string().min(1)).optional(),
-    /** Who may approve what this rule sends to review. */
-    approvers: z.array(z.string().min(1)).default([]),
-    /** Distinct approvers needed before a review this rule asks for is approved. */
-    approvals: z.number().int().min(1).max(10).default(1),
+    groups: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('The rule speaks for callers in any of these groups.'),
+    subjects: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('The rule speaks for callers whose subject matches any of these (`*` glob).'),
+    claims: claimConditions
+      .optional()
+      .describe('The rule speaks for callers whose claims all match (path -> value, `*` glob or list).'),
+    allow: z.array(selector).default([]).describe('Operation kinds or risk tags this rule allows.'),
+    review: z.array(selector).default([]).describe('Operation kinds or risk tags this rule sends to human review.'),
+    deny: z.array(selector).default([]).describe('Operation kinds or risk tags this rule denies.'),
+    models: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Model name patterns (`*` wildcard) this rule admits for inference calls; absent means any model.'),
+    collections: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Collection name patterns (`*` wildcard) this rule admits for vector-store calls; absent means any.'),
+    approvers: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Groups who may approve what this rule sends to review.'),
+    approvals: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(1)
+      .describe('Distinct approvers needed before a review this rule asks for is approved.'),
   })
   .refine((rule) => rule.allow.length + rule.review.length + rule.deny.length > 0, {
     message: 'a rule needs at least one of allow, review or deny',
+  })
+  .refine((rule) => rule.groups !== undefined || rule.subjects !== undefined || rule.claims !== undefined, {
+    message: 'a rule needs at least one of groups, subjects or claims (who it speaks for)',
   });
 
 const credential = z.strictObject({
