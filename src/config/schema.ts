@@ -54,8 +54,15 @@ const claimPath = z.string().superRefine((text, ctx) => {
 const claimScalar = z.union([z.string().min(1), z.number(), z.boolean()]);
 /** Claim path -> expected value, `*` glob or list of them; every claim named must match. */
 const claimConditions = z
-  .record(claimPath, z.union([claimScalar, z.array(claimScalar).min(1)]))
-  .refine((conditions) => Object.keys(conditions).length > 0, { message: 'name at least one claim' });
+  .record(z.string(), z.union([claimScalar, z.array(claimScalar).min(1)]))
+  .superRefine((conditions, ctx) => {
+    const paths = Object.keys(conditions);
+    if (paths.length === 0) ctx.addIssue({ code: 'custom', message: 'name at least one claim' });
+    for (const path of paths) {
+      const problem = claimPathProblem(path);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: problem });
+    }
+  });
 
 const groupMapping = z
   .strictObject({
