@@ -40,6 +40,8 @@ export interface LoadedConfig {
   readonly file: string;
   /** Directory relative paths in the config (store, key files) resolve against. */
   readonly baseDir: string;
+  /** Where a path of the config is written in the file, for checks made after loading. */
+  readonly positionOf?: (path: readonly PropertyKey[]) => { line?: number; column?: number };
 }
 
 export function loadConfigFile(
@@ -52,7 +54,13 @@ export function loadConfigFile(
     text = readFileSync(absolute, 'utf8');
   } catch (error) {
     throw new ConfigError(file, [
-      { path: '', message: `cannot read the file (${(error as NodeJS.ErrnoException).code})` },
+      {
+        path: '',
+        message:
+          (error as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'no such file: give -c FILE, or set GATEHOUSE_CONFIG'
+            : `cannot read the file (${(error as NodeJS.ErrnoException).code})`,
+      },
     ]);
   }
   return parseConfig(text, absolute, env);
@@ -115,7 +123,7 @@ export function parseConfig(
         .sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
     );
   }
-  return { config: parsed.data, file, baseDir };
+  return { config: parsed.data, file, baseDir, positionOf };
 }
 
 function positionAt(offset: number, lineCounter: LineCounter): { line: number; column: number } {

@@ -110,6 +110,6 @@ resources:
 
   it('reports YAML syntax errors and unreadable files', () => {
     assert.match(issuesOf('resources: [\n')[0]?.message ?? '', /YAML syntax/);
-    assert.throws(() => loadConfigFile('/nonexistent/gatehouse.yaml'), /cannot read the file/);
+    assert.throws(() => loadConfigFile('/nonexistent/gatehouse.yaml'), /no such file: give -c FILE/);
   });
 });
