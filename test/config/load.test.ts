@@ -103,7 +103,8 @@ resources:
   - { name: a, protocol: http, pathPrefix: /b, target: "http://y" }
 `);
     const paths = issues.map((i) => i.path);
-    assert.ok(paths.includes('resources[0]'), `unknown key reported: ${paths}`);
+    // Reported at the unknown key itself, so the line and column point at it.
+    assert.ok(paths.includes('resources[0].colour'), `unknown key reported: ${paths}`);
     assert.ok(paths.includes('resources[1].name'), 'duplicate name reported');
     assert.ok(paths.includes('identity.issuers'), 'missing issuer reported');
   });
