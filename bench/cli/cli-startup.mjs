@@ -32,8 +32,34 @@ resources:
 const cases = {
   'node -e 0 (floor)': ['-e', '0'],
   'gatehouse --help': [cli, '--help'],
-  'gatehouse policy explain --http': [cli, 'policy', 'explain', '-c', config, '--resource', 'llm', '--groups', 'readers', '--http', 'POST /llm/v1/chat/completions', '--model', 'gpt-4o-mini'],
-  'gatehouse policy explain --sql': [cli, 'policy', 'explain', '-c', config, '--resource', 'db', '--groups', 'readers', '--sql', 'SELECT 1'],
+  'gatehouse policy explain --http': [
+    cli,
+    'policy',
+    'explain',
+    '-c',
+    config,
+    '--resource',
+    'llm',
+    '--groups',
+    'readers',
+    '--http',
+    'POST /llm/v1/chat/completions',
+    '--model',
+    'gpt-4o-mini',
+  ],
+  'gatehouse policy explain --sql': [
+    cli,
+    'policy',
+    'explain',
+    '-c',
+    config,
+    '--resource',
+    'db',
+    '--groups',
+    'readers',
+    '--sql',
+    'SELECT 1',
+  ],
 };
 
 const median = (values) => {
@@ -42,7 +68,12 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-console.log(`runs per case: ${runs}; machine load average: ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `runs per case: ${runs}; machine load average: ${(await import('node:os'))
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 for (const [name, args] of Object.entries(cases)) {
   const times = [];
   for (let i = 0; i < runs; i += 1) {
@@ -51,6 +82,8 @@ for (const [name, args] of Object.entries(cases)) {
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
     if (result.status !== 0) throw new Error(`${name} exited ${result.status}: ${result.stderr}`);
   }
-  console.log(`${name.padEnd(34)} median ${median(times).toFixed(0).padStart(5)} ms  (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)})`);
+  console.log(
+    `${name.padEnd(34)} median ${median(times).toFixed(0).padStart(5)} ms  (min ${Math.min(...times).toFixed(0)}, max ${Math.max(...times).toFixed(0)})`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });
