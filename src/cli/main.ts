@@ -1,45 +1,42 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load.js';
-import { GatehouseError } from '../core/errors.js';
+import { COMMANDS } from './command-list.js';
+import { EXIT } from './exit-codes.js';
 
-type Register = (program: Command) => void;
-
-/**
- * Top-level command name -> the module that registers it. Only the module of the command being run is loaded (all
- * of them for help), so `gatehouse token mint` does not pay for the gateway, the SQL parser or the masking engine.
- */
-const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.assign(Object.create(null), {
-  serve: async () => (await import('./commands/serve.js')).registerServeCommand,
-  quickstart: async () => (await import('./commands/quickstart.js')).registerQuickstartCommand,
-  config: async () => (await import('./commands/config.js')).registerConfigCommands,
-  token: async () => (await import('./commands/token.js')).registerTokenCommands,
-  policy: async () => (await import('./commands/policy.js')).registerPolicyCommands,
-  sessions: async () => (await import('./commands/sessions.js')).registerSessionsCommands,
-  mask: async () => (await import('./commands/mask.js')).registerMaskCommand,
-  quotas: async () => (await import('./commands/quotas.js')).registerQuotasCommands,
-  reviews: async () => (await import('./commands/reviews.js')).registerReviewsCommands,
-  access: async () => (await import('./commands/access.js')).registerAccessCommands,
-  audit: async () => (await import('./commands/audit.js')).registerAuditCommands,
-  report: async () => (await import('./commands/report.js')).registerReportCommand,
-} satisfies Record<string, () => Promise<Register>>);
+// Output piped to `head` and closed early: stop quietly, as other command-line tools do, instead of a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
+}
 
 const program = new Command('gatehouse')
   .description('Identity-aware gateway for non-human identities')
   .version('0.1.0')
   .exitOverride()
-  .showHelpAfterError();
+  .configureOutput({
+    // Commander's own mistakes (unknown option, missing argument) as one line, like every other failure.
+    outputError: (text, write) => write(`gatehouse: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`),
+  });
 
 try {
-  const requested = process.argv[2];
-  const loaders = requested !== undefined && COMMANDS[requested] ? [COMMANDS[requested]] : Object.values(COMMANDS);
-  for (const load of loaders) (await load())(program);
+  const [requested, next] = process.argv.slice(2);
+  const named = requested === 'help' ? next : requested;
+  const entry = named !== undefined ? COMMANDS[named] : undefined;
+  if (entry !== undefined) (await entry.load())(program);
+  else {
+    // Top-level help or an unknown command: the help lines alone, no command module loaded.
+    for (const [name, { description }] of Object.entries(COMMANDS)) program.command(name).description(description);
+  }
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) process.exit(error.exitCode);
-  if (error instanceof ConfigError || error instanceof GatehouseError) {
-    process.stderr.write(`gatehouse: ${error.message}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
+  if (error instanceof CommanderError) {
+    // Help and version end with code 0; every other commander error is a usage mistake, already printed.
+    process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
-  process.stderr.write(`gatehouse: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
+  if (process.env.GATEHOUSE_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  const { describeFailure } = await import('./failure.js');
+  const failure = describeFailure(error);
+  process.stderr.write(`gatehouse: ${failure.text}\n`);
+  process.exit(failure.exitCode);
 }

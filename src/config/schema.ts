@@ -1,161 +1,114 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
-import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
+import { OPERATION_KINDS } from '../core/operation.js';
 import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
 import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
 import { READ_FUNCTION_PATTERN } from '../protocols/postgres/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
+import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
+import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
+import { duration, httpUrl, listenAddress } from './schema-parts.js';
 
-/** A duration written as `30s`, `5m`, `1h` or a number of seconds; parsed to milliseconds. */
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 1h or a number of seconds' });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-/** `host:port` or a bare port; host defaults to loopback so nothing listens publicly by accident. */
-const listenAddress = z.union([z.string(), z.number().int()]).transform((value, ctx) => {
-  const text = String(value);
-  const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[2]) : Number.NaN;
-  if (!match || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: 'expected host:port or a port number, e.g. 127.0.0.1:8080' });
-    return z.NEVER;
-  }
-  return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
-});
-
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-
-/** Asymmetric algorithms only: HMAC (`HS*`) and `none` can never be configured. */
-export const ASYMMETRIC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const;
-
-const issuer = z.strictObject({
-  issuer: z.string().min(1),
-  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  /** When absent, the JWKS URI comes from the issuer's OpenID discovery document. */
-  jwksUri: httpUrl.optional(),
-  /** The claim holding the caller's groups; a dotted path reaches a nested one (Keycloak's `realm_access.roles`). */
-  groupsClaim: z.string().min(1).default('groups'),
-  /**
-   * The JWT `typ` header the issuer's access tokens carry, required when set: `at+jwt` (RFC 9068) keeps an ID token
-   * of the same issuer and audience from passing as an access token. Matched without case and `application/` prefix.
-   */
-  tokenType: z.string().min(1).optional(),
-  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).default(['RS256', 'ES256', 'EdDSA']),
-  clockSkew: duration.default(30_000),
-  maxTokenLifetime: duration.default(3_600_000),
-});
-
-const devIssuer = z.strictObject({
-  enabled: z.boolean().default(false),
-  issuer: z.string().min(1).default('gatehouse-dev'),
-  audience: z.string().min(1).default('gatehouse'),
-  /** Private signing key (JWK); created on first use. Keep it out of version control. */
-  keyFile: z.string().min(1).default('.gatehouse/dev-issuer.jwk.json'),
-  groupsClaim: z.string().min(1).default('groups'),
-  maxTokenLifetime: duration.default(3_600_000),
-});
-
-const selector = z.union([z.enum(OPERATION_KINDS), z.enum(Object.keys(RISK_TAGS) as [keyof typeof RISK_TAGS])], {
-  error: `expected an operation kind (${OPERATION_KINDS.join(', ')}) or a risk tag (${Object.keys(RISK_TAGS).join(', ')})`,
-});
-
-const policyRule = z
-  .strictObject({
-    groups: z.array(z.string().min(1)).min(1),
-    allow: z.array(selector).default([]),
-    review: z.array(selector).default([]),
-    deny: z.array(selector).default([]),
-    /** Model name patterns (`*` wildcard) this rule admits for inference calls; absent means any model. */
-    models: z.array(z.string().min(1)).optional(),
-    /** Collection name patterns (`*` wildcard) this rule admits for vector-store calls; absent means any collection. */
-    collections: z.array(z.string().min(1)).optional(),
-    /** Who may approve what this rule sends to review. */
-    approvers: z.array(z.string().min(1)).default([]),
-    /** Distinct approvers needed before a review this rule asks for is approved. */
-    approvals: z.number().int().min(1).max(10).default(1),
-  })
-  .refine((rule) => rule.allow.length + rule.review.length + rule.deny.length > 0, {
-    message: 'a rule needs at least one of allow, review or deny',
-  });
+export { ASYMMETRIC_ALGORITHMS } from './identity-schema.js';
 
 const credential = z.strictObject({
   /** Header to set on every upstream request; the caller's own `authorization` is always removed. */
-  header: z.string().min(1).default('authorization'),
-  value: z.string().min(1),
+  header: z
+    .string()
+    .min(1)
+    .default('authorization')
+    .describe("Header to set on every upstream request; the caller's own `authorization` is always removed."),
+  value: z.string().min(1).describe('Header value, from a secret reference (`${env:...}` or `${file:...}`).'),
 });
 
 const httpOperationOverride = z.strictObject({
   /** HTTP method, or `*` for any. */
-  method: z.string().min(1).default('*'),
+  method: z.string().min(1).default('*').describe('HTTP method, or `*` for any.'),
   /** Path pattern relative to the resource: `*` matches one segment, `**` the rest. */
-  path: z.string().startsWith('/'),
-  kind: z.enum(OPERATION_KINDS),
+  path: z
+    .string()
+    .startsWith('/')
+    .describe('Path pattern relative to the resource: `*` matches one segment, `**` the rest.'),
+  kind: z.enum(OPERATION_KINDS).describe('The operation kind requests matching this entry are classified as.'),
   /** Read the JSON body's `model` field (inference routes). */
-  inference: z.boolean().default(false),
+  inference: z.boolean().default(false).describe("Read the JSON body's `model` field (inference routes)."),
 });
 
 const httpResource = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
-  protocol: z.literal('http'),
-  target: httpUrl,
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+    .describe('Resource name (lower-case letters, digits, - or _); policy, audit and `policy explain` use it.'),
+  protocol: z.literal('http').describe('`http` for an HTTP upstream.'),
+  target: httpUrl.describe('Upstream base URL.'),
   /** Requests whose path starts with this prefix go to this resource; the prefix is removed upstream. */
   pathPrefix: z
     .string()
     .regex(/^\/[^?#]*[^/?#]$/, 'expected a path prefix such as /llm (no trailing slash)')
-    .optional(),
+    .optional()
+    .describe('Requests whose path starts with this prefix go to this resource; the prefix is removed upstream.'),
   /** Optionally route by Host header instead of (or as well as) the path prefix. */
-  host: z.string().min(1).optional(),
-  credential: credential.optional(),
+  host: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Optionally route by Host header instead of (or as well as) the path prefix.'),
+  credential: credential
+    .optional()
+    .describe("The credential the gateway sends upstream in place of the caller's token."),
   timeouts: z
     .strictObject({
-      connect: duration.default(5_000),
+      connect: duration.default(5_000).describe('Longest wait to connect to the upstream.'),
       /** Until the upstream's response headers arrive. */
-      headers: duration.default(60_000),
+      headers: duration.default(60_000).describe("Until the upstream's response headers arrive."),
       /** Longest silence while streaming a body, in either direction. */
-      idle: duration.default(300_000),
+      idle: duration.default(300_000).describe('Longest silence while streaming a body, in either direction.'),
     })
-    .prefault({}),
-  operations: z.array(httpOperationOverride).default([]),
+    .prefault({})
+    .describe('Upstream timeouts.'),
+  operations: z
+    .array(httpOperationOverride)
+    .default([])
+    .describe(
+      'Classification overrides: method and path pattern to operation kind, checked before the built-in rules.',
+    ),
   /** What the upstream speaks (inference or vector-store API): classification by operation, model and collection. */
-  profile: z.enum(PROFILE_NAMES).optional(),
+  profile: z
+    .enum(PROFILE_NAMES)
+    .optional()
+    .describe(
+      'What the upstream speaks (inference or vector-store API): classification by operation, model and collection.',
+    ),
   /** Vector stores: constrain search, scroll and delete requests to the caller's tenant (claim value). */
-  tenantFilter: tenantFilterSchema.optional(),
-  policy: z.array(policyRule).default([]),
-  masking: resourceMaskingSchema.optional(),
+  tenantFilter: tenantFilterSchema
+    .optional()
+    .describe("Vector stores: constrain search, scroll and delete requests to the caller's tenant (claim value)."),
+  policy: z
+    .array(policyRule)
+    .default([])
+    .describe('Policy rules: who may do what on this resource (nothing matching means deny).'),
+  masking: resourceMaskingSchema
+    .optional()
+    .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
 });
 
 const postgresResource = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
-  protocol: z.literal('postgres'),
-  target: z.strictObject({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(5432),
-    database: z.string().min(1),
-    user: z.string().min(1),
-    password: z.string().optional(),
-    tls: z.boolean().default(false),
-  }),
-  /**
-   * Functions outside pg_catalog that count as plain reads (`analytics.score`, `tenant_*`): as a call writes them,
-   * schema-qualified or not, `*` a wildcard. Any other non-built-in call makes a statement a write.
-   */
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+    .describe(
+      'Resource name (lower-case letters, digits, - or _); clients name it as the database in their connection.',
+    ),
+  protocol: z.literal('postgres').describe('`postgres` for a PostgreSQL backend.'),
+  target: z
+    .strictObject({
+      host: z.string().min(1).describe('Backend host.'),
+      port: z.number().int().min(1).max(65535).default(5432).describe('Backend port.'),
+      database: z.string().min(1).describe('Backend database name.'),
+      user: z.string().min(1).describe('Backend user the gateway logs in as.'),
+      password: z.string().optional().describe('Backend password (use a secret reference).'),
+      tls: z.boolean().default(false).describe('Connect to the backend over TLS.'),
+    })
+    .describe('The backend the gateway connects to with its own credentials.'),
   readFunctions: z
     .array(
       z
@@ -165,9 +118,17 @@ const postgresResource = z.strictObject({
           'expected a function name such as analytics.score or "tenant_*" (schema optional)',
         ),
     )
-    .default([]),
-  policy: z.array(policyRule).default([]),
-  masking: resourceMaskingSchema.optional(),
+    .default([])
+    .describe(
+      'Functions outside pg_catalog that count as plain reads (`analytics.score`, `tenant_*`), matched as a call writes them, schema-qualified or not, `*` a wildcard. Any other non-built-in call makes a statement a write.',
+    ),
+  policy: z
+    .array(policyRule)
+    .default([])
+    .describe('Policy rules: who may do what on this resource (nothing matching means deny).'),
+  masking: resourceMaskingSchema
+    .optional()
+    .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
 });
 
 const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource], {
@@ -177,16 +138,29 @@ const resource = z.discriminatedUnion('protocol', [httpResource, postgresResourc
 const store = z
   .union([
     z.strictObject({
-      sqlite: z.strictObject({
-        path: z.string().min(1),
-        /**
-         * Record through an append-only spool next to the file (one write per batch), the log filled behind by a
-         * thread of its own; off: every batch is a commit on the gateway's thread.
-         */
-        spool: z.boolean().default(true),
-      }),
+      sqlite: z
+        .strictObject({
+          path: z.string().min(1).describe('SQLite database file (relative to the config file).'),
+          /**
+           * Record through an append-only spool next to the file (one write per batch), the log filled behind by a
+           * thread of its own; off: every batch is a commit on the gateway's thread.
+           */
+          spool: z
+            .boolean()
+            .default(true)
+            .describe(
+              "Record through an append-only spool next to the file (one write per batch), the log filled behind by a thread of its own; off: every batch is a commit on the gateway's thread.",
+            ),
+        })
+        .describe('The embedded SQLite store (one gateway process).'),
     }),
-    z.strictObject({ postgres: z.strictObject({ url: z.string().min(1) }) }),
+    z.strictObject({
+      postgres: z
+        .strictObject({
+          url: z.string().min(1).describe('postgres:// URL of the shared store database (use a secret reference).'),
+        })
+        .describe('A shared PostgreSQL store, for several gateway replicas.'),
+    }),
   ])
   .default({ sqlite: { path: '.gatehouse/gatehouse.db', spool: true } });
 
@@ -195,19 +169,28 @@ const auditSink = z.discriminatedUnion(
   'type',
   [
     z.strictObject({
-      name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
-      type: z.literal('file'),
+      name: z
+        .string()
+        .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+        .describe('Sink name; its delivery cursor is kept under it.'),
+      type: z.literal('file').describe('`file`: JSON lines appended to a file.'),
       /** JSON lines appended to this file (relative to the config file). */
-      path: z.string().min(1),
+      path: z.string().min(1).describe('JSON lines appended to this file (relative to the config file).'),
     }),
     z.strictObject({
-      name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
-      type: z.literal('webhook'),
+      name: z
+        .string()
+        .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+        .describe('Sink name; its delivery cursor is kept under it.'),
+      type: z.literal('webhook').describe('`webhook`: JSON lines POSTed to a URL.'),
       /** Receives POSTs of JSON lines (application/x-ndjson); any 2xx acknowledges the batch. */
-      url: httpUrl,
+      url: httpUrl.describe('Receives POSTs of JSON lines (application/x-ndjson); any 2xx acknowledges the batch.'),
       /** Extra headers, e.g. an authorization value from a secret reference. */
-      headers: z.record(z.string(), z.string()).default({}),
-      timeout: duration.default(10_000),
+      headers: z
+        .record(z.string(), z.string())
+        .default({})
+        .describe('Extra headers, e.g. an authorization value from a secret reference.'),
+      timeout: duration.default(10_000).describe('Longest wait for the webhook to answer a batch.'),
     }),
   ],
   { error: 'expected type: file or webhook' },
@@ -221,51 +204,90 @@ const audit = z
       .number()
       .int()
       .min(0)
-      .default(16 * 1024),
+      .default(16 * 1024)
+      .describe('Bytes of (masked) response content kept per operation for replay; 0 keeps none.'),
     /**
      * A plain read (a PostgreSQL SELECT with no function call and no risk tag) starts at the backend while its record
      * is being made durable; none of its result is released before the record is, and if the record fails the result
      * is withheld and the session ends. Everything else waits for its record before it runs. `false`: reads wait too.
      */
-    overlapReads: z.boolean().default(true),
+    overlapReads: z
+      .boolean()
+      .default(true)
+      .describe(
+        'A plain read (a PostgreSQL SELECT with no function call and no risk tag) starts at the backend while its record is being made durable; none of its result is released before the record is, and if the record fails the result is withheld and the session ends. Everything else waits for its record before it runs. `false`: reads wait too.',
+      ),
     /**
      * A plain write (INSERT, UPDATE, DELETE or MERGE with no function call and no risk tag) sent inside a transaction
      * block starts at the backend while its record is being made durable: nothing it changes commits before COMMIT,
      * which waits for its own record and so for every record before it. Its answer waits for its record; if the
      * record fails the session ends and the transaction is rolled back. `false`: such writes wait for their record.
      */
-    overlapTransactionWrites: z.boolean().default(true),
+    overlapTransactionWrites: z
+      .boolean()
+      .default(true)
+      .describe(
+        'A plain write (INSERT, UPDATE, DELETE or MERGE with no function call and no risk tag) sent inside a transaction block starts at the backend while its record is being made durable: nothing it changes commits before COMMIT, which waits for its own record and so for every record before it. Its answer waits for its record; if the record fails the session ends and the transaction is rolled back. `false`: such writes wait for their record.',
+      ),
     checkpoints: z
       .strictObject({
         /** Ed25519 private key (PKCS#8 PEM), held outside the store: use `${file:...}` or `${env:...}`. */
-        signingKey: z.string().min(1).optional(),
+        signingKey: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Ed25519 private key (PKCS#8 PEM), held outside the store: use `${file:...}` or `${env:...}`.'),
         /** Ed25519 public key (SPKI PEM) for `audit verify` on machines that do not hold the private key. */
-        publicKey: z.string().min(1).optional(),
+        publicKey: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Ed25519 public key (SPKI PEM) for `audit verify` on machines that do not hold the private key.'),
         /**
          * Events after the last signed checkpoint are hash-linked but not signed: someone able to write the store
          * could cut or rewrite that tail unseen. A minute keeps the window short for one signature and row a minute.
          */
-        interval: duration.default(60_000),
+        interval: duration
+          .default(60_000)
+          .describe(
+            'Events after the last signed checkpoint are hash-linked but not signed: someone able to write the store could cut or rewrite that tail unseen. A minute keeps the window short for one signature and row a minute.',
+          ),
       })
-      .prefault({}),
-    retention: z.strictObject({ maxAge: duration, interval: duration.default(3_600_000) }).optional(),
+      .prefault({})
+      .describe('Signed checkpoints over the hash chain of audit events.'),
+    retention: z
+      .strictObject({
+        maxAge: duration.describe('Events older than this are pruned.'),
+        interval: duration.default(3_600_000).describe('How often pruning runs.'),
+      })
+      .optional()
+      .describe('Prune events older than `maxAge`, anchored by a signed checkpoint.'),
     export: z
       .strictObject({
-        sinks: z.array(auditSink).default([]),
+        sinks: z.array(auditSink).default([]).describe('Export destinations.'),
         /** Pause between polls once a sink has caught up. */
-        interval: duration.default(1_000),
-        batch: z.number().int().min(1).max(10_000).default(500),
+        interval: duration.default(1_000).describe('Pause between polls once a sink has caught up.'),
+        batch: z.number().int().min(1).max(10_000).default(500).describe('Events per delivery.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Continuous export of audit events to SIEM sinks.'),
     forensic: z
       .strictObject({
-        enabled: z.boolean().default(false),
+        enabled: z.boolean().default(false).describe('Keep forensic copies.'),
         /** 32-byte AES-256-GCM key as base64 or hex, from a secret reference. */
-        key: z.string().min(1).optional(),
+        key: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('32-byte AES-256-GCM key as base64 or hex, from a secret reference.'),
         /** Groups whose members may read forensic copies through the CLI. */
-        auditorGroups: z.array(z.string().min(1)).default([]),
+        auditorGroups: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Groups whose members may read forensic copies through the CLI.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('An encrypted copy of unmasked content, readable only by auditor groups.'),
   })
   .prefault({})
   .superRefine((a, ctx) => {
@@ -285,73 +307,131 @@ const audit = z
 const REVIEW_EVENTS = ['created', 'approved', 'denied', 'expired', 'withdrawn', 'executed'] as const;
 const approvalWebhook = z
   .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
-    url: httpUrl,
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+      .describe('Notification name.'),
+    url: httpUrl.describe('Where notifications are POSTed.'),
     /** `json`: the signed review payload; `slack`: a Slack incoming-webhook message (`{ text }`). */
-    format: z.enum(['json', 'slack']).default('json'),
+    format: z
+      .enum(['json', 'slack'])
+      .default('json')
+      .describe('`json`: the signed review payload; `slack`: a Slack incoming-webhook message (`{ text }`).'),
     /** HMAC-SHA256 key for the signature headers, from a secret reference; required for `json`. */
-    secret: z.string().min(16).optional(),
-    events: z.array(z.enum(REVIEW_EVENTS)).min(1).default(['created', 'approved', 'denied']),
-    timeout: duration.default(5_000),
+    secret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe('HMAC-SHA256 key for the signature headers, from a secret reference; required for `json`.'),
+    events: z
+      .array(z.enum(REVIEW_EVENTS))
+      .min(1)
+      .default(['created', 'approved', 'denied'])
+      .describe('Review events that are sent.'),
+    timeout: duration.default(5_000).describe('Longest wait for the webhook to answer.'),
   })
   .refine((w) => w.format === 'slack' || w.secret !== undefined, {
     message: 'a json webhook needs a secret (at least 16 characters) to sign its payloads',
     path: ['secret'],
   });
 const accessWindowPolicy = z.strictObject({
-  resources: z.array(z.string().min(1)).min(1),
-  kinds: z.array(z.enum(OPERATION_KINDS)).min(1),
+  resources: z.array(z.string().min(1)).min(1).describe('Resources this access window may cover.'),
+  kinds: z.array(z.enum(OPERATION_KINDS)).min(1).describe('Operation kinds the window may allow.'),
   /** Groups whose members may ask for this access, for themselves or for one of these groups. */
-  requesters: z.array(z.string().min(1)).min(1),
-  approvers: z.array(z.string().min(1)).min(1),
-  approvals: z.number().int().min(1).max(10).default(1),
-  maxDuration: duration.default(8 * 3_600_000),
+  requesters: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe('Groups whose members may ask for this access, for themselves or for one of these groups.'),
+  approvers: z.array(z.string().min(1)).min(1).describe('Groups who may approve a request.'),
+  approvals: z.number().int().min(1).max(10).default(1).describe('Distinct approvals a request needs.'),
+  maxDuration: duration.default(8 * 3_600_000).describe('Longest window that may be requested.'),
 });
 const approvals = z
   .strictObject({
     /** How long a review stays decidable before it expires. */
-    timeout: duration.default(15 * 60_000),
+    timeout: duration.default(15 * 60_000).describe('How long a review stays decidable before it expires.'),
     /** Longest an HTTP request is held for a decision; then the caller gets 202 and the review id. */
-    httpWait: duration.default(25_000),
+    httpWait: duration
+      .default(25_000)
+      .describe('Longest an HTTP request is held for a decision; then the caller gets 202 and the review id.'),
     /** Longest a PostgreSQL statement is held (never beyond `timeout`); then it fails and the review expires. */
-    postgresWait: duration.default(5 * 60_000),
+    postgresWait: duration
+      .default(5 * 60_000)
+      .describe(
+        'Longest a PostgreSQL statement is held (never beyond `timeout`); then it fails and the review expires.',
+      ),
     /** How long an approved HTTP operation may be sent again to run (once). */
-    validity: duration.default(10 * 60_000),
+    validity: duration
+      .default(10 * 60_000)
+      .describe('How long an approved HTTP operation may be sent again to run (once).'),
     /** How often the store is read for decisions made by other replicas, expiries and access windows. */
-    pollInterval: duration.default(2_000),
+    pollInterval: duration
+      .default(2_000)
+      .describe('How often the store is read for decisions made by other replicas, expiries and access windows.'),
     /** Bytes of an HTTP request body kept in the review for approvers to read. */
-    bodyExcerptBytes: z.number().int().min(0).max(65_536).default(2_048),
+    bodyExcerptBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_536)
+      .default(2_048)
+      .describe('Bytes of an HTTP request body kept in the review for approvers to read.'),
     /** Where approvers reach the admin listener (links in notices and notifications). */
-    publicUrl: httpUrl.optional(),
-    notifications: z.array(approvalWebhook).default([]),
+    publicUrl: httpUrl
+      .optional()
+      .describe('Where approvers reach the admin listener (links in notices and notifications).'),
+    notifications: z
+      .array(approvalWebhook)
+      .default([])
+      .describe('Webhooks told about reviews (JSON signed with HMAC, or Slack).'),
     /** Decisions posted by a chat-ops bot to `POST /api/webhooks/decision`, signed like outbound notifications. */
     inbound: z
       .strictObject({
-        secret: z.string().min(16),
+        secret: z.string().min(16).describe('Shared secret (at least 16 characters) the bot signs decisions with.'),
         /** Issuer recorded for the bot's approvers (`subject` comes from the payload). */
-        issuer: z.string().min(1).default('chatops'),
+        issuer: z
+          .string()
+          .min(1)
+          .default('chatops')
+          .describe("Issuer recorded for the bot's approvers (`subject` comes from the payload)."),
         /** Approver groups the bot speaks for. */
-        groups: z.array(z.string().min(1)).min(1),
+        groups: z.array(z.string().min(1)).min(1).describe('Approver groups the bot speaks for.'),
         /** Largest accepted clock difference; replays inside it are refused by nonce. */
-        tolerance: duration.default(300_000),
+        tolerance: duration
+          .default(300_000)
+          .describe('Largest accepted clock difference; replays inside it are refused by nonce.'),
       })
-      .optional(),
-    access: z.array(accessWindowPolicy).default([]),
+      .optional()
+      .describe(
+        'Decisions posted by a chat-ops bot to `POST /api/webhooks/decision`, signed like outbound notifications.',
+      ),
+    access: z
+      .array(accessWindowPolicy)
+      .default([])
+      .describe('Access windows callers may request (`gatehouse access request`).'),
   })
   .prefault({});
 
-export const configSchema = z
+/** The configuration before masking settings are inherited: what the configuration reference is generated from. */
+export const configObjectSchema = z
   .strictObject({
     listen: z
       .strictObject({
-        http: listenAddress.optional(),
-        postgres: listenAddress.optional(),
-        admin: listenAddress.optional(),
+        http: listenAddress.optional().describe('HTTP data path.'),
+        postgres: listenAddress.optional().describe('PostgreSQL data path.'),
+        admin: listenAddress.optional().describe('Admin listener: health, readiness, metrics, reviews.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Addresses the gateway listens on; a listener without an address is off.'),
     log: z
-      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .prefault({}),
+      .strictObject({
+        level: z
+          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info')
+          .describe('Log level; logs are JSON lines on stdout.'),
+      })
+      .prefault({})
+      .describe('Logging.'),
     http: z
       .strictObject({
         /** Largest request body read whole (inference routes, to find the model). Others stream. */
@@ -359,47 +439,84 @@ export const configSchema = z
           .number()
           .int()
           .positive()
-          .default(8 * 1024 * 1024),
+          .default(8 * 1024 * 1024)
+          .describe('Largest request body read whole (inference routes, to find the model). Others stream.'),
         maxHeaderBytes: z
           .number()
           .int()
           .positive()
-          .default(16 * 1024),
+          .default(16 * 1024)
+          .describe('Largest request headers; larger get 431.'),
         /** A client that sends its headers slower than this is dropped. */
-        headersTimeout: duration.default(10_000),
+        headersTimeout: duration
+          .default(10_000)
+          .describe('A client that sends its headers slower than this is dropped.'),
         /** Longest time to receive a whole request (headers and body) from a client. */
-        requestTimeout: duration.default(600_000),
+        requestTimeout: duration
+          .default(600_000)
+          .describe('Longest time to receive a whole request (headers and body) from a client.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('HTTP data path limits and timeouts.'),
     postgres: z
       .strictObject({
         /** PEM files for the PostgreSQL listener's TLS (SSLRequest). Relative paths resolve against the config file. */
-        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+        tls: z
+          .strictObject({
+            cert: z.string().min(1).describe('PEM certificate (chain) file.'),
+            key: z.string().min(1).describe('PEM private key file of that certificate.'),
+          })
+          .optional()
+          .describe(
+            "PEM files for the PostgreSQL listener's TLS (SSLRequest). Relative paths resolve against the config file.",
+          ),
         /**
          * Accept the token as a cleartext password on plain TCP. Only for loopback set-ups such as the quickstart:
          * anywhere else a token on the wire can be replayed until it expires.
          */
-        allowPlaintextPassword: z.boolean().default(false),
-        startupTimeout: duration.default(10_000),
+        allowPlaintextPassword: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Accept the token as a cleartext password on plain TCP. Only for loopback set-ups such as the quickstart: anywhere else a token on the wire can be replayed until it expires.',
+          ),
+        startupTimeout: duration.default(10_000).describe('Longest a client may take to start up and authenticate.'),
         maxMessageBytes: z
           .number()
           .int()
           .positive()
-          .default(64 * 1024 * 1024),
+          .default(64 * 1024 * 1024)
+          .describe('Largest frontend message; larger get SQLSTATE 54000.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('PostgreSQL data path: TLS, authentication and limits.'),
     identity: z
       .strictObject({
-        issuers: z.array(issuer).default([]),
-        devIssuer: devIssuer.prefault({}),
+        issuers: z
+          .array(issuer)
+          .default([])
+          .describe(
+            'Trusted OIDC/JWT issuers (GitHub Actions, GitLab, Kubernetes, Keycloak...). See docs/identity.md.',
+          ),
+        devIssuer: devIssuer
+          .prefault({})
+          .describe('A local development issuer (`gatehouse token mint`). Never in production.'),
       })
-      .prefault({}),
-    store,
-    audit,
-    approvals,
-    quotas: quotasSchema,
-    resources: z.array(resource).default([]),
-    masking: maskingSchema,
+      .prefault({})
+      .describe('Who may call: trusted token issuers and how their claims become subject and groups.'),
+    store: store.describe(
+      'Where audit events, reviews and quota counters are kept: `sqlite` (embedded) or `postgres`.',
+    ),
+    audit: audit.describe('Session recording, tamper evidence, retention, export and the optional forensic copy.'),
+    approvals: approvals.describe(
+      'Just-in-time approval: how long reviews wait, who is told, and which access windows may be requested.',
+    ),
+    quotas: quotasSchema.describe('Token and request budgets per subject, group or claim value.'),
+    resources: z
+      .array(resource)
+      .default([])
+      .describe('The upstreams callers reach through the gateway, with their policy.'),
+    masking: maskingSchema.describe('Masking defaults inherited by every resource (detectors, styles, token key).'),
   })
   .superRefine((config, ctx) => {
     for (const issue of maskingIssues(config.masking, config.resources)) ctx.addIssue({ code: 'custom', ...issue });
@@ -428,8 +545,9 @@ export const configSchema = z
         message: 'no token issuer is configured: add an issuer or enable devIssuer',
       });
     }
-  })
-  .transform(inheritMasking);
+  });
+
+export const configSchema = configObjectSchema.transform(inheritMasking);
 
 export type GatehouseConfig = z.output<typeof configSchema>;
 export type IssuerConfig = GatehouseConfig['identity']['issuers'][number];

@@ -22,6 +22,8 @@ export interface RuleRef {
   readonly groups: readonly string[];
   /** The kind, tag or model selector that decided, e.g. `allow: read` or `review: delete-without-where`. */
   readonly selector: string;
+  /** What of the caller the rule matched: `group deployers`, `subject repo:acme/*`, `claim ref=refs/heads/main`. */
+  readonly matched?: readonly string[];
 }
 
 export interface Decision {

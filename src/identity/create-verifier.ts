@@ -25,6 +25,7 @@ export async function createTokenVerifier(
   return new JwtVerifier({
     issuers: config.identity.issuers,
     trustedLocal,
+    baseDir,
     clock,
     logger: logger.child({ component: 'identity' }),
   });

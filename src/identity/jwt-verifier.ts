@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   decodeJwt,
   decodeProtectedHeader,
   errors,
@@ -12,10 +15,10 @@ import {
 } from 'jose';
 import type { Logger } from 'pino';
 import type { IssuerConfig } from '../config/schema.js';
-import { claimValue } from '../core/claim-path.js';
 import type { Clock } from '../core/clock.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
+import { ClaimMapping } from './claim-mapping.js';
 import type { TokenVerifier } from './verifier.js';
 
 /** An issuer whose keys are held in memory (the development issuer), so no JWKS is fetched. */
@@ -34,6 +37,8 @@ export interface JwtVerifierOptions {
   trustedLocal?: readonly LocalIssuer[];
   clock: Clock;
   logger?: Logger;
+  /** Directory an issuer's relative `caFile` resolves against (the config file's); the working directory if absent. */
+  baseDir?: string;
   /** Verified tokens kept until they expire; the oldest are evicted past this many. */
   cacheSize?: number;
 }
@@ -97,7 +102,7 @@ const CLAIM_REASONS: Readonly<Record<string, InvalidTokenReason>> = Object.assig
 interface TrustedIssuer {
   readonly issuer: string;
   readonly audience: string | string[];
-  readonly groupsClaim: string;
+  readonly claims: ClaimMapping;
   /** Required `typ` header, when the issuer's config names one. */
   readonly tokenType?: string | undefined;
   readonly algorithms: readonly string[];
@@ -140,19 +145,19 @@ export class JwtVerifier implements TokenVerifier {
       this.#add({
         issuer: config.issuer,
         audience: config.audience,
-        groupsClaim: config.groupsClaim,
+        claims: new ClaimMapping(config),
         tokenType: config.tokenType,
         algorithms: config.algorithms,
         clockSkew: config.clockSkew,
         maxTokenLifetime: config.maxTokenLifetime,
-        keys: this.#remoteKeys(config),
+        keys: this.#remoteKeys(config, options.baseDir ?? process.cwd()),
       });
     }
     for (const local of options.trustedLocal ?? []) {
       this.#add({
         issuer: local.issuer,
         audience: local.audience,
-        groupsClaim: local.groupsClaim,
+        claims: new ClaimMapping({ groupsClaim: local.groupsClaim }),
         algorithms: local.algorithms,
         clockSkew: LOCAL_CLOCK_SKEW_MS,
         maxTokenLifetime: local.maxTokenLifetime,
@@ -210,7 +215,7 @@ export class JwtVerifier implements TokenVerifier {
         algorithms: [...trusted.algorithms],
         clockTolerance: Math.floor(trusted.clockSkew / 1000),
         currentDate: new Date(now),
-        requiredClaims: ['exp', 'iat', 'sub'],
+        requiredClaims: ['exp', 'iat'],
         ...(trusted.tokenType === undefined ? {} : { typ: trusted.tokenType }),
       }));
     } catch (error) {
@@ -225,7 +230,7 @@ export class JwtVerifier implements TokenVerifier {
     // jose checked that these are numbers; the remaining checks are ours.
     const exp = payload.exp as number;
     const iat = payload.iat as number;
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw invalid('missing-claim');
+    if (trusted.claims.subject(payload) === undefined) throw invalid('missing-claim');
     if (iat * 1000 > now + trusted.clockSkew) throw invalid('not-yet-valid');
     const start = typeof payload.nbf === 'number' && payload.nbf > iat ? payload.nbf : iat;
     if ((exp - start) * 1000 > trusted.maxTokenLifetime) throw invalid('lifetime-too-long');
@@ -236,8 +241,8 @@ export class JwtVerifier implements TokenVerifier {
     const jti = typeof payload.jti === 'string' && payload.jti.length > 0 ? payload.jti : undefined;
     return Object.freeze({
       issuer: trusted.issuer,
-      subject: payload.sub as string,
-      groups: Object.freeze(groupsOf(claimValue(payload, trusted.groupsClaim))),
+      subject: trusted.claims.subject(payload) as string,
+      groups: Object.freeze(trusted.claims.groups(payload)),
       tokenId: jti ?? `sha256:${key}`,
       expiresAt: (payload.exp as number) * 1000,
       claims: Object.freeze({ ...payload }),
@@ -261,9 +266,14 @@ export class JwtVerifier implements TokenVerifier {
   }
 
   /** Keys from `jwksUri`, or from the URI in the issuer's discovery document (fetched once, on first use). */
-  #remoteKeys(config: IssuerConfig): JWTVerifyGetKey {
+  #remoteKeys(config: IssuerConfig, baseDir: string): JWTVerifyGetKey {
+    const fetcher = config.caFile === undefined ? fetch : fetchTrusting(readCaFile(resolve(baseDir, config.caFile)));
     const remote = (uri: string) =>
-      createRemoteJWKSet(new URL(uri), { cooldownDuration: JWKS_COOLDOWN_MS, timeoutDuration: JWKS_TIMEOUT_MS });
+      createRemoteJWKSet(new URL(uri), {
+        cooldownDuration: JWKS_COOLDOWN_MS,
+        timeoutDuration: JWKS_TIMEOUT_MS,
+        [customFetch]: fetcher,
+      });
     if (config.jwksUri !== undefined) return remote(config.jwksUri);
 
     let resolved: Promise<JWTVerifyGetKey> | undefined;
@@ -272,7 +282,7 @@ export class JwtVerifier implements TokenVerifier {
     return async (header, token) => {
       if (!resolved) {
         if (Date.now() - failedAt < DISCOVERY_RETRY_MS) throw invalid('jwks-unavailable');
-        resolved = discoverJwksUri(config.issuer).then(remote);
+        resolved = discoverJwksUri(config.issuer, fetcher).then(remote);
         resolved.catch((error: unknown) => {
           resolved = undefined;
           failedAt = Date.now();
@@ -291,9 +301,9 @@ export class JwtVerifier implements TokenVerifier {
 }
 
 /** Fetches `jwks_uri` from the issuer's OpenID discovery document, which must name the same issuer. */
-async function discoverJwksUri(issuer: string): Promise<string> {
+async function discoverJwksUri(issuer: string, fetcher: typeof fetch): Promise<string> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const response = await fetch(url, {
+  const response = await fetcher(url, {
     headers: { accept: 'application/json' },
     redirect: 'error',
     signal: AbortSignal.timeout(DISCOVERY_TIMEOUT_MS),
@@ -317,12 +327,29 @@ function reasonFor(error: unknown): InvalidTokenReason {
   return 'jwks-unavailable';
 }
 
-/** Groups claim as an array of strings or a space/comma separated string; anything else is ignored. */
-function groupsOf(value: unknown): string[] {
-  const raw = typeof value === 'string' ? value.split(/[\s,]+/) : Array.isArray(value) ? value : [];
-  const groups = new Set<string>();
-  for (const item of raw) {
-    if (typeof item === 'string' && item.length > 0) groups.add(item);
+function readCaFile(path: string): string {
+  try {
+    const pem = readFileSync(path, 'utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    return pem;
+  } catch (error) {
+    throw new GatehouseError('config.invalid', `issuer caFile ${path}: ${(error as Error).message}`, { cause: error });
   }
-  return [...groups].sort();
+}
+
+/**
+ * fetch through an undici Agent that trusts these CAs (instead of the system's) for one issuer. undici is imported on
+ * first use, so commands that never fetch keys do not load it.
+ */
+function fetchTrusting(ca: string): typeof fetch {
+  let agent: Promise<{ fetch: typeof import('undici').fetch; dispatcher: import('undici').Agent }> | undefined;
+  return (async (input: string | URL | Request, init?: RequestInit) => {
+    agent ??= import('undici').then((undici) => ({
+      fetch: undici.fetch,
+      dispatcher: new undici.Agent({ connect: { ca } }),
+    }));
+    const { fetch: undiciFetch, dispatcher } = await agent;
+    const url = input instanceof Request ? input.url : input;
+    return undiciFetch(url, { ...(init as object), dispatcher } as Parameters<typeof undiciFetch>[1]);
+  }) as unknown as typeof fetch;
 }

@@ -14,46 +14,91 @@ const columnRule = z.strictObject({
   /** `table.column` or `schema.table.column`; `*` matches any name part: `users.email`, `*.ssn`, `crm.*.phone`. */
   column: z
     .string()
-    .regex(/^(?:[^.\s]+\.){1,2}[^.\s]+$/, 'expected table.column or schema.table.column (with * wildcards)'),
-  style: style.default('redact'),
+    .regex(/^(?:[^.\s]+\.){1,2}[^.\s]+$/, 'expected table.column or schema.table.column (with * wildcards)')
+    .describe(
+      '`table.column` or `schema.table.column`; `*` matches any name part: `users.email`, `*.ssn`, `crm.*.phone`.',
+    ),
+  style: style
+    .default('redact')
+    .describe("Style for the column's values (`redact`, `partial`, `hash`, `tokenize`...)."),
   /** Names the kind of value (`email`, `ssn`...) for labels, counts, partial forms and tokens; default `column`. */
   type: z
     .string()
     .regex(/^[a-z][a-z0-9_]*$/)
-    .optional(),
+    .optional()
+    .describe(
+      'Names the kind of value (`email`, `ssn`...) for labels, counts, partial forms and tokens; default `column`.',
+    ),
 });
 
 const rules = {
   /** Content scanning detectors; absent means the default set (all of them). */
-  detectors: z.array(detector).optional(),
+  detectors: z
+    .array(detector)
+    .optional()
+    .describe('Content scanning detectors; absent means the default set (all of them).'),
   /** Style for found values; `styles` overrides it per detector. */
-  style: style.optional(),
-  styles: z.partialRecord(detector, style).optional(),
+  style: style.optional().describe('Style for found values; `styles` overrides it per detector.'),
+  styles: z.partialRecord(detector, style).optional().describe('Style per detector type, overriding `style`.'),
   /** Scan content (HTTP bodies, every text column of SQL results) with the detectors. */
-  scan: z.boolean().optional(),
+  scan: z
+    .boolean()
+    .optional()
+    .describe('Scan content (HTTP bodies, every text column of SQL results) with the detectors.'),
   /** SQL result columns masked whole, whatever their content, found through the result's table and column. */
-  columns: z.array(columnRule).optional(),
+  columns: z
+    .array(columnRule)
+    .optional()
+    .describe("SQL result columns masked whole, whatever their content, found through the result's table and column."),
 };
 
-const groupRule = z.strictObject({ groups: z.array(z.string().min(1)).min(1), ...rules });
+const groupRule = z.strictObject({
+  groups: z.array(z.string().min(1)).min(1).describe('Callers in any of these groups get this profile instead.'),
+  ...rules,
+});
 
 export const resourceMaskingSchema = z.strictObject({
   ...rules,
   /** Mask the prompt (message contents) of inference requests before they reach the model. */
-  requests: z.boolean().default(true),
+  requests: z
+    .boolean()
+    .default(true)
+    .describe('Mask the prompt (message contents) of inference requests before they reach the model.'),
   /** Groups that see raw values (auditors); each exemption is noted in the audit record. */
-  exempt: z.array(z.string().min(1)).default([]),
-  groups: z.array(groupRule).default([]),
+  exempt: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Groups that see raw values (auditors); each exemption is noted in the audit record.'),
+  groups: z
+    .array(groupRule)
+    .default([])
+    .describe("Per-group profiles: the first entry naming one of the caller's groups replaces the resource's rules."),
   /** HMAC key for `tokenize`; inherited from the top-level `masking.tokenKey` when absent. */
-  tokenKey: z.string().min(16, 'the token key must be at least 16 characters').optional(),
-  phoneRegions: z.array(region).optional(),
+  tokenKey: z
+    .string()
+    .min(16, 'the token key must be at least 16 characters')
+    .optional()
+    .describe('HMAC key for `tokenize`; inherited from the top-level `masking.tokenKey` when absent.'),
+  phoneRegions: z
+    .array(region)
+    .optional()
+    .describe(
+      'Regions whose national phone formats are recognised; inherited from the top-level `masking.phoneRegions` when absent.',
+    ),
 });
 
 export const maskingSchema = z
   .strictObject({
-    tokenKey: z.string().min(16, 'the token key must be at least 16 characters').optional(),
+    tokenKey: z
+      .string()
+      .min(16, 'the token key must be at least 16 characters')
+      .optional()
+      .describe('HMAC key (at least 16 characters) for the `tokenize` style, from a secret reference.'),
     /** Regions whose national phone formats are recognised; international (+) numbers always are. */
-    phoneRegions: z.array(region).default(['US']),
+    phoneRegions: z
+      .array(region)
+      .default(['US'])
+      .describe('Regions whose national phone formats are recognised; international (+) numbers always are.'),
   })
   .prefault({});
 

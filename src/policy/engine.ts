@@ -9,7 +9,7 @@ import { PolicyRule } from './rule.js';
 
 export interface PolicyContext {
   /** Issuer and subject matter only to access windows granted to one identity. */
-  readonly identity: Pick<Identity, 'groups'> & Partial<Pick<Identity, 'issuer' | 'subject'>>;
+  readonly identity: Pick<Identity, 'groups'> & Partial<Pick<Identity, 'issuer' | 'subject' | 'claims'>>;
 }
 
 export interface PolicyEngineOptions {
@@ -63,12 +63,12 @@ export class PolicyEngine {
     if (operation.unclassifiable !== undefined) return denyWithoutRule('unclassifiable', operation.unclassifiable);
     if (operation.kind === 'unknown') return denyWithoutRule('unknown-operation');
     const rules = this.rulesByResource.get(operation.resource) ?? [];
-    const groups = context.identity.groups;
+    const caller = context.identity;
     let best: { rule: PolicyRule; verdict: Decision['verdict']; selector: string; implicit: boolean } | undefined;
     let modelRejected = false;
     let collectionRejected = false;
     for (const rule of rules) {
-      if (!rule.speaksFor(groups)) continue;
+      if (!rule.speaksFor(caller)) continue;
       const evaluation = rule.evaluate(operation);
       if (!evaluation.applies) {
         modelRejected ||= evaluation.modelRejected;
@@ -76,7 +76,7 @@ export class PolicyEngine {
         continue;
       }
       const { verdict, selector, implicit } = evaluation.outcome;
-      if (verdict === 'deny' && !implicit) return decision(rule, 'deny', selector, 'rule-denies');
+      if (verdict === 'deny' && !implicit) return decision(rule, 'deny', selector, 'rule-denies', caller);
       if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, verdict, selector, implicit };
     }
     if (best?.verdict !== 'allow') {
@@ -99,7 +99,7 @@ export class PolicyEngine {
         : best.verdict === 'review'
           ? 'rule-reviews'
           : 'rule-denies';
-    return decision(best.rule, best.verdict, best.selector, reason);
+    return decision(best.rule, best.verdict, best.selector, reason, caller);
   }
 
   private grantRulesFor(resource: string, identity: PolicyContext['identity']): PolicyRule[] {
@@ -132,11 +132,18 @@ function rank(verdict: Decision['verdict']): number {
   return verdict === 'allow' ? 0 : verdict === 'review' ? 1 : 2;
 }
 
-function decision(rule: PolicyRule, verdict: Decision['verdict'], selector: string, reason: ReasonCode): Decision {
+function decision(
+  rule: PolicyRule,
+  verdict: Decision['verdict'],
+  selector: string,
+  reason: ReasonCode,
+  caller: PolicyContext['identity'],
+): Decision {
+  const matched = rule.matchedBy(caller);
   return {
     verdict,
     reason,
-    rule: { id: rule.id, groups: rule.groups, selector },
+    rule: { id: rule.id, groups: rule.groups, selector, ...(matched === undefined ? {} : { matched }) },
     message: `${REASONS[reason]} (${rule.id}, ${selector})`,
     ...(verdict === 'review' ? { approverGroups: rule.approvers } : {}),
   };

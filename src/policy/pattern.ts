@@ -1,11 +1,2 @@
-/** Compiles a `*` wildcard pattern (model names, collections) into a whole-string, case-sensitive matcher. */
-export function wildcardMatcher(pattern: string): (value: string) => boolean {
-  if (!pattern.includes('*')) return (value) => value === pattern;
-  const source = pattern.split('*').map(escapeRegExp).join('.*');
-  const regex = new RegExp(`^${source}$`, 's');
-  return (value) => regex.test(value);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+// The matcher lives in core/ so identity's claim conditions use the same one without importing policy/.
+export { wildcardMatcher } from '../core/wildcard.js';

@@ -1,5 +1,7 @@
 import type { PolicyRuleConfig } from '../config/schema.js';
+import { ClaimConditions } from '../core/claim-condition.js';
 import type { Verdict } from '../core/decision.js';
+import type { Identity } from '../core/identity.js';
 import { isRiskTag, type Operation, RISK_TAGS } from '../core/operation.js';
 import { wildcardMatcher } from './pattern.js';
 
@@ -22,20 +24,34 @@ export type RuleEvaluation =
   | { readonly applies: true; readonly outcome: RuleOutcome }
   | { readonly applies: false; readonly modelRejected: boolean; readonly collectionRejected?: boolean };
 
-/** One compiled policy rule: which groups it speaks for, and the verdict per kind or tag it names. */
+/** What a rule needs of the caller: groups always; subject and claims only for rules that name them. */
+export type RuleCaller = Pick<Identity, 'groups'> & Partial<Pick<Identity, 'subject' | 'claims'>>;
+
+/**
+ * One compiled policy rule: whom it speaks for (groups, subjects, claims: every one it names must match, any entry
+ * of a list), and the verdict per kind or tag it names.
+ */
 export class PolicyRule {
   readonly id: string;
   readonly groups: readonly string[];
+  readonly subjects: readonly string[] | undefined;
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
   readonly approvers: readonly string[];
   /** Distinct approvals a review this rule asks for needs. */
   readonly approvals: number;
   private readonly verdictBySelector: ReadonlyMap<string, Verdict>;
   private readonly modelMatchers: ((model: string) => boolean)[] | undefined;
   private readonly collectionMatchers: ((collection: string) => boolean)[] | undefined;
+  private readonly subjectMatchers: ((subject: string) => boolean)[] | undefined;
+  private readonly claimConditions: ClaimConditions | undefined;
 
   constructor(id: string, config: PolicyRuleConfig) {
     this.id = id;
-    this.groups = config.groups;
+    this.groups = config.groups ?? [];
+    this.subjects = config.subjects;
+    this.claims = config.claims;
+    this.subjectMatchers = config.subjects?.map(wildcardMatcher);
+    this.claimConditions = config.claims === undefined ? undefined : new ClaimConditions(config.claims);
     this.approvers = config.approvers;
     this.approvals = config.approvals ?? 1;
     const verdicts = new Map<string, Verdict>();
@@ -50,8 +66,30 @@ export class PolicyRule {
     this.collectionMatchers = config.collections?.map(wildcardMatcher);
   }
 
-  speaksFor(groups: readonly string[]): boolean {
-    return this.groups.some((g) => groups.includes(g));
+  speaksFor(caller: RuleCaller): boolean {
+    return this.matchedBy(caller) !== undefined;
+  }
+
+  /** What of the caller this rule matched (`group deployers`, `subject repo:acme/*`, `claim ref=refs/heads/main`). */
+  matchedBy(caller: RuleCaller): string[] | undefined {
+    const matched: string[] = [];
+    if (this.groups.length > 0 || (this.subjects === undefined && this.claims === undefined)) {
+      const group = this.groups.find((g) => caller.groups.includes(g));
+      if (group === undefined) return undefined;
+      matched.push(`group ${group}`);
+    }
+    if (this.subjectMatchers !== undefined) {
+      const subject = caller.subject;
+      const index = subject === undefined ? -1 : this.subjectMatchers.findIndex((m) => m(subject));
+      if (index < 0) return undefined;
+      matched.push(`subject ${(this.subjects as readonly string[])[index]}`);
+    }
+    if (this.claimConditions !== undefined) {
+      const claims = caller.claims === undefined ? undefined : this.claimConditions.match(caller.claims);
+      if (claims === undefined) return undefined;
+      for (const claim of claims) matched.push(`claim ${claim}`);
+    }
+    return matched;
   }
 
   evaluate(operation: Operation): RuleEvaluation {

@@ -1,14 +1,17 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 
-const window = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined || ms < 1_000) {
-    ctx.addIssue({ code: 'custom', message: 'expected a window such as 1m, 1h or 1d (at least 1s)' });
-    return z.NEVER;
-  }
-  return ms;
-});
+const window = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms < 1_000) {
+      ctx.addIssue({ code: 'custom', message: 'expected a window such as 1m, 1h or 1d (at least 1s)' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .meta({ format: 'duration' });
 
 /**
  * One budget. Exactly one of `per: subject` (a bucket per token subject), `group` (one bucket shared by the group's
@@ -17,18 +20,28 @@ const window = z.union([z.string(), z.number()]).transform((value, ctx) => {
  */
 const budget = z
   .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _'),
-    per: z.literal('subject').optional(),
-    group: z.string().min(1).optional(),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+      .describe('Budget name (lower-case letters, digits, - or _).'),
+    per: z.literal('subject').optional().describe('`subject`: one bucket per token subject.'),
+    group: z.string().min(1).optional().describe('One bucket shared by the members of this group.'),
     /** Dotted path into the token's claims; a caller without a string or number value there is refused. */
-    claim: z.string().min(1).optional(),
+    claim: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Dotted path into the token's claims; a caller without a string or number value there is refused."),
     /** Only these resources count against the budget; absent means every resource with a profile. */
-    resources: z.array(z.string().min(1)).optional(),
-    window,
+    resources: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Only these resources count against the budget; absent means every resource with a profile.'),
+    window: window.describe('Fixed window length, aligned to the epoch (`1h` resets on the hour, UTC).'),
     /** Prompt plus completion tokens per window. */
-    tokens: z.number().int().positive().optional(),
+    tokens: z.number().int().positive().optional().describe('Prompt plus completion tokens per window.'),
     /** Calls per window. */
-    requests: z.number().int().positive().optional(),
+    requests: z.number().int().positive().optional().describe('Calls per window.'),
   })
   .refine((b) => [b.per, b.group, b.claim].filter((v) => v !== undefined).length === 1, {
     message: 'a budget needs exactly one of per: subject, group or claim',
@@ -39,9 +52,14 @@ const budget = z
 
 export const quotasSchema = z
   .strictObject({
-    budgets: z.array(budget).default([]),
+    budgets: z.array(budget).default([]).describe('Budgets; each call is charged to every budget that covers it.'),
     /** Output tokens reserved when a call names no maximum (`max_tokens` and friends). */
-    defaultMaxOutputTokens: z.number().int().positive().default(4_096),
+    defaultMaxOutputTokens: z
+      .number()
+      .int()
+      .positive()
+      .default(4_096)
+      .describe('Output tokens reserved when a call names no maximum (`max_tokens` and friends).'),
   })
   .prefault({})
   .superRefine((q, ctx) => {

@@ -103,13 +103,14 @@ resources:
   - { name: a, protocol: http, pathPrefix: /b, target: "http://y" }
 `);
     const paths = issues.map((i) => i.path);
-    assert.ok(paths.includes('resources[0]'), `unknown key reported: ${paths}`);
+    // Reported at the unknown key itself, so the line and column point at it.
+    assert.ok(paths.includes('resources[0].colour'), `unknown key reported: ${paths}`);
     assert.ok(paths.includes('resources[1].name'), 'duplicate name reported');
     assert.ok(paths.includes('identity.issuers'), 'missing issuer reported');
   });
 
   it('reports YAML syntax errors and unreadable files', () => {
     assert.match(issuesOf('resources: [\n')[0]?.message ?? '', /YAML syntax/);
-    assert.throws(() => loadConfigFile('/nonexistent/gatehouse.yaml'), /cannot read the file/);
+    assert.throws(() => loadConfigFile('/nonexistent/gatehouse.yaml'), /no such file: give -c FILE/);
   });
 });

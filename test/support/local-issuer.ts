@@ -14,7 +14,7 @@ export interface LocalIssuer {
   readonly issuer: string;
   readonly jwksUri: string;
   readonly publicJwk: JWK;
-  sign(claims: JWTPayload, options?: { kid?: string; key?: SigningKey }): Promise<string>;
+  sign(claims: JWTPayload, options?: { kid?: string; key?: SigningKey; typ?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export async function startLocalIssuer(issuer = 'https://ci.issuer.test'): Promi
     publicJwk,
     sign: (claims, options = {}) =>
       new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? 'local-1', typ: 'JWT' })
+        .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? 'local-1', typ: options.typ ?? 'JWT' })
         .sign(options.key ?? privateKey),
     close: async () => {
       server.closeAllConnections();

@@ -1,15 +1,11 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { type ChainReport, verifyChain } from '../../audit/chain-verifier.js';
 import { generateCheckpointKeys, keyRing, publicKeyFromPem } from '../../audit/checkpoint.js';
 import { exportLine } from '../../audit/export-sink.js';
-import { ForensicVault } from '../../audit/forensic.js';
 import type { GatehouseConfig } from '../../config/schema.js';
-import { systemClock } from '../../core/clock.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
-import { createTokenVerifier } from '../../identity/create-verifier.js';
 import { loadConfigOption, withConfigOption } from '../options.js';
 import { parseSince, withStore } from './sessions.js';
 
@@ -81,6 +77,13 @@ export function registerAuditCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, options: { config: string; token: string; json?: boolean }) => {
       const { config, baseDir } = loadConfigOption(options);
+      // Only this subcommand verifies tokens and decrypts: the others do not load jose, pino or the vault.
+      const [{ ForensicVault }, { pino }, { createTokenVerifier }, { systemClock }] = await Promise.all([
+        import('../../audit/forensic.js'),
+        import('pino'),
+        import('../../identity/create-verifier.js'),
+        import('../../core/clock.js'),
+      ]);
       const vault = ForensicVault.forReading(config.audit.forensic);
       const logger = pino({ level: 'silent' });
       const verifier = await createTokenVerifier(config, baseDir, systemClock, logger);

@@ -1,11 +1,17 @@
 import type { Command } from 'commander';
-import { Gateway } from '../../gateway/gateway.js';
+import { ConfigError } from '../../config/load.js';
+import { preflightIssues } from '../../config/preflight.js';
 import { loadConfigOption, withConfigOption } from '../options.js';
 
 export function registerServeCommand(program: Command): void {
   withConfigOption(program.command('serve').description('run the gateway')).action(
     async (options: { config: string }) => {
-      const gateway = await Gateway.start(loadConfigOption(options));
+      const loaded = loadConfigOption(options);
+      // Missing files, a key that is not the certificate's, a review nobody may approve: refused before anything listens.
+      const issues = preflightIssues(loaded);
+      if (issues.length > 0) throw new ConfigError(loaded.file, issues);
+      const { Gateway } = await import('../../gateway/gateway.js');
+      const gateway = await Gateway.start(loaded);
       await waitForSignal();
       await gateway.stop();
     },

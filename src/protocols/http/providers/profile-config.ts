@@ -10,7 +10,7 @@ export type ProfileName = (typeof PROFILE_NAMES)[number];
  * token's claims). A caller without the claim is refused.
  */
 export const tenantFilterSchema = z.strictObject({
-  field: z.string().min(1),
-  claim: z.string().min(1),
+  field: z.string().min(1).describe('Payload or metadata field holding the tenant.'),
+  claim: z.string().min(1).describe("Claim path whose value is the caller's tenant."),
 });
 export type TenantFilterConfig = z.output<typeof tenantFilterSchema>;

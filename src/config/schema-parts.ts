@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+/** A duration written as `30s`, `5m`, `1h` or a number of seconds; parsed to milliseconds. */
+export const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 30s, 5m, 1h or a number of seconds' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  // Read by the configuration reference generator: durations are shown as durations, defaults as `30s`.
+  .meta({ format: 'duration' });
+
+/** `host:port` or a bare port; host defaults to loopback so nothing listens publicly by accident. */
+export const listenAddress = z
+  .union([z.string(), z.number().int()])
+  .transform((value, ctx) => {
+    const text = String(value);
+    const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(text);
+    const port = match ? Number(match[2]) : Number.NaN;
+    if (!match || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'expected host:port or a port number, e.g. 127.0.0.1:8080' });
+      return z.NEVER;
+    }
+    return { host: (match[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+  })
+  .meta({ format: 'listen-address' });
+
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
