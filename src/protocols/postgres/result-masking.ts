@@ -6,17 +6,11 @@ import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import { type Redactor, Survey } from '../../masking/redactor.js';
 import type { ColumnCatalog } from './column-catalog.js';
+import { binaryIsText, JSONB_TYPE, treatmentOf } from './column-types.js';
 import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from './frame-buffer.js';
 import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
 import { BACKEND } from './wire/message-codes.js';
-
-/** Built-in text types whose values are text in both formats: text, varchar, bpchar, name, unknown, xml, char. */
-const TEXT_TYPES = new Set([25, 1043, 1042, 19, 705, 142, 18]);
-/** Arrays of text types: masked in text format only (`{a@b.com,...}`; masks never hold `,{}"`). */
-const TEXT_ARRAY_TYPES = new Set([1009, 1015, 1014, 1003]);
-const JSON_TYPE = 114;
-const JSONB_TYPE = 3802;
 
 /** `RowShape.codes`: a text column scanned with its row's others, or a column masked value by value. */
 const SCANNED = 1;
@@ -76,20 +70,33 @@ export class ResultMasking {
     this.ruleCaches = shared;
   }
 
-  /** A catalog lookup to await before `shape` can name these columns, or undefined when none is needed. */
+  /**
+   * A catalog lookup to await before `shape` can name these columns (under column rules) and know their extension
+   * types (under content scanning), or undefined when none is needed.
+   */
   lookup(fields: readonly FieldDescription[]): Promise<void> | undefined {
-    if (this.plan.columns.length === 0) return undefined;
-    const missing = this.catalog.missing(fields.map((f) => f.tableOid));
-    return missing.length === 0 ? undefined : this.catalog.load(missing);
+    const tables = this.plan.columns.length === 0 ? [] : this.catalog.missing(fields.map((f) => f.tableOid));
+    const types = this.plan.redactor === undefined ? [] : this.catalog.missingTypes(fields.map((f) => f.typeOid));
+    if (tables.length === 0 && types.length === 0) return undefined;
+    return Promise.all([
+      tables.length === 0 ? undefined : this.catalog.load(tables),
+      types.length === 0 ? undefined : this.catalog.loadTypes(types),
+    ]).then(() => undefined);
   }
 
+  /**
+   * What masking does to each column: its column rule; else, under content scanning, by its type (column-types.ts):
+   * JSON value by value, types that cannot hold text skipped, every other type scanned in its text form (composites,
+   * arrays, extension types); a binary value that is not text refused (the session ends) rather than relayed raw.
+   */
   shape(fields: readonly FieldDescription[]): RowShape {
     const scan = this.plan.redactor !== undefined;
+    const typeInfo = (oid: number) => this.catalog.type(oid);
     const actions = fields.map((field): ColumnAction | undefined => {
       const name = field.tableOid === 0 ? undefined : this.catalog.name(field.tableOid, field.attribute);
       const rule = columnRuleFor(this.plan.columns, name);
       if (rule !== undefined) {
-        if (field.format === 1 && !TEXT_TYPES.has(field.typeOid) && field.typeOid !== JSON_TYPE)
+        if (field.format === 1 && !binaryIsText(field.typeOid, typeInfo))
           throw maskingFailed(`column rule ${rule.pattern} on a binary-format value of type ${field.typeOid}`);
         let cache = this.ruleCaches.get(rule);
         if (cache === undefined) {
@@ -99,10 +106,12 @@ export class ResultMasking {
         return { kind: 'rule', rule, cache };
       }
       if (!scan) return undefined;
-      if (TEXT_TYPES.has(field.typeOid)) return { kind: 'scan' };
-      if (field.format === 0 && TEXT_ARRAY_TYPES.has(field.typeOid)) return { kind: 'scan' };
-      if (field.typeOid === JSON_TYPE || field.typeOid === JSONB_TYPE) return { kind: 'json' };
-      return undefined;
+      const treatment = treatmentOf(field.typeOid, field.format, typeInfo);
+      if (treatment === 'refuse')
+        throw maskingFailed(
+          `a binary-format value of type ${field.typeOid} cannot be scanned (column ${field.name}); ask for text format`,
+        );
+      return treatment === 'skip' ? undefined : { kind: treatment };
     });
     const codes = Uint8Array.from(actions, (a) => (a === undefined ? 0 : a.kind === 'scan' ? SCANNED : MASKED));
     return { fields, actions, codes, active: actions.some((a) => a !== undefined) };
@@ -228,7 +237,9 @@ export class ResultMasking {
         values[i] = frame.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
       else
         values[i] =
-          field.format === 0 || TEXT_TYPES.has(field.typeOid) ? frame.toString('utf8', start, start + length) : null;
+          field.format === 0 || binaryIsText(field.typeOid, (oid) => this.catalog.type(oid))
+            ? frame.toString('utf8', start, start + length)
+            : null;
     }
     return values;
   }
