@@ -20,13 +20,18 @@ const RAW = {
   citext: 'Carl.Case@Example.com',
 };
 
-/** Content scanning for everyone, plus a column rule on items.email (tokenize). */
+/** A value no detector recognises, masked only by its column rule. */
+const CODE = 'ZX81-QUIET-LAKE';
+
+/** Content scanning for everyone, plus column rules on items.email (tokenize) and items.code (redact). */
 const MASKING = `
     masking:
       columns:
         - column: items.email
           type: email
           style: tokenize
+        - column: items.code
+          type: code
 `;
 
 describe('PostgreSQL masking gaps (issue 25)', () => {
@@ -38,11 +43,15 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
     const admin = await gw.admin();
     await admin.query('CREATE EXTENSION IF NOT EXISTS citext');
     await admin.query(`CREATE TABLE items (id int PRIMARY KEY, email text, phone text, note text, contact citext)`);
-    await admin.query(`INSERT INTO items VALUES (1, $1, $2, $3, $4), (2, 'x@example.org', NULL, 'none', NULL)`, [
+    // A dropped column: a row's fields are the table's columns that remain, in order.
+    await admin.query('ALTER TABLE items ADD COLUMN gone text, ADD COLUMN code text');
+    await admin.query('ALTER TABLE items DROP COLUMN gone');
+    await admin.query(`INSERT INTO items VALUES (1, $1, $2, $3, $4, $5), (2, 'x@example.org', NULL, 'none', NULL, NULL)`, [
       RAW.email,
       RAW.phone,
       `ssn ${RAW.ssn} card ${RAW.card}`,
       RAW.citext,
+      CODE,
     ]);
     await admin.end();
     reader = await gw.mint('masked-reader', ['rag-readers']);
@@ -86,6 +95,13 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
         assert.ok(error !== undefined, `${sql} should fail`);
         assertNoRaw(JSON.stringify({ ...error, message: error.message }), `the error of ${sql}`);
       }
+      // A value only a column rule knows: the data error's quoted value is withheld.
+      const coded = await client.query('SELECT code::int FROM items WHERE id = 1').then(
+        () => '',
+        (e: Error) => JSON.stringify({ ...e, message: e.message }),
+      );
+      assert.match(coded, /invalid input syntax for type integer: \\"\[WITHHELD\]\\"/);
+      assert.ok(!coded.includes(CODE));
       // Extended protocol too (the error answers an Execute).
       const extended = await client.query('SELECT email::int FROM items WHERE id = $1', [1]).then(
         () => '',
@@ -148,6 +164,12 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
         assertNoRaw(JSON.stringify(result.rows), sql);
         const extended = await client.query({ text: sql, values: [] });
         assertNoRaw(JSON.stringify(extended.rows), `${sql} (extended)`);
+      }
+      // A table's rows (and arrays of them) keep their column rules: the email tokenized, the code redacted.
+      for (const sql of ['SELECT i FROM items i WHERE id = 1', 'SELECT array_agg(i ORDER BY id) FROM items i']) {
+        const text = JSON.stringify((await client.query(sql)).rows);
+        assert.match(text, /tok_email_[0-9a-f]{16}/, sql);
+        assert.ok(!text.includes(CODE), `${sql}: the code's column rule applies inside the row`);
       }
       // Column rules still apply where the column is known, and numbers, dates and booleans are left alone.
       const plain = await client.query('SELECT id, email, id > 0 AS b, now()::date AS d FROM items WHERE id = 1');

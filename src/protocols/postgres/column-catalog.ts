@@ -35,6 +35,16 @@ export class ColumnCatalog {
     return this.tables.get(tableOid)?.columns.get(attribute);
   }
 
+  /**
+   * A table's columns in the order a value of its row type lists them (by attribute number, dropped ones left out),
+   * or undefined when the table is not (yet) known.
+   */
+  columns(tableOid: number): ColumnName[] | undefined {
+    const columns = this.tables.get(tableOid)?.columns;
+    if (columns === undefined) return undefined;
+    return [...columns.entries()].sort((a, b) => a[0] - b[0]).map(([, name]) => name);
+  }
+
   /** OIDs among these that must be looked up before their columns can be named. */
   missing(tableOids: Iterable<number>): number[] {
     const now = this.now();
@@ -95,17 +105,30 @@ export class ColumnCatalog {
   private async queryTypes(oids: readonly number[]): Promise<void> {
     const client = await this.connect();
     try {
-      const result = await client.query<{ oid: string; name: string; category: string; element: string }>(
-        `SELECT t.oid::int8 AS oid, t.typname AS name, t.typcategory AS category, t.typelem::int8 AS element
+      const result = await client.query<{
+        oid: string;
+        name: string;
+        category: string;
+        element: string;
+        relation: string;
+      }>(
+        `SELECT t.oid::int8 AS oid, t.typname AS name, t.typcategory AS category, t.typelem::int8 AS element,
+                t.typrelid::int8 AS relation
            FROM pg_catalog.pg_type t
           WHERE t.oid = ANY($1::oid[])
              OR t.oid IN (SELECT typelem FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[]))`,
         [oids.map(String)],
       );
       for (const row of result.rows)
-        this.types.set(Number(row.oid), { name: row.name, category: row.category, element: Number(row.element) });
+        this.types.set(Number(row.oid), {
+          name: row.name,
+          category: row.category,
+          element: Number(row.element),
+          relation: Number(row.relation),
+        });
       // A type the catalog does not hold (dropped meanwhile) is remembered as unknown: scanned, never skipped.
-      for (const oid of oids) if (!this.types.has(oid)) this.types.set(oid, { name: '', category: '', element: 0 });
+      for (const oid of oids)
+        if (!this.types.has(oid)) this.types.set(oid, { name: '', category: '', element: 0, relation: 0 });
     } finally {
       await client.end().catch(() => undefined);
     }

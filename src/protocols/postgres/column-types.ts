@@ -84,10 +84,16 @@ export interface TypeInfo {
   readonly category: string;
   /** For an array type: its element type's OID, else 0. */
   readonly element: number;
+  /** For a table's row type: the table's OID (`typrelid`), else 0. */
+  readonly relation: number;
 }
 
-/** How masking treats a value of one column. `refuse`: a binary value that cannot be read as text. */
-export type TypeTreatment = 'skip' | 'scan' | 'json' | 'refuse';
+/**
+ * How masking treats a value of one column: `scan` text scanned as it is (with its row's others); `literal` any other
+ * type's text form, whose rows and arrays are looked into value by value (row-literal.ts); `refuse` a binary value
+ * that cannot be read as text.
+ */
+export type TypeTreatment = 'skip' | 'scan' | 'literal' | 'json' | 'refuse';
 
 /**
  * The treatment of a column of type `typeOid` in `format` (0 text, 1 binary). `info` looks extension and user
@@ -100,8 +106,19 @@ export function treatmentOf(
 ): TypeTreatment {
   if (isSkippable(typeOid, info, 0)) return 'skip';
   if (typeOid === JSON_TYPE || typeOid === JSONB_TYPE) return 'json';
-  if (format === 0 || binaryIsText(typeOid, info)) return 'scan';
-  return 'refuse';
+  if (binaryIsText(typeOid, info)) return 'scan';
+  return format === 0 ? 'literal' : 'refuse';
+}
+
+/**
+ * The table whose columns the fields of a value of this type are: a table's row type, or an array of one
+ * (`select t from items t`, `select array_agg(t) from items t`); 0 for anything else (`row(...)` is a record).
+ */
+export function rowRelationOf(typeOid: number, info: (oid: number) => TypeInfo | undefined): number {
+  const type = info(typeOid);
+  if (type === undefined) return 0;
+  if (type.relation !== 0) return type.relation;
+  return type.element === 0 ? 0 : (info(type.element)?.relation ?? 0);
 }
 
 /** True when a binary value of this type is its text: it can be scanned as it is. */

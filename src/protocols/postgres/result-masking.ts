@@ -5,8 +5,9 @@ import type { Match } from '../../masking/detector.js';
 import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import { type Redactor, Survey } from '../../masking/redactor.js';
+import { type LiteralMasking, maskLiteral } from '../../masking/row-literal.js';
 import type { ColumnCatalog } from './column-catalog.js';
-import { binaryIsText, JSONB_TYPE, treatmentOf } from './column-types.js';
+import { binaryIsText, JSONB_TYPE, rowRelationOf, treatmentOf } from './column-types.js';
 import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from './frame-buffer.js';
 import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
@@ -24,7 +25,9 @@ const planRuleCaches = new WeakMap<MaskingPlan, Map<ColumnRule, MaskedValueCache
 type ColumnAction =
   | { readonly kind: 'rule'; readonly rule: ColumnRule; readonly cache: MaskedValueCache }
   | { readonly kind: 'scan' }
-  | { readonly kind: 'json' };
+  | { readonly kind: 'json' }
+  /** A row or array literal, looked into value by value; `fieldRules`: by field, for a table's rows under rules. */
+  | { readonly kind: 'literal'; readonly fieldRules: readonly (ColumnRule | undefined)[] | undefined };
 
 /** What masking does to each column of one result: resolved once per RowDescription, applied to every DataRow. */
 export interface RowShape {
@@ -71,17 +74,36 @@ export class ResultMasking {
   }
 
   /**
-   * A catalog lookup to await before `shape` can name these columns (under column rules) and know their extension
-   * types (under content scanning), or undefined when none is needed.
+   * A catalog lookup to await before `shape` can name these columns (under column rules), know their extension
+   * types, and the columns of the tables whose rows they are (`select t from items t`); undefined when none is needed.
    */
   lookup(fields: readonly FieldDescription[]): Promise<void> | undefined {
-    const tables = this.plan.columns.length === 0 ? [] : this.catalog.missing(fields.map((f) => f.tableOid));
-    const types = this.plan.redactor === undefined ? [] : this.catalog.missingTypes(fields.map((f) => f.typeOid));
-    if (tables.length === 0 && types.length === 0) return undefined;
-    return Promise.all([
-      tables.length === 0 ? undefined : this.catalog.load(tables),
-      types.length === 0 ? undefined : this.catalog.loadTypes(types),
-    ]).then(() => undefined);
+    const rules = this.plan.columns.length > 0;
+    const tables = rules ? this.catalog.missing(fields.map((f) => f.tableOid)) : [];
+    const types = this.catalog.missingTypes(fields.map((f) => f.typeOid));
+    const info = (oid: number) => this.catalog.type(oid);
+    const rowTables = () => (rules ? this.catalog.missing(fields.map((f) => rowRelationOf(f.typeOid, info))) : []);
+    if (tables.length === 0 && types.length === 0 && rowTables().length === 0) return undefined;
+    return (async () => {
+      await Promise.all([
+        tables.length === 0 ? undefined : this.catalog.load(tables),
+        types.length === 0 ? undefined : this.catalog.loadTypes(types),
+      ]);
+      // The types say which tables' rows these are: their columns next.
+      const more = rowTables();
+      if (more.length > 0) await this.catalog.load(more);
+    })();
+  }
+
+  /** The column rules of each field of a value of this type, when it is a table's row (or an array of them). */
+  private fieldRules(typeOid: number): (ColumnRule | undefined)[] | undefined {
+    if (this.plan.columns.length === 0) return undefined;
+    const relation = rowRelationOf(typeOid, (oid) => this.catalog.type(oid));
+    if (relation === 0) return undefined;
+    const columns = this.catalog.columns(relation);
+    if (columns === undefined) throw maskingFailed(`the columns of table ${relation} are not known`);
+    const rules = columns.map((column) => columnRuleFor(this.plan.columns, column));
+    return rules.some((rule) => rule !== undefined) ? rules : undefined;
   }
 
   /**
@@ -105,13 +127,15 @@ export class ResultMasking {
         }
         return { kind: 'rule', rule, cache };
       }
-      if (!scan) return undefined;
+      const fieldRules = this.fieldRules(field.typeOid);
+      if (!scan && fieldRules === undefined) return undefined;
       const treatment = treatmentOf(field.typeOid, field.format, typeInfo);
       if (treatment === 'refuse')
         throw maskingFailed(
           `a binary-format value of type ${field.typeOid} cannot be scanned (column ${field.name}); ask for text format`,
         );
-      return treatment === 'skip' ? undefined : { kind: treatment };
+      if (treatment === 'skip') return undefined;
+      return treatment === 'literal' ? { kind: 'literal', fieldRules } : { kind: treatment };
     });
     const codes = Uint8Array.from(actions, (a) => (a === undefined ? 0 : a.kind === 'scan' ? SCANNED : MASKED));
     return { fields, actions, codes, active: actions.some((a) => a !== undefined) };
@@ -196,7 +220,9 @@ export class ResultMasking {
         const value =
           action.kind === 'rule'
             ? this.maskRuleValue(action.rule, action.cache, frame, from, offset, counts)
-            : this.maskJson(frame.toString('utf8', from, offset), counts);
+            : action.kind === 'literal'
+              ? this.maskLiteralValue(frame.toString('utf8', from, offset), action.fieldRules, counts)
+              : this.maskJson(frame.toString('utf8', from, offset), counts);
         if (value !== undefined) {
           masked[i] = value;
           this.changedColumn(i);
@@ -427,6 +453,32 @@ export class ResultMasking {
     const result = masked === text ? undefined : masked;
     cache.add(bytes, start, end, result);
     return result;
+  }
+
+  /**
+   * A value of a type other than text (a row, an array, citext's kin...) masked, or undefined when unchanged: rows
+   * and arrays value by value, unescaped (row-literal.ts), fields of a table's rows by their column rules; anything
+   * else scanned as text. A table's row under column rules that does not parse is refused rather than relayed.
+   */
+  private maskLiteralValue(
+    text: string,
+    fieldRules: readonly (ColumnRule | undefined)[] | undefined,
+    counts: MaskCounts,
+  ): string | undefined {
+    const redactor = this.plan.redactor;
+    const maskText = (value: string) => (redactor === undefined ? value : redactor.mask(value, counts));
+    const masking: LiteralMasking = { text: maskText };
+    if (fieldRules !== undefined)
+      masking.field = (index, value) => {
+        const rule = fieldRules[index];
+        return rule === undefined ? undefined : this.plan.maskValue(rule.kind, rule.style, value, counts);
+      };
+    let masked = maskLiteral(text, masking);
+    if (masked === undefined) {
+      if (fieldRules !== undefined) throw maskingFailed('a row value under column rules could not be read');
+      masked = maskText(text);
+    }
+    return masked === text ? undefined : masked;
   }
 
   /** A JSON value masked value by value, or undefined when unchanged. */
