@@ -115,6 +115,8 @@ export function treatmentOf(
  * (`select t from items t`, `select array_agg(t) from items t`); 0 for anything else (`row(...)` is a record).
  */
 export function rowRelationOf(typeOid: number, info: (oid: number) => TypeInfo | undefined): number {
+  // System catalogs' row types are built in: no column rule names a system table.
+  if (typeOid < FIRST_NORMAL_OID) return 0;
   const type = info(typeOid);
   if (type === undefined) return 0;
   if (type.relation !== 0) return type.relation;

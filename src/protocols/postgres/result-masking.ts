@@ -2,15 +2,14 @@ import { GatehouseError } from '../../core/errors.js';
 import { type ColumnRule, columnRuleFor } from '../../masking/column-rules.js';
 import type { MaskCounts } from '../../masking/counts.js';
 import type { Match } from '../../masking/detector.js';
-import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import { type Redactor, Survey } from '../../masking/redactor.js';
-import { type LiteralMasking, maskLiteral } from '../../masking/row-literal.js';
 import type { ColumnCatalog } from './column-catalog.js';
 import { binaryIsText, JSONB_TYPE, rowRelationOf, treatmentOf } from './column-types.js';
 import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from './frame-buffer.js';
 import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
+import { maskJsonValue, maskLiteralValue } from './value-masking.js';
 import { BACKEND } from './wire/message-codes.js';
 
 /** `RowShape.codes`: a text column scanned with its row's others, or a column masked value by value. */
@@ -221,8 +220,8 @@ export class ResultMasking {
           action.kind === 'rule'
             ? this.maskRuleValue(action.rule, action.cache, frame, from, offset, counts)
             : action.kind === 'literal'
-              ? this.maskLiteralValue(frame.toString('utf8', from, offset), action.fieldRules, counts)
-              : this.maskJson(frame.toString('utf8', from, offset), counts);
+              ? maskLiteralValue(this.plan, frame.toString('utf8', from, offset), action.fieldRules, counts)
+              : maskJsonValue(this.plan, frame.toString('utf8', from, offset), counts);
         if (value !== undefined) {
           masked[i] = value;
           this.changedColumn(i);
@@ -453,39 +452,6 @@ export class ResultMasking {
     const result = masked === text ? undefined : masked;
     cache.add(bytes, start, end, result);
     return result;
-  }
-
-  /**
-   * A value of a type other than text (a row, an array, citext's kin...) masked, or undefined when unchanged: rows
-   * and arrays value by value, unescaped (row-literal.ts), fields of a table's rows by their column rules; anything
-   * else scanned as text. A table's row under column rules that does not parse is refused rather than relayed.
-   */
-  private maskLiteralValue(
-    text: string,
-    fieldRules: readonly (ColumnRule | undefined)[] | undefined,
-    counts: MaskCounts,
-  ): string | undefined {
-    const redactor = this.plan.redactor;
-    const maskText = (value: string) => (redactor === undefined ? value : redactor.mask(value, counts));
-    const masking: LiteralMasking = { text: maskText };
-    if (fieldRules !== undefined)
-      masking.field = (index, value) => {
-        const rule = fieldRules[index];
-        return rule === undefined ? undefined : this.plan.maskValue(rule.kind, rule.style, value, counts);
-      };
-    let masked = maskLiteral(text, masking);
-    if (masked === undefined) {
-      if (fieldRules !== undefined) throw maskingFailed('a row value under column rules could not be read');
-      masked = maskText(text);
-    }
-    return masked === text ? undefined : masked;
-  }
-
-  /** A JSON value masked value by value, or undefined when unchanged. */
-  private maskJson(text: string, counts: MaskCounts): string | undefined {
-    const masker = new JsonMasker(this.plan.redactor as NonNullable<MaskingPlan['redactor']>, counts);
-    const masked = masker.push(text) + masker.end();
-    return masked === text ? undefined : masked;
   }
 }
 
