@@ -212,7 +212,30 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
     }
   });
 
-  it("an Execute with no Describe in its batch is masked from the statement's earlier Describe (raw protocol)", async () => {
+  it('settings reported back (ParameterStatus) are masked: set_config from a value', async () => {
+    const client = await RawClient.login(gw.host, gw.port, reader);
+    try {
+      client.write(
+        serialize.query(
+          "SELECT set_config('application_name', email, false) IS NOT NULL AS set FROM items WHERE id = 1",
+        ),
+      );
+      const messages = await client.until('readyForQuery');
+      // Refused by a stricter read policy is fine too; relayed raw is not.
+      if (!messages.some((m) => m.name === 'error')) {
+        const status = messages.find((m) => m.name === 'parameterStatus') as unknown as
+          | { parameterName: string; parameterValue: string }
+          | undefined;
+        assert.equal(status?.parameterName, 'application_name');
+        assert.equal(status?.parameterValue, '[EMAIL]');
+      }
+      assertNoRaw(JSON.stringify(messages), 'a reported setting');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('an Execute with no Describe in its batch is masked: the gateway describes the portal itself (raw protocol)', async () => {
     const client = await RawClient.login(gw.host, gw.port, reader);
     try {
       // Batch 1, as JDBC and pgx prepare: Parse and Describe the statement, then Sync.

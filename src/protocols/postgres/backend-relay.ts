@@ -366,7 +366,8 @@ export class BackendRelay {
         );
         return;
       }
-      out.push(frame.bytes);
+      // `set_config('application_name', email, false)` reports the value back: masked as a result is.
+      out.push(relay.results.maskParameterStatus(frame, name, value, relay.pending.first?.run));
     },
   } satisfies Record<number, BackendHandler>);
 

@@ -92,6 +92,17 @@ export function maskNotification(frame: Buffer, body: Buffer, plan: MaskingPlan,
     .message(BACKEND.NotificationResponse);
 }
 
+/**
+ * A ParameterStatus with its value content-scanned: settings the server reports when they change
+ * (`application_name`, `search_path`...) can be set from data (`set_config('application_name', email, false)`).
+ * https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-PARAMETERSTATUS
+ */
+export function maskSetting(frame: Buffer, name: string, value: string, plan: MaskingPlan, counts: MaskCounts): Buffer {
+  const masked = plan.redactor === undefined ? value : plan.redactor.mask(value, counts);
+  if (masked === value) return frame;
+  return new FieldWriter().cstring(name).cstring(masked).message(BACKEND.ParameterStatus);
+}
+
 function withholdQuoted(text: string, counts: MaskCounts): string {
   return text.replace(QUOTED, (quoted) => {
     counts.add('value');

@@ -1,6 +1,6 @@
 import { GatehouseError } from '../../core/errors.js';
 import { MaskCounts } from '../../masking/counts.js';
-import { type MaskedErrorMessage, maskErrorMessage, maskNotification } from './message-masking.js';
+import { type MaskedErrorMessage, maskErrorMessage, maskNotification, maskSetting } from './message-masking.js';
 import type { ResultMasking, RowShape } from './result-masking.js';
 import { decodeRowDescription, type FieldDescription } from './row-description.js';
 import type { StatementRun } from './statement-run.js';
@@ -162,6 +162,12 @@ export class ResultRelay {
   maskNotification(frame: Frame, run: StatementRun | undefined): Buffer {
     if (this.masking === undefined) return frame.bytes;
     return maskNotification(frame.bytes, frame.body, this.masking.plan, run?.counts ?? new MaskCounts());
+  }
+
+  /** A ParameterStatus whose value is content-scanned for callers with a masking profile (see `maskSetting`). */
+  maskParameterStatus(frame: Frame, name: string, value: string, run: StatementRun | undefined): Buffer {
+    if (this.masking === undefined) return frame.bytes;
+    return maskSetting(frame.bytes, name, value, this.masking.plan, run?.counts ?? new MaskCounts());
   }
 
   copyOutResponse(frame: Frame): void {
