@@ -11,6 +11,12 @@ import { FRONTEND } from './wire/message-codes.js';
 
 /** Rows of each result kept (as text) for the audit capture; the capture's byte budget cuts it shorter. */
 const CAPTURE_ROWS = 50;
+/**
+ * Portals remembered (described, or described by the client) at most: the client picks the names, and the server
+ * drops portals at transaction end without a word. Past it both are forgotten: the gateway then describes each
+ * portal again itself, which costs a message, never a raw row.
+ */
+const REMEMBERED_PORTALS = 1024;
 
 /**
  * The result side of one connection, between the backend and the client: follows the current result's columns
@@ -67,7 +73,9 @@ export class ResultRelay {
 
   /** A Describe of `S:name` or `P:name` is sent to the backend (by the client or the gateway). */
   describeSent(target: string): void {
-    if (this.masking !== undefined && target.startsWith('P:')) this.clientDescribed.add(target.slice(2));
+    if (this.masking === undefined || !target.startsWith('P:')) return;
+    if (this.clientDescribed.size >= REMEMBERED_PORTALS) this.clientDescribed.clear();
+    this.clientDescribed.add(target.slice(2));
   }
 
   /**
@@ -90,7 +98,13 @@ export class ResultRelay {
   /** A Describe (`S:name` or `P:name`) was answered with the current RowDescription: a portal's is remembered. */
   describedAs(target: string): void {
     if (this.fields === undefined) return;
-    if (target.startsWith('P:')) this.described.set(target.slice(2), this.fields);
+    if (target.startsWith('P:')) {
+      if (this.described.size >= REMEMBERED_PORTALS) {
+        this.described.clear();
+        this.clientDescribed.clear();
+      }
+      this.described.set(target.slice(2), this.fields);
+    }
     // A statement's description has no result formats yet, and no rows follow it: its portals are described.
     else this.end();
   }
