@@ -277,6 +277,26 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
       assert.ok(again !== undefined, client.names().join(', '));
       assert.match(String(again.fields[0]), /^tok_email_/);
       assertNoRaw(JSON.stringify(again.fields), 'a re-parsed statement executed without Describe');
+
+      // Pipelined, as pgx's batches: the unnamed portal bound to two statements of different shapes in one batch,
+      // no Describe; each Execute's rows are masked with their own shape.
+      client.messages.length = 0;
+      client.write(
+        serialize.parse({ name: 's2', text: 'SELECT code, id, email FROM items WHERE id = 1' }),
+        serialize.bind({ statement: 's1', values: ['1'] }),
+        serialize.execute({}),
+        serialize.bind({ statement: 's2' }),
+        serialize.execute({}),
+        serialize.sync(),
+      );
+      await client.until('readyForQuery');
+      const rows = client.messages.filter((m) => m.name === 'dataRow') as unknown as { fields: string[] }[];
+      assert.equal(rows.length, 2, client.names().join(', '));
+      assert.match(String(rows[0]?.fields[1]), /^tok_email_/);
+      assert.deepEqual(rows[1]?.fields.slice(0, 2), ['[CODE]', '1']);
+      assert.match(String(rows[1]?.fields[2]), /^tok_email_/);
+      assertNoRaw(JSON.stringify(rows), 'a pipelined batch');
+      assert.ok(!JSON.stringify(rows).includes(CODE));
     } finally {
       client.close();
     }
