@@ -17,12 +17,16 @@ export interface LiteralMasking {
    * column rule; undefined when no rule applies (its value is then looked into and masked by content).
    */
   field?(index: number, value: string): string | undefined;
-  /** A text value found inside the literal (not itself a row or array), masked by content. */
-  text(value: string): string;
+  /**
+   * The text values found inside the literal (not themselves rows or arrays), masked by content, in order: all at
+   * once, so that a row's many short values cost one scan (see `Redactor.maskEach`).
+   */
+  texts(values: readonly string[]): readonly string[];
 }
 
+type TextNode = { readonly kind: 'text'; readonly value: string };
 type Node =
-  | { readonly kind: 'text'; readonly value: string }
+  | TextNode
   | { readonly kind: 'row'; readonly fields: (Node | null)[] }
   /** `bare`: a sub-array of a multi-dimensional array, written unquoted (an array inside an element is quoted). */
   | { readonly kind: 'array'; readonly prefix: string; readonly items: (Node | null)[]; readonly bare: boolean };
@@ -32,34 +36,48 @@ const MAX_DEPTH = 16;
 
 /**
  * `text` with every value inside it masked, or undefined when it is not a row or array literal (the caller scans it
- * as text). A value that looks like a nested literal but does not parse as one is masked as text.
+ * as text). A value that looks like a nested literal but does not parse as one is masked as text. The original
+ * text is returned when nothing changed; else the literal is rendered again around the masked values.
  */
 export function maskLiteral(text: string, masking: LiteralMasking): string | undefined {
   const node = parseLiteral(text, 0);
   if (node === undefined) return undefined;
-  const masked = maskNode(node, masking, true, 0);
-  return masked === node ? text : render(masked);
+  /** What replaces a node when the literal is rendered: fields masked by their rule, and masked text values. */
+  const replaced = new Map<Node, string>();
+  const leaves: TextNode[] = [];
+  collect(node, masking, true, replaced, leaves);
+  if (leaves.length > 0) {
+    const values = leaves.map((leaf) => leaf.value);
+    const masked = masking.texts(values);
+    for (let i = 0; i < leaves.length; i++)
+      if (masked[i] !== values[i]) replaced.set(leaves[i] as TextNode, masked[i] as string);
+  }
+  return replaced.size === 0 ? text : render(node, replaced);
 }
 
-function maskNode(node: Node, masking: LiteralMasking, top: boolean, depth: number): Node {
+/** The text values of `node` into `leaves`, in order, except fields its column rules mask whole (`replaced`). */
+function collect(node: Node, masking: LiteralMasking, top: boolean, replaced: Map<Node, string>, leaves: TextNode[]) {
   if (node.kind === 'text') {
-    const value = masking.text(node.value);
-    return value === node.value ? node : { kind: 'text', value };
+    leaves.push(node);
+    return;
   }
   if (node.kind === 'array') {
     // The rows of a top-level array are rows of the same type: their fields are known as the top-level row's.
-    const items = node.items.map((item) => (item === null ? null : maskNode(item, masking, top, depth + 1)));
-    return items.every((item, i) => item === node.items[i]) ? node : { ...node, items };
+    for (const item of node.items) if (item !== null) collect(item, masking, top, replaced, leaves);
+    return;
   }
-  const fields = node.fields.map((field, i) => {
-    if (field === null) return null;
+  for (const [i, field] of node.fields.entries()) {
+    if (field === null) continue;
     if (top && masking.field !== undefined) {
-      const ruled = masking.field(i, render(field));
-      if (ruled !== undefined) return { kind: 'text', value: ruled } as const;
+      const value = render(field, replaced);
+      const ruled = masking.field(i, value);
+      if (ruled !== undefined) {
+        if (ruled !== value) replaced.set(field, ruled);
+        continue;
+      }
     }
-    return maskNode(field, masking, false, depth + 1);
-  });
-  return fields.every((field, i) => field === node.fields[i]) ? node : { kind: 'row', fields };
+    collect(field, masking, false, replaced, leaves);
+  }
 }
 
 /** A value's node: a row or array when it parses as one, else text. */
@@ -75,34 +93,71 @@ function parseLiteral(text: string, depth: number): Node | undefined {
   return undefined;
 }
 
+/** One value read from a literal: its text unescaped, and where the delimiter after it is. */
+interface Value {
+  value: string;
+  end: number;
+  quotedOrEscaped: boolean;
+}
+
+/** Runs of characters with no meaning: copied whole (sticky patterns, rather than one character at a time). */
+const PLAIN_IN_ROW = /[^,)"\\]+/y;
+const PLAIN_IN_ARRAY = /[^,}"\\]+/y;
+const PLAIN_QUOTED = /[^"\\]+/y;
+
+/**
+ * Reads one value from `at` up to its delimiter (`,` or the closing bracket), undoing quotes and backslashes. In a
+ * row a quote inside quotes is doubled (`""`); in an array it is backslash-escaped. Undefined when it never ends.
+ */
+function readValue(text: string, at: number, row: boolean): Value | undefined {
+  const plain = row ? PLAIN_IN_ROW : PLAIN_IN_ARRAY;
+  const close = row ? 41 : 125; // `)` or `}`
+  let value = '';
+  let quoted = false;
+  let quotedOrEscaped = false;
+  while (at < text.length) {
+    const pattern = quoted ? PLAIN_QUOTED : plain;
+    pattern.lastIndex = at;
+    if (pattern.test(text)) {
+      value += text.slice(at, pattern.lastIndex);
+      at = pattern.lastIndex;
+      continue;
+    }
+    const c = text.charCodeAt(at);
+    if (c === 92 /* \ */) {
+      if (at + 1 >= text.length) return undefined;
+      value += text[at + 1];
+      quotedOrEscaped = true;
+      at += 2;
+    } else if (c === 34 /* " */) {
+      if (quoted && row && text.charCodeAt(at + 1) === 34) {
+        value += '"';
+        at += 2;
+      } else {
+        quoted = !quoted;
+        quotedOrEscaped = true;
+        at++;
+      }
+    } else if (!quoted && (c === 44 || c === close)) return { value, end: at, quotedOrEscaped };
+    else {
+      // A delimiter inside quotes.
+      value += text[at];
+      at++;
+    }
+  }
+  return undefined;
+}
+
 /** `(a,"b c",,"x""y")`: an empty field is NULL; quotes and backslashes escape, in or out of quotes. */
 function parseRow(text: string, depth: number): Node | undefined {
   if (!text.endsWith(')') || text.length < 2) return undefined;
   const fields: (Node | null)[] = [];
   let at = 1;
   for (;;) {
-    let value = '';
-    let quotedOrEscaped = false;
-    let quoted = false;
-    for (; at < text.length; at++) {
-      const c = text[at] as string;
-      if (quoted) {
-        if (c === '"' && text[at + 1] === '"') {
-          value += '"';
-          at++;
-        } else if (c === '"') quoted = false;
-        else if (c === '\\' && at + 1 < text.length) value += text[++at];
-        else value += c;
-      } else if (c === '"') {
-        quoted = quotedOrEscaped = true;
-      } else if (c === '\\' && at + 1 < text.length) {
-        value += text[++at];
-        quotedOrEscaped = true;
-      } else if (c === ',' || c === ')') break;
-      else value += c;
-    }
-    if (quoted || at >= text.length) return undefined;
-    fields.push(value === '' && !quotedOrEscaped ? null : valueNode(value, depth));
+    const read = readValue(text, at, true);
+    if (read === undefined) return undefined;
+    fields.push(read.value === '' && !read.quotedOrEscaped ? null : valueNode(read.value, depth));
+    at = read.end;
     if (text[at] === ')') return at === text.length - 1 ? { kind: 'row', fields } : undefined;
     at++;
   }
@@ -142,26 +197,11 @@ function parseArrayLevel(
       if (inner === undefined) return undefined;
       items.push(inner);
     } else {
-      let value = '';
-      let quotedOrEscaped = false;
-      let quoted = false;
-      let at = state.at;
-      for (; at < text.length; at++) {
-        const c = text[at] as string;
-        if (quoted) {
-          if (c === '"') quoted = false;
-          else if (c === '\\' && at + 1 < text.length) value += text[++at];
-          else value += c;
-        } else if (c === '"') quoted = quotedOrEscaped = true;
-        else if (c === '\\' && at + 1 < text.length) {
-          value += text[++at];
-          quotedOrEscaped = true;
-        } else if (c === ',' || c === '}') break;
-        else value += c;
-      }
-      if (quoted || at >= text.length) return undefined;
-      state.at = at;
-      if (!quotedOrEscaped) value = value.trim();
+      const read = readValue(text, state.at, false);
+      if (read === undefined) return undefined;
+      state.at = read.end;
+      const { quotedOrEscaped } = read;
+      const value = quotedOrEscaped ? read.value : read.value.trim();
       items.push(!quotedOrEscaped && value.toUpperCase() === 'NULL' ? null : valueNode(value, depth));
     }
     while (text[state.at] === ' ') state.at++;
@@ -173,15 +213,17 @@ function parseArrayLevel(
   }
 }
 
-/** The literal as the server renders it (record_out, array_out quoting). */
-function render(node: Node): string {
+/** The literal as the server renders it (record_out, array_out quoting), with the nodes `replaced` replaced. */
+function render(node: Node, replaced: ReadonlyMap<Node, string>): string {
+  const replacement = replaced.get(node);
+  if (replacement !== undefined) return replacement;
   if (node.kind === 'text') return node.value;
   if (node.kind === 'row')
-    return `(${node.fields.map((field) => (field === null ? '' : quoteField(render(field)))).join(',')})`;
+    return `(${node.fields.map((field) => (field === null ? '' : quoteField(render(field, replaced)))).join(',')})`;
   const items = node.items.map((item) => {
     if (item === null) return 'NULL';
-    if (item.kind === 'array' && item.bare) return render(item);
-    return quoteElement(render(item));
+    if (item.kind === 'array' && item.bare) return render(item, replaced);
+    return quoteElement(render(item, replaced));
   });
   return `${node.prefix}{${items.join(',')}}`;
 }

@@ -99,7 +99,7 @@ describe('PostgreSQL renderings of the corpus (test/masking/fixtures/pg-evasions
       const masker = new JsonMasker(redactor, counts);
       masked = masker.push(text) + masker.end();
     } else if (form === 'cast-error') masked = redactor.mask(text, counts);
-    else masked = maskLiteral(text, { text: (value) => redactor.mask(value, counts) }) ?? 'not a literal';
+    else masked = maskLiteral(text, { texts: (values) => redactor.maskEach(values, counts) }) ?? 'not a literal';
     for (const label of labels) {
       for (const key of [label.type, `${label.type} in ${form}`]) score[key] ??= { tp: 0, fn: 0 };
       const hit = !masked.includes(label.value);

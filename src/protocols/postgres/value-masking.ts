@@ -20,7 +20,9 @@ export function maskLiteralValue(
 ): string | undefined {
   const redactor = plan.redactor;
   const maskText = (value: string) => (redactor === undefined ? value : redactor.mask(value, counts));
-  const masking: LiteralMasking = { text: maskText };
+  const masking: LiteralMasking = {
+    texts: (values) => (redactor === undefined ? values : redactor.maskEach(values, counts)),
+  };
   if (fieldRules !== undefined)
     masking.field = (index, value) => {
       const rule = fieldRules[index];
