@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import postgres from 'postgres';
+import { treatmentOf } from '../../src/protocols/postgres/column-types.js';
 import { type PgGateway, startPgGateway } from '../support/pg-gateway.js';
 import { RawClient } from '../support/pg-raw-client.js';
 
@@ -190,6 +191,71 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
       await client.end();
     }
     assertNoRaw(await audited(), 'the audit store');
+  });
+
+  it('the types skipped unscanned are, on the real server, the types their OIDs are said to be (and only those)', async () => {
+    const admin = await gw.admin();
+    try {
+      const { rows } = await admin.query<{ oid: number; typname: string; typcategory: string }>(
+        'SELECT oid::int AS oid, typname, typcategory FROM pg_type WHERE oid < 16384',
+      );
+      const skipped = rows.filter((t) => treatmentOf(t.oid, 0, () => undefined) === 'skip').map((t) => t.typname);
+      const SKIPPABLE = new Set([
+        'bool',
+        'bytea',
+        'int2',
+        'int4',
+        'int8',
+        'oid',
+        'float4',
+        'float8',
+        'money',
+        'numeric',
+        'date',
+        'time',
+        'timetz',
+        'timestamp',
+        'timestamptz',
+        'interval',
+        'uuid',
+        'bit',
+        'varbit',
+        'pg_lsn',
+        'xid',
+        'xid8',
+        'cid',
+        'tid',
+        'point',
+        'lseg',
+        'path',
+        'box',
+        'polygon',
+        'line',
+        'circle',
+        'int4range',
+        'numrange',
+        'tsrange',
+        'tstzrange',
+        'daterange',
+        'int8range',
+        'int4multirange',
+        'nummultirange',
+        'tsmultirange',
+        'tstzmultirange',
+        'datemultirange',
+        'int8multirange',
+      ]);
+      for (const name of skipped) assert.ok(SKIPPABLE.has(name.replace(/^_/, '')), `${name} is skipped`);
+      assert.equal(skipped.length, 81);
+      for (const name of ['text', 'varchar', 'name', 'json', 'jsonb', 'xml', 'record', '_text', 'tsvector', 'inet'])
+        assert.notEqual(
+          treatmentOf(rows.find((t) => t.typname === name)?.oid ?? 0, 0, () => undefined),
+          'skip',
+          name,
+        );
+    } finally {
+      await admin.end();
+    }
   });
 
   it('NOTIFY payloads are masked before they reach the listener', async () => {

@@ -34,7 +34,45 @@ const SKIPPABLE_BUILTIN: ReadonlySet<number> = new Set([
   5069, // xid8
   29, // cid
   27, // tid
+  3904, // int4range
+  3906, // numrange
+  3908, // tsrange
+  3910, // tstzrange
+  3912, // daterange
+  3926, // int8range
+  4451, // int4multirange
+  4532, // nummultirange
+  4533, // tsmultirange
+  4534, // tstzmultirange
+  4535, // datemultirange
+  4536, // int8multirange
+  600, // point
+  601, // lseg
+  602, // path
+  603, // box
+  604, // polygon
+  628, // line
+  718, // circle
   // Arrays of the above.
+  1017,
+  1018,
+  1019,
+  1020,
+  1027,
+  629,
+  719,
+  3905,
+  3907,
+  3909,
+  3911,
+  3913,
+  3927,
+  6150,
+  6151,
+  6152,
+  6153,
+  6155,
+  6157,
   1000,
   1016,
   1005,
