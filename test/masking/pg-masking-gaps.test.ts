@@ -412,4 +412,10 @@ describe('PostgreSQL masking gaps (issue 25)', () => {
       await client.end().catch(() => undefined);
     }
   });
+
+  it('after all of the above, the audit store holds no raw value (errors, notices, rows, settings, batches)', async () => {
+    const events = await gw.events();
+    assert.ok(events.length > 20);
+    assertNoRaw(JSON.stringify(events), 'the audit store');
+  });
 });
