@@ -403,6 +403,11 @@ export class BackendRelay {
       // The backend now skips every message until Sync; those still queued will never be answered.
       const { dropped, syncPending } = this.pending.dropUntilSync();
       for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      // Describes the backend never answered: their portals are described again before they run.
+      for (const item of [first, ...dropped]) {
+        const target = this.describeTargets.get(item);
+        if (target !== undefined) this.results.describeLost(target);
+      }
       if (!syncPending) this.owner.skipUntilSync();
       this.prepared.rebuild(this.pending.changes());
     } else if (first?.kind === 'query') {

@@ -78,6 +78,11 @@ export class ResultRelay {
     this.clientDescribed.add(target.slice(2));
   }
 
+  /** A Describe of `S:name` or `P:name` failed or was skipped after an error: the portal counts as not described. */
+  describeLost(target: string): void {
+    if (target.startsWith('P:')) this.clientDescribed.delete(target.slice(2));
+  }
+
   /**
    * The Describe the gateway sends ahead of an Execute of `portal`, or undefined when none is needed. Masking needs
    * each row's shape, and JDBC, pgx and porsager's postgres Describe a statement once and then Bind and Execute it
