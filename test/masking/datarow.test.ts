@@ -34,6 +34,9 @@ const catalog = {
     column: attribute === 2 ? 'email' : `c${attribute}`,
   }),
   missing: () => [],
+  type: () => undefined,
+  missingTypes: () => [],
+  columns: () => undefined,
 } as unknown as ColumnCatalog;
 
 const field = (attribute: number, typeOid: number, format = 0): FieldDescription => ({
@@ -392,5 +395,85 @@ describe('DataRow masking', () => {
     write('ij', out);
     assert.throws(() => write('kl', []), /never sealed/);
     assert.throws(() => frames.seal([]), /missing/);
+  });
+});
+
+/**
+ * Which columns are masked, by type (column-types.ts): the fast path that relays a row untouched must only be taken
+ * for types that cannot hold text. Extension types get their OIDs when created: the catalog stand-in gives citext,
+ * pgvector's vector, a table's row type and an array of it the OIDs a server might.
+ */
+describe('DataRow masking by column type', () => {
+  const TYPES: Record<number, { name: string; category: string; element: number; relation: number }> = {
+    16500: { name: 'citext', category: 'S', element: 0, relation: 0 },
+    16510: { name: 'vector', category: 'U', element: 0, relation: 0 },
+    16520: { name: 'people', category: 'C', element: 0, relation: 7 },
+    16521: { name: '_people', category: 'A', element: 16520, relation: 0 },
+    16530: { name: 'mood', category: 'E', element: 0, relation: 0 },
+    16540: { name: 'posint', category: 'N', element: 0, relation: 0 },
+  };
+  const typed = {
+    ...catalog,
+    type: (oid: number) => TYPES[oid],
+    missingTypes: () => [],
+    columns: () => [1, 2, 3].map((attribute) => catalog.name(7, attribute)),
+  } as unknown as ColumnCatalog;
+  const masking = new ResultMasking(plan, typed);
+  const typeField = (typeOid: number, format = 0): FieldDescription => ({
+    name: `t${typeOid}`,
+    tableOid: 0,
+    attribute: 0,
+    typeOid,
+    format,
+  });
+  const maskOne = (typeOid: number, value: string, format = 0): string => {
+    const shape = masking.shape([typeField(typeOid, format)]);
+    const out: Buffer[] = [];
+    masking.row(encodeRow([Buffer.from(value)]), shape, new MaskCounts(), false, out);
+    masking.seal(out);
+    return (decodeRow(framesOf(out)[0] as Buffer)[0] as Buffer).toString();
+  };
+  const RAW = 'mary.jones@example.com';
+
+  it('types that can hold text are masked: text kin, rows, records, arrays, tsvector, citext, enums, unknown', () => {
+    const cases: [number, string][] = [
+      [25, RAW],
+      [2249, `(1,${RAW})`], // record
+      [2287, `{"(1,${RAW})"}`], // record[]
+      [1009, `{${RAW},x}`], // text[]
+      [3614, `'${RAW}'`], // tsvector
+      [869, '10.1.2.3'], // inet: an IP address is masked too
+      [16500, RAW], // citext
+      [16530, RAW], // an enum label
+      [16599, RAW], // a type the catalog does not know
+    ];
+    for (const [typeOid, value] of cases) {
+      const masked = maskOne(typeOid, value);
+      assert.notEqual(masked, value, `type ${typeOid}`);
+      assert.ok(!masked.includes(RAW), `type ${typeOid}: ${masked}`);
+    }
+  });
+
+  it('types that cannot hold text are relayed untouched: numbers, booleans, dates, uuids, vectors', () => {
+    for (const typeOid of [16, 20, 21, 23, 700, 701, 1700, 1082, 1184, 2950, 1007, 16510, 16540]) {
+      assert.equal(masking.shape([typeField(typeOid)]).active, false, `type ${typeOid}`);
+    }
+  });
+
+  it("a table's rows and arrays of them keep the column rule of each field", () => {
+    const row = maskOne(16520, `(1,${RAW},"call ${RAW}")`);
+    assert.match(row, /^\(1,tok_email_[0-9a-f]{16},"call m\*\*\*@example\.com"\)$/);
+    const array = maskOne(16521, `{"(1,${RAW},)","(2,x,y)"}`);
+    assert.match(array, /^\{"\(1,tok_email_[0-9a-f]{16},\)","\(2,tok_email_[0-9a-f]{16},y\)"\}$/);
+  });
+
+  it('binary values that cannot be read as text are refused, never relayed raw', () => {
+    for (const typeOid of [2249, 1009, 16520, 16599]) {
+      assert.throws(() => masking.shape([typeField(typeOid, 1)]), /could not be masked/, `type ${typeOid}`);
+    }
+    // Binary text and citext are their text; binary numbers hold none.
+    assert.ok(!maskOne(25, RAW, 1).includes(RAW));
+    assert.ok(!maskOne(16500, RAW, 1).includes(RAW));
+    assert.equal(masking.shape([typeField(23, 1)]).active, false);
   });
 });

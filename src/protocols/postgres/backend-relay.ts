@@ -160,6 +160,7 @@ export class BackendRelay {
   /** A Describe was forwarded for `target` (`S:name` or `P:name`): its RowDescription is remembered for it. */
   describes(item: PendingResponse, target: string): void {
     this.describeTargets.set(item, target);
+    this.results.describeSent(target);
   }
 
   /**
@@ -306,6 +307,7 @@ export class BackendRelay {
   /** A pending message is complete: confirm its name change and record its result. */
   private complete(item: PendingResponse): void {
     if (item.change !== undefined) this.prepared.confirm(item.change);
+    item.descriptions?.();
     if (item.run !== undefined) {
       const failed = item.run.failed;
       this.options.metrics.requests.inc({
@@ -348,6 +350,10 @@ export class BackendRelay {
       relay.onCompleting(frame, out);
     },
     [BACKEND.ErrorResponse]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => relay.onErrorResponse(frame, out),
+    [BACKEND.NoticeResponse]: (relay: BackendRelay, frame: Frame, out: Buffer[]) =>
+      out.push(relay.results.maskError(frame, relay.pending.first?.run).bytes),
+    [BACKEND.NotificationResponse]: (relay: BackendRelay, frame: Frame, out: Buffer[]) =>
+      out.push(relay.results.maskNotification(frame, relay.pending.first?.run)),
     [BACKEND.ReadyForQuery]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => relay.onReadyForQuery(frame, out),
     [BACKEND.ParameterStatus]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
       const { name, value } = decodeParameterStatus(frame.body);
@@ -360,7 +366,8 @@ export class BackendRelay {
         );
         return;
       }
-      out.push(frame.bytes);
+      // `set_config('application_name', email, false)` reports the value back: masked as a result is.
+      out.push(relay.results.maskParameterStatus(frame, name, value, relay.pending.first?.run));
     },
   } satisfies Record<number, BackendHandler>);
 
@@ -371,7 +378,10 @@ export class BackendRelay {
       // A Describe's RowDescription is remembered for Executes of that statement or portal that come without one.
       const target = this.describeTargets.get(item);
       if (target !== undefined && frame.code === BACKEND.RowDescription) this.results.describedAs(target);
+      else if (target !== undefined && frame.code === BACKEND.NoData) this.results.describedEmpty(target);
       this.complete(item);
+      // The gateway's own Describe: its answer was for masking, not for the client.
+      if (item.injected === true) return;
     }
     out.push(frame.bytes);
   }
@@ -381,20 +391,28 @@ export class BackendRelay {
     const fields = decodeErrorFields(frame.body);
     if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
     const first = this.pending.first;
-    let answer = frame.bytes;
+    // Errors quote values (`invalid input syntax for type integer: "..."`): masked for the caller and the record.
+    const masked = this.results.maskError(frame, first?.run);
+    let answer = masked.bytes;
+    const message = masked.message;
     if (first !== undefined && this.pending.firstIsExtended()) {
       this.pending.shift();
       if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
-      first.run?.fail(fields['C'], fields['M']);
+      first.run?.fail(fields['C'], message);
       first.run?.complete();
       // The backend now skips every message until Sync; those still queued will never be answered.
       const { dropped, syncPending } = this.pending.dropUntilSync();
       for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      // Describes the backend never answered: their portals are described again before they run.
+      for (const item of [first, ...dropped]) {
+        const target = this.describeTargets.get(item);
+        if (target !== undefined) this.results.describeLost(target);
+      }
       if (!syncPending) this.owner.skipUntilSync();
       this.prepared.rebuild(this.pending.changes());
     } else if (first?.kind === 'query') {
       if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
-      first.run?.fail(fields['C'], fields['M']);
+      first.run?.fail(fields['C'], message);
     }
     out.push(answer);
   }

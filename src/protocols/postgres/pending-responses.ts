@@ -18,6 +18,13 @@ export interface PendingResponse {
   readonly run?: StatementRun;
   /** For a refused statement: what the client sees instead of the backend's stand-in error. */
   readonly refusal?: GatehouseError;
+  /**
+   * For `parse`, `bind` and `close`: what the message does to the result descriptions remembered for Executes that
+   * come without a Describe (see `ResultRelay.described`), applied when the backend confirms the message.
+   */
+  readonly descriptions?: () => void;
+  /** For `describe`: sent by the gateway itself (see `ResultRelay.describeBeforeExecute`); its answer is not relayed. */
+  readonly injected?: boolean;
   /** For `query` and `execute`: run when the statement completed without error (SQL PREPARE bookkeeping). */
   readonly onSuccess?: () => void;
 }

@@ -255,10 +255,12 @@ export class ProxySession {
     Query: (proxy, message, frame) => proxy.query(message.sql, frame),
     Parse: (proxy, message, frame) =>
       proxy.forward(frame, { kind: 'parse', change: proxy.names.parse(message.name, message.sql) }),
-    Bind: (proxy, message, frame) => {
-      proxy.results.bind(message.portal, message.statement, frame.body);
-      proxy.forward(frame, { kind: 'bind', change: proxy.names.bind(message.portal, message.statement, frame.body) });
-    },
+    Bind: (proxy, message, frame) =>
+      proxy.forward(frame, {
+        kind: 'bind',
+        change: proxy.names.bind(message.portal, message.statement, frame.body),
+        descriptions: proxy.results.bound(message.portal),
+      }),
     Describe: (proxy, message, frame) => {
       const item: PendingResponse = { kind: 'describe' };
       proxy.relay.describes(item, `${message.target}:${message.name}`);
@@ -266,7 +268,11 @@ export class ProxySession {
     },
     Execute: (proxy, message, frame) => proxy.execute(message.portal, frame),
     Close: (proxy, message, frame) =>
-      proxy.forward(frame, { kind: 'close', change: proxy.names.close(message.target, message.name) }),
+      proxy.forward(frame, {
+        kind: 'close',
+        change: proxy.names.close(message.target, message.name),
+        descriptions: proxy.results.closed(message.target, message.name),
+      }),
     Sync: (proxy, _message, frame) => {
       proxy.skipping = false;
       proxy.forward(frame, { kind: 'sync' });
@@ -341,6 +347,14 @@ export class ProxySession {
     }
     const statements = target?.statements ?? [];
     this.names.forget(statements);
+    // Masking needs the rows' shape: a portal the client did not Describe is described by the gateway, unseen.
+    const describe = this.results.describeBeforeExecute(portal);
+    if (describe !== undefined) {
+      const item: PendingResponse = { kind: 'describe', injected: true };
+      this.relay.describes(item, `P:${portal}`);
+      this.toBackend.send(describe);
+      this.pending.push(item);
+    }
     this.forward(frame, {
       kind: 'execute',
       run,

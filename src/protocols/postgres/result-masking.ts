@@ -2,21 +2,15 @@ import { GatehouseError } from '../../core/errors.js';
 import { type ColumnRule, columnRuleFor } from '../../masking/column-rules.js';
 import type { MaskCounts } from '../../masking/counts.js';
 import type { Match } from '../../masking/detector.js';
-import { JsonMasker } from '../../masking/json-masker.js';
 import type { MaskingPlan } from '../../masking/profile.js';
 import { type Redactor, Survey } from '../../masking/redactor.js';
 import type { ColumnCatalog } from './column-catalog.js';
+import { binaryIsText, JSONB_TYPE, rowRelationOf, treatmentOf } from './column-types.js';
 import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from './frame-buffer.js';
 import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
+import { maskJsonValue, maskLiteralValue } from './value-masking.js';
 import { BACKEND } from './wire/message-codes.js';
-
-/** Built-in text types whose values are text in both formats: text, varchar, bpchar, name, unknown, xml, char. */
-const TEXT_TYPES = new Set([25, 1043, 1042, 19, 705, 142, 18]);
-/** Arrays of text types: masked in text format only (`{a@b.com,...}`; masks never hold `,{}"`). */
-const TEXT_ARRAY_TYPES = new Set([1009, 1015, 1014, 1003]);
-const JSON_TYPE = 114;
-const JSONB_TYPE = 3802;
 
 /** `RowShape.codes`: a text column scanned with its row's others, or a column masked value by value. */
 const SCANNED = 1;
@@ -30,7 +24,9 @@ const planRuleCaches = new WeakMap<MaskingPlan, Map<ColumnRule, MaskedValueCache
 type ColumnAction =
   | { readonly kind: 'rule'; readonly rule: ColumnRule; readonly cache: MaskedValueCache }
   | { readonly kind: 'scan' }
-  | { readonly kind: 'json' };
+  | { readonly kind: 'json' }
+  /** A row or array literal, looked into value by value; `fieldRules`: by field, for a table's rows under rules. */
+  | { readonly kind: 'literal'; readonly fieldRules: readonly (ColumnRule | undefined)[] | undefined };
 
 /** What masking does to each column of one result: resolved once per RowDescription, applied to every DataRow. */
 export interface RowShape {
@@ -76,20 +72,52 @@ export class ResultMasking {
     this.ruleCaches = shared;
   }
 
-  /** A catalog lookup to await before `shape` can name these columns, or undefined when none is needed. */
+  /**
+   * A catalog lookup to await before `shape` can name these columns (under column rules), know their extension
+   * types, and the columns of the tables whose rows they are (`select t from items t`); undefined when none is needed.
+   */
   lookup(fields: readonly FieldDescription[]): Promise<void> | undefined {
-    if (this.plan.columns.length === 0) return undefined;
-    const missing = this.catalog.missing(fields.map((f) => f.tableOid));
-    return missing.length === 0 ? undefined : this.catalog.load(missing);
+    const rules = this.plan.columns.length > 0;
+    const tables = rules ? this.catalog.missing(fields.map((f) => f.tableOid)) : [];
+    const types = this.catalog.missingTypes(fields.map((f) => f.typeOid));
+    const info = (oid: number) => this.catalog.type(oid);
+    const rowTables = () => (rules ? this.catalog.missing(fields.map((f) => rowRelationOf(f.typeOid, info))) : []);
+    if (tables.length === 0 && types.length === 0 && rowTables().length === 0) return undefined;
+    return (async () => {
+      await Promise.all([
+        tables.length === 0 ? undefined : this.catalog.load(tables),
+        types.length === 0 ? undefined : this.catalog.loadTypes(types),
+      ]);
+      // The types say which tables' rows these are: their columns next.
+      const more = rowTables();
+      if (more.length > 0) await this.catalog.load(more);
+    })();
   }
 
+  /** The column rules of each field of a value of this type, when it is a table's row (or an array of them). */
+  private fieldRules(typeOid: number): (ColumnRule | undefined)[] | undefined {
+    if (this.plan.columns.length === 0) return undefined;
+    const relation = rowRelationOf(typeOid, (oid) => this.catalog.type(oid));
+    if (relation === 0) return undefined;
+    const columns = this.catalog.columns(relation);
+    if (columns === undefined) throw maskingFailed(`the columns of table ${relation} are not known`);
+    const rules = columns.map((column) => columnRuleFor(this.plan.columns, column));
+    return rules.some((rule) => rule !== undefined) ? rules : undefined;
+  }
+
+  /**
+   * What masking does to each column: its column rule; else, under content scanning, by its type (column-types.ts):
+   * JSON value by value, types that cannot hold text skipped, every other type scanned in its text form (composites,
+   * arrays, extension types); a binary value that is not text refused (the session ends) rather than relayed raw.
+   */
   shape(fields: readonly FieldDescription[]): RowShape {
     const scan = this.plan.redactor !== undefined;
+    const typeInfo = (oid: number) => this.catalog.type(oid);
     const actions = fields.map((field): ColumnAction | undefined => {
       const name = field.tableOid === 0 ? undefined : this.catalog.name(field.tableOid, field.attribute);
       const rule = columnRuleFor(this.plan.columns, name);
       if (rule !== undefined) {
-        if (field.format === 1 && !TEXT_TYPES.has(field.typeOid) && field.typeOid !== JSON_TYPE)
+        if (field.format === 1 && !binaryIsText(field.typeOid, typeInfo))
           throw maskingFailed(`column rule ${rule.pattern} on a binary-format value of type ${field.typeOid}`);
         let cache = this.ruleCaches.get(rule);
         if (cache === undefined) {
@@ -98,11 +126,15 @@ export class ResultMasking {
         }
         return { kind: 'rule', rule, cache };
       }
-      if (!scan) return undefined;
-      if (TEXT_TYPES.has(field.typeOid)) return { kind: 'scan' };
-      if (field.format === 0 && TEXT_ARRAY_TYPES.has(field.typeOid)) return { kind: 'scan' };
-      if (field.typeOid === JSON_TYPE || field.typeOid === JSONB_TYPE) return { kind: 'json' };
-      return undefined;
+      const fieldRules = this.fieldRules(field.typeOid);
+      if (!scan && fieldRules === undefined) return undefined;
+      const treatment = treatmentOf(field.typeOid, field.format, typeInfo);
+      if (treatment === 'refuse')
+        throw maskingFailed(
+          `a binary-format value of type ${field.typeOid} cannot be scanned (column ${field.name}); ask for text format`,
+        );
+      if (treatment === 'skip') return undefined;
+      return treatment === 'literal' ? { kind: 'literal', fieldRules } : { kind: treatment };
     });
     const codes = Uint8Array.from(actions, (a) => (a === undefined ? 0 : a.kind === 'scan' ? SCANNED : MASKED));
     return { fields, actions, codes, active: actions.some((a) => a !== undefined) };
@@ -187,7 +219,9 @@ export class ResultMasking {
         const value =
           action.kind === 'rule'
             ? this.maskRuleValue(action.rule, action.cache, frame, from, offset, counts)
-            : this.maskJson(frame.toString('utf8', from, offset), counts);
+            : action.kind === 'literal'
+              ? maskLiteralValue(this.plan, frame.toString('utf8', from, offset), action.fieldRules, counts)
+              : maskJsonValue(this.plan, frame.toString('utf8', from, offset), counts);
         if (value !== undefined) {
           masked[i] = value;
           this.changedColumn(i);
@@ -228,7 +262,9 @@ export class ResultMasking {
         values[i] = frame.toString('utf8', isBinaryJsonb(field) ? start + 1 : start, start + length);
       else
         values[i] =
-          field.format === 0 || TEXT_TYPES.has(field.typeOid) ? frame.toString('utf8', start, start + length) : null;
+          field.format === 0 || binaryIsText(field.typeOid, (oid) => this.catalog.type(oid))
+            ? frame.toString('utf8', start, start + length)
+            : null;
     }
     return values;
   }
@@ -416,13 +452,6 @@ export class ResultMasking {
     const result = masked === text ? undefined : masked;
     cache.add(bytes, start, end, result);
     return result;
-  }
-
-  /** A JSON value masked value by value, or undefined when unchanged. */
-  private maskJson(text: string, counts: MaskCounts): string | undefined {
-    const masker = new JsonMasker(this.plan.redactor as NonNullable<MaskingPlan['redactor']>, counts);
-    const masked = masker.push(text) + masker.end();
-    return masked === text ? undefined : masked;
   }
 }
 

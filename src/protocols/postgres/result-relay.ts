@@ -1,17 +1,22 @@
 import { GatehouseError } from '../../core/errors.js';
+import { MaskCounts } from '../../masking/counts.js';
+import { type MaskedErrorMessage, maskErrorMessage, maskNotification, maskSetting } from './message-masking.js';
 import type { ResultMasking, RowShape } from './result-masking.js';
-import {
-  decodeBindResultFormats,
-  decodeRowDescription,
-  type FieldDescription,
-  withFormats,
-} from './row-description.js';
+import { decodeRowDescription, type FieldDescription } from './row-description.js';
 import type { StatementRun } from './statement-run.js';
-import { decodeCommandComplete } from './wire/backend-messages.js';
+import { decodeCommandComplete, decodeErrorFields } from './wire/backend-messages.js';
+import { FieldWriter } from './wire/field-writer.js';
 import type { Frame } from './wire/frame-reader.js';
+import { FRONTEND } from './wire/message-codes.js';
 
 /** Rows of each result kept (as text) for the audit capture; the capture's byte budget cuts it shorter. */
 const CAPTURE_ROWS = 50;
+/**
+ * Portals remembered (described, or described by the client) at most: the client picks the names, and the server
+ * drops portals at transaction end without a word. Past it both are forgotten: the gateway then describes each
+ * portal again itself, which costs a message, never a raw row.
+ */
+const REMEMBERED_PORTALS = 1024;
 
 /**
  * The result side of one connection, between the backend and the client: follows the current result's columns
@@ -24,15 +29,36 @@ export class ResultRelay {
   private fields: FieldDescription[] | undefined;
   private shape: RowShape | undefined;
   private copyOut = false;
-  /** Descriptions of prepared statements and portals, for Executes whose rows come without a RowDescription. */
+  /**
+   * The description of each portal (from the answer to a Describe of it, the client's or the gateway's), for rows
+   * that come without a RowDescription (an Execute's rows never have one). Kept in the order the backend confirms
+   * Bind, Describe and Close (see `PendingResponse.descriptions`).
+   */
   private readonly described = new Map<string, FieldDescription[]>();
-  private readonly portals = new Map<string, { statement: string; formats: number[] }>();
+  /**
+   * Portals the client has sent a Describe for since it bound them (as sent, not yet answered): an Execute of any
+   * other portal is preceded by the gateway's own Describe (see `describeBeforeExecute`).
+   */
+  private readonly clientDescribed = new Set<string>();
 
   constructor(readonly masking: ResultMasking | undefined) {}
 
-  /** Bind: the statement and result formats of its portal (rows of a described statement need both). */
-  bind(portal: string, statement: string, body: Buffer): void {
-    if (this.masking) this.portals.set(portal, { statement, formats: decodeBindResultFormats(body) });
+  /**
+   * Bind: the portal's earlier description no longer applies, from the moment the backend confirms the Bind (in
+   * order with the answers before it: a pipelined rebind of the unnamed portal never lends its shape to the rows
+   * of the one before). What is returned is applied then (see `PendingResponse.descriptions`).
+   */
+  bound(portal: string): (() => void) | undefined {
+    if (this.masking === undefined) return undefined;
+    this.clientDescribed.delete(portal);
+    return () => void this.described.delete(portal);
+  }
+
+  /** Close of a portal: as Bind, its description goes when the backend confirms it. */
+  closed(target: 'S' | 'P', name: string): (() => void) | undefined {
+    if (this.masking === undefined || target !== 'P') return undefined;
+    this.clientDescribed.delete(name);
+    return () => void this.described.delete(name);
   }
 
   /** A RowDescription whose column names must be read from the catalog before its rows can be masked. */
@@ -45,12 +71,47 @@ export class ResultRelay {
     this.shape = this.masking?.shape(this.fields);
   }
 
-  /** A Describe (`S:name` or `P:name`) was answered with the current RowDescription: remembered for its Executes. */
+  /** A Describe of `S:name` or `P:name` is sent to the backend (by the client or the gateway). */
+  describeSent(target: string): void {
+    if (this.masking === undefined || !target.startsWith('P:')) return;
+    if (this.clientDescribed.size >= REMEMBERED_PORTALS) this.clientDescribed.clear();
+    this.clientDescribed.add(target.slice(2));
+  }
+
+  /** A Describe of `S:name` or `P:name` failed or was skipped after an error: the portal counts as not described. */
+  describeLost(target: string): void {
+    if (target.startsWith('P:')) this.clientDescribed.delete(target.slice(2));
+  }
+
+  /**
+   * The Describe the gateway sends ahead of an Execute of `portal`, or undefined when none is needed. Masking needs
+   * each row's shape, and JDBC, pgx and porsager's postgres Describe a statement once and then Bind and Execute it
+   * in later batches without one; the backend's answer to this Describe is read, and not relayed (see
+   * `PendingResponse.injected`). Only for callers with a masking profile, and only for a portal the client did not
+   * describe since binding it: what the backend describes is the portal that runs, whatever the gateway tracked.
+   */
+  describeBeforeExecute(portal: string): Buffer | undefined {
+    if (this.masking === undefined || this.clientDescribed.has(portal)) return undefined;
+    return new FieldWriter().byte('P'.charCodeAt(0)).cstring(portal).message(FRONTEND.Describe);
+  }
+
+  /** A Describe (`S:name` or `P:name`) was answered with NoData: the portal returns no rows. */
+  describedEmpty(target: string): void {
+    if (target.startsWith('P:')) this.described.delete(target.slice(2));
+  }
+
+  /** A Describe (`S:name` or `P:name`) was answered with the current RowDescription: a portal's is remembered. */
   describedAs(target: string): void {
     if (this.fields === undefined) return;
-    this.described.set(target, this.fields);
-    // A statement's description has no result formats yet: its rows come later, described by their portal.
-    if (target.startsWith('S:')) this.end();
+    if (target.startsWith('P:')) {
+      if (this.described.size >= REMEMBERED_PORTALS) {
+        this.described.clear();
+        this.clientDescribed.clear();
+      }
+      this.described.set(target.slice(2), this.fields);
+    }
+    // A statement's description has no result formats yet, and no rows follow it: its portals are described.
+    else this.end();
   }
 
   commandComplete(frame: Frame, run: StatementRun | undefined): void {
@@ -104,6 +165,30 @@ export class ResultRelay {
     }
   }
 
+  /**
+   * An ErrorResponse or NoticeResponse with its values masked for callers with a masking profile (counted with the
+   * running statement's, if any); its SQLSTATE and message for the session's record.
+   */
+  maskError(frame: Frame, run: StatementRun | undefined): MaskedErrorMessage {
+    if (this.masking === undefined) {
+      const fields = decodeErrorFields(frame.body);
+      return { bytes: frame.bytes, code: fields['C'], message: fields['M'] };
+    }
+    return maskErrorMessage(frame.bytes, frame.body, this.masking.plan, run?.counts ?? new MaskCounts());
+  }
+
+  /** A NotificationResponse (NOTIFY payload) masked for callers with a masking profile. */
+  maskNotification(frame: Frame, run: StatementRun | undefined): Buffer {
+    if (this.masking === undefined) return frame.bytes;
+    return maskNotification(frame.bytes, frame.body, this.masking.plan, run?.counts ?? new MaskCounts());
+  }
+
+  /** A ParameterStatus whose value is content-scanned for callers with a masking profile (see `maskSetting`). */
+  maskParameterStatus(frame: Frame, name: string, value: string, run: StatementRun | undefined): Buffer {
+    if (this.masking === undefined) return frame.bytes;
+    return maskSetting(frame.bytes, name, value, this.masking.plan, run?.counts ?? new MaskCounts());
+  }
+
   copyOutResponse(frame: Frame): void {
     if (this.masking === undefined) return;
     // COPY's data carries no table or column names: column rules cannot be applied to it, so it is refused.
@@ -122,14 +207,9 @@ export class ResultRelay {
     this.copyOut = false;
   }
 
-  /** An Execute without a RowDescription in its answer: the description its portal (or statement) was given. */
+  /** An Execute without a RowDescription in its answer: the description its portal was given. */
   private describedFor(portal: string | undefined): FieldDescription[] | undefined {
-    if (portal === undefined) return undefined;
-    const direct = this.described.get(`P:${portal}`);
-    if (direct !== undefined) return direct;
-    const bound = this.portals.get(portal);
-    const statement = bound === undefined ? undefined : this.described.get(`S:${bound.statement}`);
-    return statement === undefined || bound === undefined ? undefined : withFormats(statement, bound.formats);
+    return portal === undefined ? undefined : this.described.get(portal);
   }
 }
 
