@@ -1,4 +1,4 @@
-import { GatehouseError } from '../core/errors.js';
+import { GatehouseError, type ErrorCode } from '../core/errors.js';
 import type { Review, ReviewState } from './review.js';
 
 export interface ReviewClientOptions {
@@ -71,8 +71,21 @@ export class ReviewClient {
     const data = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
     if (!response.ok) {
       const message = data.error?.message ?? `the gateway answered HTTP ${response.status}`;
-      throw new GatehouseError(response.status === 401 ? 'auth.invalid_token' : 'request.invalid', message);
+      throw new GatehouseError(refusalCode(response.status), message);
     }
     return data;
   }
+}
+
+/**
+ * The admin API's refusal as an error code: a malformed call or an unknown review is the caller's mistake (the CLI
+ * exits 2); a refused token, a decision the API would not take (403 own review, 409 already decided) or a failing
+ * gateway is the command failing (exit 1).
+ */
+function refusalCode(status: number): ErrorCode {
+  if (status === 400) return 'request.invalid';
+  if (status === 404) return 'request.not_found';
+  if (status === 401) return 'auth.invalid_token';
+  if (status >= 500) return 'upstream.unavailable';
+  return 'policy.denied';
 }

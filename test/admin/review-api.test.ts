@@ -172,7 +172,7 @@ describe('approvers: REST API, CLI and webhooks against a running gateway', () =
       ['access', 'request', '--resource', 'vectors', '--kind', 'write', '--for', '9h', '--reason', 'x'],
       { GATEHOUSE_TOKEN: indexerToken, GATEHOUSE_ADMIN_URL: g.admin },
     );
-    assert.equal(tooLong.code, 1);
+    assert.equal(tooLong.code, 2, 'a window over the maximum is a usage mistake (exit 2)');
     assert.match(tooLong.stderr, /longest write window on vectors is 120 minutes/);
   });
 

@@ -24,8 +24,12 @@ const RAW = {
 /** A value no detector recognises, masked only by its column rule. */
 const CODE = 'ZX81-QUIET-LAKE';
 
-/** Content scanning for everyone, plus column rules on items.email (tokenize) and items.code (redact). */
+/**
+ * Content scanning for everyone, plus column rules on items.email (tokenize) and items.code (redact). `shout` (made
+ * below) is vouched for as a read, so a reader may call it and its notices reach the masker.
+ */
 const MASKING = `
+    readFunctions: [shout]
     masking:
       columns:
         - column: items.email
