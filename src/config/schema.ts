@@ -171,7 +171,21 @@ const store = z
         spool: z.boolean().default(true),
       }),
     }),
-    z.strictObject({ postgres: z.strictObject({ url: z.string().min(1) }) }),
+    z.strictObject({
+      postgres: z.strictObject({
+        url: z.string().min(1),
+        /**
+         * This gateway instance's id: the name of the hash chain it appends to (one per instance, so replicas never
+         * wait for each other). Stable across restarts of the same instance. Default: GATEHOUSE_INSTANCE_ID, else an
+         * id made once from the host name and kept in `.gatehouse/instance-id`. Two running processes with one id are
+         * refused at start.
+         */
+        instanceId: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected letters, digits, ., _ or - (at most 63)')
+          .optional(),
+      }),
+    }),
   ])
   .default({ sqlite: { path: '.gatehouse/gatehouse.db', spool: true } });
 
@@ -231,6 +245,16 @@ const audit = z
          * could cut or rewrite that tail unseen. A minute keeps the window short for one signature and row a minute.
          */
         interval: duration.default(60_000),
+        /**
+         * With no signingKey, a key generated on first start and kept here (relative to the config file, outside the
+         * store), so checkpoints are signed by default.
+         */
+        keyFile: z.string().min(1).default('.gatehouse/audit-checkpoint.pem'),
+        /**
+         * Where checkpoints also go, outside the store: the name of an export sink, or a sink of their own (a file
+         * on other storage, a webhook). `audit verify --against FILE` checks the store against them.
+         */
+        sink: z.union([z.string().min(1), auditSink]).optional(),
       })
       .prefault({}),
     retention: z.strictObject({ maxAge: duration, interval: duration.default(3_600_000) }).optional(),

@@ -97,7 +97,7 @@ export class StoreReader {
     }
     const rows = await this.events()
       .where(sql<string>`chain`, '=', chain)
-      .where(sql<number>`seq`, ">", afterSeq)
+      .where(sql<number>`seq`, '>', afterSeq)
       .orderBy(sql`seq`)
       .limit(take)
       .execute();

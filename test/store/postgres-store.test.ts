@@ -44,24 +44,79 @@ async function freshDatabaseUrl(): Promise<string> {
 storeContract('PostgreSQL', async () => PostgresStore.open(await freshDatabaseUrl()));
 
 describe('PostgresStore', () => {
-  it('two replicas on one database, migrating and appending concurrently, extend one chain', async () => {
+  it('two replicas on one database, migrating and appending concurrently, each extend their own chain', async () => {
     const url = await freshDatabaseUrl();
-    const replicas = [await PostgresStore.open(url), await PostgresStore.open(url)];
+    const replicas = [
+      await PostgresStore.open(url, { chain: 'replica-a' }),
+      await PostgresStore.open(url, { chain: 'replica-b' }),
+    ];
     try {
       await Promise.all(replicas.map((r) => r.migrate()));
+      await Promise.all(replicas.map((r) => r.claimChain()));
       const batches = Array.from({ length: 60 }, (_, i) => sessionEvents(`r-${i}`, i * 10));
       const results = await Promise.all(batches.map((b, i) => replicas[i % 2]!.appendEvents(b)));
       const all = await readAll(replicas[0]!);
       assert.equal(all.length, 240);
-      assert.deepEqual(
-        all.map((e) => e.id),
-        all.map((_, i) => i + 1),
-      );
+      assert.equal(new Set(all.map((e) => e.id)).size, 240, 'row ids are unique across chains');
+      for (const chain of ['replica-a', 'replica-b']) {
+        const own = all.filter((e) => e.chain === chain);
+        assert.deepEqual(
+          own.map((e) => e.seq),
+          own.map((_, i) => i + 1),
+        );
+      }
       assertChain(all);
       assertBatchesContiguous(all, results);
       assert.deepEqual(await readAll(replicas[1]!), all);
+      assert.deepEqual(await replicas[1]!.listChains(), ['replica-a', 'replica-b']);
     } finally {
       await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+
+  it('refuses a second process claiming the same instance chain, and lets it in once the first is gone', async () => {
+    const url = await freshDatabaseUrl();
+    const first = await PostgresStore.open(url, { chain: 'twin' });
+    const second = await PostgresStore.open(url, { chain: 'twin' });
+    try {
+      await first.migrate();
+      await first.claimChain();
+      await first.appendEvents(sessionEvents('one', 1));
+      await assert.rejects(second.claimChain(), /audit chain "twin" is held by another running gateway process/);
+      await first.close();
+      await second.claimChain();
+      const [link] = await second.appendEvents(sessionEvents('two', 2));
+      assert.equal(link?.seq, 5, 'a restarted instance continues its own chain');
+      assertChain(await readAll(second));
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('a claimed chain recovers from a dropped connection without a restart', async () => {
+    const url = await freshDatabaseUrl();
+    const store = await PostgresStore.open(url, { chain: 'dropped' });
+    try {
+      await store.migrate();
+      await store.claimChain();
+      await store.appendEvents(sessionEvents('before', 1));
+      await admin((client) =>
+        client.query(
+          "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'gatehouse dropped'",
+        ),
+      );
+      // The first append after the drop may fail (its connection is gone); the next reconnects and re-reads the head.
+      await store.appendEvents(sessionEvents('during', 2)).catch(() => undefined);
+      await store.appendEvents(sessionEvents('after', 3));
+      const all = await readAll(store);
+      assertChain(all);
+      assert.deepEqual(
+        all.map((e) => e.seq),
+        all.map((_, i) => i + 1),
+      );
+    } finally {
+      await store.close();
     }
   });
 

@@ -90,8 +90,9 @@ export class ChainWriter {
           hash,
         }));
       } catch (error) {
-        // A statement the server refused changed nothing; a broken connection may have committed it or not.
-        if (!(error instanceof pg.DatabaseError)) await this.drop(client);
+        // A statement the server refused changed nothing, but the connection may be the thing that failed (a
+        // terminated backend answers with an error too) and may have committed it or not: start again from the store.
+        await this.drop(client);
         throw error;
       }
     });
