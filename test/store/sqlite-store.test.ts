@@ -154,7 +154,7 @@ describe('SqliteStore', () => {
     await again.migrate();
     const stored = await readAll(again);
     assert.deepEqual(
-      stored.map(({ id, prevHash, hash }) => ({ id, prevHash, hash })),
+      stored.map(({ id, chain, seq, prevHash, hash }) => ({ id, chain, seq, prevHash, hash })),
       written,
     );
     assert.equal(stored[0]?.sessionId, 'persisted');
