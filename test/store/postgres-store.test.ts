@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { verifyStore } from '../../src/audit/chain-verifier.js';
+import { CheckpointSigner, keyRing } from '../../src/audit/checkpoint.js';
+import { chainLinks, serialiseEvents } from '../../src/store/hash-chain.js';
+import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../../src/store/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
 import { assertBatchesContiguous, assertChain, readAll, sessionEvents, storeContract } from './store-contract.js';
@@ -117,6 +122,64 @@ describe('PostgresStore', () => {
       );
     } finally {
       await store.close();
+    }
+  });
+
+  it('migrates a single-chain log: its events become the default chain, which verifies and continues', async () => {
+    const url = await freshDatabaseUrl();
+    // The schema as it was before chains were per instance, with a log and a checkpoint written then.
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const db = new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) });
+    const old = await new Migrator({ db, provider: migrationProvider('postgres'), ...MIGRATION_TABLES }).migrateTo(
+      '0005_audit_spool_cursors',
+    );
+    assert.equal(old.error, undefined);
+    const events = serialiseEvents([...sessionEvents('old-1', 10), ...sessionEvents('old-2', 20)]);
+    const links = chainLinks(undefined, events);
+    for (const [i, e] of events.entries()) {
+      const link = links[i]!;
+      await pool.query(
+        'insert into audit_events (id, session_id, type, at, payload, prev_hash, hash) values ($1, $2, $3, $4, $5, $6, $7)',
+        [link.seq, e.sessionId, e.type, e.at, e.payloadJson, link.prevHash, link.hash],
+      );
+    }
+    const { signer } = CheckpointSigner.generate();
+    const signed = signer.sign({ chain: 'default', eventId: 8, hash: links[7]!.hash, at: 30, reason: 'periodic' });
+    await pool.query(
+      'insert into audit_checkpoints (event_id, hash, at, reason, key_id, signature) values ($1, $2, $3, $4, $5, $6)',
+      [signed.eventId, signed.hash, signed.at, signed.reason, signed.keyId, signed.signature],
+    );
+    await db.destroy();
+
+    const continued = await PostgresStore.open(url, { chain: 'default' });
+    const added = await PostgresStore.open(url, { chain: 'new-replica' });
+    try {
+      await continued.migrate();
+      await continued.claimChain();
+      await added.claimChain();
+      const [next] = await continued.appendEvents(sessionEvents('old-3', 30));
+      assert.deepEqual([next?.chain, next?.seq, next?.id, next?.prevHash], ['default', 9, 9, links[7]!.hash]);
+      const [other] = await added.appendEvents(sessionEvents('new-1', 40));
+      assert.deepEqual(
+        [other?.chain, other?.seq, other?.id],
+        ['new-replica', 1, 13],
+        'row ids continue after the old ones',
+      );
+      assertChain(await readAll(continued));
+      const report = await verifyStore(continued, { keys: keyRing([signer.publicKey]) });
+      assert.ok(report.ok, JSON.stringify(report));
+      assert.deepEqual(
+        report.chains.map((c) => [c.chain, c.events, c.signedCheckpoints]),
+        [
+          ['default', 12, 1],
+          ['new-replica', 4, 0],
+        ],
+      );
+      assert.equal((await continued.getSession('old-3'))?.events.length, 4);
+      assert.equal((await continued.readChain('default', 0, 100)).length, 12);
+    } finally {
+      await continued.close();
+      await added.close();
     }
   });
 
