@@ -77,12 +77,16 @@ export function ofSessions(
 }
 
 /**
- * One catch-up on a Kysely transaction (PostgreSQL, and prunes): each chain's cursor row is locked, so replicas take
- * turns per chain. Returns how many events it passed, over all chains (0 when the index is at every head).
+ * One catch-up on a Kysely transaction (PostgreSQL, and prunes): each chain's cursor row is locked; with `skipLocked`
+ * (the periodic catch-up), a chain another replica is indexing right now is skipped (it is being done), so replicas
+ * never wait for each other there. Returns
+ * how many events it passed, over the chains it took (0 when those are at their heads).
  */
-export async function catchUpIn(trx: Transaction<StoreSchema>): Promise<number> {
+export async function catchUpIn(trx: Transaction<StoreSchema>, skipLocked = false): Promise<number> {
+  // A prune waits instead: it needs every chain indexed to know which sessions still have events.
+  const lock = skipLocked ? sql`for update skip locked` : sql`for update`;
   const chains = await sql<{ chain: string; indexed_seq: string | number }>`
-    select chain, indexed_seq from audit_chains order by chain for update`.execute(trx);
+    select chain, indexed_seq from audit_chains order by chain ${lock}`.execute(trx);
   let passed = 0;
   for (const { chain, indexed_seq } of chains.rows) {
     const head = await sql<{ seq: string | number | null }>`

@@ -160,7 +160,7 @@ export class PostgresStore extends KyselyStore implements Store {
 
   async indexSessionEvents(): Promise<number> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
-    return this.kysely.transaction().execute(catchUpIn);
+    return this.kysely.transaction().execute((trx) => catchUpIn(trx, true));
   }
 
   ping(): Promise<void> {
