@@ -34,7 +34,14 @@ export class ChainWriter {
 
   /** Connects, takes the chain's lock (refusing if another process holds it) and reads the chain's head. */
   async claim(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: `gatehouse ${this.chain}` });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: `gatehouse ${this.chain}`,
+      keepAlive: true,
+      // The server drops the lock with the connection: if this host vanishes without closing it, keepalives let the
+      // server notice within about 25 s, so the instance can start again elsewhere (a killed process closes at once).
+      options: '-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3',
+    });
     // Without a listener a dropped connection's error would crash the process; the next append reconnects.
     client.on('error', () => {
       if (this.client === client) this.client = undefined;
