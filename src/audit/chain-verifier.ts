@@ -17,8 +17,6 @@ export interface ChainProblem {
   readonly kind: ProblemKind;
   /** The chain's position where it first breaks (for a forged checkpoint, the position it claims to cover). */
   readonly eventId: number;
-  /** The stored row id of the event at that position, when there is one. */
-  readonly rowId?: number;
   readonly message: string;
 }
 
@@ -299,7 +297,6 @@ class ChainWalk {
       // Positions in the chain stand in for ids from here on: they are what the hashes cover.
       const page = (await this.store.readChain(this.chain, this.afterId, this.pageSize)).map((e) => ({
         ...e,
-        rowId: e.id,
         id: e.seq,
       }));
       const kept = this.untilId === undefined ? page : page.filter((e) => e.id <= this.untilId!);

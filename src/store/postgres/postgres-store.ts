@@ -22,7 +22,7 @@ import { appendStatement, CHAIN_LOCK_SQL, ChainWriter } from './chain-writer.js'
 const MIGRATE_LOCK = 0x676174656d6967n;
 
 export interface PostgresStoreOptions {
-  /** Most pooled connections; appends hold one for a few round trips, reads for one query. */
+  /** Most pooled connections, for reads, the session index and unclaimed appends (a claimed chain has its own). */
   readonly maxConnections?: number;
   /** The chain this store appends to: the gateway instance's id (default: `default`). */
   readonly chain?: string;
@@ -30,7 +30,8 @@ export interface PostgresStoreOptions {
 
 /**
  * The shared store for several gateway replicas: the same tables and migrations as the SQLite store, on a `pg` pool.
- * Reads go through Kysely; appends use raw SQL with array parameters so a whole batch costs four round trips.
+ * Reads go through Kysely. Each gateway instance appends to its own hash chain (`chain`) through a ChainWriter (one
+ * statement, one round trip per batch, no lock shared with other replicas); see `claimChain`.
  */
 export class PostgresStore extends KyselyStore implements Store {
   readonly dialect = 'postgres' as const;
