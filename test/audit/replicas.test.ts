@@ -192,6 +192,39 @@ describe('two gateway replicas on one PostgreSQL store', () => {
     assert.match(sent, /"chain":"a"/);
     assert.match(sent, /"chain":"b"/);
 
+    // Sessions recorded by either instance are read through the other's config (one store), in time order.
+    const firsts = await admin(
+      (c) =>
+        c.query<{ chain: string; session_id: string }>(
+          'select distinct on (chain) chain, session_id from audit_events order by chain, seq',
+        ),
+      'recorded',
+    );
+    assert.deepEqual(
+      firsts.rows.map((r) => r.chain),
+      ['a', 'b'],
+    );
+    for (const { chain, session_id } of firsts.rows) {
+      const show = cli([
+        'sessions',
+        'show',
+        session_id,
+        '--json',
+        '-c',
+        join(dir, chain === 'a' ? 'b.yaml' : 'a.yaml'),
+      ]);
+      assert.equal(show.status, 0, show.out);
+      const events = (JSON.parse(show.out) as { events: { chain: string; at: number }[] }).events;
+      assert.ok(events.length >= 2 && events.every((e) => e.chain === chain));
+      const at = events.map((e) => e.at);
+      assert.deepEqual(
+        at,
+        [...at].sort((x, y) => x - y),
+      );
+    }
+    const report = cli(['report', '--since', '1d', '--json', '-c', join(dir, 'b.yaml')]);
+    assert.equal(report.status, 0, report.out);
+
     const exported = cli(['audit', 'export', '-c', join(dir, 'a.yaml')]);
     assert.equal(exported.status, 0, exported.out);
     const lines = exported.out
