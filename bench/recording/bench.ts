@@ -475,7 +475,7 @@ async function recorded(
     return { script: c.script, mode: c.mode, clients: c.clients, operations, folded, eventsPerStatement };
   });
   auditLog.close();
-  return { events: head?.id ?? 0, folding };
+  return { events: head?.seq ?? 0, folding };
 }
 
 function ofCase(s: Sample, c: Case): boolean {

@@ -1,10 +1,13 @@
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
+import { GatehouseError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import { CheckpointSigner } from './checkpoint.js';
+import { loadOrCreateCheckpointKey } from './checkpoint-key.js';
 import { AuditCheckpointer } from './checkpointer.js';
-import { createSink } from './export-sink.js';
+import { createSink, type ExportSink } from './export-sink.js';
 import { AuditExporter } from './exporter.js';
 import { ForensicVault } from './forensic.js';
 import { AuditRetention } from './retention.js';
@@ -35,23 +38,26 @@ export class AuditServices {
     if (!store.indexesInBackground) {
       this.sessionIndexer = new SessionIndexer(store, { intervalMs: SESSION_INDEX_INTERVAL_MS, logger: log });
     }
+    // Tamper evidence by default: without a configured key, one generated on first start (see checkpoint-key.ts).
     const signer =
-      config.checkpoints.signingKey !== undefined ? CheckpointSigner.fromPem(config.checkpoints.signingKey) : undefined;
-    if (signer) {
-      this.checkpointer = new AuditCheckpointer(store, signer, {
-        intervalMs: config.checkpoints.interval,
+      config.checkpoints.signingKey !== undefined
+        ? CheckpointSigner.fromPem(config.checkpoints.signingKey)
+        : loadOrCreateCheckpointKey(resolve(baseDir, config.checkpoints.keyFile), log);
+    const sink = checkpointSink(config, baseDir);
+    this.checkpointer = new AuditCheckpointer(store, signer, {
+      intervalMs: config.checkpoints.interval,
+      clock,
+      logger: log,
+      ...(sink ? { sink } : {}),
+    });
+    if (config.retention) {
+      this.retention = new AuditRetention(store, signer, this.checkpointer, {
+        maxAgeMs: config.retention.maxAge,
+        intervalMs: config.retention.interval,
         clock,
         logger: log,
+        exportSinks: config.export.sinks.map((s) => s.name),
       });
-      if (config.retention) {
-        this.retention = new AuditRetention(store, signer, this.checkpointer, {
-          maxAgeMs: config.retention.maxAge,
-          intervalMs: config.retention.interval,
-          clock,
-          logger: log,
-          exportSinks: config.export.sinks.map((s) => s.name),
-        });
-      }
     }
     if (config.export.sinks.length > 0) {
       this.exporter = new AuditExporter(
@@ -77,4 +83,14 @@ export class AuditServices {
     await this.checkpointer?.stop();
     await this.exporter?.stop();
   }
+}
+
+/** `audit.checkpoints.sink`: an export sink named, or a sink of its own. */
+function checkpointSink(config: AuditConfig, baseDir: string): ExportSink | undefined {
+  const sink = config.checkpoints.sink;
+  if (sink === undefined) return undefined;
+  if (typeof sink !== 'string') return createSink(sink, baseDir);
+  const named = config.export.sinks.find((s) => s.name === sink);
+  if (!named) throw new GatehouseError('config.invalid', `audit.checkpoints.sink: no export sink is named "${sink}"`);
+  return createSink(named, baseDir);
 }

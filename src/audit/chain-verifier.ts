@@ -1,5 +1,5 @@
-import { eventHash, GENESIS_HASH } from '../store/hash-chain.js';
-import type { Store, StoredCheckpoint } from '../store/store.js';
+import { eventHash, genesisHash } from '../store/hash-chain.js';
+import type { SignedCheckpoint, Store, StoredCheckpoint } from '../store/store.js';
 import { type CheckpointCheck, checkCheckpoint, type PublicKeyRing } from './checkpoint.js';
 import type { AuditEvent } from './event.js';
 
@@ -15,19 +15,23 @@ export type ProblemKind =
 
 export interface ChainProblem {
   readonly kind: ProblemKind;
-  /** The event where the chain first breaks (for a forged checkpoint, the event it claims to cover). */
+  /** The chain's position where it first breaks (for a forged checkpoint, the position it claims to cover). */
   readonly eventId: number;
   readonly message: string;
 }
 
 export interface ChainReport {
+  readonly chain: string;
   readonly ok: boolean;
   readonly events: number;
+  /** First and last positions in the chain. */
   readonly firstId: number | null;
   readonly lastId: number | null;
   readonly checkpoints: number;
   /** Checkpoints whose signature was checked and is valid. */
   readonly signedCheckpoints: number;
+  /** Of them, checkpoints that were sent out of the store (`--against`) and checked against it. */
+  readonly externalCheckpoints: number;
   /** The signed checkpoint anchoring the first kept event after pruning, if history was pruned. */
   readonly anchor?: StoredCheckpoint;
   /** Events after the last valid signed checkpoint: intact, but an attacker could have appended them. */
@@ -39,8 +43,27 @@ export interface VerifyOptions {
   /** Public keys that may have signed checkpoints; without any, signatures cannot be checked. */
   readonly keys: PublicKeyRing;
   readonly pageSize?: number;
-  /** Stop after this event (retention checks the part it is about to prune). */
+  /** Stop after this position (retention checks the part it is about to prune). */
   readonly untilId?: number;
+  /**
+   * Checkpoints that were sent out of the store (a sink's file): the chain must agree with them too, so a store whose
+   * chain and checkpoints were both rewritten is still caught.
+   */
+  readonly external?: readonly SignedCheckpoint[];
+}
+
+export interface StoreReport {
+  readonly ok: boolean;
+  readonly chains: readonly ChainReport[];
+}
+
+/** Verifies every chain in the store (and every chain the external checkpoints name), each on its own. */
+export async function verifyStore(store: Store, options: VerifyOptions): Promise<StoreReport> {
+  const names = new Set(await store.listChains());
+  for (const c of options.external ?? []) names.add(c.chain);
+  const chains: ChainReport[] = [];
+  for (const chain of [...names].sort()) chains.push(await verifyChain(store, chain, options));
+  return { ok: chains.every((c) => c.ok), chains };
 }
 
 /** How far from its stored position an event's content is searched for, to tell moves from edits. */
@@ -52,8 +75,13 @@ const MAX_SHIFT = 8;
  * ids (deleted), an event that does not belong where it is (inserted, reordered), a chain that disagrees with a signed
  * checkpoint (rewritten) or ends before one (truncated), pruned history with no signed anchor (unanchored).
  */
-export async function verifyChain(store: Store, options: VerifyOptions): Promise<ChainReport> {
-  const checkpoints = await store.listCheckpoints();
+export async function verifyChain(store: Store, chain: string, options: VerifyOptions): Promise<ChainReport> {
+  const stored = await store.listCheckpoints(chain);
+  // Sent-out checkpoints get negative ids, so messages can tell them from the store's.
+  const external = (options.external ?? [])
+    .filter((c) => c.chain === chain)
+    .map((c, i): StoredCheckpoint => ({ ...c, id: -(i + 1) }));
+  const checkpoints = [...stored, ...external];
   const status = new Map<number, CheckpointCheck>();
   for (const c of checkpoints) status.set(c.id, checkCheckpoint(c, options.keys));
   const canCheck = options.keys.size > 0;
@@ -68,8 +96,8 @@ export async function verifyChain(store: Store, options: VerifyOptions): Promise
         eventId: c.eventId,
         message:
           s === 'unknown-key'
-            ? `checkpoint #${c.id} (event ${c.eventId}) is signed with unknown key ${c.keyId}`
-            : `checkpoint #${c.id} (event ${c.eventId}) has an invalid signature: it was forged or altered`,
+            ? `${name(c)} (event ${c.eventId}) is signed with unknown key ${c.keyId}`
+            : `${name(c)} (event ${c.eventId}) has an invalid signature: it was forged or altered`,
       };
     }
   }
@@ -77,7 +105,7 @@ export async function verifyChain(store: Store, options: VerifyOptions): Promise
   const byEvent = new Map<number, StoredCheckpoint[]>();
   for (const c of trusted) byEvent.set(c.eventId, [...(byEvent.get(c.eventId) ?? []), c]);
 
-  const walk = new ChainWalk(store, options.pageSize ?? 1000, options.untilId);
+  const walk = new ChainWalk(store, chain, options.pageSize ?? 1000, options.untilId);
   let count = 0;
   let firstId: number | null = null;
   let lastId: number | null = null;
@@ -86,23 +114,25 @@ export async function verifyChain(store: Store, options: VerifyOptions): Promise
   const finish = (problem?: ChainProblem): ChainReport => {
     const p = forged ?? problem;
     return {
+      chain,
       ok: p === undefined,
       events: count,
       firstId,
       lastId,
       checkpoints: checkpoints.length,
       signedCheckpoints: signed,
+      externalCheckpoints: external.filter((c) => status.get(c.id) === 'valid').length,
       ...(anchor ? { anchor } : {}),
       unsignedTail: lastId === null ? 0 : lastId - Math.max(lastSignedId, (firstId ?? 1) - 1),
       ...(p ? { problem: p } : {}),
     };
   };
 
-  let expected: Expected = { id: 1, prevHash: GENESIS_HASH };
+  let expected: Expected = { id: 1, prevHash: genesisHash(chain) };
   const first = await walk.peek(0);
   if (first && first.id !== 1) {
     // History was pruned: the first kept event must follow a signed checkpoint.
-    anchor = trusted.find((c) => c.eventId === first.id - 1 && c.hash === first.prevHash);
+    anchor = trusted.find((c) => c.id > 0 && c.eventId === first.id - 1 && c.hash === first.prevHash);
     if (!anchor || !canCheck) {
       return finish({
         kind: 'unanchored',
@@ -124,7 +154,7 @@ export async function verifyChain(store: Store, options: VerifyOptions): Promise
         return finish({
           kind: 'rewritten',
           eventId: e.id,
-          message: `event ${e.id} differs from signed checkpoint #${c.id}: the log was rewritten at or before event ${e.id}`,
+          message: `event ${e.id} differs from ${name(c)}: the log was rewritten at or before event ${e.id}`,
         });
       }
       if (status.get(c.id) === 'valid') lastSignedId = e.id;
@@ -142,11 +172,16 @@ export async function verifyChain(store: Store, options: VerifyOptions): Promise
       return finish({
         kind: 'truncated',
         eventId: (lastId ?? 0) + 1,
-        message: `events ${(lastId ?? 0) + 1}..${beyond.eventId} are missing: signed checkpoint #${beyond.id} covers event ${beyond.eventId} but the log ends at ${lastId ?? 'nothing'}`,
+        message: `events ${(lastId ?? 0) + 1}..${beyond.eventId} are missing: ${name(beyond)} covers event ${beyond.eventId} but the log ends at ${lastId ?? 'nothing'}`,
       });
     }
   }
   return finish();
+}
+
+/** How a message names a checkpoint: the store's by its id, a sent-out one as such. */
+function name(c: StoredCheckpoint): string {
+  return c.id > 0 ? `signed checkpoint #${c.id}` : 'a signed checkpoint sent out of the store';
 }
 
 interface Expected {
@@ -242,6 +277,7 @@ class ChainWalk {
 
   constructor(
     private readonly store: Store,
+    private readonly chain: string,
     private readonly pageSize: number,
     private readonly untilId: number | undefined,
   ) {}
@@ -258,7 +294,11 @@ class ChainWalk {
 
   private async fill(): Promise<void> {
     while (this.buffer.length < 2 && !this.done) {
-      const page = await this.store.readEvents(this.afterId, this.pageSize);
+      // Positions in the chain stand in for ids from here on: they are what the hashes cover.
+      const page = (await this.store.readChain(this.chain, this.afterId, this.pageSize)).map((e) => ({
+        ...e,
+        id: e.seq,
+      }));
       const kept = this.untilId === undefined ? page : page.filter((e) => e.id <= this.untilId!);
       this.buffer.push(...kept);
       if (page.length < this.pageSize || kept.length < page.length) this.done = true;

@@ -8,19 +8,30 @@ import {
   verify,
 } from 'node:crypto';
 import { GatehouseError } from '../core/errors.js';
+import { DEFAULT_CHAIN } from '../store/hash-chain.js';
 import type { SignedCheckpoint } from '../store/store.js';
 
 /** What a checkpoint states before it is signed. */
 export interface CheckpointStatement {
+  /** The chain signed (a gateway instance's). */
+  readonly chain: string;
+  /** The position in that chain of the event signed. */
   readonly eventId: number;
   readonly hash: string;
   readonly at: number;
   readonly reason: string;
 }
 
-/** The exact bytes signed: a versioned JSON array, so no field can run into the next. */
+/**
+ * The exact bytes signed: a versioned JSON array, so no field can run into the next. v2 names the chain; the default
+ * chain keeps v1 (no chain), so checkpoints signed before chains were per instance still verify.
+ */
 export function checkpointMessage(c: CheckpointStatement): Buffer {
-  return Buffer.from(JSON.stringify(['gatehouse-checkpoint-v1', c.eventId, c.hash, c.at, c.reason]), 'utf8');
+  const fields =
+    c.chain === DEFAULT_CHAIN
+      ? ['gatehouse-checkpoint-v1', c.eventId, c.hash, c.at, c.reason]
+      : ['gatehouse-checkpoint-v2', c.chain, c.eventId, c.hash, c.at, c.reason];
+  return Buffer.from(JSON.stringify(fields), 'utf8');
 }
 
 /** First 16 hex digits of the sha256 of the public key's SPKI DER: names the key without revealing anything. */
@@ -58,6 +69,15 @@ export class CheckpointSigner {
   sign(statement: CheckpointStatement): SignedCheckpoint {
     const signature = sign(null, checkpointMessage(statement), this.privateKey).toString('base64');
     return { ...statement, keyId: this.keyId, signature };
+  }
+
+  /** The private key as PKCS#8 PEM (to write a generated key to its file). */
+  static generate(): { signer: CheckpointSigner; privatePem: string } {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    return {
+      signer: new CheckpointSigner(privateKey),
+      privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
   }
 }
 

@@ -23,8 +23,12 @@ export interface AuditEventInput {
 }
 
 export interface AuditEvent extends AuditEventInput {
-  /** Position in the whole log, strictly increasing. */
+  /** Row id: unique in the store and increasing with time, across every instance's chain. */
   readonly id: number;
+  /** The hash chain the event belongs to: the gateway instance that recorded it (`default` on SQLite). */
+  readonly chain: string;
+  /** Position in its chain, from 1 with no gaps; what the hash covers (equal to `id` on the default chain). */
+  readonly seq: number;
   /** sha256 hex of the previous event's hash and this event's canonical content. */
   readonly hash: string;
   readonly prevHash: string;

@@ -14,6 +14,8 @@ export interface ExportSink {
 export function exportLine(e: AuditEvent): string {
   return JSON.stringify({
     id: e.id,
+    chain: e.chain,
+    seq: e.seq,
     sessionId: e.sessionId,
     type: e.type,
     at: new Date(e.at).toISOString(),

@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../store/store.js';
+import { mergeChains } from './chain-merge.js';
+import type { AuditEvent } from './event.js';
 import { type ExportSink, exportLine } from './export-sink.js';
 
 export interface AuditExporterOptions {
@@ -14,7 +16,7 @@ export interface AuditExporterOptions {
 }
 
 /**
- * Continuous export for a SIEM: each sink reads the log after its cursor, delivers a batch, and only then moves the
+ * Continuous export for a SIEM: each sink reads every chain after its cursor there, delivers a batch, and only then moves the
  * cursor (stored in the store, so it survives restarts). At-least-once: a crash between delivery and the cursor
  * update sends that batch again; receivers deduplicate by event id.
  */
@@ -47,12 +49,24 @@ export class AuditExporter {
     }
   }
 
+  /**
+   * Reads up to `batch` events after the sink's cursor in each chain, delivers the earliest `batch` of them in time
+   * order, then moves each chain's cursor to the last of its events delivered. The cursor is a position per chain, so
+   * an event committed late by a slow replica is never skipped, whatever its time.
+   */
   private async deliverBatch(sink: ExportSink): Promise<number> {
-    const cursor = await this.store.exportCursor(sink.name);
-    const events = await this.store.readEvents(cursor, this.options.batch);
+    const { batch } = this.options;
+    const cursors = await this.store.exportCursors(sink.name);
+    const pending: (readonly AuditEvent[])[] = [];
+    for (const chain of await this.store.listChains()) {
+      pending.push(await this.store.readChain(chain, cursors.get(chain) ?? 0, batch));
+    }
+    const events = mergeChains(pending, batch);
     if (events.length === 0) return 0;
     await sink.deliver(events.map((e) => `${exportLine(e)}\n`).join(''));
-    await this.store.saveExportCursor(sink.name, events.at(-1)!.id, this.options.clock.now());
+    const moved = new Map<string, number>();
+    for (const e of events) moved.set(e.chain, Math.max(moved.get(e.chain) ?? 0, e.seq));
+    await this.store.saveExportCursors(sink.name, moved, this.options.clock.now());
     return events.length;
   }
 

@@ -15,12 +15,13 @@ export interface AuditRetentionOptions {
 }
 
 export interface PruneOutcome extends PruneResult {
+  /** The last position pruned (of the last chain pruned, when several were). */
   readonly throughId: number;
 }
 
 /**
- * Prunes sessions older than the retention age without breaking verification: the kept part of the chain is
- * anchored by a signed checkpoint of the last pruned event. Before signing that anchor, the part about to go is
+ * Prunes sessions older than the retention age, chain by chain, without breaking verification: the kept part of
+ * each chain is anchored by a signed checkpoint of its last pruned event. Before signing that anchor, the part about to go is
  * verified, so a tampered history is never laundered into a valid-looking signature.
  */
 export class AuditRetention {
@@ -56,22 +57,49 @@ export class AuditRetention {
   }
 
   private async prune(): Promise<PruneOutcome | undefined> {
-    const { store, options } = this;
-    let through = await store.retentionBoundary(options.clock.now() - options.maxAgeMs);
-    for (const sink of options.exportSinks ?? []) through = Math.min(through, await store.exportCursor(sink));
-    if (through <= 0) return undefined;
-    // Checkpoint the head first: the whole chain as it stands is signed before anything is removed.
+    // Checkpoint this instance's head first: its chain as it stands is signed before anything is removed.
     await this.checkpointer.checkpoint('pre-prune');
-    const check = await verifyChain(store, { keys: keyRing([this.signer.publicKey]), untilId: through });
+    let total: PruneOutcome | undefined;
+    // Every chain, not only this instance's: chains of replicas that are gone would otherwise be kept for ever.
+    for (const chain of await this.store.listChains()) {
+      const outcome = await this.pruneChain(chain);
+      if (outcome) {
+        total = {
+          throughId: outcome.throughId,
+          events: (total?.events ?? 0) + outcome.events,
+          sessions: (total?.sessions ?? 0) + outcome.sessions,
+        };
+      }
+    }
+    return total;
+  }
+
+  private async pruneChain(chain: string): Promise<PruneOutcome | undefined> {
+    const { store, options } = this;
+    let through = await store.retentionBoundary(chain, options.clock.now() - options.maxAgeMs);
+    for (const sink of options.exportSinks ?? []) {
+      through = Math.min(through, (await store.exportCursors(sink)).get(chain) ?? 0);
+    }
+    if (through <= 0) return undefined;
+    const check = await verifyChain(store, chain, { keys: keyRing([this.signer.publicKey]), untilId: through });
     if (!check.ok) {
-      options.logger.error({ problem: check.problem }, 'audit chain does not verify; retention will not prune');
+      options.logger.error(
+        { chain, problem: check.problem },
+        'audit chain does not verify; retention will not prune it',
+      );
       return undefined;
     }
-    const [last] = await store.readEvents(through - 1, 1);
-    if (!last || last.id !== through) return undefined;
-    const anchor = this.signer.sign({ eventId: last.id, hash: last.hash, at: options.clock.now(), reason: 'prune' });
+    const [last] = await store.readChain(chain, through - 1, 1);
+    if (!last || last.seq !== through) return undefined;
+    const anchor = this.signer.sign({
+      chain,
+      eventId: last.seq,
+      hash: last.hash,
+      at: options.clock.now(),
+      reason: 'prune',
+    });
     const result = await store.prune(through, anchor);
-    options.logger.info({ throughId: through, ...result }, 'audit retention pruned old sessions');
+    options.logger.info({ chain, throughId: through, ...result }, 'audit retention pruned old sessions');
     return { throughId: through, ...result };
   }
 }

@@ -158,6 +158,13 @@ const store = z
       postgres: z
         .strictObject({
           url: z.string().min(1).describe('postgres:// URL of the shared store database (use a secret reference).'),
+          instanceId: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected letters, digits, ., _ or - (at most 63)')
+            .optional()
+            .describe(
+              "This gateway instance's id: the name of the hash chain it appends to (one per instance, so replicas never wait for each other). Stable across restarts of the same instance. Default: GATEHOUSE_INSTANCE_ID, else an id made once from the host name and kept in `.gatehouse/instance-id`. Two running processes with one id are refused at start.",
+            ),
         })
         .describe('A shared PostgreSQL store, for several gateway replicas.'),
     }),
@@ -251,6 +258,19 @@ const audit = z
           .default(60_000)
           .describe(
             'Events after the last signed checkpoint are hash-linked but not signed: someone able to write the store could cut or rewrite that tail unseen. A minute keeps the window short for one signature and row a minute.',
+          ),
+        keyFile: z
+          .string()
+          .min(1)
+          .default('.gatehouse/audit-checkpoint.pem')
+          .describe(
+            'With no signingKey, a key generated on first start and kept here (relative to the config file, outside the store), so checkpoints are signed by default.',
+          ),
+        sink: z
+          .union([z.string().min(1), auditSink])
+          .optional()
+          .describe(
+            'Where checkpoints also go, outside the store: the name of an export sink, or a sink of its own (a file on other storage, a webhook). `audit verify --against FILE` checks the store against them.',
           ),
       })
       .prefault({})

@@ -1,6 +1,6 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import type { ChainHead } from './hash-chain.js';
-import type { AuditCheckpointsTable, ForensicCopiesTable, StoreSchema } from './migrations.js';
+import { type ChainHead, DEFAULT_CHAIN, type NamedChainHead } from './hash-chain.js';
+import type { AuditCheckpointsTable, ForensicCopiesTable, StoreDialect, StoreSchema } from './migrations.js';
 import { catchUpIn, ofSessions } from './session-event-index.js';
 import type { ForensicCopy, SignedCheckpoint, StoredCheckpoint } from './store.js';
 
@@ -9,16 +9,57 @@ import type { ForensicCopy, SignedCheckpoint, StoredCheckpoint } from './store.j
  * statements through Kysely. Pruning, which needs one transaction, is each store's own (SQLite appends bypass Kysely).
  */
 export class AuditTables {
-  constructor(private readonly db: Kysely<StoreSchema>) {}
+  constructor(
+    private readonly db: Kysely<StoreSchema>,
+    private readonly dialect: StoreDialect,
+  ) {}
 
-  async chainHead(): Promise<ChainHead | undefined> {
-    const row = await this.db
-      .selectFrom('audit_events')
-      .select(['id', 'hash'])
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row ? { id: Number(row.id), hash: row.hash } : undefined;
+  async chainHead(chain: string): Promise<ChainHead | undefined> {
+    if (this.dialect === 'sqlite') {
+      if (chain !== DEFAULT_CHAIN) return undefined;
+      const row = await this.db
+        .selectFrom('audit_events')
+        .select(['id', 'hash'])
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? { seq: Number(row.id), hash: row.hash } : undefined;
+    }
+    const { rows } = await sql<{ seq: string; hash: string }>`
+      select seq, hash from audit_events where chain = ${chain} order by seq desc limit 1`.execute(this.db);
+    return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : undefined;
+  }
+
+  async chainHeads(): Promise<readonly NamedChainHead[]> {
+    const heads: NamedChainHead[] = [];
+    for (const chain of await this.listChains()) {
+      const head = await this.chainHead(chain);
+      if (head) heads.push({ chain, ...head });
+    }
+    return heads;
+  }
+
+  /**
+   * Chains with events, with checkpoints, or that the session index has read (so a chain whose events were all
+   * deleted is still named). PostgreSQL: the distinct chains of the log by a skip scan of (chain, seq), one index
+   * probe per chain.
+   */
+  async listChains(): Promise<readonly string[]> {
+    const others = sql`select chain from audit_checkpoints union select chain from audit_chains where indexed_seq > 0`;
+    const { rows } =
+      this.dialect === 'postgres'
+        ? await sql<{ chain: string }>`
+          with recursive c(chain) as (
+            (select chain from audit_events order by chain limit 1)
+            union all
+            select (select e.chain from audit_events e where e.chain > c.chain order by e.chain limit 1)
+            from c where c.chain is not null
+          )
+          select chain from c where chain is not null union ${others} order by chain`.execute(this.db)
+        : await sql<{ chain: string }>`
+          select 'default' as chain where exists (select 1 from audit_events) union ${others}
+          order by chain`.execute(this.db);
+    return rows.map((r) => r.chain);
   }
 
   async firstEventIdAt(at: number): Promise<number | undefined> {
@@ -34,26 +75,30 @@ export class AuditTables {
     await this.db.insertInto('audit_checkpoints').values(checkpointRow(c)).execute();
   }
 
-  async listCheckpoints(): Promise<readonly StoredCheckpoint[]> {
-    const rows = await this.db.selectFrom('audit_checkpoints').selectAll().orderBy('id').execute();
+  async listCheckpoints(chain?: string): Promise<readonly StoredCheckpoint[]> {
+    let q = this.db.selectFrom('audit_checkpoints').selectAll();
+    if (chain !== undefined) q = q.where('chain', '=', chain);
+    const rows = await q.orderBy('id').execute();
     return rows.map(toCheckpoint);
   }
 
-  async exportCursor(sink: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('export_cursors')
-      .select('event_id')
+  async exportCursors(sink: string): Promise<ReadonlyMap<string, number>> {
+    const rows = await this.db
+      .selectFrom('export_chain_cursors')
+      .select(['chain', 'seq'])
       .where('sink', '=', sink)
-      .executeTakeFirst();
-    return row ? Number(row.event_id) : 0;
+      .execute();
+    return new Map(rows.map((r) => [r.chain, Number(r.seq)]));
   }
 
-  async saveExportCursor(sink: string, eventId: number, at: number): Promise<void> {
-    await this.db
-      .insertInto('export_cursors')
-      .values({ sink, event_id: eventId, updated_at: at })
-      .onConflict((oc) => oc.column('sink').doUpdateSet({ event_id: eventId, updated_at: at }))
-      .execute();
+  async saveExportCursors(sink: string, cursors: ReadonlyMap<string, number>, at: number): Promise<void> {
+    for (const [chain, seq] of cursors) {
+      await this.db
+        .insertInto('export_chain_cursors')
+        .values({ sink, chain, seq, updated_at: at })
+        .onConflict((oc) => oc.columns(['sink', 'chain']).doUpdateSet({ seq, updated_at: at }))
+        .execute();
+    }
   }
 
   async putForensicCopy(copy: ForensicCopy): Promise<void> {
@@ -80,20 +125,22 @@ export class AuditTables {
     return rows.map(toForensicCopy);
   }
 
-  async retentionBoundary(cutoff: number): Promise<number> {
-    const head = await this.chainHead();
+  async retentionBoundary(chain: string, cutoff: number): Promise<number> {
+    const head = await this.chainHead(chain);
     if (!head) return 0;
-    // The first event of every session still active at or after the cutoff: nothing from there on may go. Found in
-    // the session index and in its unindexed tail, in one statement (see session-event-index.ts).
+    // The chain's first event of every session still active at or after the cutoff (in any chain): nothing from
+    // there on may go. Found in the session index and in its unindexed tail, in one statement.
     const active = this.db.selectFrom('audit_events').select('session_id').where('at', '>=', cutoff);
-    const row = await this.db
+    const position = this.dialect === 'postgres' ? sql<number>`audit_events.seq` : sql<number>`audit_events.id`;
+    let q = this.db
       .selectFrom('audit_events')
-      .select((eb) => eb.fn.min('audit_events.id').as('id'))
-      .where((eb) => ofSessions(eb, active))
-      .executeTakeFirst();
-    const firstKept = row?.id === null || row?.id === undefined ? head.id : Number(row.id);
+      .select(sql<number | string | null>`min(${position})`.as('seq'))
+      .where((eb) => ofSessions(eb, active, this.dialect));
+    if (this.dialect === 'postgres') q = q.where(sql<string>`audit_events.chain`, '=', chain);
+    const row = await q.executeTakeFirst();
+    const firstKept = row?.seq === null || row?.seq === undefined ? head.seq : Number(row.seq);
     // The head always stays: the next append links to it.
-    return Math.max(0, Math.min(firstKept, head.id) - 1);
+    return Math.max(0, Math.min(firstKept, head.seq) - 1);
   }
 }
 
@@ -110,23 +157,27 @@ export const PRUNE_STATEMENTS = {
     'delete from forensic_copies where not exists (select 1 from audit_session_events i where i.session_id = forensic_copies.session_id)',
 } as const;
 
-/** Runs the prune statements on a Kysely transaction (PostgreSQL). */
+/** Runs the prune of one chain (`anchor.chain`) on a Kysely transaction (PostgreSQL). */
 export async function pruneWithKysely(
   trx: Transaction<StoreSchema>,
-  throughId: number,
+  throughSeq: number,
   anchor: SignedCheckpoint,
 ): Promise<{ events: number; sessions: number }> {
   while ((await catchUpIn(trx)) > 0);
   await trx.insertInto('audit_checkpoints').values(checkpointRow(anchor)).execute();
-  const events = await trx.deleteFrom('audit_events').where('id', '<=', throughId).executeTakeFirst();
-  await trx.deleteFrom('audit_session_events').where('event_id', '<=', throughId).execute();
+  await sql`delete from audit_session_events where event_id in
+    (select id from audit_events where chain = ${anchor.chain} and seq <= ${throughSeq})`.execute(trx);
+  const events = await sql`delete from audit_events where chain = ${anchor.chain} and seq <= ${throughSeq}`.execute(
+    trx,
+  );
   const sessions = await sql.raw(PRUNE_STATEMENTS.deleteSessions).execute(trx);
   await sql.raw(PRUNE_STATEMENTS.deleteForensic).execute(trx);
-  return { events: Number(events.numDeletedRows), sessions: Number(sessions.numAffectedRows ?? 0) };
+  return { events: Number(events.numAffectedRows ?? 0), sessions: Number(sessions.numAffectedRows ?? 0) };
 }
 
 export function checkpointRow(c: SignedCheckpoint) {
   return {
+    chain: c.chain,
     event_id: c.eventId,
     hash: c.hash,
     at: c.at,
@@ -139,6 +190,7 @@ export function checkpointRow(c: SignedCheckpoint) {
 function toCheckpoint(row: Selectable<AuditCheckpointsTable>): StoredCheckpoint {
   return {
     id: Number(row.id),
+    chain: row.chain,
     eventId: Number(row.event_id),
     hash: row.hash,
     at: Number(row.at),

@@ -2,10 +2,26 @@ import { hash } from 'node:crypto';
 import type { AuditEventInput } from '../audit/event.js';
 import { GatehouseError } from '../core/errors.js';
 
-/** The `prevHash` of the first event. */
+/** The `prevHash` of the first event of the default chain (the one chain of a SQLite store, and of older stores). */
 export const GENESIS_HASH = '0'.repeat(64);
 
+/** The chain of a SQLite store, and the one every event recorded before chains were per instance belongs to. */
+export const DEFAULT_CHAIN = 'default';
+
+/** What a gateway instance's chain may be called: it is stored in every event and names the chain in reports. */
+export const CHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * The `prevHash` of a chain's first event. Each instance's chain starts from a value derived from its name, so a
+ * chain's events cannot be passed off as another chain's; the default chain keeps the original all-zero genesis, so
+ * logs written before chains were per instance verify unchanged.
+ */
+export function genesisHash(chain: string): string {
+  return chain === DEFAULT_CHAIN ? GENESIS_HASH : hash('sha256', `gatehouse-chain-v1\n${chain}`, 'hex');
+}
+
 export interface HashedContent {
+  /** The event's position in its chain (`seq`; on the default chain this equals its row id). */
   readonly id: number;
   readonly sessionId: string;
   readonly type: string;
@@ -50,10 +66,15 @@ function jsonNumber(value: number): string {
   return Number.isSafeInteger(value) ? String(value) : JSON.stringify(value);
 }
 
-/** The last event of the chain, or nothing yet. */
+/** The last event of a chain, or nothing yet: its position in the chain and its hash. */
 export interface ChainHead {
-  readonly id: number;
+  readonly seq: number;
   readonly hash: string;
+}
+
+/** A chain's head, named. */
+export interface NamedChainHead extends ChainHead {
+  readonly chain: string;
 }
 
 /** An event with its payload already JSON text: what is hashed and stored. */
@@ -64,15 +85,21 @@ export interface SerialisedEvent {
   readonly payloadJson: string;
 }
 
-/** Where an event landed in the chain. */
-export interface ChainLink {
-  readonly id: number;
+/** An event's place in its chain, before it is stored. */
+export interface Link {
+  readonly seq: number;
   readonly prevHash: string;
   readonly hash: string;
 }
 
+/** Where an event landed: its row id (unique in the store, increasing with time) and its place in its chain. */
+export interface ChainLink extends Link {
+  readonly id: number;
+  readonly chain: string;
+}
+
 /** A serialised event with its place in the chain: one stored row. */
-export type ChainedEvent = SerialisedEvent & ChainLink;
+export type ChainedEvent = SerialisedEvent & Link;
 
 /**
  * Serialises every payload, so a payload that is not JSON fails the whole batch before anything is written.
@@ -86,27 +113,34 @@ export function serialiseEvents(events: readonly AuditEventInput[]): SerialisedE
   }));
 }
 
-/** Assigns ids and hashes to serialised events that follow `head`. */
-export function chainLinks(head: ChainHead | undefined, events: readonly SerialisedEvent[]): ChainLink[] {
-  let id = head?.id ?? 0;
-  let prevHash = head?.hash ?? GENESIS_HASH;
+/** Assigns chain positions and hashes to serialised events that follow `head` on `chain`. */
+export function chainLinks(
+  head: ChainHead | undefined,
+  events: readonly SerialisedEvent[],
+  chain: string = DEFAULT_CHAIN,
+): Link[] {
+  let seq = head?.seq ?? 0;
+  let prevHash = head?.hash ?? genesisHash(chain);
   return events.map((event) => {
-    id += 1;
+    seq += 1;
     const link = {
-      id,
+      seq,
       prevHash,
-      hash: linkHash(prevHash, id, event.sessionId, event.type, event.at, event.payloadJson),
+      hash: linkHash(prevHash, seq, event.sessionId, event.type, event.at, event.payloadJson),
     };
     prevHash = link.hash;
     return link;
   });
 }
 
-/** Serialises events and assigns them ids and hashes following `head` (see `serialiseEvents`). */
-export function chainEvents(head: ChainHead | undefined, events: readonly AuditEventInput[]): ChainedEvent[] {
-  const serialised = serialiseEvents(events);
-  const links = chainLinks(head, serialised);
-  return serialised.map((event, i) => ({ ...event, ...(links[i] as ChainLink) }));
+/** Serialised events with positions and hashes following `head` on `chain` (see `serialiseEvents`). */
+export function chainSerialised(
+  head: ChainHead | undefined,
+  serialised: readonly SerialisedEvent[],
+  chain: string = DEFAULT_CHAIN,
+): ChainedEvent[] {
+  const links = chainLinks(head, serialised, chain);
+  return serialised.map((event, i) => ({ ...event, ...(links[i] as Link) }));
 }
 
 function serialise(event: AuditEventInput): string {

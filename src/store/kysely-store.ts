@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent, SessionSummary } from '../audit/event.js';
 import { AuditTables } from './audit-tables.js';
-import type { ChainHead } from './hash-chain.js';
+import type { ChainHead, NamedChainHead } from './hash-chain.js';
 import type { StoreDialect, StoreSchema } from './migrations.js';
 import type { ForensicCopy, SessionQuery, SignedCheckpoint, StoredCheckpoint } from './store.js';
 import { StoreReader } from './store-reader.js';
@@ -14,12 +14,15 @@ export abstract class KyselyStore {
   protected readonly reader: StoreReader;
   protected readonly tables: AuditTables;
 
+  /** The chain this store appends to (see `Store.chain`). */
+  abstract readonly chain: string;
+
   constructor(
     readonly kysely: Kysely<StoreSchema>,
     dialect: StoreDialect,
   ) {
     this.reader = new StoreReader(kysely, dialect);
-    this.tables = new AuditTables(kysely);
+    this.tables = new AuditTables(kysely, dialect);
   }
 
   listSessions(query: SessionQuery): Promise<readonly SessionSummary[]> {
@@ -34,8 +37,20 @@ export abstract class KyselyStore {
     return this.reader.readEvents(afterId, limit);
   }
 
-  chainHead(): Promise<ChainHead | undefined> {
-    return this.tables.chainHead();
+  readChain(chain: string, afterSeq: number, limit: number): Promise<readonly AuditEvent[]> {
+    return this.reader.readChain(chain, afterSeq, limit);
+  }
+
+  listChains(): Promise<readonly string[]> {
+    return this.tables.listChains();
+  }
+
+  chainHead(chain: string = this.chain): Promise<ChainHead | undefined> {
+    return this.tables.chainHead(chain);
+  }
+
+  chainHeads(): Promise<readonly NamedChainHead[]> {
+    return this.tables.chainHeads();
   }
 
   firstEventIdAt(at: number): Promise<number | undefined> {
@@ -46,16 +61,16 @@ export abstract class KyselyStore {
     return this.tables.appendCheckpoint(checkpoint);
   }
 
-  listCheckpoints(): Promise<readonly StoredCheckpoint[]> {
-    return this.tables.listCheckpoints();
+  listCheckpoints(chain?: string): Promise<readonly StoredCheckpoint[]> {
+    return this.tables.listCheckpoints(chain);
   }
 
-  exportCursor(sink: string): Promise<number> {
-    return this.tables.exportCursor(sink);
+  exportCursors(sink: string): Promise<ReadonlyMap<string, number>> {
+    return this.tables.exportCursors(sink);
   }
 
-  saveExportCursor(sink: string, eventId: number, at: number): Promise<void> {
-    return this.tables.saveExportCursor(sink, eventId, at);
+  saveExportCursors(sink: string, cursors: ReadonlyMap<string, number>, at: number): Promise<void> {
+    return this.tables.saveExportCursors(sink, cursors, at);
   }
 
   putForensicCopy(copy: ForensicCopy): Promise<void> {
@@ -66,7 +81,7 @@ export abstract class KyselyStore {
     return this.tables.forensicCopies(sessionId);
   }
 
-  retentionBoundary(cutoff: number): Promise<number> {
-    return this.tables.retentionBoundary(cutoff);
+  retentionBoundary(chain: string, cutoff: number): Promise<number> {
+    return this.tables.retentionBoundary(chain, cutoff);
   }
 }

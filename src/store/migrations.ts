@@ -19,6 +19,29 @@ export interface AuditEventsTable {
   hash: string;
 }
 
+/**
+ * PostgreSQL only (see 0006_instance_chains): the chain (gateway instance) an event belongs to and its position in
+ * it. A SQLite store has one chain, `default`, whose positions are the row ids, so it stores neither.
+ */
+export interface AuditEventsChainColumns {
+  chain: string;
+  seq: BigIntColumn;
+}
+
+/** Every chain in the store, with how far the session index has read it (positions in the chain). */
+export interface AuditChainsTable {
+  chain: string;
+  indexed_seq: BigIntColumn;
+}
+
+/** Continuous export: the last position in each chain each sink acknowledged. */
+export interface ExportChainCursorsTable {
+  sink: string;
+  chain: string;
+  seq: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
 export interface SessionsTable {
   id: string;
   protocol: string;
@@ -36,6 +59,9 @@ export interface SessionsTable {
 /** Signed statements "the chain reached event `event_id` with hash `hash`", written by the gateway. */
 export interface AuditCheckpointsTable {
   id: Generated<number>;
+  /** The chain it signs (`default` for checkpoints written before chains were per instance). */
+  chain: Generated<string>;
+  /** The position in that chain of the event signed. */
   event_id: BigIntColumn;
   hash: string;
   at: BigIntColumn;
@@ -90,6 +116,8 @@ export interface AuditSpoolCursorsTable {
 
 export interface StoreSchema {
   audit_events: AuditEventsTable;
+  audit_chains: AuditChainsTable;
+  export_chain_cursors: ExportChainCursorsTable;
   audit_spool_cursors: AuditSpoolCursorsTable;
   audit_session_events: AuditSessionEventsTable;
   audit_index_cursors: AuditIndexCursorsTable;
@@ -214,6 +242,49 @@ const MIGRATIONS: readonly NamedMigration[] = [
         .addColumn('segment', 'text', (c) => c.primaryKey())
         .addColumn('applied', 'bigint', (c) => c.notNull())
         .execute();
+    },
+  },
+  {
+    // One hash chain per gateway instance (see postgres/chain-writer.ts). Existing events become the `default` chain,
+    // whose positions are their ids, so their hashes and checkpoints verify unchanged.
+    name: '0006_instance_chains',
+    async up(db, dialect) {
+      await db.schema
+        .createTable('audit_chains')
+        .addColumn('chain', 'text', (c) => c.primaryKey())
+        .addColumn('indexed_seq', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`insert into audit_chains (chain, indexed_seq)
+        values ('default', coalesce((select event_id from audit_index_cursors where name = 'sessions'), 0))`.execute(
+        db,
+      );
+      await db.schema
+        .alterTable('audit_checkpoints')
+        .addColumn('chain', 'text', (c) => c.notNull().defaultTo('default'))
+        .execute();
+      await db.schema
+        .createTable('export_chain_cursors')
+        .addColumn('sink', 'text', (c) => c.notNull())
+        .addColumn('chain', 'text', (c) => c.notNull())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('export_chain_cursors_pk', ['sink', 'chain'])
+        .execute();
+      await sql`insert into export_chain_cursors (sink, chain, seq, updated_at)
+        select sink, 'default', event_id, updated_at from export_cursors`.execute(db);
+      if (dialect !== 'postgres') return;
+      // Row ids come from a sequence (no lock between instances); the chain's own positions are gapless.
+      await sql`alter table audit_events add column chain text not null default 'default', add column seq bigint`.execute(
+        db,
+      );
+      await sql`update audit_events set seq = id`.execute(db);
+      await sql`alter table audit_events alter column seq set not null`.execute(db);
+      await sql`create unique index audit_events_chain_seq on audit_events (chain, seq)`.execute(db);
+      await sql`create sequence audit_events_id_seq owned by audit_events.id`.execute(db);
+      await sql`select setval('audit_events_id_seq', coalesce((select max(id) from audit_events), 0) + 1, false)`.execute(
+        db,
+      );
+      await sql`alter table audit_events alter column id set default nextval('audit_events_id_seq')`.execute(db);
     },
   },
   // Just-in-time approval tables (src/approvals/review-tables.ts); 0100_ keeps them after the core migrations.

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
+import { resolveInstanceId } from './instance-id.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -27,9 +28,13 @@ export async function openStore(
     store =
       'sqlite' in config
         ? await SqliteStore.open(resolve(baseDir, config.sqlite.path))
-        : await PostgresStore.open(config.postgres.url);
+        : await PostgresStore.open(config.postgres.url, {
+            // The gateway appends to its instance's chain; CLI commands (a forensic read's record) to `cli`.
+            chain: options.gateway ? resolveInstanceId(config.postgres.instanceId, baseDir) : 'cli',
+          });
     await store.migrate();
     await store.settle();
+    if (options.gateway && store instanceof PostgresStore) await store.claimChain();
     if (options.gateway && store instanceof SqliteStore && 'sqlite' in config && config.sqlite.spool) {
       await store.startSpool({ logger: options.logger });
     }

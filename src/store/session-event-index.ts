@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type SelectQueryBuilder, sql, type Transaction } from 'kysely';
-import type { StoreSchema } from './migrations.js';
+import type { StoreDialect, StoreSchema } from './migrations.js';
 
 /**
  * The session index (audit_session_events) is built in bulk behind the log instead of in every append. Indexing
@@ -8,12 +8,9 @@ import type { StoreSchema } from './migrations.js';
  * store's spool) writes each session's page once for many commits.
  *
  * Nothing depends on the catch-up for correctness: readers take the indexed events plus the short tail after the
- * cursor, found by id range, in one statement (one snapshot, so an event moving from tail to index in between is
+ * cursor, found by position range, in one statement (one snapshot, so an event moving from tail to index in between is
  * never missed or read twice).
  */
-
-/** The cursor row of audit_index_cursors this index advances. */
-export const SESSION_INDEX_CURSOR = 'sessions';
 
 /**
  * At most this many events per catch-up: one batch blocks appends (and, on SQLite, the gateway's event loop) for
@@ -21,9 +18,12 @@ export const SESSION_INDEX_CURSOR = 'sessions';
  */
 export const CATCH_UP_BATCH = 5_000;
 
-/** Statements of a catch-up, run in one write transaction (SQLite's, with `?` parameters in the order given). */
+/**
+ * Statements of a SQLite catch-up, run in one write transaction (with `?` parameters in the order given). A SQLite
+ * store has one chain, `default`, whose positions are the row ids; its cursor is that chain's `indexed_seq`.
+ */
 export const CATCH_UP_SQL = {
-  cursor: `select event_id from audit_index_cursors where name = '${SESSION_INDEX_CURSOR}'`,
+  cursor: `select indexed_seq as event_id from audit_chains where chain = 'default'`,
   head: 'select max(id) as id from audit_events',
   /**
    * (from, through]. Sorted by session so each session's entries land on its pages together. `or rollback`: no
@@ -31,10 +31,10 @@ export const CATCH_UP_SQL = {
    */
   index: `insert or rollback into audit_session_events (session_id, event_id)
     select session_id, id from audit_events where id > ? and id <= ? order by session_id, id`,
-  advance: `update audit_index_cursors set event_id = ? where name = '${SESSION_INDEX_CURSOR}'`,
+  advance: `update audit_chains set indexed_seq = ? where chain = 'default'`,
 } as const;
 
-/** Where a catch-up starts and ends, given the cursor and the log's last id (both may be null on odd stores). */
+/** Where a catch-up starts and ends, given the cursor and the chain's last position (both may be null). */
 export function catchUpRange(
   cursor: number | string | null | undefined,
   head: number | string | null | undefined,
@@ -45,41 +45,59 @@ export function catchUpRange(
   return { from, through: Math.min(last, from + CATCH_UP_BATCH) };
 }
 
+type SessionIds = readonly string[] | SelectQueryBuilder<StoreSchema, 'audit_events', { session_id: string }>;
+
 /**
  * A condition on `audit_events` rows: the event belongs to one of `sessionIds`, whether indexed already or still in
- * the tail after the cursor. One `id in (... union all ...)`: with an OR of the two, SQLite scans the whole log.
+ * the tail after its chain's cursor. One `id in (... union all ...)`: with an OR of the two, SQLite scans the whole
+ * log. On PostgreSQL each chain's tail is found by a range on (chain, seq), one short scan per chain.
  */
 export function ofSessions(
   eb: ExpressionBuilder<StoreSchema, 'audit_events'>,
-  sessionIds: readonly string[] | SelectQueryBuilder<StoreSchema, 'audit_events', { session_id: string }>,
+  sessionIds: SessionIds,
+  dialect: StoreDialect,
 ) {
+  if (dialect === 'postgres') {
+    const ids = Array.isArray(sessionIds)
+      ? sql`(${sessionIds.length === 0 ? sql`null` : sql.join(sessionIds as string[])})`
+      : sql`${sessionIds as SelectQueryBuilder<StoreSchema, 'audit_events', { session_id: string }>}`;
+    return sql<boolean>`audit_events.id in (
+      select event_id from audit_session_events where session_id in ${ids}
+      union all
+      select tail.id from audit_chains c join audit_events tail on tail.chain = c.chain and tail.seq > c.indexed_seq
+      where tail.session_id in ${ids})`;
+  }
   const indexed = eb.selectFrom('audit_session_events').select('event_id').where('session_id', 'in', sessionIds);
   const tail = eb
     .selectFrom('audit_events as tail')
     .select('tail.id as event_id')
-    .where(
-      'tail.id',
-      '>',
-      eb.selectFrom('audit_index_cursors').select('event_id').where('name', '=', SESSION_INDEX_CURSOR),
-    )
+    .where('tail.id', '>', eb.selectFrom('audit_chains').select('indexed_seq').where('chain', '=', 'default'))
     .where('tail.session_id', 'in', sessionIds);
   return eb('audit_events.id', 'in', indexed.unionAll(tail));
 }
 
 /**
- * One catch-up on a Kysely transaction (PostgreSQL, and prunes): the cursor row is locked, so replicas take turns.
- * Returns how many event ids it passed (0 when the index is at the head).
+ * One catch-up on a Kysely transaction (PostgreSQL, and prunes): each chain's cursor row is locked; with `skipLocked`
+ * (the periodic catch-up), a chain another replica is indexing right now is skipped (it is being done), so replicas
+ * never wait for each other there. Returns
+ * how many events it passed, over the chains it took (0 when those are at their heads).
  */
-export async function catchUpIn(trx: Transaction<StoreSchema>): Promise<number> {
-  const cursor = await sql<{ event_id: string | number }>`${sql.raw(CATCH_UP_SQL.cursor)} for update`.execute(trx);
-  const head = await sql<{ id: string | number | null }>`${sql.raw(CATCH_UP_SQL.head)}`.execute(trx);
-  const range = catchUpRange(cursor.rows[0]?.event_id, head.rows[0]?.id);
-  if (!range) return 0;
-  await sql`insert into audit_session_events (session_id, event_id)
-    select session_id, id from audit_events where id > ${range.from} and id <= ${range.through}
-    order by session_id, id`.execute(trx);
-  await sql`update audit_index_cursors set event_id = ${range.through} where name = ${SESSION_INDEX_CURSOR}`.execute(
-    trx,
-  );
-  return range.through - range.from;
+export async function catchUpIn(trx: Transaction<StoreSchema>, skipLocked = false): Promise<number> {
+  // A prune waits instead: it needs every chain indexed to know which sessions still have events.
+  const lock = skipLocked ? sql`for update skip locked` : sql`for update`;
+  const chains = await sql<{ chain: string; indexed_seq: string | number }>`
+    select chain, indexed_seq from audit_chains order by chain ${lock}`.execute(trx);
+  let passed = 0;
+  for (const { chain, indexed_seq } of chains.rows) {
+    const head = await sql<{ seq: string | number | null }>`
+      select max(seq) as seq from audit_events where chain = ${chain}`.execute(trx);
+    const range = catchUpRange(indexed_seq, head.rows[0]?.seq);
+    if (!range) continue;
+    await sql`insert into audit_session_events (session_id, event_id)
+      select session_id, id from audit_events where chain = ${chain} and seq > ${range.from} and seq <= ${range.through}
+      order by session_id, id`.execute(trx);
+    await sql`update audit_chains set indexed_seq = ${range.through} where chain = ${chain}`.execute(trx);
+    passed += range.through - range.from;
+  }
+  return passed;
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { AuditEvent, AuditEventType, SessionSummary } from '../audit/event.js';
+import { DEFAULT_CHAIN } from './hash-chain.js';
 import type { AuditEventsTable, SessionsTable, StoreDialect, StoreSchema } from './migrations.js';
 import { ofSessions } from './session-event-index.js';
 import type { SessionQuery } from './store.js';
@@ -22,7 +23,7 @@ export class StoreReader {
 
   constructor(
     private readonly db: Kysely<StoreSchema>,
-    dialect: StoreDialect,
+    private readonly dialect: StoreDialect,
   ) {
     this.verdict =
       dialect === 'sqlite'
@@ -52,6 +53,7 @@ export class StoreReader {
         ofSessions(
           eb,
           rows.map((r) => r.id),
+          this.dialect,
         ),
       )
       .groupBy('session_id')
@@ -66,10 +68,10 @@ export class StoreReader {
   async getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined> {
     const row = await this.findSession(idPrefix);
     if (!row) return undefined;
-    const events = await this.db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where((eb) => ofSessions(eb, [row.id]))
+    // In time order: a session's events may come from more than one instance's chain (a review decided elsewhere).
+    const events = await this.events()
+      .where((eb) => ofSessions(eb, [row.id], this.dialect))
+      .orderBy('at')
       .orderBy('id')
       .execute();
     const read = events.map(toEvent);
@@ -79,14 +81,36 @@ export class StoreReader {
   }
 
   async readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]> {
-    const rows = await this.db
-      .selectFrom('audit_events')
-      .selectAll()
+    const rows = await this.events()
       .where('id', '>', afterId)
       .orderBy('id')
       .limit(Math.max(0, Math.floor(limit)))
       .execute();
     return rows.map(toEvent);
+  }
+
+  async readChain(chain: string, afterSeq: number, limit: number): Promise<readonly AuditEvent[]> {
+    const take = Math.max(0, Math.floor(limit));
+    if (this.dialect === 'sqlite') {
+      // One chain, whose positions are the row ids.
+      return chain === DEFAULT_CHAIN ? this.readEvents(afterSeq, take) : [];
+    }
+    const rows = await this.events()
+      .where(sql<string>`chain`, '=', chain)
+      .where(sql<number>`seq`, '>', afterSeq)
+      .orderBy(sql`seq`)
+      .limit(take)
+      .execute();
+    return rows.map(toEvent);
+  }
+
+  /** Every column, plus the chain and position (on SQLite: the default chain, at the row id). */
+  private events() {
+    const chainColumns =
+      this.dialect === 'postgres'
+        ? [sql<string>`chain`.as('chain'), sql<number | string>`seq`.as('seq')]
+        : [sql<string>`${DEFAULT_CHAIN}`.as('chain'), sql<number | string>`id`.as('seq')];
+    return this.db.selectFrom('audit_events').selectAll().select(chainColumns);
   }
 
   async ping(): Promise<void> {
@@ -124,9 +148,11 @@ function toSummary(
   };
 }
 
-function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
+function toEvent(row: Selectable<AuditEventsTable> & { chain: string; seq: number | string }): AuditEvent {
   return {
     id: Number(row.id),
+    chain: row.chain,
+    seq: Number(row.seq),
     sessionId: row.session_id,
     type: row.type as AuditEventType,
     at: Number(row.at),

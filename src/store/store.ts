@@ -1,12 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../audit/event.js';
-import type { ChainHead, ChainLink } from './hash-chain.js';
+import type { ChainHead, ChainLink, NamedChainHead } from './hash-chain.js';
 import type { StoreDialect, StoreSchema } from './migrations.js';
 
-export type { ChainHead } from './hash-chain.js';
+export type { ChainHead, NamedChainHead } from './hash-chain.js';
 
-/** "The chain reached event `eventId`, whose hash is `hash`", signed with the gateway's Ed25519 key. */
+/** "Chain `chain` reached position `eventId`, whose hash is `hash`", signed with the gateway's Ed25519 key. */
 export interface SignedCheckpoint {
+  /** The chain signed: the instance that wrote it (`default` on SQLite and for older checkpoints). */
+  readonly chain: string;
+  /** The event's position in that chain (its `seq`; equal to its id on the default chain). */
   readonly eventId: number;
   readonly hash: string;
   /** Epoch ms when it was signed. */
@@ -59,8 +62,10 @@ export interface Store {
   readonly kysely: Kysely<StoreSchema>;
   /** Creates or upgrades the schema. Called once before use. */
   migrate(): Promise<void>;
+  /** The chain this store appends to: its gateway instance's (`default` on SQLite). */
+  readonly chain: string;
   /**
-   * Appends events in order, in one transaction, extending the hash chain. Resolves only when the events are
+   * Appends events in order, in one transaction, extending this store's hash chain. Resolves only when the events are
    * durable, with where each landed in the chain; rejects (and stores none of them) otherwise. Also records
    * sessions' starts and ends in the `sessions` table.
    */
@@ -86,30 +91,37 @@ export interface Store {
   listSessions(query: SessionQuery): Promise<readonly SessionSummary[]>;
   /** Sessions whose id starts with `idPrefix` are found too, when the prefix is unambiguous. */
   getSession(idPrefix: string): Promise<{ summary: SessionSummary; events: readonly AuditEvent[] } | undefined>;
-  /** Every event in id order, for verification and export; `afterId` pages through. */
+  /** Every chain's events in row-id order (roughly time order across chains); `afterId` pages through. */
   readEvents(afterId: number, limit: number): Promise<readonly AuditEvent[]>;
-  /** The last event of the chain, if any. */
-  chainHead(): Promise<ChainHead | undefined>;
+  /** One chain's events in chain order, after position `afterSeq`: what verification and export walk. */
+  readChain(chain: string, afterSeq: number, limit: number): Promise<readonly AuditEvent[]>;
+  /** Every chain the store holds events or a registration of, sorted by name. */
+  listChains(): Promise<readonly string[]>;
+  /** The last event of a chain (this store's own when none is named), if any. */
+  chainHead(chain?: string): Promise<ChainHead | undefined>;
+  /** Every chain's last event. */
+  chainHeads(): Promise<readonly NamedChainHead[]>;
   /** The smallest event id recorded at or after `at` (epoch ms), for `--since` reads. */
   firstEventIdAt(at: number): Promise<number | undefined>;
   appendCheckpoint(checkpoint: SignedCheckpoint): Promise<void>;
-  /** Every checkpoint, oldest first. */
-  listCheckpoints(): Promise<readonly StoredCheckpoint[]>;
-  /** The last event id a continuous-export sink acknowledged (0 before its first delivery). */
-  exportCursor(sink: string): Promise<number>;
-  saveExportCursor(sink: string, eventId: number, at: number): Promise<void>;
+  /** Every checkpoint (of one chain, when named), oldest first. */
+  listCheckpoints(chain?: string): Promise<readonly StoredCheckpoint[]>;
+  /** The last position in each chain a continuous-export sink acknowledged (chains it never reached are absent). */
+  exportCursors(sink: string): Promise<ReadonlyMap<string, number>>;
+  /** Moves a sink's cursors forward in the given chains, in one statement each. */
+  saveExportCursors(sink: string, cursors: ReadonlyMap<string, number>, at: number): Promise<void>;
   putForensicCopy(copy: ForensicCopy): Promise<void>;
   forensicCopies(sessionId: string): Promise<readonly ForensicCopy[]>;
   /**
-   * The last event id retention may remove: the events before the first event of any session active at or after
-   * `cutoff`, never the chain head (appends continue from it). 0 when nothing may go.
+   * The last position in `chain` retention may remove: the events before the chain's first event of any session
+   * active at or after `cutoff`, never the chain's head (appends continue from it). 0 when nothing may go.
    */
-  retentionBoundary(cutoff: number): Promise<number>;
+  retentionBoundary(chain: string, cutoff: number): Promise<number>;
   /**
-   * In one transaction: stores `anchor` (a signed checkpoint of event `throughId`), deletes every event up to it, and
-   * the session rows and forensic copies no event refers to any more.
+   * In one transaction: stores `anchor` (a signed checkpoint of position `throughSeq` of `anchor.chain`), deletes that
+   * chain's events up to it, and the session rows and forensic copies no event refers to any more.
    */
-  prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult>;
+  prune(throughSeq: number, anchor: SignedCheckpoint): Promise<PruneResult>;
   /** Cheap check for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

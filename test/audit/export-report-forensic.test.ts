@@ -95,8 +95,8 @@ describe('continuous export', () => {
       );
     await until(() => webhookIds().length >= 5);
     await exporter.stop();
-    assert.equal(await store.exportCursor('siem'), 5);
-    assert.equal(await store.exportCursor('file'), 5);
+    assert.equal((await store.exportCursors('siem')).get('default'), 5);
+    assert.equal((await store.exportCursors('file')).get('default'), 5);
     await store.close();
 
     // A restart: the cursors come from the store, so only new events go out.
@@ -160,7 +160,8 @@ describe('report', () => {
       result('h2', 303, 2, { masked: { email: 1 } }),
     ];
     const builder = new ReportBuilder(0, 1000, new Map());
-    for (const [i, e] of events.entries()) builder.add({ ...e, id: i + 1, prevHash: '', hash: '' });
+    for (const [i, e] of events.entries())
+      builder.add({ ...e, id: i + 1, chain: 'default', seq: i + 1, prevHash: '', hash: '' });
     const report = builder.build();
     const row = (subject: string, resource: string) =>
       report.access.find((r) => r.subject === subject && r.resource === resource);

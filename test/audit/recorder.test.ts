@@ -58,15 +58,22 @@ class ObservedStore implements Store {
   listSessions = (query: SessionQuery) => this.inner.listSessions(query);
   getSession = (idPrefix: string) => this.inner.getSession(idPrefix);
   readEvents = (afterId: number, limit: number) => this.inner.readEvents(afterId, limit);
-  chainHead = () => this.inner.chainHead();
+  get chain() {
+    return this.inner.chain;
+  }
+  readChain = (chain: string, afterSeq: number, limit: number) => this.inner.readChain(chain, afterSeq, limit);
+  listChains = () => this.inner.listChains();
+  chainHead = (chain?: string) => this.inner.chainHead(chain);
+  chainHeads = () => this.inner.chainHeads();
   firstEventIdAt = (at: number) => this.inner.firstEventIdAt(at);
   appendCheckpoint = (c: SignedCheckpoint) => this.inner.appendCheckpoint(c);
-  listCheckpoints = () => this.inner.listCheckpoints();
-  exportCursor = (sink: string) => this.inner.exportCursor(sink);
-  saveExportCursor = (sink: string, id: number, at: number) => this.inner.saveExportCursor(sink, id, at);
+  listCheckpoints = (chain?: string) => this.inner.listCheckpoints(chain);
+  exportCursors = (sink: string) => this.inner.exportCursors(sink);
+  saveExportCursors = (sink: string, cursors: ReadonlyMap<string, number>, at: number) =>
+    this.inner.saveExportCursors(sink, cursors, at);
   putForensicCopy = (copy: ForensicCopy) => this.inner.putForensicCopy(copy);
   forensicCopies = (sessionId: string) => this.inner.forensicCopies(sessionId);
-  retentionBoundary = (cutoff: number) => this.inner.retentionBoundary(cutoff);
+  retentionBoundary = (chain: string, cutoff: number) => this.inner.retentionBoundary(chain, cutoff);
   prune = (throughId: number, anchor: SignedCheckpoint) => this.inner.prune(throughId, anchor);
   ping = () => this.inner.ping();
   close = () => this.inner.close();

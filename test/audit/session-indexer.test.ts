@@ -16,7 +16,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const logger = pino({ level: 'silent' });
 
 async function cursor(store: SqliteStore): Promise<number> {
-  const result = await sql<{ event_id: number }>`select event_id from audit_index_cursors`.execute(store.kysely);
+  const result = await sql<{ event_id: number }>`select indexed_seq as event_id from audit_chains`.execute(
+    store.kysely,
+  );
   return Number(result.rows[0]?.event_id);
 }
 

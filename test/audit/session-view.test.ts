@@ -28,6 +28,8 @@ const summary: SessionSummary = {
 let id = 0;
 const ev = (type: AuditEvent['type'], at: number, payload: Record<string, unknown>): AuditEvent => ({
   id: ++id,
+  chain: 'default',
+  seq: id,
   sessionId: summary.id,
   type,
   at,

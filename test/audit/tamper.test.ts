@@ -123,7 +123,7 @@ describe('audit verify on a tampered SQLite file (the real CLI)', () => {
     const { config } = copyLog('intact');
     const run = cli(['audit', 'verify', '-c', config]);
     assert.equal(run.status, 0, run.out);
-    assert.match(run.out, /audit chain OK: 12 events \(ids 1\.\.12\)/);
+    assert.match(run.out, /audit chain default OK: 12 events \(ids 1\.\.12\)/);
     assert.match(run.out, /checkpoints: 1, 1 with a valid signature/);
   });
 
@@ -265,7 +265,7 @@ describe('audit verify on a tampered SQLite file (the real CLI)', () => {
     assert.equal(run.status, 1, run.out);
     assert.match(
       run.out,
-      /BROKEN at event 10 \(forged-checkpoint\): checkpoint #1 \(event 10\) has an invalid signature/,
+      /BROKEN at event 10 \(forged-checkpoint\): signed checkpoint #1 \(event 10\) has an invalid signature/,
     );
   });
 
@@ -303,7 +303,7 @@ describe('audit verify on a tampered SQLite file (the real CLI)', () => {
     assert.deepEqual(pruned, { throughId: 8, events: 8, sessions: 2 }, 'both old sessions go, the recent one stays');
     const run = cli(['audit', 'verify', '-c', config]);
     assert.equal(run.status, 0, run.out);
-    assert.match(run.out, /audit chain OK: 4 events \(ids 9\.\.12\)/);
+    assert.match(run.out, /audit chain default OK: 4 events \(ids 9\.\.12\)/);
     assert.match(run.out, /history before event 9 was pruned; anchored by signed checkpoint/);
 
     tamper(db, (s) => s.prepare(`delete from audit_checkpoints where reason = 'prune'`).run());

@@ -167,7 +167,7 @@ describe('SqliteStore with a spool', () => {
       assert.equal(session?.summary.operations, 2);
       // The drain caught the session index up in the same commit.
       const peek = new Database(path, { readonly: true });
-      const cursor = peek.prepare("select event_id from audit_index_cursors where name = 'sessions'").get() as {
+      const cursor = peek.prepare("select indexed_seq as event_id from audit_chains where chain = 'default'").get() as {
         event_id: number;
       };
       peek.close();
@@ -372,7 +372,7 @@ describe('SqliteStore with a spool', () => {
         side.prepare("select count(*) n from audit_session_events where session_id = 's-f'").get() as { n: number }
       ).n,
       indexCursor: (
-        side.prepare("select event_id from audit_index_cursors where name = 'sessions'").get() as {
+        side.prepare("select indexed_seq as event_id from audit_chains where chain = 'default'").get() as {
           event_id: number;
         }
       ).event_id,

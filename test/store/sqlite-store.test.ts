@@ -97,7 +97,7 @@ describe('SqliteStore', () => {
     await store.migrate();
     const peek = new Database(path, { readonly: true });
     const indexes = peek.pragma('index_list(audit_events)') as { name: string }[];
-    const cursor = peek.prepare("select event_id from audit_index_cursors where name = 'sessions'").get();
+    const cursor = peek.prepare("select indexed_seq as event_id from audit_chains where chain = 'default'").get();
     const entries = peek.prepare('select count(*) as n from audit_session_events').get();
     peek.close();
     assert.deepEqual(
@@ -131,7 +131,7 @@ describe('SqliteStore', () => {
     assert.equal((await reader.getSession('unindexed'))?.events.length, 4, 'found in the unindexed tail');
     await reader.close();
     const peek = new Database(path, { readonly: true });
-    const cursor = peek.prepare("select event_id from audit_index_cursors where name = 'sessions'").get();
+    const cursor = peek.prepare("select indexed_seq as event_id from audit_chains where chain = 'default'").get();
     peek.close();
     assert.deepEqual(cursor, { event_id: 0 });
 
@@ -140,7 +140,7 @@ describe('SqliteStore', () => {
     await next.appendEvents(sessionEvents('later', 20));
     await next.close();
     const after = new Database(path, { readonly: true });
-    assert.deepEqual(after.prepare('select event_id from audit_index_cursors').get(), { event_id: 8 });
+    assert.deepEqual(after.prepare('select indexed_seq as event_id from audit_chains').get(), { event_id: 8 });
     after.close();
   });
 
@@ -154,7 +154,7 @@ describe('SqliteStore', () => {
     await again.migrate();
     const stored = await readAll(again);
     assert.deepEqual(
-      stored.map(({ id, prevHash, hash }) => ({ id, prevHash, hash })),
+      stored.map(({ id, chain, seq, prevHash, hash }) => ({ id, chain, seq, prevHash, hash })),
       written,
     );
     assert.equal(stored[0]?.sessionId, 'persisted');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
-import { type ChainLink, eventHash, GENESIS_HASH } from '../../src/store/hash-chain.js';
+import { type ChainLink, eventHash, genesisHash } from '../../src/store/hash-chain.js';
 import type { Store } from '../../src/store/store.js';
 
 /**
@@ -34,15 +34,29 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const second = await store.appendEvents(sessionEvents('s-2', 2000));
       const all = await readAll(store);
       assert.deepEqual(
-        all.map(({ id, prevHash, hash }) => ({ id, prevHash, hash })),
+        all.map(({ id, chain, seq, prevHash, hash }) => ({ id, chain, seq, prevHash, hash })),
         [...first, ...second],
         'what append returns is where reads find the events',
       );
       assert.deepEqual(
+        all.map((e) => e.seq),
+        all.map((_, i) => i + 1),
+        'positions in the chain run from 1 with no gap',
+      );
+      assert.ok(all.every((e) => e.chain === store.chain));
+      assert.deepEqual(await store.listChains(), [store.chain]);
+      assert.deepEqual(await store.chainHead(), { seq: 8, hash: all.at(-1)?.hash });
+      assert.deepEqual(await store.chainHeads(), [{ chain: store.chain, seq: 8, hash: all.at(-1)?.hash }]);
+      assert.deepEqual(
+        (await store.readChain(store.chain, 5, 2)).map((e) => e.seq),
+        [6, 7],
+      );
+      assert.deepEqual(await store.readChain('no-such-chain', 0, 10), []);
+      assert.deepEqual(
         all.map((e) => e.id),
         all.map((_, i) => i + 1),
       );
-      assert.equal(all[0]?.prevHash, GENESIS_HASH);
+      assert.equal(all[0]?.prevHash, genesisHash(store.chain));
       assertChain(all);
     });
 
@@ -86,7 +100,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.equal((await readAll(store)).length, 4);
       assert.equal(await store.getSession('partial'), undefined);
       const later = await store.appendEvents(sessionEvents('later', 8));
-      assert.equal(later[0]?.id, 5);
+      assert.equal(later[0]?.seq, 5, 'the chain has no gap where the refused batch was');
       assertChain(await readAll(store));
     });
 
@@ -202,7 +216,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       const all = await readAll(store);
       assertChain(all);
       assert.deepEqual(
-        all.map((e) => e.id),
+        all.map((e) => e.seq),
         all.map((_, i) => i + 1),
       );
       assertBatchesContiguous(all, results);
@@ -262,9 +276,17 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         await store.appendEvents([start('new', 1000), operation('new', 1001, 1, 'allow')]);
         if (indexed) assert.equal(await store.indexSessionEvents(), 5);
 
-        const boundary = await store.retentionBoundary(500);
+        const boundary = await store.retentionBoundary(store.chain, 500);
         assert.equal(boundary, 3, "the old session's events may go, the new one's first event may not");
-        const anchor = { eventId: boundary, hash: 'h', at: 2000, reason: 'prune', keyId: 'k', signature: 's' };
+        const anchor = {
+          chain: store.chain,
+          eventId: boundary,
+          hash: 'h',
+          at: 2000,
+          reason: 'prune',
+          keyId: 'k',
+          signature: 's',
+        };
         assert.deepEqual(await store.prune(boundary, anchor), { events: 3, sessions: 1 });
 
         assert.equal(await store.getSession('old'), undefined);
@@ -279,7 +301,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.equal(await store.indexSessionEvents(), 0, 'a prune leaves the index at the head');
         // A session active on both sides of the cutoff keeps all its events.
         await store.appendEvents([operation('new', 3000, 2, 'allow')]);
-        assert.equal(await store.retentionBoundary(2500), 3);
+        assert.equal(await store.retentionBoundary(store.chain, 2500), 3);
+        assert.equal(await store.retentionBoundary('no-such-chain', 2500), 0);
+        assert.deepEqual(
+          (await store.listCheckpoints(store.chain)).map((c) => [c.chain, c.eventId]),
+          [[store.chain, 3]],
+        );
       });
     }
 
@@ -291,14 +318,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
   });
 }
 
-/** Every event's prevHash is the previous event's hash, and its hash is recomputed from its content. */
+/**
+ * Every event's prevHash is the previous event's hash in its chain, and its hash is recomputed from its content and
+ * its position in the chain.
+ */
 export function assertChain(events: readonly AuditEvent[]): void {
-  let prev = GENESIS_HASH;
+  const prev = new Map<string, string>();
   for (const e of events) {
-    assert.equal(e.prevHash, prev, `event ${e.id} links to the previous event`);
+    const expected = prev.get(e.chain) ?? genesisHash(e.chain);
+    assert.equal(e.prevHash, expected, `event ${e.chain}:${e.seq} links to the previous event of its chain`);
     const payloadJson = JSON.stringify(e.payload);
-    assert.equal(e.hash, eventHash(prev, { id: e.id, sessionId: e.sessionId, type: e.type, at: e.at, payloadJson }));
-    prev = e.hash;
+    assert.equal(
+      e.hash,
+      eventHash(expected, { id: e.seq, sessionId: e.sessionId, type: e.type, at: e.at, payloadJson }),
+    );
+    prev.set(e.chain, e.hash);
   }
 }
 
@@ -308,8 +342,11 @@ export function assertBatchesContiguous(all: readonly AuditEvent[], results: rea
   for (const batch of results) {
     batch.forEach((e, i) => {
       const stored = byId.get(e.id);
-      assert.deepEqual({ id: stored?.id, prevHash: stored?.prevHash, hash: stored?.hash }, e);
-      if (i > 0) assert.equal(e.id, batch[i - 1]!.id + 1);
+      assert.deepEqual(
+        { id: stored?.id, chain: stored?.chain, seq: stored?.seq, prevHash: stored?.prevHash, hash: stored?.hash },
+        e,
+      );
+      if (i > 0) assert.equal(e.seq, batch[i - 1]!.seq + 1);
     });
   }
 }

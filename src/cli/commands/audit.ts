@@ -1,8 +1,12 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type ChainReport, verifyChain } from '../../audit/chain-verifier.js';
+import { eventsInTimeOrder } from '../../audit/chain-merge.js';
+import { type ChainReport, type StoreReport, verifyStore } from '../../audit/chain-verifier.js';
 import { generateCheckpointKeys, keyRing, publicKeyFromPem } from '../../audit/checkpoint.js';
+import { readKey } from '../../audit/checkpoint-key.js';
+import { parseCheckpointLines } from '../../audit/checkpointer.js';
 import { exportLine } from '../../audit/export-sink.js';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
@@ -13,14 +17,22 @@ import { parseSince, withStore } from './sessions.js';
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('verify, export and inspect the audit log');
 
-  withConfigOption(audit.command('verify').description('check the hash chain and the signed checkpoints'))
+  withConfigOption(audit.command('verify').description("check every instance's hash chain and its signed checkpoints"))
     .option('--public-key <file...>', 'Ed25519 public key(s) (PEM) that signed checkpoints')
+    .option(
+      '--against <file...>',
+      'checkpoints sent out of the store (audit.checkpoints.sink file): the chains must agree with them too',
+    )
     .option('--json', 'print JSON')
-    .action(async (options: { config: string; publicKey?: string[]; json?: boolean }) => {
+    .action(async (options: { config: string; publicKey?: string[]; against?: string[]; json?: boolean }) => {
       const loaded = loadConfigOption(options);
-      const keys = verificationKeys(loaded.config, options.publicKey);
-      const report = await withStore(options, (store) => verifyChain(store, { keys: keyRing(keys) }));
-      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatVerify(report, keys.length));
+      const keys = verificationKeys(loaded.config, loaded.baseDir, options.publicKey);
+      const external = (options.against ?? []).flatMap((f) => parseCheckpointLines(readText(f)));
+      if (options.against && external.length === 0) {
+        throw new GatehouseError('request.invalid', `no checkpoints found in ${options.against.join(', ')}`);
+      }
+      const report = await withStore(options, (store) => verifyStore(store, { keys: keyRing(keys), external }));
+      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStore(report, keys.length));
       if (!report.ok) process.exitCode = 1;
     });
 
@@ -44,25 +56,24 @@ export function registerAuditCommands(program: Command): void {
       );
     });
 
-  withConfigOption(audit.command('export').description('print events as JSON lines, oldest first'))
+  withConfigOption(audit.command('export').description("print every instance's events as JSON lines, in time order"))
     .option('--since <duration>', 'only events recorded within this long ago, e.g. 7d')
-    .option('--after-id <n>', 'only events after this id (a previous export’s last id)', '0')
-    .action(async (options: { config: string; since?: string; afterId: string }) => {
-      let afterId = Number(options.afterId);
-      if (!Number.isInteger(afterId) || afterId < 0) {
-        throw new GatehouseError('request.invalid', '--after-id expects a whole number');
+    .option(
+      '--after <chain:seq...>',
+      'only events after these positions (a previous export’s last `chain` and `seq` per chain)',
+    )
+    .action(async (options: { config: string; since?: string; after?: string[] }) => {
+      const after = new Map<string, number>();
+      for (const position of options.after ?? []) {
+        const match = /^(.+):(\d+)$/.exec(position);
+        if (!match) throw new GatehouseError('request.invalid', '--after expects chain:seq, e.g. default:120');
+        after.set(match[1] as string, Number(match[2]));
       }
       const since = parseSince(options.since);
       await withStore(options, async (store) => {
-        if (since !== undefined) {
-          const first = await store.firstEventIdAt(since);
-          if (first === undefined) return;
-          afterId = Math.max(afterId, first - 1);
-        }
-        for (let page = await store.readEvents(afterId, 1000); page.length > 0; ) {
+        for await (const page of eventsInTimeOrder(store, { after, ...(since === undefined ? {} : { since }) })) {
           const text = page.map((e) => `${exportLine(e)}\n`).join('');
           if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
-          page = await store.readEvents(page.at(-1)!.id, 1000);
         }
       });
     });
@@ -129,44 +140,54 @@ export function registerAuditCommands(program: Command): void {
     });
 }
 
-/** --public-key files, else the configured public key, else the public half of the configured signing key. */
-function verificationKeys(config: GatehouseConfig, files: readonly string[] | undefined): KeyObject[] {
-  if (files && files.length > 0) {
-    return files.map((f) => {
-      let pem: string;
-      try {
-        pem = readFileSync(f, 'utf8');
-      } catch (error) {
-        throw new GatehouseError('request.invalid', `cannot read ${f} (${(error as NodeJS.ErrnoException).code})`);
-      }
-      return publicKeyFromPem(pem, f);
-    });
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new GatehouseError('request.invalid', `cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
   }
-  const { publicKey, signingKey } = config.audit.checkpoints;
+}
+
+/**
+ * --public-key files, else the configured public key, else the public half of the configured signing key, else of
+ * the key the gateway generated (audit.checkpoints.keyFile), when this machine has it.
+ */
+function verificationKeys(config: GatehouseConfig, baseDir: string, files: readonly string[] | undefined): KeyObject[] {
+  if (files && files.length > 0) return files.map((f) => publicKeyFromPem(readText(f), f));
+  const { publicKey, signingKey, keyFile } = config.audit.checkpoints;
   if (publicKey !== undefined) return [publicKeyFromPem(publicKey, 'audit.checkpoints.publicKey')];
   if (signingKey !== undefined) return [publicKeyFromPem(signingKey, 'audit.checkpoints.signingKey')];
-  return [];
+  const generated = readKey(resolve(baseDir, keyFile));
+  return generated === undefined ? [] : [publicKeyFromPem(generated, keyFile)];
+}
+
+function formatStore(report: StoreReport, keys: number): string {
+  if (report.chains.length === 0) return 'audit log is empty: no chains\n';
+  const chains = report.chains.length === 1 ? '1 chain' : `${report.chains.length} chains`;
+  const verdict = report.ok ? 'OK' : `BROKEN in ${report.chains.filter((c) => !c.ok).length}`;
+  return `${report.chains.map((c) => formatVerify(c, keys)).join('')}${chains}: ${verdict}\n`;
 }
 
 function formatVerify(r: ChainReport, keys: number): string {
   const lines: string[] = [];
   if (r.problem) {
-    lines.push(`audit chain BROKEN at event ${r.problem.eventId} (${r.problem.kind}): ${r.problem.message}`);
+    lines.push(`audit chain ${r.chain} BROKEN at event ${r.problem.eventId} (${r.problem.kind}): ${r.problem.message}`);
   } else {
     const range = r.firstId === null ? 'no events' : `${r.events} events (ids ${r.firstId}..${r.lastId})`;
-    lines.push(`audit chain OK: ${range}`);
+    lines.push(`audit chain ${r.chain} OK: ${range}`);
   }
-  lines.push(`checkpoints: ${r.checkpoints}, ${r.signedCheckpoints} with a valid signature`);
+  const sent = r.externalCheckpoints > 0 ? `; ${r.externalCheckpoints} of them sent out of the store` : '';
+  lines.push(`  checkpoints: ${r.checkpoints}, ${r.signedCheckpoints} with a valid signature${sent}`);
   if (r.anchor) {
     lines.push(
-      `history before event ${r.anchor.eventId + 1} was pruned; anchored by signed checkpoint #${r.anchor.id}`,
+      `  history before event ${r.anchor.eventId + 1} was pruned; anchored by signed checkpoint #${r.anchor.id}`,
     );
   }
   if (keys === 0 && r.checkpoints > 0) {
-    lines.push('warning: signatures not checked: no public key (--public-key or audit.checkpoints.publicKey)');
+    lines.push('  warning: signatures not checked: no public key (--public-key or audit.checkpoints.publicKey)');
   }
   if (r.ok && r.unsignedTail > 0) {
-    lines.push(`note: the last ${r.unsignedTail} events are not yet covered by a signed checkpoint`);
+    lines.push(`  note: the last ${r.unsignedTail} events are not yet covered by a signed checkpoint`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -3,43 +3,64 @@ import pg from 'pg';
 import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { pruneWithKysely } from '../audit-tables.js';
-import { type ChainHead, type ChainLink, chainEvents } from '../hash-chain.js';
+import {
+  CHAIN_NAME,
+  type ChainHead,
+  type ChainLink,
+  chainSerialised,
+  DEFAULT_CHAIN,
+  serialiseEvents,
+} from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { catchUpIn } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
+import { appendStatement, CHAIN_LOCK_SQL, ChainWriter } from './chain-writer.js';
 
-/**
- * Advisory lock keys (arbitrary constants, "gatehou" and "gatemig" in ASCII). Every replica appending to the chain
- * takes the first for the length of its transaction, so the chain is extended by one writer at a time.
- */
-const APPEND_LOCK = 0x67617465686f75n;
+/** Advisory lock key for migrations (an arbitrary constant, "gatemig" in ASCII). Chains have their own keys. */
 const MIGRATE_LOCK = 0x676174656d6967n;
 
 export interface PostgresStoreOptions {
-  /** Most pooled connections; appends hold one for a few round trips, reads for one query. */
+  /** Most pooled connections, for reads, the session index and unclaimed appends (a claimed chain has its own). */
   readonly maxConnections?: number;
+  /** The chain this store appends to: the gateway instance's id (default: `default`). */
+  readonly chain?: string;
 }
 
 /**
  * The shared store for several gateway replicas: the same tables and migrations as the SQLite store, on a `pg` pool.
- * Reads go through Kysely; appends use raw SQL with array parameters so a whole batch costs four round trips.
+ * Reads go through Kysely. Each gateway instance appends to its own hash chain (`chain`) through a ChainWriter (one
+ * statement, one round trip per batch, no lock shared with other replicas); see `claimChain`.
  */
 export class PostgresStore extends KyselyStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly indexesInBackground = false;
+  readonly chain: string;
   private closed = false;
+  private writer: ChainWriter | undefined;
 
-  constructor(private readonly pool: pg.Pool) {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+    chain: string = DEFAULT_CHAIN,
+  ) {
     super(new Kysely<StoreSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
     // An idle client whose connection dies is dropped by the pool; without a listener the error would crash the
     // process. The next query then fails, and the recorder refuses the operation.
     pool.on('error', () => undefined);
+    if (!CHAIN_NAME.test(chain)) {
+      throw new GatehouseError('config.invalid', 'store.instanceId: expected letters, digits, ., _ or - (at most 63)');
+    }
+    this.chain = chain;
   }
 
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    return new PostgresStore(new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }));
+    return new PostgresStore(
+      new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 }),
+      url,
+      options.chain ?? DEFAULT_CHAIN,
+    );
   }
 
   async migrate(): Promise<void> {
@@ -67,6 +88,18 @@ export class PostgresStore extends KyselyStore implements Store {
     }
   }
 
+  /**
+   * From now on this store appends to its chain through a ChainWriter holding the chain's lock for the process's
+   * life (the gateway's store); refuses, clearly, if another process holds it. Without a claim (CLI commands, tests)
+   * each append takes the chain's lock for its own transaction and reads the head (four round trips).
+   */
+  async claimChain(): Promise<void> {
+    if (this.writer) return;
+    const writer = new ChainWriter(this.url, this.chain);
+    await writer.claim();
+    this.writer = writer;
+  }
+
   async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
     await this.appendEvents(events);
   }
@@ -77,41 +110,38 @@ export class PostgresStore extends KyselyStore implements Store {
   async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
     if (events.length === 0) return [];
+    if (this.writer) return this.writer.append(events);
+    const serialised = serialiseEvents(events);
+    const index = sessionIndexChanges(events);
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       try {
         // The lock is taken in its own statement, before the head is read: under READ COMMITTED each statement sees
         // what was committed before it started, so the next statement sees the previous holder's events.
-        await client.query(`begin; select pg_advisory_xact_lock(${APPEND_LOCK})`);
-        const head = await client.query<{ id: string; hash: string }>(
-          'select id, hash from audit_events order by id desc limit 1',
+        await client.query('begin');
+        await client.query(`select pg_advisory_xact_lock(${CHAIN_LOCK_SQL})`, [this.chain]);
+        await client.query(
+          'insert into audit_chains (chain, indexed_seq) values ($1, 0) on conflict (chain) do nothing',
+          [this.chain],
+        );
+        const head = await client.query<{ seq: string; hash: string }>(
+          'select seq, hash from audit_events where chain = $1 order by seq desc limit 1',
+          [this.chain],
         );
         const last = head.rows[0];
-        const chainHead: ChainHead | undefined = last ? { id: Number(last.id), hash: last.hash } : undefined;
-        const chained = chainEvents(chainHead, events);
-        const { starts, deltas } = sessionIndexChanges(events);
-        await client.query(APPEND_SQL, [
-          chained.map((e) => e.id),
-          chained.map((e) => e.sessionId),
-          chained.map((e) => e.type),
-          chained.map((e) => e.at),
-          chained.map((e) => e.payloadJson),
-          chained.map((e) => e.prevHash),
-          chained.map((e) => e.hash),
-          starts.map((s) => s.id),
-          starts.map((s) => s.protocol),
-          starts.map((s) => s.resource),
-          starts.map((s) => s.issuer),
-          starts.map((s) => s.subject),
-          starts.map((s) => s.groups),
-          starts.map((s) => s.startedAt),
-          starts.map((s) => s.endedAt),
-          deltas.map((d) => d.id),
-          deltas.map((d) => d.endedAt),
-        ]);
+        const chainHead: ChainHead | undefined = last ? { seq: Number(last.seq), hash: last.hash } : undefined;
+        const chained = chainSerialised(chainHead, serialised, this.chain);
+        const result = await client.query<{ id: string; seq: string }>(appendStatement(chained, index, this.chain));
         await client.query('commit');
-        return chained.map(({ id, prevHash, hash }) => ({ id, prevHash, hash }));
+        const ids = new Map(result.rows.map((r) => [Number(r.seq), Number(r.id)]));
+        return chained.map(({ seq, prevHash, hash }) => ({
+          id: ids.get(seq) as number,
+          chain: this.chain,
+          seq,
+          prevHash,
+          hash,
+        }));
       } catch (error) {
         await client.query('rollback').catch((rollbackError: Error) => {
           broken = rollbackError;
@@ -124,14 +154,14 @@ export class PostgresStore extends KyselyStore implements Store {
     }
   }
 
-  async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
+  async prune(throughSeq: number, anchor: SignedCheckpoint): Promise<PruneResult> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
-    return this.kysely.transaction().execute((trx) => pruneWithKysely(trx, throughId, anchor));
+    return this.kysely.transaction().execute((trx) => pruneWithKysely(trx, throughSeq, anchor));
   }
 
   async indexSessionEvents(): Promise<number> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
-    return this.kysely.transaction().execute(catchUpIn);
+    return this.kysely.transaction().execute((trx) => catchUpIn(trx, true));
   }
 
   ping(): Promise<void> {
@@ -141,27 +171,9 @@ export class PostgresStore extends KyselyStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Ending the writer's connection releases the chain's lock.
+    await this.writer?.close();
     // Ends the pool too.
     await this.kysely.destroy();
   }
 }
-
-/**
- * One statement writes the batch: the events, the sessions it starts (with the batch's counts folded in, since the
- * parts of one statement cannot see each other's rows) and the counts of sessions started earlier.
- */
-const APPEND_SQL = `
-with inserted_events as (
-  insert into audit_events (id, session_id, type, at, payload, prev_hash, hash)
-  select * from unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[])
-), started_sessions as (
-  insert into sessions (id, protocol, resource, issuer, subject, groups, started_at, ended_at)
-  select * from unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[],
-    $15::bigint[])
-  on conflict (id) do update set ended_at = coalesce(excluded.ended_at, sessions.ended_at)
-), ended_sessions as (
-  update sessions set ended_at = coalesce(d.ended_at, sessions.ended_at)
-  from unnest($16::text[], $17::bigint[]) as d(id, ended_at)
-  where sessions.id = d.id
-)
-select 1`;

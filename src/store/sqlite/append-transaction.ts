@@ -1,5 +1,12 @@
 import type Database from 'better-sqlite3';
-import { type ChainHead, type ChainLink, chainLinks, type SerialisedEvent } from '../hash-chain.js';
+import {
+  type ChainHead,
+  type ChainLink,
+  chainLinks,
+  DEFAULT_CHAIN,
+  type Link,
+  type SerialisedEvent,
+} from '../hash-chain.js';
 import type { SessionIndexChanges } from '../session-index.js';
 
 /** Rows per multi-row insert (7 parameters each, well under SQLite's limit of 32,766). */
@@ -20,7 +27,8 @@ export interface PreparedAppend {
  * code runs on the gateway's connection and on the spool drainer's thread's own (see spool-thread.ts).
  */
 export function prepareAppend(db: Database.Database): PreparedAppend {
-  const head = db.prepare<[], ChainHead>('select id, hash from audit_events order by id desc limit 1');
+  // One chain, `default`, whose positions are the row ids.
+  const head = db.prepare<[], ChainHead>('select id as seq, hash from audit_events order by id desc limit 1');
   // `or rollback`: a conflict (which only a damaged log could cause) undoes the whole transaction, as the callers'
   // transaction wrapper would anyway. With the default (abort), SQLite keeps a statement journal to undo just the
   // failing statement, copying every page each insert touches first: measured, 0.6-1.9 µs of a drain's 6-8.5 per
@@ -46,8 +54,8 @@ export function prepareAppend(db: Database.Database): PreparedAppend {
     for (; i + INSERT_GROUP <= events.length; i += INSERT_GROUP) {
       for (let j = 0; j < INSERT_GROUP; j++) {
         const e = events[i + j] as SerialisedEvent;
-        const link = links[i + j] as ChainLink;
-        groupValues[j * 7] = link.id;
+        const link = links[i + j] as Link;
+        groupValues[j * 7] = link.seq;
         groupValues[j * 7 + 1] = e.sessionId;
         groupValues[j * 7 + 2] = e.type;
         groupValues[j * 7 + 3] = e.at;
@@ -59,12 +67,12 @@ export function prepareAppend(db: Database.Database): PreparedAppend {
     }
     for (; i < events.length; i++) {
       const e = events[i] as SerialisedEvent;
-      const link = links[i] as ChainLink;
-      insertEvent.run(link.id, e.sessionId, e.type, e.at, e.payloadJson, link.prevHash, link.hash);
+      const link = links[i] as Link;
+      insertEvent.run(link.seq, e.sessionId, e.type, e.at, e.payloadJson, link.prevHash, link.hash);
     }
     for (const s of index.starts) upsertSession.run(s);
     for (const d of index.deltas) endSession.run(d);
-    return links;
+    return links.map((link) => ({ ...link, id: link.seq, chain: DEFAULT_CHAIN }));
   };
   const transaction = db.transaction(inTransaction);
   // BEGIN IMMEDIATE takes the write lock up front: a deferred transaction reading first could deadlock on upgrade.

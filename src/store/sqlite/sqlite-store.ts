@@ -6,7 +6,7 @@ import { Kysely, Migrator } from 'kysely';
 import type { AuditEventInput } from '../../audit/event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
-import { type ChainLink, serialiseEvents } from '../hash-chain.js';
+import { type ChainLink, DEFAULT_CHAIN, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
 import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
@@ -40,6 +40,8 @@ export interface SqliteStoreOptions {
 export class SqliteStore extends KyselyStore implements Store {
   private readonly db: Database.Database;
   readonly dialect = 'sqlite' as const;
+  /** One process writes a SQLite file at a time (its lock), one chain. */
+  readonly chain = DEFAULT_CHAIN;
   private append: AppendEvents | undefined;
   private indexCatchUp: Database.Transaction<() => number> | undefined;
   private drainHere: ((options?: DrainOptions) => DrainReport) | undefined;
@@ -148,10 +150,12 @@ export class SqliteStore extends KyselyStore implements Store {
 
   async prune(throughId: number, anchor: SignedCheckpoint): Promise<PruneResult> {
     if (this.closed) throw new GatehouseError('internal', 'the SQLite store is closed');
+    if (anchor.chain !== DEFAULT_CHAIN)
+      throw new GatehouseError('internal', `a SQLite store has no chain ${anchor.chain}`);
     // better-sqlite3 directly, like appends: a Kysely transaction spans awaits, and an append in between would nest.
     const insert = this.db.prepare(
-      `insert into audit_checkpoints (event_id, hash, at, reason, key_id, signature)
-       values (@event_id, @hash, @at, @reason, @key_id, @signature)`,
+      `insert into audit_checkpoints (chain, event_id, hash, at, reason, key_id, signature)
+       values (@chain, @event_id, @hash, @at, @reason, @key_id, @signature)`,
     );
     const catchUp = prepareIndexCatchUp(this.db);
     const deleteEvents = this.db.prepare(PRUNE_STATEMENTS.deleteEvents);
