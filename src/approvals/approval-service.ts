@@ -13,9 +13,11 @@ import type { AccessGrantCache } from './access-grants.js';
 import { type AccessRequestInput, matchAccessPolicy } from './access-requests.js';
 import { type ApprovalOutcome, outcomeOf, pendingOutcome } from './approval-outcome.js';
 import { accessFingerprint, operationFingerprint, reviewedOperation } from './fingerprint.js';
+import type { InstanceLease } from './instance-lease.js';
 import type { Approver, ExactOperation, Review, ReviewEvent, ReviewState } from './review.js';
 import { recordReviewEvent } from './review-audit.js';
 import { reviewError } from './review-errors.js';
+import type { ReviewFeed } from './review-feed.js';
 import { ReviewNotifier } from './review-notifier.js';
 import { ReviewStore } from './review-store.js';
 import { ReviewWaiters } from './review-waiters.js';
@@ -30,6 +32,13 @@ export interface ApprovalServiceOptions {
   readonly config: ApprovalsConfig;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** PostgreSQL store: review changes pushed by the other replicas (LISTEN/NOTIFY); the poll stays as a fallback. */
+  readonly feed?: ReviewFeed;
+  /**
+   * This process's lease in the store: reviews whose caller waits here name it, are withdrawn when this process
+   * stops, and by any replica once the lease lapses (the process died).
+   */
+  readonly lease?: InstanceLease;
 }
 
 /** What a listener hands over when policy says `review`. */
@@ -66,9 +75,10 @@ export interface RequestOptions extends WaitOptions {
 /**
  * Just-in-time approval: creates durable reviews for `review` decisions, holds callers until a decision, an expiry or
  * a cancel, records every review event in the audit log and tells webhooks. Waiting is event-driven inside one
- * gateway (decisions made here wake waiters at once) with a store poll as fallback for decisions made by other
- * replicas sharing a PostgreSQL store. After a restart, reviews whose callers died with the old process stay
- * decidable until they expire; their callers are gone, but a re-sent HTTP request still runs once approved.
+ * gateway (decisions made here wake waiters at once); decisions made by other replicas sharing a PostgreSQL store
+ * arrive through the feed (LISTEN/NOTIFY), with a store poll as fallback. A held PostgreSQL statement's review is
+ * withdrawn when its gateway stops or dies (lease): nothing could run it once approved. HTTP reviews stay decidable
+ * until they expire: a re-sent request runs once approved.
  */
 export class ApprovalService {
   readonly reviews: ReviewStore;
@@ -90,20 +100,52 @@ export class ApprovalService {
     this.changes.setMaxListeners(0);
   }
 
-  /** Loads active access windows and starts the poll (decisions elsewhere, expiries, windows). */
+  /**
+   * Registers this instance's lease, withdraws reviews orphaned by instances that died, loads active access windows,
+   * listens for other replicas' changes and starts the poll (decisions elsewhere, expiries, windows, orphans).
+   */
   async start(): Promise<void> {
+    await this.options.lease?.start();
+    await this.withdrawOrphans();
     await this.options.grants.refresh();
+    await this.options.feed?.start({
+      changed: (kind, id) => void this.changedElsewhere(kind, id),
+      resumed: () => void this.sweep(),
+    });
     this.timer = setInterval(() => void this.sweep(), this.options.config.pollInterval);
     this.timer.unref();
   }
 
-  /** Stops polling; held callers get `pending` (why: stopping) and their reviews stay decidable. */
+  /**
+   * Stops polling; held callers get `pending` (why: stopping). Reviews whose caller waited here are withdrawn: the
+   * caller is gone, so an approval would run nothing. Other reviews (HTTP) stay decidable.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.sweeping;
     this.waiters.stopAll();
+    const { lease, logger } = this.options;
+    if (lease !== undefined) {
+      try {
+        for (const id of await lease.heldReviews()) await this.move(id, ['pending'], 'withdrawn', 'withdrawn');
+      } catch (error) {
+        logger.error({ err: error }, 'held reviews could not be withdrawn at shutdown; another replica will');
+      }
+    }
+    await this.options.feed?.stop();
+    await lease?.stop().catch((error: unknown) => logger.warn({ err: error }, 'instance lease could not be ended'));
     await this.notifier.drain();
+  }
+
+  /** This instance's lease (readiness reads whether the store accepts its writes). */
+  get lease(): InstanceLease | undefined {
+    return this.options.lease;
+  }
+
+  /** True when review changes of other replicas are pushed here (PostgreSQL feed listening). */
+  get feedListening(): boolean | undefined {
+    return this.options.feed?.listening;
   }
 
   /** Subscribes to review changes made through this service (tests, admin page refresh). */
@@ -168,7 +210,7 @@ export class ApprovalService {
         expiresAt: now + this.options.config.timeout,
         decisions: [],
       };
-      await this.create(review);
+      await this.create(review, options.onTimeout === 'expire' ? this.options.lease?.id : undefined);
     }
     await options.onReview?.(review, review !== existing);
     return this.waitFor(review, options);
@@ -337,6 +379,7 @@ export class ApprovalService {
           await this.move(due.id, [due.state], 'expired', 'expired');
         }
         await this.waiters.poll();
+        await this.withdrawOrphans();
         await this.options.grants.refresh();
       } catch (error) {
         this.options.logger.warn({ err: error }, 'approval poll failed; retrying at the next interval');
@@ -347,9 +390,30 @@ export class ApprovalService {
     return this.sweeping;
   }
 
-  private async create(review: Review): Promise<void> {
-    await this.reviews.insert(review);
+  private async create(review: Review, holder?: string): Promise<void> {
+    await this.reviews.insert(review, holder);
     await this.announce(review, 'created', review.createdAt);
+  }
+
+  /** Withdraws pending reviews whose holder instance stopped or died: their waiting caller is gone. */
+  private async withdrawOrphans(): Promise<void> {
+    const { lease, logger } = this.options;
+    if (lease === undefined) return;
+    for (const id of await lease.orphanedReviews()) {
+      if ((await this.move(id, ['pending'], 'withdrawn', 'withdrawn')) !== undefined) {
+        logger.warn({ reviewId: id }, 'review withdrawn: the gateway holding its caller is gone');
+      }
+    }
+  }
+
+  /** The feed says review `id` changed on some replica: wake callers waiting on it here; reload access windows. */
+  private async changedElsewhere(kind: string, id: string): Promise<void> {
+    try {
+      await this.waiters.wake(id);
+      if (kind === 'access') await this.options.grants.refresh();
+    } catch (error) {
+      this.options.logger.warn({ err: error, reviewId: id }, 'review change could not be read; the poll will');
+    }
   }
 
   /** Conditional state change; when this call made it: audit, notify, wake waiters. Returns the updated review. */
@@ -380,6 +444,9 @@ export class ApprovalService {
     } finally {
       // Waiters and webhooks learn of the change even if the audit write failed: the state is already durable.
       this.waiters.changed(review);
+      if (event !== 'created') {
+        void this.reviews.publish(review).catch(() => undefined);
+      }
       this.changes.emit('change', review, event);
       if (event !== 'approval') this.notifier.notify(review, event);
     }
