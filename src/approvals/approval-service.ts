@@ -13,7 +13,7 @@ import type { AccessGrantCache } from './access-grants.js';
 import { type AccessRequestInput, matchAccessPolicy } from './access-requests.js';
 import { type ApprovalOutcome, outcomeOf, pendingOutcome } from './approval-outcome.js';
 import { accessFingerprint, operationFingerprint, reviewedOperation } from './fingerprint.js';
-import type { InstanceLease } from './instance-lease.js';
+import { type InstanceLease, LEASE_MS } from './instance-lease.js';
 import type { Approver, ExactOperation, Review, ReviewEvent, ReviewState } from './review.js';
 import { recordReviewEvent } from './review-audit.js';
 import { reviewError } from './review-errors.js';
@@ -88,6 +88,8 @@ export class ApprovalService {
   private readonly waiters: ReviewWaiters;
   private readonly changes = new EventEmitter();
   private timer: NodeJS.Timeout | undefined;
+  private orphanTimer: NodeJS.Timeout | undefined;
+  private orphanSweep: Promise<void> | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
 
@@ -114,6 +116,20 @@ export class ApprovalService {
     });
     this.timer = setInterval(() => void this.sweep(), this.options.config.pollInterval);
     this.timer.unref();
+    if (this.options.lease !== undefined) {
+      // Orphans are looked for on the lease's time scale, however slow the poll is configured.
+      this.orphanTimer = setInterval(() => void this.sweepOrphans(), LEASE_MS / 2);
+      this.orphanTimer.unref();
+    }
+  }
+
+  private sweepOrphans(): Promise<void> {
+    this.orphanSweep ??= this.withdrawOrphans()
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'orphaned reviews could not be read'))
+      .finally(() => {
+        this.orphanSweep = undefined;
+      });
+    return this.orphanSweep;
   }
 
   /**
@@ -123,7 +139,9 @@ export class ApprovalService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.orphanTimer);
     await this.sweeping;
+    await this.orphanSweep;
     this.waiters.stopAll();
     const { lease, logger } = this.options;
     if (lease !== undefined) {

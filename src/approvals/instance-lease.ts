@@ -21,6 +21,11 @@ export class InstanceLease {
   private beating: Promise<void> | undefined;
   /** Refused events already persisted (see `refusedSoFar`). */
   private persistedRefusals = 0;
+  /**
+   * Start of this instance's current run of successful heartbeats. Others' leases are judged only once it is
+   * `LEASE_MS` old: after an outage of the store every lease looks lapsed until its holder had a chance to renew.
+   */
+  private healthySince: number | undefined;
   /** Whether the last heartbeat write succeeded, and why not when it failed. */
   private lastBeat: { readonly ok: boolean; readonly error?: string } = { ok: true };
 
@@ -52,6 +57,7 @@ export class InstanceLease {
       try {
         await this.beat(total - this.persistedRefusals);
         this.persistedRefusals = total;
+        if (!this.lastBeat.ok || this.healthySince === undefined) this.healthySince = this.clock.now();
         this.lastBeat = { ok: true };
       } catch (error) {
         this.lastBeat = { ok: false, error: error instanceof Error ? error.message : String(error) };
@@ -64,6 +70,7 @@ export class InstanceLease {
 
   private async register(): Promise<void> {
     const now = this.clock.now();
+    this.healthySince = now;
     await this.db
       .insertInto('gateway_instances')
       .values({
@@ -102,9 +109,14 @@ export class InstanceLease {
       .execute();
   }
 
-  /** Pending reviews held by an instance that stopped or whose lease lapsed (not this one). */
+  /**
+   * Pending reviews held by an instance that stopped or whose lease lapsed (not this one). None until this instance
+   * has renewed its own lease for `LEASE_MS` (see `healthySince`).
+   */
   async orphanedReviews(): Promise<string[]> {
-    const liveSince = this.clock.now() - LEASE_MS;
+    const now = this.clock.now();
+    if (!this.lastBeat.ok || this.healthySince === undefined || now - this.healthySince < LEASE_MS) return [];
+    const liveSince = now - LEASE_MS;
     const rows = await this.db
       .selectFrom('reviews')
       .select('id')
