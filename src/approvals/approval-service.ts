@@ -13,7 +13,8 @@ import type { AccessGrantCache } from './access-grants.js';
 import { type AccessRequestInput, matchAccessPolicy } from './access-requests.js';
 import { type ApprovalOutcome, outcomeOf, pendingOutcome } from './approval-outcome.js';
 import { accessFingerprint, operationFingerprint, reviewedOperation } from './fingerprint.js';
-import { type InstanceLease, LEASE_MS } from './instance-lease.js';
+import type { InstanceLease } from './instance-lease.js';
+import { ReplicaCoordination } from './replica-coordination.js';
 import type { Approver, ExactOperation, Review, ReviewEvent, ReviewState } from './review.js';
 import { recordReviewEvent } from './review-audit.js';
 import { reviewError } from './review-errors.js';
@@ -88,8 +89,7 @@ export class ApprovalService {
   private readonly waiters: ReviewWaiters;
   private readonly changes = new EventEmitter();
   private timer: NodeJS.Timeout | undefined;
-  private orphanTimer: NodeJS.Timeout | undefined;
-  private orphanSweep: Promise<void> | undefined;
+  private readonly replicas: ReplicaCoordination;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
 
@@ -99,6 +99,15 @@ export class ApprovalService {
     this.notifier = new ReviewNotifier(config, clock, logger.child({ component: 'approvals' }));
     this.waits = { http: config.httpWait, postgres: Math.min(config.postgresWait, config.timeout) };
     this.waiters = new ReviewWaiters(this.reviews, clock);
+    this.replicas = new ReplicaCoordination({
+      ...(options.feed === undefined ? {} : { feed: options.feed }),
+      ...(options.lease === undefined ? {} : { lease: options.lease }),
+      waiters: this.waiters,
+      grants: options.grants,
+      logger,
+      withdraw: async (id) => (await this.move(id, ['pending'], 'withdrawn', 'withdrawn')) !== undefined,
+      poll: () => this.sweep(),
+    });
     this.changes.setMaxListeners(0);
   }
 
@@ -107,29 +116,10 @@ export class ApprovalService {
    * listens for other replicas' changes and starts the poll (decisions elsewhere, expiries, windows, orphans).
    */
   async start(): Promise<void> {
-    await this.options.lease?.start();
-    await this.withdrawOrphans();
     await this.options.grants.refresh();
-    await this.options.feed?.start({
-      changed: (kind, id) => void this.changedElsewhere(kind, id),
-      resumed: () => void this.sweep(),
-    });
+    await this.replicas.start();
     this.timer = setInterval(() => void this.sweep(), this.options.config.pollInterval);
     this.timer.unref();
-    if (this.options.lease !== undefined) {
-      // Orphans are looked for on the lease's time scale, however slow the poll is configured.
-      this.orphanTimer = setInterval(() => void this.sweepOrphans(), LEASE_MS / 2);
-      this.orphanTimer.unref();
-    }
-  }
-
-  private sweepOrphans(): Promise<void> {
-    this.orphanSweep ??= this.withdrawOrphans()
-      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'orphaned reviews could not be read'))
-      .finally(() => {
-        this.orphanSweep = undefined;
-      });
-    return this.orphanSweep;
   }
 
   /**
@@ -139,20 +129,9 @@ export class ApprovalService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    clearInterval(this.orphanTimer);
     await this.sweeping;
-    await this.orphanSweep;
     this.waiters.stopAll();
-    const { lease, logger } = this.options;
-    if (lease !== undefined) {
-      try {
-        for (const id of await lease.heldReviews()) await this.move(id, ['pending'], 'withdrawn', 'withdrawn');
-      } catch (error) {
-        logger.error({ err: error }, 'held reviews could not be withdrawn at shutdown; another replica will');
-      }
-    }
-    await this.options.feed?.stop();
-    await lease?.stop().catch((error: unknown) => logger.warn({ err: error }, 'instance lease could not be ended'));
+    await this.replicas.stop();
     await this.notifier.drain();
   }
 
@@ -228,7 +207,7 @@ export class ApprovalService {
         expiresAt: now + this.options.config.timeout,
         decisions: [],
       };
-      await this.create(review, options.onTimeout === 'expire' ? this.options.lease?.id : undefined);
+      await this.create(review, options.onTimeout === 'expire' ? this.replicas.holder : undefined);
     }
     await options.onReview?.(review, review !== existing);
     return this.waitFor(review, options);
@@ -397,7 +376,7 @@ export class ApprovalService {
           await this.move(due.id, [due.state], 'expired', 'expired');
         }
         await this.waiters.poll();
-        await this.withdrawOrphans();
+        await this.replicas.withdrawOrphans();
         await this.options.grants.refresh();
       } catch (error) {
         this.options.logger.warn({ err: error }, 'approval poll failed; retrying at the next interval');
@@ -411,27 +390,6 @@ export class ApprovalService {
   private async create(review: Review, holder?: string): Promise<void> {
     await this.reviews.insert(review, holder);
     await this.announce(review, 'created', review.createdAt);
-  }
-
-  /** Withdraws pending reviews whose holder instance stopped or died: their waiting caller is gone. */
-  private async withdrawOrphans(): Promise<void> {
-    const { lease, logger } = this.options;
-    if (lease === undefined) return;
-    for (const id of await lease.orphanedReviews()) {
-      if ((await this.move(id, ['pending'], 'withdrawn', 'withdrawn')) !== undefined) {
-        logger.warn({ reviewId: id }, 'review withdrawn: the gateway holding its caller is gone');
-      }
-    }
-  }
-
-  /** The feed says review `id` changed on some replica: wake callers waiting on it here; reload access windows. */
-  private async changedElsewhere(kind: string, id: string): Promise<void> {
-    try {
-      await this.waiters.wake(id);
-      if (kind === 'access') await this.options.grants.refresh();
-    } catch (error) {
-      this.options.logger.warn({ err: error, reviewId: id }, 'review change could not be read; the poll will');
-    }
   }
 
   /** Conditional state change; when this call made it: audit, notify, wake waiters. Returns the updated review. */
