@@ -358,5 +358,21 @@ resources:
       [],
       'every answered request is in the log',
     );
+
+    // The listening connection came back too: a release across replicas is still pushed, not left to the 30 s poll.
+    await backendQuery(`insert into docs values (4, 'four')`);
+    const held = await holdDelete(a);
+    try {
+      const approvedAt = performance.now();
+      assert.equal((await adminCall(b.admin, `/api/reviews/${held.id}/approve`, ownerToken, {})).status, 200);
+      const outcome = await Promise.race([
+        held.result,
+        new Promise<'still held'>((r) => setTimeout(() => r('still held'), 5_000)),
+      ]);
+      assert.ok(outcome !== 'still held' && outcome.ok, JSON.stringify(outcome));
+      console.log(`# release latency after the store came back: ${(outcome.at - approvedAt).toFixed(0)} ms`);
+    } finally {
+      await held.client.end();
+    }
   });
 });
