@@ -140,11 +140,6 @@ export class ApprovalService {
     return this.options.lease;
   }
 
-  /** True when review changes of other replicas are pushed here (PostgreSQL feed listening). */
-  get feedListening(): boolean | undefined {
-    return this.options.feed?.listening;
-  }
-
   /** Subscribes to review changes made through this service (tests, admin page refresh). */
   onChange(listener: (review: Review, event: ReviewEvent) => void): () => void {
     this.changes.on('change', listener);
