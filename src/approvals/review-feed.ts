@@ -68,7 +68,7 @@ export class PostgresReviewFeed implements ReviewFeed {
 
   private async attempt(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, connectionTimeoutMillis: 5_000 });
     // Without a listener an error on an idle connection would crash the process; `end` follows it.
     client.on('error', (error) => this.logger.debug({ err: error }, 'review feed connection error'));
     client.on('notification', (message) => {
