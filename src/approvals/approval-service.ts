@@ -13,9 +13,12 @@ import type { AccessGrantCache } from './access-grants.js';
 import { type AccessRequestInput, matchAccessPolicy } from './access-requests.js';
 import { type ApprovalOutcome, outcomeOf, pendingOutcome } from './approval-outcome.js';
 import { accessFingerprint, operationFingerprint, reviewedOperation } from './fingerprint.js';
+import type { InstanceLease } from './instance-lease.js';
+import { ReplicaCoordination } from './replica-coordination.js';
 import type { Approver, ExactOperation, Review, ReviewEvent, ReviewState } from './review.js';
 import { recordReviewEvent } from './review-audit.js';
 import { reviewError } from './review-errors.js';
+import type { ReviewFeed } from './review-feed.js';
 import { ReviewNotifier } from './review-notifier.js';
 import { ReviewStore } from './review-store.js';
 import { ReviewWaiters } from './review-waiters.js';
@@ -30,6 +33,13 @@ export interface ApprovalServiceOptions {
   readonly config: ApprovalsConfig;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** PostgreSQL store: review changes pushed by the other replicas (LISTEN/NOTIFY); the poll stays as a fallback. */
+  readonly feed?: ReviewFeed;
+  /**
+   * This process's lease in the store: reviews whose caller waits here name it, are withdrawn when this process
+   * stops, and by any replica once the lease lapses (the process died).
+   */
+  readonly lease?: InstanceLease;
 }
 
 /** What a listener hands over when policy says `review`. */
@@ -66,9 +76,10 @@ export interface RequestOptions extends WaitOptions {
 /**
  * Just-in-time approval: creates durable reviews for `review` decisions, holds callers until a decision, an expiry or
  * a cancel, records every review event in the audit log and tells webhooks. Waiting is event-driven inside one
- * gateway (decisions made here wake waiters at once) with a store poll as fallback for decisions made by other
- * replicas sharing a PostgreSQL store. After a restart, reviews whose callers died with the old process stay
- * decidable until they expire; their callers are gone, but a re-sent HTTP request still runs once approved.
+ * gateway (decisions made here wake waiters at once); decisions made by other replicas sharing a PostgreSQL store
+ * arrive through the feed (LISTEN/NOTIFY), with a store poll as fallback. A held PostgreSQL statement's review is
+ * withdrawn when its gateway stops or dies (lease): nothing could run it once approved. HTTP reviews stay decidable
+ * until they expire: a re-sent request runs once approved.
  */
 export class ApprovalService {
   readonly reviews: ReviewStore;
@@ -78,6 +89,7 @@ export class ApprovalService {
   private readonly waiters: ReviewWaiters;
   private readonly changes = new EventEmitter();
   private timer: NodeJS.Timeout | undefined;
+  private readonly replicas: ReplicaCoordination;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
 
@@ -87,23 +99,45 @@ export class ApprovalService {
     this.notifier = new ReviewNotifier(config, clock, logger.child({ component: 'approvals' }));
     this.waits = { http: config.httpWait, postgres: Math.min(config.postgresWait, config.timeout) };
     this.waiters = new ReviewWaiters(this.reviews, clock);
+    this.replicas = new ReplicaCoordination({
+      ...(options.feed === undefined ? {} : { feed: options.feed }),
+      ...(options.lease === undefined ? {} : { lease: options.lease }),
+      waiters: this.waiters,
+      grants: options.grants,
+      logger,
+      withdraw: async (id) => (await this.move(id, ['pending'], 'withdrawn', 'withdrawn')) !== undefined,
+      poll: () => this.sweep(),
+    });
     this.changes.setMaxListeners(0);
   }
 
-  /** Loads active access windows and starts the poll (decisions elsewhere, expiries, windows). */
+  /**
+   * Registers this instance's lease, withdraws reviews orphaned by instances that died, loads active access windows,
+   * listens for other replicas' changes and starts the poll (decisions elsewhere, expiries, windows, orphans).
+   */
   async start(): Promise<void> {
     await this.options.grants.refresh();
+    await this.replicas.start();
     this.timer = setInterval(() => void this.sweep(), this.options.config.pollInterval);
     this.timer.unref();
   }
 
-  /** Stops polling; held callers get `pending` (why: stopping) and their reviews stay decidable. */
+  /**
+   * Stops polling; held callers get `pending` (why: stopping). Reviews whose caller waited here are withdrawn: the
+   * caller is gone, so an approval would run nothing. Other reviews (HTTP) stay decidable.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.sweeping;
     this.waiters.stopAll();
+    await this.replicas.stop();
     await this.notifier.drain();
+  }
+
+  /** This instance's lease (readiness reads whether the store accepts its writes). */
+  get lease(): InstanceLease | undefined {
+    return this.options.lease;
   }
 
   /** Subscribes to review changes made through this service (tests, admin page refresh). */
@@ -168,7 +202,7 @@ export class ApprovalService {
         expiresAt: now + this.options.config.timeout,
         decisions: [],
       };
-      await this.create(review);
+      await this.create(review, options.onTimeout === 'expire' ? this.replicas.holder : undefined);
     }
     await options.onReview?.(review, review !== existing);
     return this.waitFor(review, options);
@@ -337,6 +371,7 @@ export class ApprovalService {
           await this.move(due.id, [due.state], 'expired', 'expired');
         }
         await this.waiters.poll();
+        await this.replicas.withdrawOrphans();
         await this.options.grants.refresh();
       } catch (error) {
         this.options.logger.warn({ err: error }, 'approval poll failed; retrying at the next interval');
@@ -347,8 +382,8 @@ export class ApprovalService {
     return this.sweeping;
   }
 
-  private async create(review: Review): Promise<void> {
-    await this.reviews.insert(review);
+  private async create(review: Review, holder?: string): Promise<void> {
+    await this.reviews.insert(review, holder);
     await this.announce(review, 'created', review.createdAt);
   }
 
@@ -380,6 +415,9 @@ export class ApprovalService {
     } finally {
       // Waiters and webhooks learn of the change even if the audit write failed: the state is already durable.
       this.waiters.changed(review);
+      if (event !== 'created') {
+        void this.reviews.publish(review).catch(() => undefined);
+      }
       this.changes.emit('change', review, event);
       if (event !== 'approval') this.notifier.notify(review, event);
     }

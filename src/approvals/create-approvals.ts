@@ -6,6 +6,8 @@ import { PolicyEngine } from '../policy/engine.js';
 import type { Store } from '../store/store.js';
 import { AccessGrantCache } from './access-grants.js';
 import { ApprovalService } from './approval-service.js';
+import { InstanceLease } from './instance-lease.js';
+import { PostgresReviewFeed } from './review-feed.js';
 import { ReviewStore } from './review-store.js';
 
 /**
@@ -21,6 +23,10 @@ export function createApprovals(parts: {
 }): { policy: PolicyEngine; approvals: ApprovalService } {
   const { config, store, recorder, clock, logger } = parts;
   const grants = new AccessGrantCache(new ReviewStore(store), clock);
+  const feed =
+    'postgres' in config.store && store.dialect === 'postgres'
+      ? new PostgresReviewFeed(config.store.postgres.url, logger.child({ component: 'review-feed' }))
+      : undefined;
   const policy = new PolicyEngine(config.resources, { grants, clock });
   const approvals = new ApprovalService({
     store,
@@ -31,6 +37,8 @@ export function createApprovals(parts: {
     config: config.approvals,
     clock,
     logger,
+    ...(feed === undefined ? {} : { feed }),
+    lease: new InstanceLease(store, clock, () => recorder.counts.refused),
   });
   return { policy, approvals };
 }

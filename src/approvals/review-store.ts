@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import { type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { Store } from '../store/store.js';
 import type {
   AccessRequest,
@@ -10,6 +10,7 @@ import type {
   ReviewState,
 } from './review.js';
 import { reviewError } from './review-errors.js';
+import { REVIEW_CHANNEL } from './review-feed.js';
 import type { ApprovalsSchema, ReviewDecisionsTable, ReviewsTable } from './review-tables.js';
 
 type ReviewRow = Selectable<ReviewsTable>;
@@ -43,8 +44,12 @@ export class ReviewStore {
     this.db = store.kysely as unknown as Kysely<ApprovalsSchema>;
   }
 
-  async insert(review: Review): Promise<void> {
-    await this.db.insertInto('reviews').values(toRow(review)).execute();
+  /** `holder`: the gateway instance whose caller waits on the review and must be there for it to run. */
+  async insert(review: Review, holder?: string): Promise<void> {
+    await this.db
+      .insertInto('reviews')
+      .values({ ...toRow(review), holder: holder ?? null })
+      .execute();
   }
 
   async get(id: string): Promise<Review | undefined> {
@@ -203,6 +208,15 @@ export class ReviewStore {
         ...(transition === undefined ? {} : { transition }),
       };
     });
+  }
+
+  /**
+   * Tells the other replicas sharing a PostgreSQL store that a review changed (see review-feed.ts); SQLite has one
+   * gateway, woken in process.
+   */
+  async publish(review: Pick<Review, 'id' | 'kind'>): Promise<void> {
+    if (this.store.dialect !== 'postgres') return;
+    await sql`select pg_notify(${REVIEW_CHANNEL}, ${`${review.kind}:${review.id}`})`.execute(this.db);
   }
 
   /** Remembers an inbound webhook nonce; false when it was already seen (a replay). Forgets nonces past `keepMs`. */

@@ -1,5 +1,6 @@
 import type { ColumnType, Kysely } from 'kysely';
 import type { StoreDialect } from '../store/migrations.js';
+import type { GatewayInstancesTable } from './instance-tables.js';
 
 /** bigint columns: PostgreSQL returns them as strings, SQLite as numbers. */
 type BigIntColumn = ColumnType<number | string, number, number>;
@@ -32,6 +33,8 @@ export interface ReviewsTable {
   executed_at: BigIntColumn | null;
   /** Bumped on every change, so pollers can read only what changed. */
   updated_at: BigIntColumn;
+  /** The gateway instance holding the caller that waits on it (migration 0110, see instance-tables.ts). */
+  holder: string | null;
 }
 
 /** One approver's decision; the primary key makes approvals distinct per approver. */
@@ -53,6 +56,7 @@ export interface WebhookNoncesTable {
 }
 
 export interface ApprovalsSchema {
+  gateway_instances: GatewayInstancesTable;
   reviews: ReviewsTable;
   review_decisions: ReviewDecisionsTable;
   webhook_nonces: WebhookNoncesTable;

@@ -81,6 +81,13 @@ export class ReviewWaiters {
     for (const waiter of [...(this.waiting.get(review.id) ?? [])]) waiter.settle({ kind: 'decided', outcome });
   }
 
+  /** Another replica changed review `id`: if a caller here waits on it, read it and wake the caller if settled. */
+  async wake(id: string): Promise<void> {
+    if (!this.waiting.has(id)) return;
+    const review = await this.reviews.get(id);
+    if (review !== undefined) this.changed(review);
+  }
+
   /** Reads the reviews still waited on; wakes the waiters of those settled elsewhere. */
   async poll(): Promise<void> {
     const states = await this.reviews.statesOf([...this.waiting.keys()]);

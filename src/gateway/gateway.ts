@@ -13,6 +13,7 @@ import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
 import { createLogger } from './logger.js';
 import { PROTOCOL_LISTENERS } from './protocol-registry.js';
+import { Readiness } from './readiness.js';
 import type { GatewayServices, Listener } from './services.js';
 
 export interface GatewayOptions {
@@ -35,8 +36,17 @@ export class Gateway {
   private admin: AdminServer | undefined;
   private stopping: Promise<void> | undefined;
   private audit: AuditServices | undefined;
+  private readonly readiness: Readiness;
 
-  private constructor(readonly services: GatewayServices) {}
+  private constructor(readonly services: GatewayServices) {
+    const lease = services.approvals.lease;
+    this.readiness = new Readiness({
+      store: services.store,
+      counts: services.recorder.counts,
+      ...(lease === undefined ? {} : { lease }),
+      stopping: () => this.stopping !== undefined,
+    });
+  }
 
   static async start(loaded: LoadedConfig, options: GatewayOptions = {}): Promise<Gateway> {
     const { config, baseDir } = loaded;
@@ -101,10 +111,7 @@ export class Gateway {
         address: adminAddress,
         metrics: this.services.metrics,
         reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
-        readiness: async () => {
-          if (this.stopping) throw new Error('stopping');
-          await this.services.store.ping();
-        },
+        readiness: () => this.readiness.check(),
       });
       this.addresses.admin = await this.admin.start();
       logger.info({ address: this.addresses.admin }, 'admin endpoints listening');

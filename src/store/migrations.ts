@@ -1,4 +1,5 @@
 import { type ColumnType, type Generated, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { createInstanceTables } from '../approvals/instance-tables.js';
 import { createApprovalTables } from '../approvals/review-tables.js';
 import { createQuotaTables } from '../quotas/migration.js';
 
@@ -289,6 +290,8 @@ const MIGRATIONS: readonly NamedMigration[] = [
   },
   // Just-in-time approval tables (src/approvals/review-tables.ts); 0100_ keeps them after the core migrations.
   { name: '0100_approvals', up: (db, dialect) => createApprovalTables(db, dialect) },
+  // Gateway instances and their leases on held reviews (src/approvals/instance-tables.ts).
+  { name: '0110_review_holders', up: (db) => createInstanceTables(db) },
   { name: '0200_quota_usage', up: (db) => createQuotaTables(db) },
 ];
 

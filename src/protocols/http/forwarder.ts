@@ -132,12 +132,21 @@ export async function forward(
     if (!res.headersSent) res.writeHead(status, callerHeaders);
   };
   const maskedCounts = () => (counts.empty ? {} : { masked: counts.toRecord() });
+  // With a Content-Length, the caller sees the response complete with its last byte (no terminating chunk to hold
+  // back): that byte waits for the result record, with `res.end` below.
+  const declared = Number(callerHeaders['content-length'] ?? Number.NaN);
+  let lastBytes: Buffer | undefined;
   try {
     for await (const chunk of source) {
       bytesOut += chunk.length;
       head();
       handle.capture({ type: 'http-body', chunk });
-      if (!res.write(chunk)) await once(res, 'drain', { signal: abort.signal });
+      let out = chunk;
+      if (Number.isFinite(declared) && bytesOut >= declared && chunk.length > 0) {
+        lastBytes = chunk.subarray(chunk.length - 1);
+        out = chunk.subarray(0, chunk.length - 1);
+      }
+      if (out.length > 0 && !res.write(out)) await once(res, 'drain', { signal: abort.signal });
     }
     head();
   } catch (error) {
@@ -167,14 +176,15 @@ export async function forward(
   } finally {
     res.off('close', onClientGone);
   }
-  // The result record is durable before the response completes: a caller never sees a finished, unrecorded answer.
+  // The result record is durable before the response completes (its last byte, or the end of a chunked body): a
+  // caller never sees a finished, unrecorded answer.
   try {
     await finish({ outcome: 'ok', status, bytesIn: requestBytes.bytes, bytesOut, ...maskedCounts() });
   } catch {
     res.destroy();
     return;
   }
-  res.end();
+  res.end(lastBytes);
 }
 
 /** Drops an upstream body nobody will read; undici reports the abort as an error, which must not go unhandled. */

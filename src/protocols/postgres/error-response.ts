@@ -18,7 +18,8 @@ const SQLSTATE: Readonly<Record<ErrorCode, string>> = Object.assign(Object.creat
   'quota.exceeded': '53400', // configuration_limit_exceeded
   'upstream.unavailable': '08006', // connection_failure
   'upstream.timeout': '08006',
-  'audit.unavailable': '58000', // system_error
+  // cannot_connect_now: the store is down or refuses writes; drivers and poolers treat it as retryable later.
+  'audit.unavailable': '57P03',
   'config.invalid': 'XX000',
   internal: 'XX000', // internal_error
 } satisfies Record<ErrorCode, string>);

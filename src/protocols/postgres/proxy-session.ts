@@ -414,9 +414,15 @@ export class ProxySession {
     }
     const backend = this.backend.socket;
     if (!backend.destroyed) {
-      // A second Terminate after the client's own would reach a backend already gone, which answers with a reset.
-      backend.end(this.terminateSent ? undefined : serialize.end());
-      setTimeout(() => backend.destroy(), 5_000).unref();
+      if (this.pending.size > 0 || backend.isPaused()) {
+        // Work still running (a large result the client left): a backend blocked writing to us ignores a cancel
+        // and a Terminate behind its unread output; dropping the socket ends its query at once.
+        backend.destroy();
+      } else {
+        // A second Terminate after the client's own would reach a backend already gone, which answers with a reset.
+        backend.end(this.terminateSent ? undefined : serialize.end());
+        setTimeout(() => backend.destroy(), 5_000).unref();
+      }
     }
     for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);
     // A held statement's review is withdrawn and its refusal recorded before the session's end.

@@ -49,6 +49,9 @@ export class PostgresStore extends KyselyStore implements Store {
     // An idle client whose connection dies is dropped by the pool; without a listener the error would crash the
     // process. The next query then fails, and the recorder refuses the operation.
     pool.on('error', () => undefined);
+    // The same for a client checked out when the server goes away: pg emits `error` on it besides failing its query,
+    // and the pool listens only while the client is idle. Its query's rejection is what reaches the caller.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     if (!CHAIN_NAME.test(chain)) {
       throw new GatehouseError('config.invalid', 'store.instanceId: expected letters, digits, ., _ or - (at most 63)');
     }

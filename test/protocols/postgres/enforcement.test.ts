@@ -529,7 +529,7 @@ describe('postgres policy enforcement', () => {
         event.type === 'operation' && String(event.payload['text']).includes('unrecorded-write')
           ? Promise.reject(new Error('disk full'))
           : record.call(gw.recorder, event, options);
-      // XX000, not 58000: the write had been sent (it overlapped its record), and its answer was withheld.
+      // XX000, not 57P03: the write had been sent (it overlapped its record), and its answer was withheld.
       await assert.rejects(client.query("update docs set body = 'unrecorded-write' where id = 7"), withheld);
       await assert.rejects(client.query('commit'), 'the session is over: nothing can commit the block');
     } finally {
@@ -599,9 +599,9 @@ describe('postgres policy enforcement', () => {
     const client = await connect(indexer);
     try {
       await gw.recorder.close();
-      await assert.rejects(client.query("insert into docs values (12, 'unrecorded')"), { code: '58000' });
+      await assert.rejects(client.query("insert into docs values (12, 'unrecorded')"), { code: '57P03' });
       await assert.rejects(client.query({ text: 'insert into docs values ($1, $2)', values: [13, 'x'] }), {
-        code: '58000',
+        code: '57P03',
       });
     } finally {
       await client.end();
