@@ -150,6 +150,12 @@ const postgresResource = z.strictObject({
     user: z.string().min(1),
     password: z.string().optional(),
     tls: z.boolean().default(false),
+    /**
+     * A second backend login, for sessions whose caller may only read on this resource (policy denies them every
+     * write, ddl and admin operation): a role granted SELECT only, so a statement the gateway misjudged still cannot
+     * write. Without it, those sessions use `user` with default_transaction_read_only on.
+     */
+    readOnlyLogin: z.strictObject({ user: z.string().min(1), password: z.string().optional() }).optional(),
   }),
   policy: z.array(policyRule).default([]),
   masking: resourceMaskingSchema.optional(),

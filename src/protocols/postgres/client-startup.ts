@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { GatehouseError } from '../../core/errors.js';
+import { startupSettings } from './startup-parameters.js';
 import {
   ACCEPT_SSL,
   encodeAuthenticationCleartextPassword,
@@ -124,6 +125,8 @@ function checkStartup(startup: StartupMessage, socket: Socket): void {
       details: { sqlstate: '28000' },
     });
   }
+  // A client_encoding other than UTF-8 or a startup option that is not harmless is refused before the token is asked.
+  startupSettings(startup.parameters);
 }
 
 function upgrade(socket: Socket, secureContext: SecureContext): Promise<Socket> {

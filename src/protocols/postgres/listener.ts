@@ -15,6 +15,7 @@ import { type ClientLogin, negotiateClientStartup } from './client-startup.js';
 import { DirectConnector } from './direct-connector.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import { ProxySession } from './proxy-session.js';
+import { brokenPin, pinnedFor, startupSettings } from './startup-parameters.js';
 import {
   type ErrorFields,
   encodeAuthenticationOk,
@@ -38,9 +39,6 @@ export interface PostgresListenerOptions {
   /** Accept the token on plain TCP. Defaults to `postgres.allowPlaintextPassword`. */
   readonly allowPlaintextPassword?: boolean;
 }
-
-/** Startup parameters passed on to the backend session; `options` (arbitrary `-c` settings) is deliberately not. */
-const FORWARDED_PARAMETERS = ['DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits'] as const;
 
 /**
  * The PostgreSQL listener: speaks the server side of the protocol to unmodified clients (psql, node-postgres,
@@ -206,12 +204,14 @@ export class PostgresListener implements Listener {
       refuse(socket, errorFieldsFor(new GatehouseError('audit.unavailable'), 'FATAL'));
       return;
     }
+    const readOnly = this.isReadOnly(identity, resource);
+    const pinned = pinnedFor(readOnly);
     let backend: BackendConnection;
     try {
       backend = await this.connector.connect(resource, {
-        readOnly: this.isReadOnly(identity, resource),
+        readOnly,
         applicationName: (startup.parameters['application_name'] || 'gatehouse').slice(0, 63),
-        parameters: pick(startup.parameters, FORWARDED_PARAMETERS),
+        parameters: startupSettings(startup.parameters),
       });
     } catch (error) {
       services.logger.warn(
@@ -223,6 +223,18 @@ export class PostgresListener implements Listener {
         errorFieldsFor(isGatehouseError(error) ? error : new GatehouseError('upstream.unavailable'), 'FATAL'),
       );
       await session.end('backend unavailable').catch(() => undefined);
+      return;
+    }
+    const broken = brokenPin(pinned, backend.parameters);
+    if (broken !== undefined) {
+      // The server would read statements otherwise than the gateway classifies them (or let a reader write).
+      services.logger.error(
+        { resource: resource.name, parameter: broken, value: backend.parameters.get(broken) },
+        'backend session did not take a pinned setting; refused',
+      );
+      backend.socket.destroy();
+      refuse(socket, errorFieldsFor(new GatehouseError('upstream.unavailable'), 'FATAL'));
+      await session.end(`backend did not take the pinned setting ${broken}`).catch(() => undefined);
       return;
     }
     if (socket.destroyed || this.stopping) {
@@ -244,6 +256,7 @@ export class PostgresListener implements Listener {
       approvalsPublicUrl: services.config.approvals.publicUrl,
       overlapReads: services.config.audit.overlapReads,
       overlapTransactionWrites: services.config.audit.overlapTransactionWrites,
+      pinned,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);
@@ -259,19 +272,23 @@ export class PostgresListener implements Listener {
   }
 
   /**
-   * Defence in depth: when policy would deny this caller any write on the resource, the backend session itself is
-   * read-only, so a misclassified statement still cannot write.
+   * Defence in depth: when policy would deny this caller every write, ddl and admin operation on the resource (not
+   * send it to review: an approved write must run), the backend session itself is read-only and uses the resource's
+   * read-only login when one is configured, so a misclassified statement still cannot write. Decided at login: an
+   * access window granted later applies to the caller's next session.
    */
   private isReadOnly(identity: Identity, resource: PostgresResourceConfig): boolean {
-    const probe: Operation = {
-      protocol: 'postgres',
-      resource: resource.name,
-      kind: 'write',
-      tags: [],
-      action: 'INSERT',
-      text: '(read-only check at login)',
-    };
-    return this.services.policy.decide(probe, { identity }).verdict === 'deny';
+    return (['write', 'ddl', 'admin'] as const).every((kind) => {
+      const probe: Operation = {
+        protocol: 'postgres',
+        resource: resource.name,
+        kind,
+        tags: [],
+        action: kind.toUpperCase(),
+        text: '(read-only check at login)',
+      };
+      return this.services.policy.decide(probe, { identity }).verdict === 'deny';
+    });
   }
 }
 
@@ -280,13 +297,4 @@ function refuse(socket: Socket, fields: ErrorFields): void {
   if (socket.destroyed) return;
   socket.end(encodeErrorResponse(fields));
   setTimeout(() => socket.destroy(), 5_000).unref();
-}
-
-function pick(parameters: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> {
-  const picked: Record<string, string> = {};
-  for (const name of names) {
-    const value = parameters[name];
-    if (value !== undefined) picked[name] = value;
-  }
-  return picked;
 }

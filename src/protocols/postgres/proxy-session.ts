@@ -17,6 +17,7 @@ import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
+import { pinnedFor } from './startup-parameters.js';
 import { StatementGate } from './statement-gate.js';
 import { StatementNames } from './statement-names.js';
 import { StatementRun } from './statement-run.js';
@@ -48,6 +49,8 @@ export interface ProxySessionOptions {
   readonly overlapReads?: boolean;
   /** `audit.overlapTransactionWrites`: so do plain writes inside a transaction block. */
   readonly overlapTransactionWrites?: boolean;
+  /** Settings the server must keep reporting as given (see startup-parameters.ts): any change ends the session. */
+  readonly pinned?: ReadonlyMap<string, string>;
 }
 
 type ClientHandlers = {
@@ -125,6 +128,7 @@ export class ProxySession {
       resourceName: options.resource.name,
       logger: this.logger,
       metrics: options.metrics,
+      pinned: options.pinned ?? pinnedFor(false),
       owner: {
         closing: () => this.closing !== undefined,
         close: (reason, fatal) => this.close(reason, fatal),
