@@ -50,6 +50,8 @@ export interface RelayOwner {
   readonly close: (reason: string, fatal?: ErrorFields) => Promise<void>;
   /** An extended-protocol error with no Sync queued: the client's messages are discarded up to its next Sync. */
   readonly skipUntilSync: () => void;
+  /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
+  readonly ready?: () => void;
 }
 
 export interface BackendRelayOptions {
@@ -417,5 +419,6 @@ export class BackendRelay {
     }
     if (this.status === 'I') this.prepared.endTransaction(this.pending.changes());
     out.push(frame.bytes);
+    this.owner.ready?.();
   }
 }

@@ -17,6 +17,7 @@ import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
+import { SettingsBarrier } from './settings-barrier.js';
 import { pinnedFor } from './startup-parameters.js';
 import { StatementGate } from './statement-gate.js';
 import { StatementNames } from './statement-names.js';
@@ -102,6 +103,8 @@ export class ProxySession {
   private terminateSent = false;
   /** Policy, the durable record, review and refusal of each statement. */
   private readonly gate: StatementGate;
+  /** Messages behind a statement that may change a setting wait for its ReadyForQuery (see settings-barrier.ts). */
+  private readonly barrier = new SettingsBarrier();
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -134,6 +137,9 @@ export class ProxySession {
         close: (reason, fatal) => this.close(reason, fatal),
         skipUntilSync: () => {
           this.skipping = true;
+        },
+        ready: () => {
+          if (this.pending.size === 0) this.barrier.ready();
         },
       },
     });
@@ -219,6 +225,11 @@ export class ProxySession {
           await this.toBackend.flush();
           continue;
         }
+        if (this.barrier.waiting) {
+          await this.toBackend.flush();
+          await this.barrier.untilReady();
+          if (this.closing) return;
+        }
         const handled = this.onClientFrame(frame);
         // What is gathered so far is not flushed before a decision is awaited: a decision takes microtasks (or one
         // group commit), and Parse, Bind, Execute and Sync then leave in one write instead of two. A review, which
@@ -244,6 +255,12 @@ export class ProxySession {
     const message = decodeFrontendMessage(frame);
     // As the server does after an extended-protocol error: discard everything until Sync, without answering.
     if (this.skipping && message.type !== 'Sync' && message.type !== 'Terminate') return;
+    const early = this.barrier.refusal(message.type);
+    if (early !== undefined) {
+      this.logger.info({ message: message.type }, 'message refused: sent before Sync after a settings change');
+      this.gate.refuse(early, message.type === 'Query' ? 'simple' : 'extended');
+      return;
+    }
     const handle = ProxySession.CLIENT_HANDLERS[message.type] as (
       proxy: ProxySession,
       message: FrontendMessage,
@@ -272,6 +289,7 @@ export class ProxySession {
     Sync: (proxy, _message, frame) => {
       proxy.skipping = false;
       proxy.forward(frame, { kind: 'sync' });
+      proxy.barrier.synced();
     },
     Flush: (proxy, _message, frame) => proxy.forward(frame),
     CopyData: (proxy, _message, frame) => proxy.forward(frame),
@@ -318,6 +336,7 @@ export class ProxySession {
       run,
       onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
+    this.barrier.sent(statements, 'simple');
   }
 
   /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
@@ -348,6 +367,8 @@ export class ProxySession {
       run,
       onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
+    // An unknown portal's statement is denied above; anything that ran may have changed a setting.
+    this.barrier.sent(statements, 'extended');
   }
 
   private newRun(handle: OperationHandle): StatementRun {
@@ -393,6 +414,7 @@ export class ProxySession {
 
   private async shutdown(reason: string, fatal: ErrorFields | undefined): Promise<void> {
     clearTimeout(this.expiryTimer);
+    this.barrier.ready();
     this.options.metrics.activeSessions.dec({ protocol: 'postgres' });
     if (!this.client.destroyed) {
       if (fatal !== undefined) this.client.write(encodeErrorResponse(fatal));
