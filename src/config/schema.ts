@@ -377,6 +377,14 @@ export const configSchema = z
           .int()
           .positive()
           .default(64 * 1024 * 1024),
+        /** Largest SQL text classified (Query or Parse); longer statements are refused with SQLSTATE 54000. */
+        maxStatementBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
+        /** Longest a large statement may take to classify on its worker thread; refused with 54001 after. */
+        statementParseTimeout: duration.default(5_000),
       })
       .prefault({}),
     identity: z

@@ -8,7 +8,7 @@ import {
   encodeNegotiateProtocolVersion,
   REFUSE_ENCRYPTION,
 } from './wire/backend-messages.js';
-import { type Frame, FrameReader, type StartupPacket } from './wire/frame-reader.js';
+import { type Frame, FrameReader, MAX_PRE_AUTH_MESSAGE_BYTES, type StartupPacket } from './wire/frame-reader.js';
 import {
   type CancelRequest,
   decodeFrontendMessage,
@@ -48,7 +48,10 @@ export type ClientStartup = ClientLogin | { readonly type: 'cancel'; readonly re
  * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
  */
 export async function negotiateClientStartup(socket: Socket, options: ClientStartupOptions): Promise<ClientStartup> {
-  let frames = new SocketFrames(socket, new FrameReader({ maxMessageBytes: options.maxMessageBytes }));
+  let frames = new SocketFrames(
+    socket,
+    new FrameReader({ maxMessageBytes: Math.min(options.maxMessageBytes, MAX_PRE_AUTH_MESSAGE_BYTES) }),
+  );
   let encrypted = false;
   try {
     for (;;) {
@@ -69,7 +72,7 @@ export async function negotiateClientStartup(socket: Socket, options: ClientStar
         frames.socket.write(ACCEPT_SSL);
         frames = new SocketFrames(
           await upgrade(frames.socket, options.tls),
-          new FrameReader({ maxMessageBytes: options.maxMessageBytes }),
+          new FrameReader({ maxMessageBytes: Math.min(options.maxMessageBytes, MAX_PRE_AUTH_MESSAGE_BYTES) }),
         );
         encrypted = true;
         continue;
@@ -87,6 +90,8 @@ export async function negotiateClientStartup(socket: Socket, options: ClientStar
       const message = decodeFrontendMessage(answer);
       const password = message.type === 'PasswordMessage' ? decodePassword(message) : '';
       frames.detach();
+      // The session's messages may be as long as configured; its token is verified before any is read.
+      frames.reader.limit(options.maxMessageBytes);
       return {
         type: 'login',
         socket: frames.socket,

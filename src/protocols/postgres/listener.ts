@@ -14,6 +14,7 @@ import { loadSqlClassifier } from './classify.js';
 import { type ClientLogin, negotiateClientStartup } from './client-startup.js';
 import { DirectConnector } from './direct-connector.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { ParsePool } from './parse-pool.js';
 import { ProxySession } from './proxy-session.js';
 import { brokenPin, pinnedFor, startupSettings } from './startup-parameters.js';
 import {
@@ -38,6 +39,12 @@ export interface PostgresListenerOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Accept the token on plain TCP. Defaults to `postgres.allowPlaintextPassword`. */
   readonly allowPlaintextPassword?: boolean;
+  /** Defaults to `postgres.maxStatementBytes`. */
+  readonly maxStatementBytes?: number;
+  /** Defaults to `postgres.statementParseTimeout`. */
+  readonly statementParseTimeoutMs?: number;
+  /** Statements longer than this (bytes of their message) are classified on a worker thread; 64 KiB by default. */
+  readonly parseInWorkerAbove?: number;
 }
 
 /**
@@ -61,6 +68,9 @@ export class PostgresListener implements Listener {
   private readonly tls: SecureContext | undefined;
   private readonly allowPlaintextPassword: boolean;
   private stopping = false;
+  /** Large statements are classified on worker threads, within a size cap and a time budget. */
+  private readonly parsePool: ParsePool;
+  private readonly parseInWorkerAbove: number;
 
   constructor(
     private readonly services: GatewayServices,
@@ -80,6 +90,11 @@ export class PostgresListener implements Listener {
         key: readFileSync(resolve(services.baseDir, configured.tls.key)),
       });
     this.tls = tls === undefined ? undefined : createSecureContext({ cert: tls.cert, key: tls.key });
+    this.parsePool = new ParsePool({
+      maxStatementBytes: options.maxStatementBytes ?? configured.maxStatementBytes,
+      timeoutMs: options.statementParseTimeoutMs ?? configured.statementParseTimeout,
+    });
+    this.parseInWorkerAbove = options.parseInWorkerAbove ?? 64 * 1024;
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -113,6 +128,7 @@ export class PostgresListener implements Listener {
     const shutdown = sessionFatal(SESSION_SQLSTATE.adminShutdown, 'terminating connection due to gateway shutdown');
     await Promise.all([...this.sessions].map((session) => session.close('gateway shutdown', shutdown)));
     for (const socket of this.sockets) socket.destroy();
+    await this.parsePool.stop();
     await closed;
   }
 
@@ -257,6 +273,8 @@ export class PostgresListener implements Listener {
       overlapReads: services.config.audit.overlapReads,
       overlapTransactionWrites: services.config.audit.overlapTransactionWrites,
       pinned,
+      parsePool: this.parsePool,
+      parseInWorkerAbove: this.parseInWorkerAbove,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);

@@ -22,9 +22,19 @@ export class StatementNames {
   readonly prepared = new PreparedStatements();
   /** The last Bind body per portal. */
   private readonly bound = new Map<string, Buffer>();
+  /** A large statement classified on a worker thread (see parse-pool.ts), for the message about to be handled. */
+  private preclassified: { readonly sql: string; readonly statements: ClassifiedStatement[] } | undefined;
+
+  /** `statements` are what `sql` classifies as: the next `classify(sql)` returns them. */
+  preclassify(sql: string, statements: ClassifiedStatement[]): void {
+    this.preclassified = { sql, statements };
+  }
 
   /** `sql` classified, `EXECUTE name` as the statement prepared under that name. */
   classify(sql: string): ClassifiedStatement[] {
+    const pre = this.preclassified;
+    this.preclassified = undefined;
+    if (pre !== undefined && pre.sql === sql) return pre.statements;
     return classifySql(sql, {
       preparedStatement: (name) => {
         const prepared = this.prepared.statement(name);
