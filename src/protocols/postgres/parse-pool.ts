@@ -69,6 +69,8 @@ export class ParsePool {
   private nextId = 1;
   private stopped = false;
   private readonly maxThreads: number;
+  /** Threads being started (loading the parser), not yet in `threads`. */
+  private starting = 0;
 
   constructor(private readonly options: ParsePoolOptions) {
     this.maxThreads = Math.max(1, options.threads ?? 1);
@@ -100,12 +102,19 @@ export class ParsePool {
 
   private async dispatch(): Promise<void> {
     let thread = this.threads.find((t) => t.job === undefined);
-    if (thread === undefined && this.threads.length < this.maxThreads) {
+    if (thread === undefined && this.threads.length + this.starting < this.maxThreads) {
+      this.starting++;
       try {
         thread = await this.spawn();
       } catch (error) {
         for (const job of this.queue.splice(0))
           job.reject(failure(`the parse thread could not start: ${String(error)}`));
+        return;
+      } finally {
+        this.starting--;
+      }
+      if (this.stopped) {
+        await this.end(thread, 'the gateway is stopping');
         return;
       }
     }
@@ -139,8 +148,15 @@ export class ParsePool {
     });
     worker.unref();
     const thread: Thread = { worker, job: undefined };
-    this.threads.push(thread);
+    let started!: (ok: boolean) => void;
+    const ready = new Promise<boolean>((resolve) => {
+      started = resolve;
+    });
     worker.on('message', (answer: ParseAnswer) => {
+      if ('ready' in answer) {
+        started(true);
+        return;
+      }
       const running = thread.job;
       if (running === undefined || running.id !== answer.id) return;
       clearTimeout(running.timer);
@@ -161,7 +177,12 @@ export class ParsePool {
       if (!this.stopped && this.queue.length > 0) void this.dispatch();
     };
     worker.on('error', (error) => gone(`the parse thread failed: ${error.message}`));
-    worker.on('exit', () => gone('the parse thread exited'));
+    worker.on('exit', () => {
+      started(false);
+      gone('the parse thread exited');
+    });
+    if (!(await ready)) throw new Error('the parse thread exited while loading the parser');
+    this.threads.push(thread);
     return thread;
   }
 
