@@ -90,11 +90,13 @@ export class PostgresListener implements Listener {
         key: readFileSync(resolve(services.baseDir, configured.tls.key)),
       });
     this.tls = tls === undefined ? undefined : createSecureContext({ cert: tls.cert, key: tls.key });
+    const maxStatementBytes = options.maxStatementBytes ?? configured.maxStatementBytes;
     this.parsePool = new ParsePool({
-      maxStatementBytes: options.maxStatementBytes ?? configured.maxStatementBytes,
+      maxStatementBytes,
       timeoutMs: options.statementParseTimeoutMs ?? configured.statementParseTimeout,
     });
-    this.parseInWorkerAbove = options.parseInWorkerAbove ?? 64 * 1024;
+    // Every statement over the cap goes through the pool, which refuses it.
+    this.parseInWorkerAbove = Math.min(options.parseInWorkerAbove ?? 64 * 1024, maxStatementBytes);
   }
 
   async start(): Promise<{ host: string; port: number }> {
