@@ -14,6 +14,7 @@ import { loadSqlClassifier } from './classify.js';
 import { type ClientLogin, negotiateClientStartup } from './client-startup.js';
 import { DirectConnector } from './direct-connector.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { PARSE_IN_WORKER_ABOVE } from './large-statements.js';
 import { ParsePool } from './parse-pool.js';
 import { ProxySession } from './proxy-session.js';
 import { brokenPin, pinnedFor, startupSettings } from './startup-parameters.js';
@@ -96,7 +97,7 @@ export class PostgresListener implements Listener {
       timeoutMs: options.statementParseTimeoutMs ?? configured.statementParseTimeout,
     });
     // Every statement over the cap goes through the pool, which refuses it.
-    this.parseInWorkerAbove = Math.min(options.parseInWorkerAbove ?? 64 * 1024, maxStatementBytes);
+    this.parseInWorkerAbove = Math.min(options.parseInWorkerAbove ?? PARSE_IN_WORKER_ABOVE, maxStatementBytes);
   }
 
   async start(): Promise<{ host: string; port: number }> {

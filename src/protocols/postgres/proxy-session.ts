@@ -5,7 +5,6 @@ import type { GatewayMetrics } from '../../admin/metrics.js';
 import type { ApprovalService } from '../../approvals/approval-service.js';
 import type { PostgresResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
-import type { GatehouseError } from '../../core/errors.js';
 import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
@@ -15,6 +14,7 @@ import { BackendWriter } from './backend-writer.js';
 import { toOperation } from './classify.js';
 import { columnCatalogFor } from './column-catalog.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { isLargeStatement, PARSE_IN_WORKER_ABOVE, preclassifyLarge } from './large-statements.js';
 import type { ParsePool } from './parse-pool.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { ResultMasking } from './result-masking.js';
@@ -27,7 +27,6 @@ import { StatementRun } from './statement-run.js';
 import { type ErrorFields, encodeErrorResponse } from './wire/backend-messages.js';
 import type { Frame, FrameReader } from './wire/frame-reader.js';
 import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
-import { FRONTEND } from './wire/message-codes.js';
 import { protocolViolation } from './wire/protocol-error.js';
 
 /** Client bytes buffered while a decision is pending before the client socket is paused. */
@@ -236,7 +235,14 @@ export class ProxySession {
           await this.barrier.untilReady();
           if (this.closing) return;
         }
-        if (this.isLarge(frame) && !(await this.preclassify(frame))) continue;
+        const pool = this.options.parsePool;
+        if (
+          pool !== undefined &&
+          !this.skipping &&
+          isLargeStatement(frame, this.options.parseInWorkerAbove ?? PARSE_IN_WORKER_ABOVE) &&
+          !(await preclassifyLarge(frame, pool, this.names, (e, mode) => this.gate.refuse(e, mode), this.logger))
+        )
+          continue;
         const handled = this.onClientFrame(frame);
         // What is gathered so far is not flushed before a decision is awaited: a decision takes microtasks (or one
         // group commit), and Parse, Bind, Execute and Sync then leave in one write instead of two. A review, which
@@ -255,28 +261,6 @@ export class ProxySession {
         this.clientPaused = false;
         this.client.resume();
       }
-    }
-  }
-
-  private isLarge(frame: Frame): boolean {
-    return (
-      this.options.parsePool !== undefined &&
-      frame.bytes.length > (this.options.parseInWorkerAbove ?? 64 * 1024) &&
-      (frame.code === FRONTEND.Query || frame.code === FRONTEND.Parse)
-    );
-  }
-
-  /** A large Query or Parse is classified on a worker thread; false when it was refused (too large, too slow). */
-  private async preclassify(frame: Frame): Promise<boolean> {
-    const message = decodeFrontendMessage(frame);
-    if (this.skipping || (message.type !== 'Query' && message.type !== 'Parse')) return true;
-    try {
-      this.names.preclassify(message.sql, await (this.options.parsePool as ParsePool).classify(message.sql));
-      return true;
-    } catch (error) {
-      this.logger.warn({ err: error, bytes: frame.bytes.length }, 'large statement refused');
-      this.gate.refuse(error as GatehouseError, message.type === 'Query' ? 'simple' : 'extended');
-      return false;
     }
   }
 
