@@ -27,6 +27,7 @@ import { StatementRun } from './statement-run.js';
 import { type ErrorFields, encodeErrorResponse } from './wire/backend-messages.js';
 import type { Frame, FrameReader } from './wire/frame-reader.js';
 import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
+import { FRONTEND } from './wire/message-codes.js';
 import { protocolViolation } from './wire/protocol-error.js';
 
 /** Client bytes buffered while a decision is pending before the client socket is paused. */
@@ -144,7 +145,7 @@ export class ProxySession {
           this.skipping = true;
         },
         ready: () => {
-          if (this.pending.size === 0) this.barrier.ready();
+          if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
         },
       },
     });
@@ -230,7 +231,9 @@ export class ProxySession {
           await this.toBackend.flush();
           continue;
         }
-        if (this.barrier.waiting) {
+        // Only SQL text is read in the client encoding; COPY data, Bind, Execute and Sync go on (a COPY FROM STDIN
+        // behind the barrier would otherwise never end).
+        if (this.barrier.waiting && (frame.code === FRONTEND.Query || frame.code === FRONTEND.Parse)) {
           await this.toBackend.flush();
           await this.barrier.untilReady();
           if (this.closing) return;
@@ -268,7 +271,10 @@ export class ProxySession {
     const message = decodeFrontendMessage(frame);
     // As the server does after an extended-protocol error: discard everything until Sync, without answering.
     if (this.skipping && message.type !== 'Sync' && message.type !== 'Terminate') return;
-    const early = this.barrier.refusal(message.type);
+    const early = this.barrier.refusal(
+      message.type,
+      message.type === 'Query' || message.type === 'Parse' ? message.sql : undefined,
+    );
     if (early !== undefined) {
       this.logger.info({ message: message.type }, 'message refused: sent before Sync after a settings change');
       this.gate.refuse(early, message.type === 'Query' ? 'simple' : 'extended');

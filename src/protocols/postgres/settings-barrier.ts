@@ -11,30 +11,31 @@ import type { ClassifiedStatement } from './classify.js';
 const SETTING_ACTIONS = new Set(['SET', 'RESET', 'DISCARD', 'DISCARD ALL', 'DO', 'CALL']);
 
 /**
- * Whether `statements` may change a setting before the next ReadyForQuery. Simple Query (`lenient` false): any
- * function call or anything but a read or session statement, as holding costs one round trip only when the client
- * pipelines. Extended protocol (`lenient` true): function calls in reads are left to the read allow-list (the
- * classifier's, which keeps set_config and every volatile function out of reads), so batches of plain statements
- * keep flowing without a Sync after each.
+ * Whether `statements` may change a setting before the next ReadyForQuery: a SET, RESET, DISCARD, DO or CALL, any
+ * function call (set_config, or a user function that calls it), or anything but a read or session statement (a
+ * trigger may call set_config).
  */
-export function mayChangeSettings(statements: readonly ClassifiedStatement[], lenient: boolean): boolean {
+export function mayChangeSettings(statements: readonly ClassifiedStatement[]): boolean {
   return statements.some(
-    (s) =>
-      SETTING_ACTIONS.has(s.action) ||
-      (s.callsFunctions === true && !(lenient && s.kind === 'read')) ||
-      (lenient
-        ? s.kind === 'ddl' || s.kind === 'admin' || s.kind === 'unknown'
-        : s.kind !== 'read' && s.kind !== 'session'),
+    (s) => SETTING_ACTIONS.has(s.action) || s.callsFunctions === true || (s.kind !== 'read' && s.kind !== 'session'),
   );
 }
 
-/** Frontend messages that carry text the server converts from the client encoding as it reads them. */
-const TEXT_MESSAGES = new Set(['Query', 'Parse', 'Bind', 'FunctionCall']);
+/** Text that reads the same in every client encoding PostgreSQL supports: all of them extend ASCII. */
+function isAscii(text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) > 0x7f) return false;
+  return true;
+}
+
+/** Frontend messages whose SQL text the server converts from the client encoding as it reads them. */
+const SQL_MESSAGES = new Set(['Query', 'Parse']);
 
 /**
- * One session's barrier: `none`; `sync` after an Execute that may change a setting (messages carrying text are
- * refused until the client's Sync); `ready` once that Sync, or a Query that may change a setting, is sent (every
- * later message waits for ReadyForQuery).
+ * One session's barrier: `none`; `sync` after an Execute that may change a setting (until the client's Sync, SQL
+ * text that is not pure ASCII is refused: pure ASCII reads the same whatever the encoding, and Bind parameters are
+ * data, never SQL); `ready` once that Sync, or a Query that may change a setting, is sent (every later message waits
+ * for ReadyForQuery: Query and Parse only, see ProxySession.pump). Waiting instead of refusing in `sync` could
+ * deadlock: the Sync is behind the waiting message.
  */
 export class SettingsBarrier {
   private state: 'none' | 'sync' | 'ready' = 'none';
@@ -42,7 +43,7 @@ export class SettingsBarrier {
 
   /** A Query (`simple`) or an Execute (`extended`) of `statements` was sent to the backend. */
   sent(statements: readonly ClassifiedStatement[], mode: 'simple' | 'extended'): void {
-    if (!mayChangeSettings(statements, mode === 'extended')) return;
+    if (!mayChangeSettings(statements)) return;
     this.state = mode === 'simple' ? 'ready' : 'sync';
   }
 
@@ -56,12 +57,12 @@ export class SettingsBarrier {
     return this.state === 'ready';
   }
 
-  /** A refusal for a message of `type` that may not be sent now, if any. */
-  refusal(type: string): GatehouseError | undefined {
-    if (this.state !== 'sync' || !TEXT_MESSAGES.has(type)) return undefined;
+  /** A refusal for a message of `type` (with SQL text `sql`) that may not be sent now, if any. */
+  refusal(type: string, sql: string | undefined): GatehouseError | undefined {
+    if (this.state !== 'sync' || !SQL_MESSAGES.has(type) || isAscii(sql ?? '')) return undefined;
     return new GatehouseError(
       'policy.denied',
-      'gatehouse: a statement that may change session settings must be followed by Sync before the next statement is sent',
+      'gatehouse: after a statement that may change session settings, SQL text beyond ASCII must wait for a Sync',
       { details: { sqlstate: '0A000' } },
     );
   }
@@ -73,7 +74,8 @@ export class SettingsBarrier {
 
   /** ReadyForQuery arrived, its ParameterStatus reports checked (or the session is closing): waiting messages go. */
   ready(): void {
-    this.state = 'none';
+    // An Execute sent since (while Bind and Execute passed the barrier) keeps its own `sync` state.
+    if (this.state === 'ready') this.state = 'none';
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();

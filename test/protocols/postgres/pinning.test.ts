@@ -114,20 +114,22 @@ describe('postgres: the server reads SQL as the gateway does', () => {
     assert.ok(events.some((e) => JSON.stringify(e).includes('pinned setting changed: client_encoding=SJIS')));
   });
 
-  test('extended protocol: after an Execute that may change a setting, a Parse before Sync is refused (0A000)', async () => {
+  test('extended protocol: after an Execute that may change a setting, a non-ASCII Parse before Sync is refused (0A000)', async () => {
     const client = await RawClient.login(gw.host, gw.port, reader);
     client.write(
       serialize.parse({ text: "SET client_encoding = 'SJIS'" }),
       serialize.bind({}),
       serialize.execute({}),
-      serialize.parse({ name: 'later', text: 'SELECT 1' }),
+      // Valid UTF-8 whose `0xC3 0x81 0x5C` is, in SJIS, a katakana and a character that swallows the backslash.
+      serialize.parse({ name: 'ascii', text: 'SELECT 1' }),
+      serialize.parse({ name: 'later', text: "SELECT E'\u00c1\\'' -- '" }),
       serialize.sync(),
     );
     await client.until('readyForQuery');
     const errors = client.messages.filter((m) => m.name === 'error') as DatabaseError[];
     assert.equal(errors.length, 1);
     assert.equal(errors[0]?.code, '0A000');
-    assert.match(errors[0]?.message ?? '', /must be followed by Sync/);
+    assert.match(errors[0]?.message ?? '', /beyond ASCII must wait for a Sync/);
     // The refusal failed the batch, so its implicit transaction (and the SET in it) was rolled back.
     client.messages.length = 0;
     client.write(serialize.query('SHOW client_encoding'));
