@@ -244,7 +244,9 @@ export class PostgresListener implements Listener {
       await session.end('backend unavailable').catch(() => undefined);
       return;
     }
-    const broken = brokenPin(pinned, backend.parameters);
+    // The readings only: a server that applies default_transaction_read_only after its own startup answer (the
+    // quickstart's PGlite server) reports it off there; a later report of it changing still ends the session.
+    const broken = brokenPin(pinnedFor(false), backend.parameters);
     if (broken !== undefined) {
       // The server would read statements otherwise than the gateway classifies them (or let a reader write).
       services.logger.error(
