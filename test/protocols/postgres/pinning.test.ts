@@ -31,6 +31,14 @@ function sjisAttack(canary: string): Buffer {
   ]);
 }
 
+/**
+ * The same attack in valid UTF-8: `Á` is `0xC3 0x81`; in SJIS `0xC3` is a half-width katakana and `0x81 0x5C` one
+ * character, so the backslash is swallowed all the same. UTF-8 validation alone does not stop this one.
+ */
+function sjisAttackValidUtf8(canary: string): Buffer {
+  return Buffer.from(`SELECT E'\u00c1\\'; COPY (SELECT 1) TO PROGRAM $$touch ${canary}$$; --'`, 'utf8');
+}
+
 function startupPacket(parameters: Record<string, string>): Buffer {
   const body = Buffer.from(`${Object.entries(parameters).flat().join('\0')}\0\0`);
   const header = Buffer.alloc(8);
@@ -97,6 +105,29 @@ describe('postgres: the server reads SQL as the gateway does', () => {
       await admin.end();
     }
     assert.ok(existsSync(control), 'the attack works against the server itself');
+  });
+
+  test('control: the valid UTF-8 variant runs COPY TO PROGRAM on the backend directly in SJIS, and is one SELECT in UTF-8', async () => {
+    const control = join(dir, 'control-utf8');
+    const admin = await gw.admin();
+    try {
+      await sendRaw(admin, rawQuery(sjisAttackValidUtf8(join(dir, 'never'))), 1);
+      await admin.query("SET client_encoding = 'SJIS'");
+      await sendRaw(admin, rawQuery(sjisAttackValidUtf8(control)), 1);
+    } finally {
+      await admin.end();
+    }
+    assert.ok(existsSync(control));
+    assert.equal(existsSync(join(dir, 'never')), false);
+  });
+
+  test('the valid UTF-8 variant pipelined behind SET client_encoding never reaches the backend', async () => {
+    const canary = join(dir, 'pipelined-utf8');
+    const client = await RawClient.login(gw.host, gw.port, reader);
+    client.write(serialize.query("SET client_encoding = 'SJIS'"), rawQuery(sjisAttackValidUtf8(canary)));
+    await client.closed;
+    assert.match(errorOf(client)?.message ?? '', /client_encoding must stay UTF8/);
+    assert.equal(existsSync(canary), false);
   });
 
   test('SET client_encoding pipelined ahead of the attack: the session ends before the attack reaches the backend', async () => {
