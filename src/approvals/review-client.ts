@@ -1,4 +1,4 @@
-import { GatehouseError, type ErrorCode } from '../core/errors.js';
+import { type ErrorCode, GatehouseError } from '../core/errors.js';
 import type { Review, ReviewState } from './review.js';
 
 export interface ReviewClientOptions {

@@ -107,6 +107,15 @@ const postgresResource = z.strictObject({
       user: z.string().min(1).describe('Backend user the gateway logs in as.'),
       password: z.string().optional().describe('Backend password (use a secret reference).'),
       tls: z.boolean().default(false).describe('Connect to the backend over TLS.'),
+      readOnlyLogin: z
+        .strictObject({
+          user: z.string().min(1).describe('Backend role granted SELECT only.'),
+          password: z.string().optional().describe('Its password (use a secret reference).'),
+        })
+        .optional()
+        .describe(
+          'A second backend login, for sessions whose caller may only read on this resource (policy denies them every write, ddl and admin operation): a role granted SELECT only, so a statement the gateway misjudged still cannot write. Without it, those sessions use `user` with default_transaction_read_only on.',
+        ),
     })
     .describe('The backend the gateway connects to with its own credentials.'),
   readFunctions: z
@@ -507,6 +516,15 @@ export const configObjectSchema = z
           .positive()
           .default(64 * 1024 * 1024)
           .describe('Largest frontend message; larger get SQLSTATE 54000.'),
+        maxStatementBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024)
+          .describe('Largest SQL text classified (Query or Parse); longer statements are refused with SQLSTATE 54000.'),
+        statementParseTimeout: duration
+          .default(5_000)
+          .describe('Longest a large statement may take to classify on its worker thread; refused with 54001 after.'),
       })
       .prefault({})
       .describe('PostgreSQL data path: TLS, authentication and limits.'),

@@ -24,12 +24,13 @@ export interface TestPostgres {
  * server (PostgreSQL 18) in a fresh temp dir on a free port. When `GATEHOUSE_TEST_PG_URL` names an existing server
  * (CI runs Debian's PostgreSQL 15 as a second version), a fresh database in it instead; stop() drops it.
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: { onLog?: (text: string) => void } = {}): Promise<TestPostgres> {
   const external = process.env.GATEHOUSE_TEST_PG_URL;
-  return external ? createDatabaseIn(external) : startEmbedded();
+  return external ? createDatabaseIn(external) : startEmbedded(options.onLog);
 }
 
-async function startEmbedded(): Promise<TestPostgres> {
+/** `onLog`: every piece of the server's own log output as it comes (an external server's log is not read). */
+async function startEmbedded(onLog?: (text: string) => void): Promise<TestPostgres> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pg-'));
   // As root, the server runs as the `postgres` user, which must be able to reach the data dir inside.
   await chmod(dir, 0o755);
@@ -38,6 +39,7 @@ async function startEmbedded(): Promise<TestPostgres> {
   const logs: string[] = [];
   const serverLog: string[] = [];
   const keep = (message: unknown) => {
+    onLog?.(String(message));
     logs.push(String(message));
     if (logs.length > 200) logs.shift();
     serverLog.push(String(message));

@@ -84,6 +84,8 @@ export async function startPgGateway(
     backend?: TestPostgres;
     /** Extra YAML for the `app` resource (indented by 4 spaces), e.g. a `masking:` block. */
     resourceYaml?: string;
+    /** Extra YAML inside the `app` resource's `target` (indented by 6 spaces), e.g. a `readOnlyLogin:` block. */
+    targetYaml?: string;
     /** Extra top-level YAML, e.g. `masking: { tokenKey: ... }`. */
     topLevelYaml?: string;
     /** Rules of the `app` resource instead of PG_TEST_POLICY (indented by 6 spaces, each line starting with `- `). */
@@ -116,7 +118,7 @@ resources:
       port: ${backend.port}
       database: ${backend.database}
       user: ${backend.user}
-      password: \${env:PG_TEST_PASSWORD}
+      password: \${env:PG_TEST_PASSWORD}${options.targetYaml ?? ''}
     policy:${options.policy ?? PG_TEST_POLICY}${options.resourceYaml ?? ''}
 ${options.topLevelYaml ?? ''}`;
   const { config, baseDir } = parseConfig(yaml, join(dir, 'gatehouse.yaml'), { PG_TEST_PASSWORD: backend.password });

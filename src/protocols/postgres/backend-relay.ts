@@ -50,6 +50,8 @@ export interface RelayOwner {
   readonly close: (reason: string, fatal?: ErrorFields) => Promise<void>;
   /** An extended-protocol error with no Sync queued: the client's messages are discarded up to its next Sync. */
   readonly skipUntilSync: () => void;
+  /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
+  readonly ready?: () => void;
 }
 
 export interface BackendRelayOptions {
@@ -67,6 +69,8 @@ export interface BackendRelayOptions {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly owner: RelayOwner;
+  /** Settings whose reported value must stay as given (ParameterStatus): another value ends the session at once. */
+  readonly pinned: ReadonlyMap<string, string>;
 }
 
 type BackendHandler = (relay: BackendRelay, frame: Frame, out: Buffer[]) => void;
@@ -357,12 +361,15 @@ export class BackendRelay {
     [BACKEND.ReadyForQuery]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => relay.onReadyForQuery(frame, out),
     [BACKEND.ParameterStatus]: (relay: BackendRelay, frame: Frame, out: Buffer[]) => {
       const { name, value } = decodeParameterStatus(frame.body);
-      if (name === 'client_encoding' && value.toUpperCase() !== 'UTF8') {
-        // Statements are classified as UTF-8 text; another encoding could make the backend read different SQL.
+      const pinned = relay.options.pinned.get(name);
+      if (pinned !== undefined && pinned.toLowerCase() !== value.toLowerCase()) {
+        // Statements are classified as UTF-8 text with standard-conforming strings (and a read-only session must stay
+        // so): the server now reads, or allows, otherwise. What came before this report is relayed, nothing after.
         relay.writeClient(out.splice(0));
+        relay.logger.warn({ parameter: name, value, pinned }, 'the backend reported a pinned setting changed');
         void relay.owner.close(
-          'client_encoding changed',
-          sessionFatal(SESSION_SQLSTATE.featureNotSupported, 'gatehouse: client_encoding must stay UTF8'),
+          `pinned setting changed: ${name}=${value.slice(0, 64)}`,
+          sessionFatal(SESSION_SQLSTATE.featureNotSupported, `gatehouse: ${name} must stay ${pinned}`),
         );
         return;
       }
@@ -430,5 +437,6 @@ export class BackendRelay {
     }
     if (this.status === 'I') this.prepared.endTransaction(this.pending.changes());
     out.push(frame.bytes);
+    this.owner.ready?.();
   }
 }

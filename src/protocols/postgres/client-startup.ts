@@ -1,13 +1,14 @@
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { GatehouseError } from '../../core/errors.js';
+import { startupSettings } from './startup-parameters.js';
 import {
   ACCEPT_SSL,
   encodeAuthenticationCleartextPassword,
   encodeNegotiateProtocolVersion,
   REFUSE_ENCRYPTION,
 } from './wire/backend-messages.js';
-import { type Frame, FrameReader, type StartupPacket } from './wire/frame-reader.js';
+import { type Frame, FrameReader, MAX_PRE_AUTH_MESSAGE_BYTES, type StartupPacket } from './wire/frame-reader.js';
 import {
   type CancelRequest,
   decodeFrontendMessage,
@@ -47,7 +48,10 @@ export type ClientStartup = ClientLogin | { readonly type: 'cancel'; readonly re
  * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
  */
 export async function negotiateClientStartup(socket: Socket, options: ClientStartupOptions): Promise<ClientStartup> {
-  let frames = new SocketFrames(socket, new FrameReader({ maxMessageBytes: options.maxMessageBytes }));
+  let frames = new SocketFrames(
+    socket,
+    new FrameReader({ maxMessageBytes: Math.min(options.maxMessageBytes, MAX_PRE_AUTH_MESSAGE_BYTES) }),
+  );
   let encrypted = false;
   try {
     for (;;) {
@@ -68,7 +72,7 @@ export async function negotiateClientStartup(socket: Socket, options: ClientStar
         frames.socket.write(ACCEPT_SSL);
         frames = new SocketFrames(
           await upgrade(frames.socket, options.tls),
-          new FrameReader({ maxMessageBytes: options.maxMessageBytes }),
+          new FrameReader({ maxMessageBytes: Math.min(options.maxMessageBytes, MAX_PRE_AUTH_MESSAGE_BYTES) }),
         );
         encrypted = true;
         continue;
@@ -86,6 +90,8 @@ export async function negotiateClientStartup(socket: Socket, options: ClientStar
       const message = decodeFrontendMessage(answer);
       const password = message.type === 'PasswordMessage' ? decodePassword(message) : '';
       frames.detach();
+      // The session's messages may be as long as configured; its token is verified before any is read.
+      frames.reader.limit(options.maxMessageBytes);
       return {
         type: 'login',
         socket: frames.socket,
@@ -124,6 +130,8 @@ function checkStartup(startup: StartupMessage, socket: Socket): void {
       details: { sqlstate: '28000' },
     });
   }
+  // A client_encoding other than UTF-8 or a startup option that is not harmless is refused before the token is asked.
+  startupSettings(startup.parameters);
 }
 
 function upgrade(socket: Socket, secureContext: SecureContext): Promise<Socket> {

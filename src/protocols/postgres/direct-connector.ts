@@ -6,6 +6,7 @@ import type { PostgresResourceConfig } from '../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { BackendConnection, BackendConnectOptions, BackendConnector, BackendKey } from './backend-connector.js';
 import { SCRAM_SHA_256, ScramClient } from './scram-client.js';
+import { PINNED_STARTUP } from './startup-parameters.js';
 import {
   type AuthenticationRequest,
   decodeAuthentication,
@@ -27,7 +28,8 @@ type StartupStep = (frame: Frame, state: StartupState) => Promise<'done' | 'cont
 
 interface StartupState {
   readonly socket: Socket;
-  readonly resource: PostgresResourceConfig;
+  /** The backend login this session uses: the resource's own, or its read-only login for a read-only session. */
+  readonly login: BackendLogin;
   scram: ScramClient | undefined;
   readonly parameters: Map<string, string>;
   key: BackendKey | undefined;
@@ -93,15 +95,19 @@ export class DirectConnector implements BackendConnector {
     resource: PostgresResourceConfig,
     options: BackendConnectOptions,
   ): Promise<StartupState> {
+    const login = loginFor(resource, options.readOnly);
     const parameters: Record<string, string> = {
       ...options.parameters,
-      user: resource.target.user,
+      user: login.user,
       database: resource.target.database,
       application_name: options.applicationName,
     };
+    // The readings statements are classified in; pg-protocol's startup message itself appends client_encoding=UTF8
+    // (last, so it wins over anything before it).
+    for (const [name, value] of Object.entries(PINNED_STARTUP))
+      if (name !== 'client_encoding') parameters[name] = value;
     if (options.readOnly) parameters['default_transaction_read_only'] = 'on';
-    // pg-protocol's startup message also pins client_encoding to UTF8, the encoding statements are classified in.
-    const state: StartupState = { socket, resource, scram: undefined, parameters: new Map(), key: undefined };
+    const state: StartupState = { socket, login, scram: undefined, parameters: new Map(), key: undefined };
     const reader = new FrameReader({ maxMessageBytes: 1024 * 1024 });
     return new Promise<StartupState>((resolve, reject) => {
       let busy = Promise.resolve();
@@ -175,8 +181,22 @@ const STARTUP_STEPS: Readonly<Record<number, StartupStep>> = Object.assign(Objec
   [BACKEND.ReadyForQuery]: () => 'done',
 } satisfies Record<number, StartupStep>);
 
+/** Who the backend session logs in as. */
+interface BackendLogin {
+  readonly user: string;
+  readonly password: string | undefined;
+}
+
+/** A read-only session uses the resource's read-only login when one is configured (least privilege underneath). */
+export function loginFor(resource: PostgresResourceConfig, readOnly: boolean): BackendLogin {
+  const target = resource.target;
+  const reader = target.readOnlyLogin;
+  if (readOnly && reader !== undefined) return { user: reader.user, password: reader.password };
+  return { user: target.user, password: target.password };
+}
+
 async function authenticate(request: AuthenticationRequest, state: StartupState): Promise<'continue'> {
-  const password = state.resource.target.password;
+  const password = state.login.password;
   const needPassword = (): string => {
     if (password === undefined)
       throw new GatehouseError('upstream.unavailable', undefined, {
@@ -191,7 +211,7 @@ async function authenticate(request: AuthenticationRequest, state: StartupState)
       state.socket.write(serialize.password(needPassword()));
       break;
     case 'MD5Password': {
-      const inner = md5Hex(needPassword() + state.resource.target.user);
+      const inner = md5Hex(needPassword() + state.login.user);
       state.socket.write(serialize.password(`md5${md5Hex(Buffer.concat([Buffer.from(inner), request.salt]))}`));
       break;
     }

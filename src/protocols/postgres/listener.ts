@@ -14,7 +14,10 @@ import { loadSqlClassifier } from './classify.js';
 import { type ClientLogin, negotiateClientStartup } from './client-startup.js';
 import { DirectConnector } from './direct-connector.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { PARSE_IN_WORKER_ABOVE } from './large-statements.js';
+import { ParsePool } from './parse-pool.js';
 import { ProxySession } from './proxy-session.js';
+import { brokenPin, pinnedFor, startupSettings } from './startup-parameters.js';
 import {
   type ErrorFields,
   encodeAuthenticationOk,
@@ -37,10 +40,13 @@ export interface PostgresListenerOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Accept the token on plain TCP. Defaults to `postgres.allowPlaintextPassword`. */
   readonly allowPlaintextPassword?: boolean;
+  /** Defaults to `postgres.maxStatementBytes`. */
+  readonly maxStatementBytes?: number;
+  /** Defaults to `postgres.statementParseTimeout`. */
+  readonly statementParseTimeoutMs?: number;
+  /** Statements longer than this (bytes of their message) are classified on a worker thread; 64 KiB by default. */
+  readonly parseInWorkerAbove?: number;
 }
-
-/** Startup parameters passed on to the backend session; `options` (arbitrary `-c` settings) is deliberately not. */
-const FORWARDED_PARAMETERS = ['DateStyle', 'TimeZone', 'IntervalStyle', 'extra_float_digits'] as const;
 
 /**
  * The PostgreSQL listener: speaks the server side of the protocol to unmodified clients (psql, node-postgres,
@@ -63,6 +69,9 @@ export class PostgresListener implements Listener {
   private readonly tls: SecureContext | undefined;
   private readonly allowPlaintextPassword: boolean;
   private stopping = false;
+  /** Large statements are classified on worker threads, within a size cap and a time budget. */
+  private readonly parsePool: ParsePool;
+  private readonly parseInWorkerAbove: number;
 
   constructor(
     private readonly services: GatewayServices,
@@ -82,6 +91,13 @@ export class PostgresListener implements Listener {
         key: readFileSync(resolve(services.baseDir, configured.tls.key)),
       });
     this.tls = tls === undefined ? undefined : createSecureContext({ cert: tls.cert, key: tls.key });
+    const maxStatementBytes = options.maxStatementBytes ?? configured.maxStatementBytes;
+    this.parsePool = new ParsePool({
+      maxStatementBytes,
+      timeoutMs: options.statementParseTimeoutMs ?? configured.statementParseTimeout,
+    });
+    // Every statement over the cap goes through the pool, which refuses it.
+    this.parseInWorkerAbove = Math.min(options.parseInWorkerAbove ?? PARSE_IN_WORKER_ABOVE, maxStatementBytes);
   }
 
   async start(): Promise<{ host: string; port: number }> {
@@ -115,6 +131,7 @@ export class PostgresListener implements Listener {
     const shutdown = sessionFatal(SESSION_SQLSTATE.adminShutdown, 'terminating connection due to gateway shutdown');
     await Promise.all([...this.sessions].map((session) => session.close('gateway shutdown', shutdown)));
     for (const socket of this.sockets) socket.destroy();
+    await this.parsePool.stop();
     await closed;
   }
 
@@ -206,12 +223,14 @@ export class PostgresListener implements Listener {
       refuse(socket, errorFieldsFor(new GatehouseError('audit.unavailable'), 'FATAL'));
       return;
     }
+    const readOnly = this.isReadOnly(identity, resource);
+    const pinned = pinnedFor(readOnly);
     let backend: BackendConnection;
     try {
       backend = await this.connector.connect(resource, {
-        readOnly: this.isReadOnly(identity, resource),
+        readOnly,
         applicationName: (startup.parameters['application_name'] || 'gatehouse').slice(0, 63),
-        parameters: pick(startup.parameters, FORWARDED_PARAMETERS),
+        parameters: startupSettings(startup.parameters),
       });
     } catch (error) {
       services.logger.warn(
@@ -223,6 +242,20 @@ export class PostgresListener implements Listener {
         errorFieldsFor(isGatehouseError(error) ? error : new GatehouseError('upstream.unavailable'), 'FATAL'),
       );
       await session.end('backend unavailable').catch(() => undefined);
+      return;
+    }
+    // The readings only: a server that applies default_transaction_read_only after its own startup answer (the
+    // quickstart's PGlite server) reports it off there; a later report of it changing still ends the session.
+    const broken = brokenPin(pinnedFor(false), backend.parameters);
+    if (broken !== undefined) {
+      // The server would read statements otherwise than the gateway classifies them (or let a reader write).
+      services.logger.error(
+        { resource: resource.name, parameter: broken, value: backend.parameters.get(broken) },
+        'backend session did not take a pinned setting; refused',
+      );
+      backend.socket.destroy();
+      refuse(socket, errorFieldsFor(new GatehouseError('upstream.unavailable'), 'FATAL'));
+      await session.end(`backend did not take the pinned setting ${broken}`).catch(() => undefined);
       return;
     }
     if (socket.destroyed || this.stopping) {
@@ -244,6 +277,9 @@ export class PostgresListener implements Listener {
       approvalsPublicUrl: services.config.approvals.publicUrl,
       overlapReads: services.config.audit.overlapReads,
       overlapTransactionWrites: services.config.audit.overlapTransactionWrites,
+      pinned,
+      parsePool: this.parsePool,
+      parseInWorkerAbove: this.parseInWorkerAbove,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);
@@ -259,19 +295,23 @@ export class PostgresListener implements Listener {
   }
 
   /**
-   * Defence in depth: when policy would deny this caller any write on the resource, the backend session itself is
-   * read-only, so a misclassified statement still cannot write.
+   * Defence in depth: when policy would deny this caller every write, ddl and admin operation on the resource (not
+   * send it to review: an approved write must run), the backend session itself is read-only and uses the resource's
+   * read-only login when one is configured, so a misclassified statement still cannot write. Decided at login: an
+   * access window granted later applies to the caller's next session.
    */
   private isReadOnly(identity: Identity, resource: PostgresResourceConfig): boolean {
-    const probe: Operation = {
-      protocol: 'postgres',
-      resource: resource.name,
-      kind: 'write',
-      tags: [],
-      action: 'INSERT',
-      text: '(read-only check at login)',
-    };
-    return this.services.policy.decide(probe, { identity }).verdict === 'deny';
+    return (['write', 'ddl', 'admin'] as const).every((kind) => {
+      const probe: Operation = {
+        protocol: 'postgres',
+        resource: resource.name,
+        kind,
+        tags: [],
+        action: kind.toUpperCase(),
+        text: '(read-only check at login)',
+      };
+      return this.services.policy.decide(probe, { identity }).verdict === 'deny';
+    });
   }
 }
 
@@ -280,13 +320,4 @@ function refuse(socket: Socket, fields: ErrorFields): void {
   if (socket.destroyed) return;
   socket.end(encodeErrorResponse(fields));
   setTimeout(() => socket.destroy(), 5_000).unref();
-}
-
-function pick(parameters: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> {
-  const picked: Record<string, string> = {};
-  for (const name of names) {
-    const value = parameters[name];
-    if (value !== undefined) picked[name] = value;
-  }
-  return picked;
 }

@@ -108,6 +108,15 @@ export class PendingResponses {
     return false;
   }
 
+  /** True while a Query or Sync is unanswered: a ReadyForQuery is still to come. */
+  awaitsReadyForQuery(): boolean {
+    for (let i = this.head; i < this.items.length; i++) {
+      const kind = this.items[i]?.kind;
+      if (kind === 'query' || kind === 'sync') return true;
+    }
+    return false;
+  }
+
   /** Name changes still in flight, in order. */
   *changes(): Iterable<NameChange> {
     for (let i = this.head; i < this.items.length; i++) {

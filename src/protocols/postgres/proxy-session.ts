@@ -14,16 +14,21 @@ import { BackendWriter } from './backend-writer.js';
 import { toOperation } from './classify.js';
 import { columnCatalogFor } from './column-catalog.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
+import { isLargeStatement, PARSE_IN_WORKER_ABOVE, preclassifyLarge } from './large-statements.js';
+import type { ParsePool } from './parse-pool.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
 import { readFunctionsOf } from './read-functions.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
+import { SettingsBarrier } from './settings-barrier.js';
+import { pinnedFor } from './startup-parameters.js';
 import { StatementGate } from './statement-gate.js';
 import { StatementNames } from './statement-names.js';
 import { StatementRun } from './statement-run.js';
 import { type ErrorFields, encodeErrorResponse } from './wire/backend-messages.js';
 import type { Frame, FrameReader } from './wire/frame-reader.js';
 import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
+import { FRONTEND } from './wire/message-codes.js';
 import { protocolViolation } from './wire/protocol-error.js';
 
 /** Client bytes buffered while a decision is pending before the client socket is paused. */
@@ -49,6 +54,11 @@ export interface ProxySessionOptions {
   readonly overlapReads?: boolean;
   /** `audit.overlapTransactionWrites`: so do plain writes inside a transaction block. */
   readonly overlapTransactionWrites?: boolean;
+  /** Settings the server must keep reporting as given (see startup-parameters.ts): any change ends the session. */
+  readonly pinned?: ReadonlyMap<string, string>;
+  /** Classifies statements longer than `parseInWorkerAbove` bytes off the event loop; without it, all on it. */
+  readonly parsePool?: ParsePool;
+  readonly parseInWorkerAbove?: number;
 }
 
 type ClientHandlers = {
@@ -100,6 +110,8 @@ export class ProxySession {
   private terminateSent = false;
   /** Policy, the durable record, review and refusal of each statement. */
   private readonly gate: StatementGate;
+  /** Messages behind a statement that may change a setting wait for its ReadyForQuery (see settings-barrier.ts). */
+  private readonly barrier = new SettingsBarrier();
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -127,11 +139,15 @@ export class ProxySession {
       resourceName: options.resource.name,
       logger: this.logger,
       metrics: options.metrics,
+      pinned: options.pinned ?? pinnedFor(false),
       owner: {
         closing: () => this.closing !== undefined,
         close: (reason, fatal) => this.close(reason, fatal),
         skipUntilSync: () => {
           this.skipping = true;
+        },
+        ready: () => {
+          if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
         },
       },
     });
@@ -217,6 +233,21 @@ export class ProxySession {
           await this.toBackend.flush();
           continue;
         }
+        // Only SQL text is read in the client encoding; COPY data, Bind, Execute and Sync go on (a COPY FROM STDIN
+        // behind the barrier would otherwise never end).
+        if (this.barrier.waiting && (frame.code === FRONTEND.Query || frame.code === FRONTEND.Parse)) {
+          await this.toBackend.flush();
+          await this.barrier.untilReady();
+          if (this.closing) return;
+        }
+        const pool = this.options.parsePool;
+        if (
+          pool !== undefined &&
+          !this.skipping &&
+          isLargeStatement(frame, this.options.parseInWorkerAbove ?? PARSE_IN_WORKER_ABOVE) &&
+          !(await preclassifyLarge(frame, pool, this.names, (e, mode) => this.gate.refuse(e, mode), this.logger))
+        )
+          continue;
         const handled = this.onClientFrame(frame);
         // What is gathered so far is not flushed before a decision is awaited: a decision takes microtasks (or one
         // group commit), and Parse, Bind, Execute and Sync then leave in one write instead of two. A review, which
@@ -242,6 +273,15 @@ export class ProxySession {
     const message = decodeFrontendMessage(frame);
     // As the server does after an extended-protocol error: discard everything until Sync, without answering.
     if (this.skipping && message.type !== 'Sync' && message.type !== 'Terminate') return;
+    const early = this.barrier.refusal(
+      message.type,
+      message.type === 'Query' || message.type === 'Parse' ? message.sql : undefined,
+    );
+    if (early !== undefined) {
+      this.logger.info({ message: message.type }, 'message refused: sent before Sync after a settings change');
+      this.gate.refuse(early, message.type === 'Query' ? 'simple' : 'extended');
+      return;
+    }
     const handle = ProxySession.CLIENT_HANDLERS[message.type] as (
       proxy: ProxySession,
       message: FrontendMessage,
@@ -276,6 +316,7 @@ export class ProxySession {
     Sync: (proxy, _message, frame) => {
       proxy.skipping = false;
       proxy.forward(frame, { kind: 'sync' });
+      proxy.barrier.synced();
     },
     Flush: (proxy, _message, frame) => proxy.forward(frame),
     CopyData: (proxy, _message, frame) => proxy.forward(frame),
@@ -322,6 +363,7 @@ export class ProxySession {
       run,
       onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
+    this.barrier.sent(statements, 'simple');
   }
 
   /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
@@ -360,6 +402,8 @@ export class ProxySession {
       run,
       onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
+    // An unknown portal's statement is denied above; anything that ran may have changed a setting.
+    this.barrier.sent(statements, 'extended');
   }
 
   private newRun(handle: OperationHandle): StatementRun {
@@ -405,6 +449,7 @@ export class ProxySession {
 
   private async shutdown(reason: string, fatal: ErrorFields | undefined): Promise<void> {
     clearTimeout(this.expiryTimer);
+    this.barrier.ready();
     this.options.metrics.activeSessions.dec({ protocol: 'postgres' });
     if (!this.client.destroyed) {
       if (fatal !== undefined) this.client.write(encodeErrorResponse(fatal));

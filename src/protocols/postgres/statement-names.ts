@@ -23,12 +23,22 @@ export class StatementNames {
   readonly prepared = new PreparedStatements();
   /** The last Bind body per portal. */
   private readonly bound = new Map<string, Buffer>();
+  /** A large statement classified on a worker thread (see parse-pool.ts), for the message about to be handled. */
+  private preclassified: { readonly sql: string; readonly statements: ClassifiedStatement[] } | undefined;
+
+  /** `statements` are what `sql` classifies as: the next `classify(sql)` returns them. */
+  preclassify(sql: string, statements: ClassifiedStatement[]): void {
+    this.preclassified = { sql, statements };
+  }
 
   /** `readFunctions`: the resource's functions that count as plain reads. */
   constructor(private readonly readFunctions?: ReadFunctions) {}
 
   /** `sql` classified, `EXECUTE name` as the statement prepared under that name. */
   classify(sql: string): ClassifiedStatement[] {
+    const pre = this.preclassified;
+    this.preclassified = undefined;
+    if (pre !== undefined && pre.sql === sql) return pre.statements;
     return classifySql(sql, {
       ...(this.readFunctions === undefined ? {} : { readFunctions: this.readFunctions }),
       preparedStatement: (name) => {

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+import { GatehouseError } from '../../../core/errors.js';
 import { protocolViolation } from './protocol-error.js';
 
 /**
@@ -41,6 +43,23 @@ export class FieldReader {
   cstring(): string {
     const end = this.body.indexOf(0, this.offset);
     if (end < 0) throw protocolViolation(`${this.message}: string field is not terminated`);
+    const value = this.body.toString('utf8', this.offset, end);
+    this.offset = end + 1;
+    return value;
+  }
+
+  /**
+   * A NUL-terminated SQL text, which must be valid UTF-8: the session's pinned client encoding. Bytes that are not
+   * (SJIS's `0x95 0x5C`, whose second byte is a backslash) would be decoded with replacement characters, and so
+   * classified as other text than any server encoding would read; they are refused as the server refuses them.
+   */
+  sqlText(): string {
+    const end = this.body.indexOf(0, this.offset);
+    if (end < 0) throw protocolViolation(`${this.message}: string field is not terminated`);
+    if (!isUtf8(this.body.subarray(this.offset, end)))
+      throw new GatehouseError('request.invalid', `${this.message}: invalid byte sequence for encoding "UTF8"`, {
+        details: { sqlstate: '22021' },
+      });
     const value = this.body.toString('utf8', this.offset, end);
     this.offset = end + 1;
     return value;

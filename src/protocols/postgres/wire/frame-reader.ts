@@ -33,6 +33,13 @@ export interface FrameReaderOptions {
 export const MAX_STARTUP_PACKET_BYTES = 10_000;
 
 /**
+ * Largest message accepted before authentication (the PasswordMessage carrying the token), near PostgreSQL's own
+ * cap on authentication messages (PG_MAX_AUTH_TOKEN_LENGTH, 65535): an unauthenticated client cannot make the
+ * gateway buffer more.
+ */
+export const MAX_PRE_AUTH_MESSAGE_BYTES = 64 * 1024;
+
+/**
  * Incremental framing of socket chunks into messages. Chunks are kept as a list; a message that spans several is
  * copied out of them once, alone. The first chunk is read from an offset rather than cut after each message: a
  * chunk holds a hundred rows, and each cut would be one more view.
@@ -45,7 +52,16 @@ export class FrameReader {
   /** Bytes received and not yet returned. */
   private size = 0;
 
-  constructor(private readonly options: FrameReaderOptions) {}
+  private maxMessageBytes: number;
+
+  constructor(options: FrameReaderOptions) {
+    this.maxMessageBytes = options.maxMessageBytes;
+  }
+
+  /** A new largest accepted message, for what follows (the limit before authentication is lower than after). */
+  limit(maxMessageBytes: number): void {
+    this.maxMessageBytes = maxMessageBytes;
+  }
 
   /** Bytes received but not yet returned as messages. */
   get buffered(): number {
@@ -63,7 +79,7 @@ export class FrameReader {
     if (this.size < 4) return undefined;
     const length = this.int32(0);
     if (length < 8) throw protocolViolation(`invalid startup packet length ${length}`);
-    const maximum = Math.min(MAX_STARTUP_PACKET_BYTES, this.options.maxMessageBytes);
+    const maximum = Math.min(MAX_STARTUP_PACKET_BYTES, this.maxMessageBytes);
     if (length > maximum) throw messageTooLarge(length, maximum);
     if (this.size < length) return undefined;
     const packet = this.take(length);
@@ -75,7 +91,7 @@ export class FrameReader {
     if (this.size < 5) return undefined;
     const length = this.int32(1);
     if (length < 4) throw protocolViolation(`invalid message length ${length}`);
-    if (length + 1 > this.options.maxMessageBytes) throw messageTooLarge(length + 1, this.options.maxMessageBytes);
+    if (length + 1 > this.maxMessageBytes) throw messageTooLarge(length + 1, this.maxMessageBytes);
     if (this.size < length + 1) return undefined;
     const bytes = this.take(length + 1);
     return new Frame(bytes[0] as number, bytes);

@@ -156,13 +156,13 @@ function empty(type: 'Sync' | 'Flush' | 'Terminate' | 'CopyDone'): Decoder {
 /** Decoders by type byte; a byte absent here is a protocol violation. */
 const DECODERS: Readonly<Record<number, Decoder>> = Object.assign(Object.create(null), {
   [FRONTEND.Query]: (r: FieldReader): Query => {
-    const sql = r.cstring();
+    const sql = r.sqlText();
     r.end();
     return { type: 'Query', sql };
   },
   [FRONTEND.Parse]: (r: FieldReader): Parse => {
     const name = r.cstring();
-    const sql = r.cstring();
+    const sql = r.sqlText();
     const count = r.int16();
     if (count < 0) throw protocolViolation('Parse: negative parameter count');
     const parameterTypes: number[] = [];
