@@ -50,7 +50,11 @@ describe('two gateway replicas on one PostgreSQL store', () => {
   let loaderToken: string;
 
   const start = async (replica: Replica) => {
-    replica.process = serveGateway(replica.config, { BACKEND_PASSWORD: backend.password });
+    // Each replica appends to a hash chain of its own, named by its instance id.
+    replica.process = serveGateway(replica.config, {
+      BACKEND_PASSWORD: backend.password,
+      GATEHOUSE_INSTANCE_ID: `replica-${replica.name}`,
+    });
     await replica.process.ready(replica.admin);
   };
   const pgClient = (replica: Replica, token: string) =>

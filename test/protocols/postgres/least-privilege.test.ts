@@ -13,8 +13,8 @@ const READER_ROLE = 'gatehouse_reader';
 const READER_PASSWORD = 'reader-secret-for-tests';
 
 /**
- * Least privilege underneath: a classifier gap simulated by functions the classifier cannot see into (a call to a
- * user function is a read to it), which write, run a program or change a superuser setting. Sessions of callers who
+ * Least privilege underneath: a classifier gap simulated by functions the classifier cannot see into, vouched for as
+ * reads by a mistaken `readFunctions`, which write, run a program or change a superuser setting. Sessions of callers who
  * may only read use the resource's read-only login, so the server itself refuses.
  */
 describe('postgres: read-only sessions use the read-only login', () => {
@@ -42,6 +42,8 @@ describe('postgres: read-only sessions use the read-only login', () => {
     await admin.end();
     gw = await startPgGateway({
       backend,
+      resourceYaml: `
+    readFunctions: [add_item, run_program, quiet_log]`,
       targetYaml: `
       readOnlyLogin:
         user: ${READER_ROLE}
