@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import type { DatabaseError } from 'pg-protocol/dist/messages.js';
-import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
+import { PG_TEST_POLICY, type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
 import { RawClient } from '../../support/pg-raw-client.js';
 
 /** A Query message with exactly these bytes as its text: what a client in another encoding would send. */
@@ -80,12 +80,22 @@ describe('postgres: the server reads SQL as the gateway does', () => {
   let gw: PgGateway;
   let reader: string;
   let writer: string;
+  /**
+   * A group whose rule names `parser-setting`, which policy otherwise denies to everyone: it stands for a policy or
+   * classifier gap, so that what the pins themselves do (watching the server's reports) is what these tests show.
+   */
+  let gap: string;
   let dir: string;
 
   before(async () => {
-    gw = await startPgGateway();
+    gw = await startPgGateway({
+      policy: `${PG_TEST_POLICY}      - groups: [policy-gap]
+        allow: [read, write, parser-setting]
+`,
+    });
     reader = await gw.mint('rag-bot', ['rag-readers']);
     writer = await gw.mint('indexer', ['indexers']);
+    gap = await gw.mint('gap-job', ['policy-gap']);
     dir = await mkdtemp(join(tmpdir(), 'gatehouse-canary-'));
     // The backend may run as another OS user (`postgres` when the tests run as root).
     await chmod(dir, 0o777);
@@ -123,7 +133,7 @@ describe('postgres: the server reads SQL as the gateway does', () => {
 
   test('the valid UTF-8 variant pipelined behind SET client_encoding never reaches the backend', async () => {
     const canary = join(dir, 'pipelined-utf8');
-    const client = await RawClient.login(gw.host, gw.port, reader);
+    const client = await RawClient.login(gw.host, gw.port, gap);
     client.write(serialize.query("SET client_encoding = 'SJIS'"), rawQuery(sjisAttackValidUtf8(canary)));
     await client.closed;
     assert.match(errorOf(client)?.message ?? '', /client_encoding must stay UTF8/);
@@ -132,7 +142,7 @@ describe('postgres: the server reads SQL as the gateway does', () => {
 
   test('SET client_encoding pipelined ahead of the attack: the session ends before the attack reaches the backend', async () => {
     const canary = join(dir, 'pipelined');
-    const client = await RawClient.login(gw.host, gw.port, reader);
+    const client = await RawClient.login(gw.host, gw.port, gap);
     client.write(serialize.query("SET client_encoding = 'SJIS'"), rawQuery(sjisAttack(canary)));
     await client.closed;
     const fatal = errorOf(client);
@@ -146,7 +156,7 @@ describe('postgres: the server reads SQL as the gateway does', () => {
   });
 
   test('extended protocol: after an Execute that may change a setting, a non-ASCII Parse before Sync is refused (0A000)', async () => {
-    const client = await RawClient.login(gw.host, gw.port, reader);
+    const client = await RawClient.login(gw.host, gw.port, gap);
     client.write(
       serialize.parse({ text: "SET client_encoding = 'SJIS'" }),
       serialize.bind({}),
@@ -168,6 +178,23 @@ describe('postgres: the server reads SQL as the gateway does', () => {
     const row = client.messages.find((m) => m.name === 'dataRow') as unknown as { fields: string[] };
     assert.equal(row.fields[0], 'UTF8');
     client.close();
+  });
+
+  test('a reader: SET client_encoding is refused by policy up front (42501), and the attack behind it never runs', async () => {
+    const canary = join(dir, 'policy-refused');
+    const client = await RawClient.login(gw.host, gw.port, reader);
+    client.messages.length = 0;
+    client.write(serialize.query("SET client_encoding = 'SJIS'"), rawQuery(sjisAttackValidUtf8(canary)));
+    await client.until('readyForQuery', 2);
+    const errors = client.messages.filter((m) => m.name === 'error') as DatabaseError[];
+    assert.equal(errors[0]?.code, '42501');
+    client.messages.length = 0;
+    client.write(serialize.query('SHOW client_encoding'));
+    await client.until('readyForQuery');
+    const row = client.messages.find((m) => m.name === 'dataRow') as unknown as { fields: string[] };
+    assert.equal(row.fields[0], 'UTF8', 'the session goes on, in UTF-8');
+    client.close();
+    assert.equal(existsSync(canary), false);
   });
 
   test('SQL text that is not valid UTF-8 is refused (22021) before anything runs', async () => {
@@ -197,7 +224,7 @@ describe('postgres: the server reads SQL as the gateway does', () => {
   });
 
   test('standard_conforming_strings is on at the server, and turning it off ends the session', async () => {
-    const client = new pg.Client(gw.clientConfig(writer));
+    const client = new pg.Client(gw.clientConfig(gap));
     await client.connect();
     client.on('error', () => undefined);
     assert.equal((await client.query('SHOW standard_conforming_strings')).rows[0].standard_conforming_strings, 'on');
