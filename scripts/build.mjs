@@ -91,4 +91,5 @@ const worker = await esbuild.build({
 writeFileSync(`${outdir}/package.json`, `${JSON.stringify({ type: 'module' })}\n`);
 const outputs = [main, worker].flatMap((result) => Object.values(result.metafile.outputs));
 const bytes = outputs.reduce((sum, output) => sum + output.bytes, 0);
-console.log(`build: dist/ written (${outputs.length} files, ${(bytes / 1e6).toFixed(1)} MB)`);
+// On stderr: `npm pack --json` runs this (prepare) and its stdout must stay JSON.
+console.error(`build: dist/ written (${outputs.length} files, ${(bytes / 1e6).toFixed(1)} MB)`);
