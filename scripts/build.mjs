@@ -88,8 +88,13 @@ const worker = await esbuild.build({
   entryPoints: { 'store/sqlite/spool-worker': 'src/store/sqlite/spool-worker.ts' },
   external: ['better-sqlite3'],
 });
+// The stand-in OpenAI-compatible upstream as a process of its own (deploy/compose/ runs it next to the gateways).
+const standIn = await esbuild.build({
+  ...common,
+  entryPoints: { 'standins/openai': 'deploy/stand-in/openai-stand-in.ts' },
+});
 writeFileSync(`${outdir}/package.json`, `${JSON.stringify({ type: 'module' })}\n`);
-const outputs = [main, worker].flatMap((result) => Object.values(result.metafile.outputs));
+const outputs = [main, worker, standIn].flatMap((result) => Object.values(result.metafile.outputs));
 const bytes = outputs.reduce((sum, output) => sum + output.bytes, 0);
 // On stderr: `npm pack --json` runs this (prepare) and its stdout must stay JSON.
 console.error(`build: dist/ written (${outputs.length} files, ${(bytes / 1e6).toFixed(1)} MB)`);
