@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the tests use beyond npm: PostgreSQL's clients (psql, pgbench), openssl,
 # Chromium (the reviews page test), psycopg (the Python client test), docker-compose and unzip (test/deploy); with
-# --server also Debian's PostgreSQL server (CI runs the PostgreSQL suites against it a second time). Only what is missing; needs root and apt-get. Called by
-# `npm test` (scripts/run-tests.mjs) and .ci/run.
+# --server also Debian's PostgreSQL server (CI runs the PostgreSQL suites against it a second time). Only what is
+# missing; needs root and apt-get. Called by `npm test` (scripts/run-tests.mjs) and .ci/run.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
