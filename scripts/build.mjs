@@ -50,6 +50,11 @@ const perFileImportMetaUrl = {
   },
 };
 
+// Bundled CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
+const requireBanner = {
+  js: "import { createRequire as __gatehouseCreateRequire } from 'node:module';\nconst require = __gatehouseCreateRequire(import.meta.url);",
+};
+
 const common = {
   absWorkingDir: root,
   outdir,
@@ -69,10 +74,7 @@ const main = await esbuild.build({
   splitting: true, // one chunk per command module, loaded when that command runs
   chunkNames: '[name]-[hash]',
   external: EXTERNAL,
-  // Bundled CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
-  banner: {
-    js: "import { createRequire as __gatehouseCreateRequire } from 'node:module';\nconst require = __gatehouseCreateRequire(import.meta.url);",
-  },
+  banner: requireBanner,
   plugins: [perFileImportMetaUrl],
 });
 for (const [file, output] of Object.entries(main.metafile.outputs)) {
@@ -88,10 +90,16 @@ const worker = await esbuild.build({
   entryPoints: { 'store/sqlite/spool-worker': 'src/store/sqlite/spool-worker.ts' },
   external: ['better-sqlite3'],
 });
-// The stand-in OpenAI-compatible upstream as a process of its own (deploy/compose/ runs it next to the gateways).
+// The stand-ins as processes of their own: the OpenAI-compatible upstream (deploy/compose/ runs it next to the
+// gateways) and the quickstart's pgvector database (scripts/container-smoke.sh). PGlite stays in node_modules.
 const standIn = await esbuild.build({
   ...common,
-  entryPoints: { 'standins/openai': 'deploy/stand-in/openai-stand-in.ts' },
+  entryPoints: {
+    'standins/openai': 'deploy/stand-in/openai-stand-in.ts',
+    'standins/vectors': 'deploy/stand-in/vectors-stand-in.ts',
+  },
+  external: EXTERNAL,
+  banner: requireBanner,
 });
 writeFileSync(`${outdir}/package.json`, `${JSON.stringify({ type: 'module' })}\n`);
 const outputs = [main, worker, standIn].flatMap((result) => Object.values(result.metafile.outputs));
