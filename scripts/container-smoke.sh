@@ -25,6 +25,7 @@ need=()
 command -v podman >/dev/null || need+=(podman)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v nginx >/dev/null || need+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream) # TCP balancing for PostgreSQL
 command -v curl >/dev/null || need+=(curl)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,7 +35,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$storage"
-podman_base=(podman --root "$storage/storage" --runroot "$storage/run")
+# cgroupfs and runc: crun refuses a hybrid cgroup v1/v2 hierarchy (as on these machines), and no systemd runs here.
+podman_base=(podman --root "$storage/storage" --runroot "$storage/run" --cgroup-manager cgroupfs)
 # Native overlay where the kernel allows it (minutes); vfs (a full copy per layer, much slower) otherwise.
 if "${podman_base[@]}" --storage-driver overlay info >/dev/null 2>&1; then
   podman=("${podman_base[@]}" --storage-driver overlay)
@@ -43,6 +45,9 @@ else
   podman=("${podman_base[@]}" --storage-driver vfs)
 fi
 
+# Limits no higher than this shell's: podman otherwise raises them, which needs CAP_SYS_RESOURCE (not every root has
+# it: these machines' does not). No health-check timers (they need systemd): `podman healthcheck run` checks once.
+run_opts=(--runtime runc --ulimit "nofile=$(ulimit -n):$(ulimit -n)" --ulimit nproc=4096:4096)
 work=$(mktemp -d)
 containers=()
 nginx_pid=''
@@ -104,7 +109,7 @@ run_bg() { # name, then podman run arguments
   local name=$1
   shift
   containers+=("$name")
-  "${podman[@]}" run -d --name "$name" --network host "$@" >/dev/null
+  "${podman[@]}" run -d --name "$name" --network host "${run_opts[@]}" "$@" >/dev/null
 }
 wait_http() { # url
   for _ in $(seq 1 120); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.5; done
@@ -113,13 +118,13 @@ wait_http() { # url
 
 # --- 1. the image on its own ---------------------------------------------------------------------------------------
 step 'the image on its own'
-check 'runs as user 10001, not root' sh -c "[ \"\$(${podman[*]} run --rm --entrypoint id $image -u)\" = 10001 ]"
+check 'runs as user 10001, not root' sh -c "[ \"\$(${podman[*]} run --rm ${run_opts[*]} --no-healthcheck --entrypoint id $image -u)\" = 10001 ]"
 check 'holds dist/ and production dependencies only (no src, tests, tsx, typescript)' \
-  "${podman[@]}" run --rm --entrypoint sh "$image" -c \
+  "${podman[@]}" run --rm "${run_opts[@]}" --no-healthcheck --entrypoint sh "$image" -c \
   'test -f /app/dist/main.js && ! test -e /app/src && ! test -e /app/test && ! test -e /app/node_modules/tsx && ! test -e /app/node_modules/typescript'
 
 llm_port=$(free_port)
-run_bg smoke-llm --entrypoint node -e STAND_IN_API_KEY=smoke-llm-key -e STAND_IN_HOST=127.0.0.1 \
+run_bg smoke-llm --no-healthcheck --entrypoint node -e STAND_IN_API_KEY=smoke-llm-key -e STAND_IN_HOST=127.0.0.1 \
   -e "STAND_IN_PORT=$llm_port" "$image" /app/dist/standins/openai.js
 http_port=$(free_port)
 admin_port=$(free_port)
@@ -151,7 +156,7 @@ chat() { # model -> status code
 check 'a minted token reaches the upstream through the gateway (200)' sh -c "[ \"$(chat gpt-4o-mini)\" = 200 ]"
 check 'another model is refused (403)' sh -c "[ \"$(chat gpt-4o)\" = 403 ]"
 check 'quickstart --once: its self-check passes inside the image' sh -c "
-  ${podman[*]} run --rm --network host --entrypoint sh $image -c \
+  ${podman[*]} run --rm --network host ${run_opts[*]} --no-healthcheck --entrypoint sh $image -c \
     'cp /app/examples/quickstart/gatehouse.yaml /var/lib/gatehouse/ && gatehouse quickstart --once -c /var/lib/gatehouse/gatehouse.yaml' \
     >$work/quickstart.log 2>&1; status=\$?; cat $work/quickstart.log | grep -E 'model|SQL' ; [ \$status -eq 0 ] &&
   grep -qE 'allowed model +-> 200' $work/quickstart.log && grep -qE 'SQL nearest +-> 3 rows' $work/quickstart.log &&
@@ -167,12 +172,11 @@ store_password=smoke-$(openssl rand -hex 8)
 echo "$store_password" >"$pg_dir/pw" && chown postgres "$pg_dir/pw"
 su postgres -s /bin/sh -c "$pg_bin/initdb -D '$pg_dir/data' -U gatehouse --auth=scram-sha-256 --pwfile='$pg_dir/pw' >/dev/null"
 su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D '$pg_dir/data' -o \"-p $pg_port -k '$pg_dir' -c listen_addresses=127.0.0.1\" -l '$pg_dir/log' -w start >/dev/null"
-su postgres -s /bin/sh -c "$pg_bin/createdb -h '$pg_dir' -p $pg_port -U gatehouse gatehouse" 2>/dev/null ||
-  PGPASSWORD=$store_password "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U gatehouse gatehouse
+PGPASSWORD=$store_password "$pg_bin/createdb" -w -h 127.0.0.1 -p "$pg_port" -U gatehouse gatehouse
 
 vectors_port=$(free_port)
 vectors_password=smoke-vectors-$(openssl rand -hex 4)
-run_bg smoke-vectors --entrypoint node -e STAND_IN_HOST=127.0.0.1 -e "STAND_IN_PORT=$vectors_port" \
+run_bg smoke-vectors --no-healthcheck --entrypoint node -e STAND_IN_HOST=127.0.0.1 -e "STAND_IN_PORT=$vectors_port" \
   -e "STAND_IN_PASSWORD=$vectors_password" "$image" /app/dist/standins/vectors.js
 keys="$work/keys" && mkdir -p "$keys" && chown 10001:10001 "$keys"
 env_args=(-e "GATEHOUSE_STORE_URL=postgres://gatehouse:$store_password@127.0.0.1:$pg_port/gatehouse"
@@ -184,8 +188,8 @@ replica_config() { # http, postgres, admin ports -> deploy/compose/gatehouse.yam
     -e "s/^      port: 5432$/      port: $vectors_port/" deploy/compose/gatehouse.yaml
 }
 replica_config 1 1 1 >"$work/init.yaml"
-check 'init: the shared certificate and development key' "${podman[@]}" run --rm --network host \
-  --entrypoint node "${env_args[@]}" -v "$root/deploy/compose:/compose:ro" -v "$work/init.yaml:/etc/gatehouse/gatehouse.yaml:ro" \
+check 'init: the shared certificate and development key' "${podman[@]}" run --rm --network host "${run_opts[@]}" \
+  --no-healthcheck --entrypoint node "${env_args[@]}" -v "$root/deploy/compose:/compose:ro" -v "$work/init.yaml:/etc/gatehouse/gatehouse.yaml:ro" \
   -v "$keys:/var/lib/gatehouse" "$image" /compose/init.mjs
 declare -a r_http r_pg r_admin
 for i in 1 2; do
@@ -213,9 +217,14 @@ stream_module=$(ls /usr/lib/nginx/modules/ngx_stream_module.so 2>/dev/null || tr
 [ -n "$stream_module" ] && sed -i "1i load_module $stream_module;" "$work/nginx/nginx.conf"
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/out.log" 2>&1 &
 nginx_pid=$!
-check 'nginx balances both replicas (HTTP and TCP)' wait_http "http://127.0.0.1:$lb_http/llm/v1/models"
+lb_ready() {
+  wait_http "http://127.0.0.1:$lb_http/llm/v1/models" && return 0
+  cat "$work/nginx/out.log" "$work/nginx/error.log" 2>/dev/null
+  return 1
+}
+check 'nginx (deploy/compose/nginx.conf) in front of both replicas' lb_ready
 check "deploy/compose/check.mjs: the quickstart's checks through the balancer" sh -c "
-  ${podman[*]} run --rm --network host --entrypoint node ${env_args[*]} \
+  ${podman[*]} run --rm --network host ${run_opts[*]} --no-healthcheck --entrypoint node ${env_args[*]} \
     -e GATEHOUSE_HTTP_URL=http://127.0.0.1:$lb_http -e GATEHOUSE_PG_HOST=127.0.0.1 -e GATEHOUSE_PG_PORT=$lb_pg \
     -e GATEHOUSE_ADMIN_URL=http://127.0.0.1:${r_admin[1]} \
     -e VECTORS_URL=postgres://postgres:$vectors_password@127.0.0.1:$vectors_port/vectors \
