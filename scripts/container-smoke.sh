@@ -217,8 +217,14 @@ stream_module=$(ls /usr/lib/nginx/modules/ngx_stream_module.so 2>/dev/null || tr
 [ -n "$stream_module" ] && sed -i "1i load_module $stream_module;" "$work/nginx/nginx.conf"
 nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/out.log" 2>&1 &
 nginx_pid=$!
-lb_ready() {
-  wait_http "http://127.0.0.1:$lb_http/llm/v1/models" && return 0
+lb_ready() { # any answer from a gateway through nginx (401 here: no token), not nginx's own 502
+  local code
+  for _ in $(seq 1 60); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$lb_http/llm/v1/models" || true)
+    [ "$code" = 401 ] && return 0
+    sleep 0.5
+  done
+  echo "nginx answered $code"
   cat "$work/nginx/out.log" "$work/nginx/error.log" 2>/dev/null
   return 1
 }
