@@ -111,6 +111,10 @@ run_bg() { # name, then podman run arguments
   containers+=("$name")
   "${podman[@]}" run -d --name "$name" --network host "${run_opts[@]}" "$@" >/dev/null
 }
+wait_tcp() { # port on 127.0.0.1
+  for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.5; done
+  return 1
+}
 wait_http() { # url
   for _ in $(seq 1 120); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.5; done
   return 1
@@ -178,6 +182,7 @@ vectors_port=$(free_port)
 vectors_password=smoke-vectors-$(openssl rand -hex 4)
 run_bg smoke-vectors --no-healthcheck --entrypoint node -e STAND_IN_HOST=127.0.0.1 -e "STAND_IN_PORT=$vectors_port" \
   -e "STAND_IN_PASSWORD=$vectors_password" "$image" /app/dist/standins/vectors.js
+check 'the pgvector stand-in accepts connections' wait_tcp "$vectors_port"
 keys="$work/keys" && mkdir -p "$keys" && chown 10001:10001 "$keys"
 env_args=(-e "GATEHOUSE_STORE_URL=postgres://gatehouse:$store_password@127.0.0.1:$pg_port/gatehouse"
   -e "GATEHOUSE_VECTORS_PASSWORD=$vectors_password" -e GATEHOUSE_LLM_API_KEY=smoke-llm-key
