@@ -76,6 +76,7 @@ if ! "${podman[@]}" image exists "$base"; then
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
   # The image trusts the certificate authorities this machine trusts locally (an egress proxy's, where there is
   # one): npm ci inside the build reaches the registry through the same network.
+  mkdir -p "$rootfs/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/" 2>/dev/null || true
   chroot "$rootfs" sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends \
       nodejs npm libnode-dev python3 make g++ ca-certificates && update-ca-certificates && apt-get clean' \
