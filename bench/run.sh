@@ -3,6 +3,8 @@
 # for the same 2 cores). Each writes its latest results to bench/results/. BENCH_ONLY=http,postgres runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The gateway runs from dist/ (bin/gatehouse.js): built first so it is never older than src/.
+node scripts/build.mjs
 
 suites=(http postgres)
 for script in bench/*/run.sh; do

@@ -28,6 +28,14 @@ if (files.length === 0) {
 const deps = spawnSync('bash', [join(root, 'scripts/install-test-deps.sh')], { stdio: 'inherit' });
 if (deps.status !== 0) console.error('continuing: the tests that need those packages will fail');
 
+// Tests import the sources through tsx, but the ones that run the real CLI (bin/gatehouse.js) run dist/, as users do:
+// built first so it is never older than src/ (about a second).
+const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('the build failed: the tests that run bin/gatehouse.js would run an old dist/');
+  process.exit(1);
+}
+
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

@@ -15,6 +15,8 @@ export interface SpoolThreadEvents {
 }
 
 let workerSource: Promise<string> | undefined;
+/** The worker's source next to this file: TypeScript under tsx, the compiled file in dist/ (scripts/build.mjs). */
+const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? './spool-worker.ts' : './spool-worker.js';
 
 /**
  * spool-worker.ts and what it imports, as one CommonJS script, built once per process. Why a bundle: a worker thread
@@ -26,7 +28,7 @@ function bundledWorker(): Promise<string> {
   workerSource ??= import('esbuild')
     .then((esbuild) =>
       esbuild.build({
-        entryPoints: [fileURLToPath(new URL('./spool-worker.ts', import.meta.url))],
+        entryPoints: [fileURLToPath(new URL(WORKER_ENTRY, import.meta.url))],
         bundle: true,
         platform: 'node',
         format: 'cjs',

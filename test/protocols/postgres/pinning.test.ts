@@ -79,7 +79,6 @@ function sendRaw(client: pg.Client, bytes: Buffer, queries: number): Promise<voi
 describe('postgres: the server reads SQL as the gateway does', () => {
   let gw: PgGateway;
   let reader: string;
-  let writer: string;
   /**
    * A group whose rule names `parser-setting`, which policy otherwise denies to everyone: it stands for a policy or
    * classifier gap, so that what the pins themselves do (watching the server's reports) is what these tests show.
@@ -94,7 +93,6 @@ describe('postgres: the server reads SQL as the gateway does', () => {
 `,
     });
     reader = await gw.mint('rag-bot', ['rag-readers']);
-    writer = await gw.mint('indexer', ['indexers']);
     gap = await gw.mint('gap-job', ['policy-gap']);
     dir = await mkdtemp(join(tmpdir(), 'gatehouse-canary-'));
     // The backend may run as another OS user (`postgres` when the tests run as root).
