@@ -67,6 +67,25 @@ export interface Operation {
   readonly model?: string;
   /** Collection (index) of a vector-store call, normalised as the upstream resolves it; policy rules name these. */
   readonly collection?: string;
+  /** Why the classifier gave a tag the text may not show (`WHERE true does not depend on documents' rows`). */
+  readonly notes?: readonly string[];
+  /**
+   * Figures measured or estimated for this operation, for rules with thresholds (`maxCost`, `maxRows`,
+   * `maxCostUsd`, `maxPoints`...). A protocol fills in what it can measure; a figure left out is not judged.
+   */
+  readonly estimates?: OperationEstimates;
   /** Why the operation could not be classified (unparsable SQL, unreadable body); policy denies such operations. */
   readonly unclassifiable?: string;
+}
+
+/** Figures a protocol supplies for threshold rules; each is compared with the rule's limit of the same name. */
+export interface OperationEstimates {
+  /** Planner's total cost (EXPLAIN), compared with `maxCost`. */
+  readonly cost?: number;
+  /** Planner's estimated rows (affected rows for UPDATE/DELETE), compared with `maxRows`. */
+  readonly rows?: number;
+  /** Worst-case price of an inference request in US dollars, compared with `maxCostUsd`. */
+  readonly usd?: number;
+  /** Vector-store points a delete or update by filter would touch, compared with `maxPoints`. */
+  readonly points?: number;
 }

@@ -20,6 +20,7 @@ import {
   stringValue,
 } from './sql-ast.js';
 import { type SettingValue, settingRisk } from './sql-settings.js';
+import { judgeWhere } from './where-bounds.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The statement table: node type -> kind, action and tags
@@ -126,19 +127,9 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
 
   // Writes.
   InsertStmt: (node) => ({ kind: 'write', action: 'INSERT', tags: dataModifyingCte(node) }),
-  UpdateStmt: (node) => ({
-    // UPDATE pg_settings is set_config by another name, for any parameter.
-    kind: isSettingsView(node['relation']) ? 'admin' : 'write',
-    action: 'UPDATE',
-    tags:
-      node['whereClause'] === undefined ? [...dataModifyingCte(node), 'update-without-where'] : dataModifyingCte(node),
-  }),
-  DeleteStmt: (node) => ({
-    kind: 'write',
-    action: 'DELETE',
-    tags:
-      node['whereClause'] === undefined ? [...dataModifyingCte(node), 'delete-without-where'] : dataModifyingCte(node),
-  }),
+  // UPDATE pg_settings is set_config by another name, for any parameter.
+  UpdateStmt: (node) => unboundedWrite(node, isSettingsView(node['relation']) ? 'admin' : 'write', 'UPDATE'),
+  DeleteStmt: (node) => unboundedWrite(node, 'write', 'DELETE'),
   MergeStmt: (node) => ({ kind: 'write', action: 'MERGE', tags: [...dataModifyingCte(node), ...mergeTags(node)] }),
   CopyStmt: (node) => {
     // Server-side files and programs need pg_read/write_server_files or pg_execute_server_program: admin.
@@ -285,6 +276,17 @@ function dataModifyingCte(node: Ast): RiskTag[] {
   return modifies ? ['data-modifying-cte'] : [];
 }
 const DATA_MODIFYING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+/** DELETE and UPDATE: without a WHERE clause that narrows the target's rows, they touch them all (where-bounds.ts). */
+function unboundedWrite(node: Ast, kind: OperationKind, action: 'DELETE' | 'UPDATE'): Finding {
+  const tags = dataModifyingCte(node);
+  const where = judgeWhere(node, action);
+  if (where.bounded) return { kind, action, tags };
+  const tag: RiskTag = action === 'DELETE' ? 'delete-without-where' : 'update-without-where';
+  // An absent WHERE needs no explaining.
+  const notes = node['whereClause'] === undefined || where.reason === undefined ? [] : [where.reason];
+  return { kind, action, tags: [...tags, tag], notes };
+}
 
 /** SET / RESET: by the settings allow-list (sql-settings.ts). */
 function classifySet(node: Ast): Finding {
