@@ -78,7 +78,10 @@ export interface Operation {
   readonly unclassifiable?: string;
 }
 
-/** Figures a protocol supplies for threshold rules; each is compared with the rule's limit of the same name. */
+/**
+ * Figures a protocol supplies for threshold rules; each is compared with the rule's limit (ESTIMATE_LIMITS in
+ * decision.ts names it).
+ */
 export interface OperationEstimates {
   /** Planner's total cost (EXPLAIN), compared with `maxCost`. */
   readonly cost?: number;

@@ -1,0 +1,51 @@
+// Thresholds of a policy rule: limits on how big an operation may be before the rule's allow turns into review
+// (or deny). Each is a number, or `{ limit, over }` to choose its own action.
+import { z } from 'zod';
+
+export const THRESHOLD_ACTIONS = ['review', 'deny'] as const;
+export type ThresholdAction = (typeof THRESHOLD_ACTIONS)[number];
+
+const over = z.enum(THRESHOLD_ACTIONS);
+
+function threshold(what: string, integer: boolean) {
+  const limit = integer ? z.number().int().min(0) : z.number().min(0);
+  return z
+    .union([limit, z.strictObject({ limit, over: over.optional() })], {
+      error: `expected a number (the limit) or { limit, over: review | deny }`,
+    })
+    .optional()
+    .describe(what);
+}
+
+/** The rule fields, spread into the policy rule schema. */
+export const thresholdFields = {
+  maxCost: threshold(
+    "Planner's total cost (EXPLAIN, never ANALYZE) above which a SQL statement needs review; the statement is explained on the session's own connection before it runs.",
+    false,
+  ),
+  maxRows: threshold(
+    "Planner's estimated rows (rows affected for UPDATE/DELETE) above which a SQL statement needs review.",
+    true,
+  ),
+  maxResultRows: threshold(
+    'Rows a result may return; past it the result is cut with a clear error (the rows already sent stay sent).',
+    true,
+  ),
+  maxResultBytes: threshold(
+    'Bytes a result may return; past it the result is cut with a clear error (the bytes already sent stay sent).',
+    true,
+  ),
+  maxCostUsd: threshold(
+    "Worst-case price of an inference request in US dollars (prompt tokens plus max_tokens, or the model's maximum, at the price table's rates) above which it needs review.",
+    false,
+  ),
+  maxPoints: threshold(
+    'Points a vector-store delete or update by filter may touch (counted first with the store’s count API) before it needs review.',
+    true,
+  ),
+  over: over
+    .optional()
+    .describe(
+      'What happens to an operation over one of this rule’s thresholds that names no `over` of its own (default review).',
+    ),
+};
