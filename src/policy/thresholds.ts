@@ -48,7 +48,8 @@ export class RuleThresholds {
     let worst: ThresholdExceeded | undefined;
     for (const [figure, { limit, over }] of this.limits) {
       const value = estimates[figure];
-      if (value === undefined || !Number.isFinite(value) || value <= limit) continue;
+      // Infinity (a cost that cannot be bounded) is over every limit; NaN is no figure.
+      if (value === undefined || Number.isNaN(value) || value <= limit) continue;
       if (worst === undefined || (over === 'deny' && worst.over === 'review')) {
         worst = { figure, limitName: ESTIMATE_LIMITS[figure], value, limit, over };
       }

@@ -11,6 +11,7 @@ import {
   inspectCall,
   type OutgoingBody,
   outgoingBody,
+  priceTableFor,
   type ResourceContext,
 } from './call-inspection.js';
 import { CallMeter } from './call-meter.js';
@@ -49,6 +50,7 @@ export class HttpListener implements Listener {
     this.routes = new RouteTable(resources);
     for (const resource of resources) {
       const directory = collectionDirectoryFor(resource);
+      const prices = priceTableFor(resource);
       this.contexts.set(resource.name, {
         resource,
         classifier: new HttpClassifier(resource.name, resource.operations, {
@@ -57,6 +59,7 @@ export class HttpListener implements Listener {
         }),
         connector: connectorFor(resource),
         ...(directory ? { directory } : {}),
+        ...(prices ? { prices } : {}),
       });
     }
     this.sessions = new HttpSessionRegistry(services);
