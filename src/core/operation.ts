@@ -31,6 +31,8 @@ export const RISK_TAGS = {
   /** NOTIFY or pg_notify: a message to other sessions. */
   notify: { dangerous: false },
   'advisory-lock': { dangerous: false },
+  /** Deleting a whole vector collection (or a Pinecone namespace's every vector): reviewed unless a rule names it. */
+  'collection-delete': { dangerous: false },
   'copy-program': { dangerous: true },
   'copy-server-file': { dangerous: true },
   'file-access': { dangerous: true },
@@ -46,6 +48,9 @@ export const RISK_TAGS = {
   'parser-setting': { dangerous: true },
 } as const satisfies Record<string, { dangerous: boolean }>;
 export type RiskTag = keyof typeof RISK_TAGS;
+
+/** Tags that send an operation to review unless the deciding rule names them (allow, review or deny). */
+export const REVIEWED_UNLESS_NAMED: ReadonlySet<RiskTag> = new Set<RiskTag>(['collection-delete']);
 
 export function isRiskTag(value: string): value is RiskTag {
   return Object.hasOwn(RISK_TAGS, value);

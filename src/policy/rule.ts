@@ -2,7 +2,7 @@ import type { PolicyRuleConfig } from '../config/schema.js';
 import { ClaimConditions } from '../core/claim-condition.js';
 import type { ThresholdExceeded, Verdict } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
-import { isRiskTag, type Operation, RISK_TAGS } from '../core/operation.js';
+import { isRiskTag, type Operation, REVIEWED_UNLESS_NAMED, RISK_TAGS } from '../core/operation.js';
 import { wildcardMatcher } from './pattern.js';
 import { describeExceeded, RuleThresholds } from './thresholds.js';
 
@@ -113,6 +113,8 @@ export class PolicyRule {
         candidates.push({ verdict: tagVerdict, selector: `${tagVerdict}: ${tag}`, implicit: false });
       } else if (isRiskTag(tag) && RISK_TAGS[tag].dangerous) {
         candidates.push({ verdict: 'deny', selector: `implicit deny: ${tag}`, implicit: true });
+      } else if (REVIEWED_UNLESS_NAMED.has(tag)) {
+        candidates.push({ verdict: 'review', selector: `implicit review: ${tag}`, implicit: false });
       }
     }
     if (kindVerdict === undefined && !namedTag) return { applies: false, modelRejected: false };

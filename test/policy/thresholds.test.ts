@@ -140,4 +140,27 @@ resources:
     assert.throws(bad('over: ignore'), (e: ConfigError) => /over/.test(e.message));
     assert.doesNotThrow(bad('maxPoints: { limit: 100 }'));
   });
+  test('collection-delete is reviewed unless the rule names it', () => {
+    const { config } = parseConfig(
+      `identity: { devIssuer: { enabled: true } }
+resources:
+  - name: vec
+    protocol: http
+    target: http://127.0.0.1:9
+    pathPrefix: /vec
+    profile: qdrant
+    policy:
+      - { groups: [indexers], allow: [read, write, ddl], approvers: [owners] }
+      - { groups: [ops], allow: [read, write, ddl, collection-delete] }
+`,
+      '/tmp/vec.yaml',
+    );
+    const vectors = new PolicyEngine(config.resources);
+    const drop: Operation = { ...op('ddl', undefined, 'vec'), tags: ['collection-delete'] };
+    const held = vectors.decide(drop, as('indexers'));
+    assert.equal(held.verdict, 'review');
+    assert.equal(held.rule.selector, 'implicit review: collection-delete');
+    assert.equal(vectors.decide(drop, as('ops')).verdict, 'allow');
+    assert.equal(vectors.decide(op('ddl', undefined, 'vec'), as('indexers')).verdict, 'allow');
+  });
 });

@@ -6,6 +6,7 @@ import { GatehouseError } from '../../core/errors.js';
 import type { GatewayServices, Listener } from '../../gateway/services.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle } from '../../session/session.js';
+import { withBlastRadius } from './blast-radius.js';
 import {
   collectionDirectoryFor,
   inspectCall,
@@ -140,7 +141,12 @@ export class HttpListener implements Listener {
       // Masking is resolved per caller from the resource's profile and the token's groups; prompts are masked
       // before they are recorded or sent, and the record notes the profile or the exemption.
       const masking = resolveMasking(route.resource.masking, identity.groups);
-      const inspected = await inspectCall(req, context, shape, masking, limit);
+      // Filter deletes on resources with maxPoints are counted first (blast-radius.ts).
+      const inspected = await withBlastRadius(
+        context,
+        await inspectCall(req, context, shape, masking, limit),
+        identity,
+      );
       const session = this.sessions.sessionFor(identity, req.socket.remoteAddress);
       const handle = await session.begin(inspected.operation, {
         ...inspected.note,
