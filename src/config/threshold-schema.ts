@@ -10,9 +10,18 @@ const over = z.enum(THRESHOLD_ACTIONS);
 function threshold(what: string, integer: boolean) {
   const limit = integer ? z.number().int().min(0) : z.number().min(0);
   return z
-    .union([limit, z.strictObject({ limit, over: over.optional() })], {
-      error: `expected a number (the limit) or { limit, over: review | deny }`,
-    })
+    .union(
+      [
+        limit,
+        z.strictObject({
+          limit: limit.describe('The limit.'),
+          over: over.optional().describe('What happens over the limit (default: the rule’s `over`).'),
+        }),
+      ],
+      {
+        error: `expected a number (the limit) or { limit, over: review | deny }`,
+      },
+    )
     .optional()
     .describe(what);
 }
@@ -20,19 +29,19 @@ function threshold(what: string, integer: boolean) {
 /** The rule fields, spread into the policy rule schema. */
 export const thresholdFields = {
   maxCost: threshold(
-    "Planner's total cost (EXPLAIN, never ANALYZE) above which a SQL statement needs review; the statement is explained on the session's own connection before it runs.",
+    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection) above which a SQL statement needs review. Not yet measured by this version: statements are judged by kind until the PostgreSQL session supplies the figure.",
     false,
   ),
   maxRows: threshold(
-    "Planner's estimated rows (rows affected for UPDATE/DELETE) above which a SQL statement needs review.",
+    "Planner's estimated rows (rows affected for UPDATE/DELETE) above which a SQL statement needs review. Not yet measured by this version (see maxCost).",
     true,
   ),
   maxResultRows: threshold(
-    'Rows a result may return; past it the result is cut with a clear error (the rows already sent stay sent).',
+    'Rows a result may return; past it the result is cut with a clear error (the rows already sent stay sent). Not yet enforced by this version: allow decisions carry it for the protocols.',
     true,
   ),
   maxResultBytes: threshold(
-    'Bytes a result may return; past it the result is cut with a clear error (the bytes already sent stay sent).',
+    'Bytes a result may return; past it the result is cut with a clear error (the bytes already sent stay sent). Not yet enforced by this version (see maxResultRows).',
     true,
   ),
   maxCostUsd: threshold(
