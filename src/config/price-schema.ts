@@ -15,5 +15,5 @@ export const modelPriceSchema = z.strictObject({
 export const modelPricesSchema = z
   .record(z.string().min(1), modelPriceSchema)
   .describe(
-    'Prices per model name pattern (`*` wildcard; the longest matching pattern wins), added to and overriding the built-in defaults. The defaults are list prices at the time of writing and may be out of date: set the ones you pay.',
+    'Prices per model name pattern (`*` wildcard; an exact name, else the most specific matching pattern, wins), added to and overriding the built-in defaults. The defaults are list prices at the time of writing and may be out of date: set the ones you pay.',
   );

@@ -1,7 +1,8 @@
 /**
  * Built-in model prices for `maxCostUsd`: US dollars per million tokens, list prices at the time of writing. They
  * MAY BE OUT OF DATE: a resource's `modelPrices` adds to and overrides them. Patterns use `*`; the longest matching
- * pattern wins, so `gpt-4o-mini*` beats `gpt-4o*` for `gpt-4o-mini-2024-07-18`.
+ * pattern wins (an exact name first), so `gpt-4o-mini*` beats `gpt-4o*` for
+ * `gpt-4o-mini-2024-07-18`.
  */
 import { wildcardMatcher } from '../../../core/wildcard.js';
 
@@ -35,14 +36,20 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object
 
 /** Looks models up in the defaults merged with a resource's own prices (which win on the same pattern). */
 export class ModelPriceTable {
-  private readonly entries: readonly { pattern: string; matches: (model: string) => boolean; price: ModelPrice }[];
+  private readonly entries: readonly { matches: (model: string) => boolean; price: ModelPrice }[];
 
   constructor(overrides: Readonly<Record<string, ModelPrice>> = {}) {
     const merged: Record<string, ModelPrice> = Object.assign(Object.create(null), DEFAULT_MODEL_PRICES, overrides);
     this.entries = Object.entries(merged)
-      .map(([pattern, price]) => ({ pattern, matches: wildcardMatcher(pattern), price }))
-      // Longest pattern first: the most specific wins.
-      .sort((a, b) => b.pattern.length - a.pattern.length);
+      .map(([pattern, price]) => ({
+        matches: wildcardMatcher(pattern),
+        price,
+        // Most specific first: an exact name, then the most literal characters, then the resource's own prices.
+        exact: pattern.includes('*') ? 0 : 1,
+        literal: pattern.replaceAll('*', '').length,
+        own: Object.hasOwn(overrides, pattern) ? 1 : 0,
+      }))
+      .sort((a, b) => b.exact - a.exact || b.literal - a.literal || b.own - a.own);
   }
 
   priceOf(model: string): ModelPrice | undefined {
