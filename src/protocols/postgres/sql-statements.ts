@@ -252,8 +252,9 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
   DoStmt: (node, context) => {
     const options = optionList(node['args']);
     const language = stringValue(options.find((o) => o.defname === 'language')?.arg) ?? 'plpgsql';
-    const tags = language.toLowerCase() === 'plpgsql' ? plpgsqlTags(context.text) : [];
-    return { kind: 'admin', action: 'DO', tags: [...tags, 'dynamic-sql'] };
+    const notes = new Set<string>();
+    const tags = language.toLowerCase() === 'plpgsql' ? plpgsqlTags(context.text, notes) : [];
+    return { kind: 'admin', action: 'DO', tags: [...tags, 'dynamic-sql'], notes: [...notes] };
   },
 });
 
@@ -363,16 +364,17 @@ function classifyCreateFunction(node: Ast, context: Context): Finding {
   const options = optionList(node['options']);
   const language = (stringValue(options.find((o) => o.defname === 'language')?.arg) ?? 'sql').toLowerCase();
   const tags: RiskTag[] = [];
+  const notes = new Set<string>();
   // SECURITY DEFINER hands the owner's privileges to every caller.
   const security = asAst(options.find((o) => o.defname === 'security')?.arg);
   if (asAst(security?.['Boolean'])?.['boolval'] === true) tags.push('privilege-change');
   // The body does not run now, but this is the only time it is seen: tag what it would do.
   if (language === 'plpgsql') {
-    tags.push(...plpgsqlTags(context.text));
+    tags.push(...plpgsqlTags(context.text, notes));
   } else if (language === 'sql') {
-    for (const body of functionBodies(options)) tags.push(...nestedSqlTags(body));
+    for (const body of functionBodies(options)) tags.push(...nestedSqlTags(body, notes));
   }
-  return { kind: UNTRUSTED_LANGUAGES.has(language) ? 'admin' : 'ddl', action, tags };
+  return { kind: UNTRUSTED_LANGUAGES.has(language) ? 'admin' : 'ddl', action, tags, notes: [...notes] };
 }
 
 /** The `AS '...'` strings of a CREATE FUNCTION (BEGIN ATOMIC bodies are in the tree and walked as usual). */

@@ -129,6 +129,9 @@ describe('WHERE clauses that bound nothing count as no WHERE', () => {
     ]);
     const self = toOperation('vectors', classifySql('UPDATE documents SET a = 1 WHERE id = id'), '');
     assert.match(self.notes?.[0] ?? '', /UPDATE on documents .* = compares an expression with itself/);
+    // In a DO body too.
+    const body = toOperation('vectors', classifySql('DO $$ BEGIN UPDATE documents SET a = 1 WHERE 1 = 1; END $$'), '');
+    assert.match(body.notes?.[0] ?? '', /UPDATE on documents .* compares constants/);
     // A missing WHERE is plain from the text: no note.
     assert.equal(toOperation('vectors', classifySql('DELETE FROM documents'), '').notes, undefined);
   });
