@@ -49,7 +49,7 @@ export const thresholdFields = {
     false,
   ),
   maxPoints: threshold(
-    'Points a vector-store delete or update by filter may touch (counted first with the store’s count API) before it needs review.',
+    'Records a vector-store delete or update by filter may touch before it needs review: counted first (Qdrant count API, Chroma get of ids) with the caller’s tenant filter; a store that cannot count is over the limit. Pinecone is not counted.',
     true,
   ),
   over: over

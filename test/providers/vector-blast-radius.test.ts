@@ -4,12 +4,14 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/gateway/logger.js';
+import { ChromaStandIn } from '../../src/standins/chroma-stand-in.js';
 import { QdrantStandIn } from '../../src/standins/qdrant-stand-in.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
 import { temporaryDirectory } from '../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const QDRANT_KEY = 'qdrant-key-blast-radius';
+const V2 = '/api/v2/tenants/default_tenant/databases/default_database/collections';
 
 /**
  * maxPoints through the real gateway against the Qdrant stand-in: a delete by filter is counted first (with the
@@ -19,6 +21,8 @@ const QDRANT_KEY = 'qdrant-key-blast-radius';
 describe('vector blast radius: maxPoints and collection deletes', () => {
   let issuer: LocalIssuer;
   let qdrant: QdrantStandIn;
+  let chroma: ChromaStandIn;
+  let chromaUrl = '';
   let gateway: Gateway;
   let base: string;
   const tokens = new Map<string, string>();
@@ -48,6 +52,8 @@ describe('vector blast radius: maxPoints and collection deletes', () => {
     issuer = await startLocalIssuer();
     qdrant = new QdrantStandIn(QDRANT_KEY);
     qdrantUrl = await qdrant.start();
+    chroma = new ChromaStandIn();
+    chromaUrl = await chroma.start();
     const dir = temporaryDirectory('gh-blast-radius-');
     const loaded = parseConfig(
       `
@@ -67,6 +73,15 @@ resources:
     policy:
       - { groups: [indexers], allow: [read, write, ddl], maxPoints: 3, approvers: [owners] }
       - { groups: [ops], allow: [read, write, ddl, collection-delete] }
+  - name: chroma
+    protocol: http
+    pathPrefix: /chroma
+    target: ${chromaUrl}
+    profile: chroma
+    tenantFilter: { field: tenant_id, claim: tenant }
+    policy:
+      - { groups: [indexers], allow: [read, write, ddl], maxPoints: 3, approvers: [owners] }
+      - { groups: [ops], allow: [read, write, ddl] }
 `,
       join(dir, 'gatehouse.yaml'),
       {},
@@ -109,6 +124,7 @@ resources:
   after(async () => {
     await gateway?.stop();
     await qdrant?.stop();
+    await chroma?.stop();
     await issuer?.close();
   });
 
@@ -150,5 +166,46 @@ resources:
     const held = await call('a', 'DELETE', '/collections/docs');
     assert.equal(held.status, 202);
     assert.equal(await stored(), 15, 'the collection is still there');
+  });
+
+  it('Chroma: a delete by where is counted with get (tenant filter applied) and held over maxPoints', async () => {
+    const chromaCall = (who: string, path: string, body: unknown) =>
+      fetch(`${base.replace(/\/qdrant$/, '/chroma')}${V2}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens.get(who)}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const created = await chromaCall('ops', '', { name: 'notes' });
+    assert.equal(created.status, 200);
+    const { id } = (await created.json()) as { id: string };
+    const add = async (who: string, prefix: string, ages: string[]) => {
+      const ids = ages.map((_, i) => `${prefix}${i}`);
+      const response = await chromaCall(who, `/${id}/add`, {
+        ids,
+        embeddings: ids.map((_, i) => [i, 1]),
+        metadatas: ages.map((age) => ({ age })),
+      });
+      assert.ok(response.ok, String(response.status));
+    };
+    await add('a', 'a', ['old', 'old', 'old', 'old', 'old', 'new', 'new']);
+    await add('b', 'b', ['old', 'old']);
+    /** Records of a tenant, read on the stand-in directly. */
+    const stored = async (tenant: string) => {
+      const response = await fetch(`${chromaUrl}${V2}/${id}/get`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ where: { tenant_id: tenant }, include: [] }),
+      });
+      return ((await response.json()) as { ids: string[] }).ids.length;
+    };
+    const held = await chromaCall('a', `/${id}/delete`, { where: { age: 'old' } });
+    assert.equal(held.status, 202);
+    assert.equal(await stored('A'), 7, 'nothing deleted');
+    // B has only 2 old records: under the limit for B, deleted at once, and only B's.
+    assert.equal((await chromaCall('b', `/${id}/delete`, { where: { age: 'old' } })).status, 200);
+    assert.equal(await stored('B'), 0);
+    assert.equal(await stored('A'), 7);
+    assert.equal((await chromaCall('a', `/${id}/delete`, { where: { age: 'new' } })).status, 200);
+    assert.equal(await stored('A'), 5);
   });
 });

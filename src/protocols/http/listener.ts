@@ -146,6 +146,7 @@ export class HttpListener implements Listener {
         context,
         await inspectCall(req, context, shape, masking, limit),
         identity,
+        shape,
       );
       const session = this.sessions.sessionFor(identity, req.socket.remoteAddress);
       const handle = await session.begin(inspected.operation, {
