@@ -41,7 +41,7 @@ export const thresholdFields = {
     true,
   ),
   maxResultBytes: threshold(
-    'Bytes a result may return; past it the result is cut with a clear error (the bytes already sent stay sent). Not yet enforced by this version (see maxResultRows).',
+    'Bytes a result may return. HTTP: a response declaring more is refused (403), one streaming past it is cut and the connection closed (the bytes already sent stay sent). Not yet enforced on PostgreSQL by this version.',
     true,
   ),
   maxCostUsd: threshold(
