@@ -14,7 +14,8 @@
  * references none, whatever it calls, is `free`. Unqualified column names count as the target's at the statement's
  * level (they may be a USING/FROM table's: then the clause is taken as bounded), and as the subquery's own inside a
  * subquery that has a FROM clause. Not recognised (taken as bounded): tautologies that depend on the schema or the
- * data (`id IS NOT NULL` on a NOT NULL column, `id > 0` on serial ids); `maxRows` (planner estimates) covers those.
+ * data (`id IS NOT NULL` on a NOT NULL column, `id > 0` on serial ids), arithmetic ones (`id = id + 0`), self-joins
+ * through EXISTS or a CTE; `maxRows` (planner estimates) covers those.
  *
  * Constant folding is sound only for what PostgreSQL itself would compute the same way: booleans, NULL, and `=`,
  * `<>`, `<`, `>`, `<=`, `>=` between two numbers or two string literals. Everything else is left unfolded (`free`).
@@ -79,6 +80,15 @@ const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
 /** Comparisons true of an expression with itself (for non-NULL values), and those never true. */
 const REFLEXIVE = new Set(['=', '<=', '>=']);
 const IRREFLEXIVE = new Set(['<>', '!=', '<', '>']);
+/** `x IS TRUE OR x IS NOT TRUE` holds for every value, NULL included. */
+const BOOLEAN_TEST_COMPLEMENTS: Readonly<Record<string, string>> = Object.assign(Object.create(null), {
+  IS_TRUE: 'IS_NOT_TRUE',
+  IS_NOT_TRUE: 'IS_TRUE',
+  IS_FALSE: 'IS_NOT_FALSE',
+  IS_NOT_FALSE: 'IS_FALSE',
+  IS_UNKNOWN: 'IS_NOT_UNKNOWN',
+  IS_NOT_UNKNOWN: 'IS_UNKNOWN',
+});
 /** Operator pairs whose OR over the same operands is true for every non-NULL value. */
 const COMPLEMENTS: Readonly<Record<string, string>> = Object.assign(Object.create(null), {
   '=': '<>',
@@ -218,7 +228,7 @@ class WhereJudge {
     return this.byReference({ SubLink: node }, scope);
   }
 
-  /** `col IN (SELECT col FROM target)` with nothing narrowing the subquery. */
+  /** `col IN (SELECT col FROM target)` with nothing narrowing the subquery (its own WHERE judged by these rules). */
   private selectsItself(node: Ast): boolean {
     const column = columnName(node['testexpr']);
     const select = asAst(asAst(node['subselect'])?.['SelectStmt']);
@@ -226,9 +236,16 @@ class WhereJudge {
     const from = Array.isArray(select['fromClause']) ? select['fromClause'] : [];
     const targets = Array.isArray(select['targetList']) ? select['targetList'] : [];
     const range = asAst(asAst(from[0])?.['RangeVar']);
-    const narrowing = ['whereClause', 'limitCount', 'groupClause', 'havingClause', 'distinctClause', 'withClause'];
+    const narrowing = ['limitCount', 'groupClause', 'havingClause', 'distinctClause', 'withClause'];
     if (from.length !== 1 || targets.length !== 1 || narrowing.some((key) => select[key] !== undefined)) return false;
     const sameTable = range?.['relname'] === this.target.relname && range?.['schemaname'] === this.target.schemaname;
+    if (!sameTable) return false;
+    // `... FROM target WHERE true` narrows nothing either.
+    if (
+      select['whereClause'] !== undefined &&
+      judgeWhere({ relation: range, whereClause: select['whereClause'] }, 'DELETE').bounded
+    )
+      return false;
     return sameTable && columnName(asAst(asAst(targets[0])?.['ResTarget'])?.['val']) === column;
   }
 
@@ -408,9 +425,13 @@ function complementKey(part: unknown, negate: boolean): string | undefined {
     const op = negate ? (COMPLEMENTS[normal] as string) : normal;
     return `op:${op}:${treeKey([expr['lexpr'], expr['rexpr']])}`;
   }
-  const bool = asAst(wrapper?.['BoolExpr']);
-  if (bool?.['boolop'] === 'NOT_EXPR' && Array.isArray(bool['args'])) {
-    return negate ? `expr:${treeKey(bool['args'][0])}` : undefined;
+  const test = asAst(wrapper?.['BooleanTest']);
+  const testType = test?.['booltesttype'];
+  if (typeof testType === 'string' && BOOLEAN_TEST_COMPLEMENTS[testType] !== undefined) {
+    return `is:${negate ? BOOLEAN_TEST_COMPLEMENTS[testType] : testType}:${treeKey(test?.['arg'])}`;
   }
+  // NOT p: its complement is p itself, whatever p is.
+  const bool = asAst(wrapper?.['BoolExpr']);
+  if (bool?.['boolop'] === 'NOT_EXPR' && Array.isArray(bool['args'])) return complementKey(bool['args'][0], !negate);
   return negate ? undefined : `expr:${treeKey(part)}`;
 }
