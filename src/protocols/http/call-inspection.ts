@@ -32,10 +32,17 @@ export interface ResourceContext {
   readonly prices?: ModelPriceTable;
 }
 
-/** Prices for a resource whose rules set `maxCostUsd`; undefined otherwise (no token counting is paid then). */
-export function priceTableFor(resource: HttpResourceConfig): ModelPriceTable | undefined {
-  if (!resource.policy.some((rule) => rule.maxCostUsd !== undefined)) return undefined;
-  return new ModelPriceTable(resource.modelPrices);
+/**
+ * Prices for a resource whose rules set `maxCostUsd` or that a money budget covers; undefined otherwise (no token
+ * counting is paid then).
+ */
+export function priceTableFor(
+  resource: HttpResourceConfig,
+  budgets: readonly { usd?: number | undefined; resources?: string[] | undefined }[] = [],
+): ModelPriceTable | undefined {
+  const costLimited = resource.policy.some((rule) => rule.maxCostUsd !== undefined);
+  const moneyBudget = budgets.some((b) => b.usd !== undefined && (b.resources?.includes(resource.name) ?? true));
+  return costLimited || moneyBudget ? new ModelPriceTable(resource.modelPrices) : undefined;
 }
 
 /** An inference call's worst-case price, for rules with `maxCostUsd`. */

@@ -51,7 +51,7 @@ export class HttpListener implements Listener {
     this.routes = new RouteTable(resources);
     for (const resource of resources) {
       const directory = collectionDirectoryFor(resource);
-      const prices = priceTableFor(resource);
+      const prices = priceTableFor(resource, services.config.quotas.budgets);
       this.contexts.set(resource.name, {
         resource,
         classifier: new HttpClassifier(resource.name, resource.operations, {
@@ -205,7 +205,16 @@ export class HttpListener implements Listener {
           metrics.requests.inc({ protocol: 'http', resource: resourceName, outcome: 'denied' });
         throw error;
       }
-      const start = await CallMeter.open(this.services.quotas, identity, resourceName, inspectedCall.call, logger);
+      const model = inspectedCall.call.model;
+      const price = model === undefined ? undefined : context.prices?.priceOf(model);
+      const start = await CallMeter.open(
+        this.services.quotas,
+        identity,
+        resourceName,
+        inspectedCall.call,
+        logger,
+        price,
+      );
       if (!start.ok) {
         const { refusal } = start;
         open = undefined;

@@ -40,6 +40,9 @@ identity:
     - { issuer: ${issuer.issuer}, audience: ${AUDIENCE}, jwksUri: ${issuer.jwksUri}, algorithms: [ES256] }
 store: { sqlite: { path: ${join(dir, 'audit.db')} } }
 approvals: { httpWait: 200ms, pollInterval: 100ms }
+quotas:
+  budgets:
+    - { name: spend, per: subject, window: 1h, usd: 0.01 }
 resources:
   - name: llm
     protocol: http
@@ -120,5 +123,25 @@ resources:
     const openai = await client('other-app');
     assert.equal((await ask(openai, 'mystery-model', { max_tokens: 10 })).response.status, 202);
     assert.equal((await ask(openai, 'house-model', { max_tokens: 10 })).response.status, 200);
+  });
+
+  it('a budget in money: charged at the model’s prices, a call whose worst case does not fit gets 429', async () => {
+    const openai = await client('spender');
+    // gpt-4o-mini: 10,000 output tokens at $0.60 per million is $0.006 worst case, within $0.01.
+    assert.equal((await ask(openai, 'gpt-4o-mini', { max_tokens: 10_000 })).response.status, 200);
+    // Settled to the small reported usage; 20,000 output tokens ($0.012) cannot fit at all.
+    await assert.rejects(
+      ask(openai, 'gpt-4o-mini', { max_tokens: 20_000 }),
+      (error: { status?: number; message?: string }) => {
+        assert.equal(error.status, 429);
+        assert.match(String(error.message), /spend budget has no room for this call \(usd: /);
+        return true;
+      },
+    );
+    assert.equal(
+      (await ask(openai, 'gpt-4o-mini', { max_tokens: 10_000 })).response.status,
+      200,
+      'the first call was settled to its usage',
+    );
   });
 });
