@@ -42,4 +42,17 @@ describe('LLM worst-case cost', () => {
     assert.equal(noCeiling.usd, Number.POSITIVE_INFINITY);
     assert.equal(worstCaseCost(prices, 'my-model', { prompt: 'x' }, 10).usd < 0.001, true);
   });
+
+  it('pathological prompts cannot hold the event loop: counting stops early and stays an upper bound', () => {
+    // BPE is quadratic in unbroken runs: 5 MB of one letter, or of CJK, must not take seconds.
+    for (const content of ['a'.repeat(5_000_000), '漢字テキスト'.repeat(200_000), '\n'.repeat(1_000_000)]) {
+      const started = performance.now();
+      const tokens = countPromptTokens('gpt-4o', { messages: [{ role: 'user', content }] });
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 1_000, `${elapsed} ms`);
+      // Never fewer tokens than a real count could give (a token is at least one byte, so bytes bound it).
+      assert.ok(tokens >= Math.ceil(content.length / 16), String(tokens));
+      assert.ok(tokens <= Buffer.byteLength(content) + 8, String(tokens));
+    }
+  });
 });

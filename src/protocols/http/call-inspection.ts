@@ -14,7 +14,7 @@ import {
   resolveCollection,
 } from './providers/collection-directory.js';
 import { serializeBody } from './providers/json-body.js';
-import { worstCaseCost } from './providers/llm-cost.js';
+import { warmTokenizers, worstCaseCost } from './providers/llm-cost.js';
 import { ModelPriceTable } from './providers/model-prices.js';
 import type { ProviderCall } from './providers/profile.js';
 import { applyTenantFilter, tenantOf } from './providers/registry.js';
@@ -42,7 +42,9 @@ export function priceTableFor(
 ): ModelPriceTable | undefined {
   const costLimited = resource.policy.some((rule) => rule.maxCostUsd !== undefined);
   const moneyBudget = budgets.some((b) => b.usd !== undefined && (b.resources?.includes(resource.name) ?? true));
-  return costLimited || moneyBudget ? new ModelPriceTable(resource.modelPrices) : undefined;
+  if (!costLimited && !moneyBudget) return undefined;
+  warmTokenizers();
+  return new ModelPriceTable(resource.modelPrices);
 }
 
 /** An inference call's worst-case price, for rules with `maxCostUsd`. */

@@ -21,23 +21,76 @@ const FOREIGN_TOKENIZER_MARGIN = 1.25;
 /** Keys whose values are never prompt text. */
 const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'n', 'seed']);
 
-let encoders: { o200k: Tiktoken; cl100k: Tiktoken } | undefined;
+/**
+ * BPE merges are quadratic in the length of a piece the pre-tokenizer leaves whole (200 KB of one letter took over a
+ * minute), so no run without whitespace is encoded longer than RUN_CHARS, and text goes to the encoder in slices of
+ * about SLICE_CHARS cut before whitespace. A cut inside a token can only add a token, never hide one: the count stays
+ * an upper bound.
+ */
+const RUN_CHARS = 16;
+const SLICE_CHARS = 512;
+const PIECES = new RegExp(`\\s{0,${RUN_CHARS}}\\S{1,${RUN_CHARS}}|\\s{1,${RUN_CHARS}}`, 'g');
+const SPACE = /\s/;
+/**
+ * Exact counting stops after this long on the event loop (long prompts, scripts with many bytes per character): the
+ * rest counts as one token per UTF-8 byte, which no tokenizer exceeds. The figure then stays an upper bound.
+ */
+const EXACT_BUDGET_MS = 100;
 
-/** Built on first use: building the BPE ranks takes a moment and most resources never need them. */
+/**
+ * `text` in slices of about SLICE_CHARS, each ending at a piece boundary; a piece that continues the run the slice
+ * ends with (a long word or a long blank cut in RUN_CHARS parts) starts a new slice, so no run grows past RUN_CHARS.
+ */
+function* slices(text: string): Generator<string> {
+  let slice = '';
+  for (const [piece] of text.matchAll(PIECES)) {
+    const continuesRun = slice.length > 0 && SPACE.test(slice.charAt(slice.length - 1)) === SPACE.test(piece.charAt(0));
+    if (slice.length > 0 && (continuesRun || slice.length + piece.length > SLICE_CHARS)) {
+      yield slice;
+      slice = '';
+    }
+    slice += piece;
+  }
+  if (slice.length > 0) yield slice;
+}
+
+let o200kEncoder: Tiktoken | undefined;
+let cl100kEncoder: Tiktoken | undefined;
+
+/** Built on first use (about half a second each): most resources never need them. `warmTokenizers` builds early. */
 function encoderFor(model: string): { encoder: Tiktoken; margin: number } {
-  encoders ??= { o200k: new Tiktoken(o200k), cl100k: new Tiktoken(cl100k) };
-  if (/^(gpt-4(?!o|\.)|gpt-3\.5)/.test(model)) return { encoder: encoders.cl100k, margin: 1 };
-  if (/^(gpt-|o\d|chatgpt-)/.test(model)) return { encoder: encoders.o200k, margin: 1 };
-  return { encoder: encoders.o200k, margin: FOREIGN_TOKENIZER_MARGIN };
+  if (/^(gpt-4(?!o|\.)|gpt-3\.5)/.test(model)) {
+    cl100kEncoder ??= new Tiktoken(cl100k);
+    return { encoder: cl100kEncoder, margin: 1 };
+  }
+  o200kEncoder ??= new Tiktoken(o200k);
+  return { encoder: o200kEncoder, margin: /^(gpt-|o\d|chatgpt-)/.test(model) ? 1 : FOREIGN_TOKENIZER_MARGIN };
+}
+
+/** Builds the encoders at start-up, so the first priced request does not wait for them. */
+export function warmTokenizers(): void {
+  encoderFor('gpt-4o');
+  encoderFor('gpt-4');
 }
 
 /** Tokens of every string of the request body that may be prompt text (message contents, system, input...). */
 export function countPromptTokens(model: string, body: unknown): number {
   const { encoder, margin } = encoderFor(model);
   let total = 0;
+  const deadline = performance.now() + EXACT_BUDGET_MS;
+  const count = (text: string): number => {
+    let tokens = 0;
+    let done = 0;
+    for (const slice of slices(text)) {
+      if (performance.now() > deadline) return tokens + Buffer.byteLength(text.slice(done), 'utf8');
+      tokens += encoder.encode(slice, 'all').length;
+      done += slice.length;
+    }
+    return tokens;
+  };
   const visit = (node: unknown, depth: number): void => {
     if (depth > 64) return;
-    if (typeof node === 'string') total += encoder.encode(node, 'all').length + TOKENS_PER_STRING;
+    if (typeof node === 'string') total += count(node) + TOKENS_PER_STRING;
     else if (typeof node === 'number') total += 1;
     else if (Array.isArray(node)) for (const item of node) visit(item, depth + 1);
     else if (node !== null && typeof node === 'object')
