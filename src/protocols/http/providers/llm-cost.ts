@@ -22,8 +22,7 @@ const FOREIGN_TOKENIZER_MARGIN = 1.25;
 const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'n', 'seed']);
 
 /**
- * BPE merges are quadratic in the length of a piece the pre-tokenizer leaves whole (200 KB of one letter took over a
- * minute), so no run without whitespace is encoded longer than RUN_CHARS, and text goes to the encoder in slices of
+ * BPE merges are quadratic in the length of a piece the pre-tokenizer leaves whole (bench/results/llm-cost.md), so no run without whitespace is encoded longer than RUN_CHARS, and text goes to the encoder in slices of
  * about SLICE_CHARS cut before whitespace. A cut inside a token can only add a token, never hide one: the count stays
  * an upper bound.
  */
