@@ -22,9 +22,9 @@ const FOREIGN_TOKENIZER_MARGIN = 1.25;
 const SKIPPED_KEYS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'n', 'seed']);
 
 /**
- * BPE merges are quadratic in the length of a piece the pre-tokenizer leaves whole (bench/results/llm-cost.md), so no run without whitespace is encoded longer than RUN_CHARS, and text goes to the encoder in slices of
- * about SLICE_CHARS cut before whitespace. A cut inside a token can only add a token, never hide one: the count stays
- * an upper bound.
+ * BPE merges are quadratic in the length of a piece the pre-tokenizer leaves whole (bench/results/llm-cost.md), so
+ * no run of text or of blanks is encoded longer than RUN_CHARS, and text goes to the encoder in slices of about
+ * SLICE_CHARS. A cut inside a token can only add a token, never hide one: the count stays an upper bound.
  */
 const RUN_CHARS = 16;
 const SLICE_CHARS = 512;
