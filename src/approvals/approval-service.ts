@@ -194,6 +194,7 @@ export class ApprovalService {
           selector: decision.rule.selector,
           reason: decision.reason,
           message: decision.message,
+          ...(decision.threshold === undefined ? {} : { threshold: decision.threshold }),
         },
         approverGroups: requirements.approvers,
         approvalsRequired: requirements.approvals,

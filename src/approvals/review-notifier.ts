@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ApprovalsConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
-import type { Review, ReviewEvent } from './review.js';
+import { type Review, type ReviewEvent, thresholdText } from './review.js';
 import { signatureHeaders } from './webhook-signature.js';
 
 type WebhookConfig = ApprovalsConfig['notifications'][number];
@@ -91,7 +91,8 @@ function slackText(review: Review, event: ReviewEvent, url: string | undefined):
     event === 'created'
       ? `Review ${review.id}: ${who} asks for ${what}. Approvers: ${review.approverGroups.join(', ')}.`
       : `Review ${review.id} (${what}) was ${event}.`;
-  const action = event === 'created' ? ` Approve with \`gatehouse reviews approve ${review.id}\`` : '';
+  const limit = review.cause.threshold === undefined ? '' : ` Why: ${thresholdText(review.cause.threshold)}.`;
+  const action = event === 'created' ? `${limit} Approve with \`gatehouse reviews approve ${review.id}\`` : '';
   return `${head}${action}${url === undefined ? '' : ` ${url}`}`;
 }
 

@@ -1,3 +1,4 @@
+import type { ThresholdExceeded } from '../core/decision.js';
 import type { KnownOperationKind, ProtocolName, RiskTag } from '../core/operation.js';
 
 /** Where a review is in its life. Only `pending` can be decided; only `approved` can be executed. */
@@ -66,6 +67,13 @@ export interface ReviewCause {
   readonly selector: string;
   readonly reason: string;
   readonly message: string;
+  /** Set when a rule's threshold sent the operation to review: the figure and the limit it is over. */
+  readonly threshold?: ThresholdExceeded;
+}
+
+/** `estimated rows 12000 over maxRows 1000`, for approvers. */
+export function thresholdText(threshold: ThresholdExceeded): string {
+  return `estimated ${threshold.figure} ${threshold.value} over ${threshold.limitName} ${threshold.limit}`;
 }
 
 /** The access window an `access` review asks for. */

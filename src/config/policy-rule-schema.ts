@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
 import { claimConditions } from './identity-schema.js';
+import { thresholdFields } from './threshold-schema.js';
 
 const selector = z.union([z.enum(OPERATION_KINDS), z.enum(Object.keys(RISK_TAGS) as [keyof typeof RISK_TAGS])], {
   error: `expected an operation kind (${OPERATION_KINDS.join(', ')}) or a risk tag (${Object.keys(RISK_TAGS).join(', ')})`,
@@ -44,6 +45,7 @@ export const policyRuleSchema = z
       .max(10)
       .default(1)
       .describe('Distinct approvers needed before a review this rule asks for is approved.'),
+    ...thresholdFields,
   })
   .refine((rule) => rule.allow.length + rule.review.length + rule.deny.length > 0, {
     message: 'a rule needs at least one of allow, review or deny',

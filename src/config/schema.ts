@@ -6,6 +6,7 @@ import { READ_FUNCTION_PATTERN } from '../protocols/postgres/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
+import { modelPricesSchema } from './price-schema.js';
 import { duration, httpUrl, listenAddress } from './schema-parts.js';
 
 export { ASYMMETRIC_ALGORITHMS } from './identity-schema.js';
@@ -82,6 +83,7 @@ const httpResource = z.strictObject({
   tenantFilter: tenantFilterSchema
     .optional()
     .describe("Vector stores: constrain search, scroll and delete requests to the caller's tenant (claim value)."),
+  modelPrices: modelPricesSchema.optional(),
   policy: z
     .array(policyRule)
     .default([])

@@ -13,6 +13,7 @@ export const REASONS = {
   'collection-not-allowed': 'the collection is not in the allowed list for the caller’s groups',
   'unknown-operation': 'the operation could not be classified',
   unclassifiable: 'the request could not be understood, so it is denied',
+  'threshold-exceeded': 'a figure of the operation is over a limit of the rule that would allow it',
 } as const;
 export type ReasonCode = keyof typeof REASONS;
 
@@ -34,4 +35,34 @@ export interface Decision {
   readonly message: string;
   /** For `review`: who may approve. */
   readonly approverGroups?: readonly string[];
+  /** Set when a rule's threshold decided: the figure, its value and the limit (shown to approvers, audited). */
+  readonly threshold?: ThresholdExceeded;
+  /** For `allow`: limits on the result the protocol enforces while relaying it (`maxResultRows`, `maxResultBytes`). */
+  readonly resultLimits?: ResultLimits;
+}
+
+/** Figures judged before an operation runs (`Operation.estimates`), and the rule field limiting each. */
+export const ESTIMATE_LIMITS = {
+  cost: 'maxCost',
+  rows: 'maxRows',
+  usd: 'maxCostUsd',
+  points: 'maxPoints',
+} as const;
+export type EstimateFigure = keyof typeof ESTIMATE_LIMITS;
+
+/** A figure over a rule's limit. */
+export interface ThresholdExceeded {
+  readonly figure: EstimateFigure;
+  /** The rule field: `maxRows`, `maxCostUsd`... */
+  readonly limitName: (typeof ESTIMATE_LIMITS)[EstimateFigure];
+  readonly value: number;
+  readonly limit: number;
+  /** What the rule does with an operation over the limit. */
+  readonly over: 'review' | 'deny';
+}
+
+/** Limits on what a result may return. */
+export interface ResultLimits {
+  readonly rows?: number;
+  readonly bytes?: number;
 }

@@ -31,6 +31,8 @@ export const RISK_TAGS = {
   /** NOTIFY or pg_notify: a message to other sessions. */
   notify: { dangerous: false },
   'advisory-lock': { dangerous: false },
+  /** Deleting a whole vector collection (or a Pinecone namespace's every vector): reviewed unless a rule names it. */
+  'collection-delete': { dangerous: false },
   'copy-program': { dangerous: true },
   'copy-server-file': { dangerous: true },
   'file-access': { dangerous: true },
@@ -46,6 +48,9 @@ export const RISK_TAGS = {
   'parser-setting': { dangerous: true },
 } as const satisfies Record<string, { dangerous: boolean }>;
 export type RiskTag = keyof typeof RISK_TAGS;
+
+/** Tags that send an operation to review unless the deciding rule names them (allow, review or deny). */
+export const REVIEWED_UNLESS_NAMED: ReadonlySet<RiskTag> = new Set<RiskTag>(['collection-delete']);
 
 export function isRiskTag(value: string): value is RiskTag {
   return Object.hasOwn(RISK_TAGS, value);
@@ -67,6 +72,28 @@ export interface Operation {
   readonly model?: string;
   /** Collection (index) of a vector-store call, normalised as the upstream resolves it; policy rules name these. */
   readonly collection?: string;
+  /** Why the classifier gave a tag the text may not show (`WHERE true does not depend on documents' rows`). */
+  readonly notes?: readonly string[];
+  /**
+   * Figures measured or estimated for this operation, for rules with thresholds (`maxCost`, `maxRows`,
+   * `maxCostUsd`, `maxPoints`...). A protocol fills in what it can measure; a figure left out is not judged.
+   */
+  readonly estimates?: OperationEstimates;
   /** Why the operation could not be classified (unparsable SQL, unreadable body); policy denies such operations. */
   readonly unclassifiable?: string;
+}
+
+/**
+ * Figures a protocol supplies for threshold rules; each is compared with the rule's limit (ESTIMATE_LIMITS in
+ * decision.ts names it).
+ */
+export interface OperationEstimates {
+  /** Planner's total cost (EXPLAIN), compared with `maxCost`. */
+  readonly cost?: number;
+  /** Planner's estimated rows (affected rows for UPDATE/DELETE), compared with `maxRows`. */
+  readonly rows?: number;
+  /** Worst-case price of an inference request in US dollars, compared with `maxCostUsd`. */
+  readonly usd?: number;
+  /** Vector-store points a delete or update by filter would touch, compared with `maxPoints`. */
+  readonly points?: number;
 }

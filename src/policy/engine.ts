@@ -1,11 +1,11 @@
 import type { ResourceConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
-import type { Decision, ReasonCode } from '../core/decision.js';
+import type { Decision, EstimateFigure, ReasonCode } from '../core/decision.js';
 import { REASONS } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { Operation } from '../core/operation.js';
 import { type AccessGrant, type GrantSource, grantCovers } from './grants.js';
-import { PolicyRule } from './rule.js';
+import { PolicyRule, type RuleOutcome } from './rule.js';
 
 export interface PolicyContext {
   /** Issuer and subject matter only to access windows granted to one identity. */
@@ -64,7 +64,7 @@ export class PolicyEngine {
     if (operation.kind === 'unknown') return denyWithoutRule('unknown-operation');
     const rules = this.rulesByResource.get(operation.resource) ?? [];
     const caller = context.identity;
-    let best: { rule: PolicyRule; verdict: Decision['verdict']; selector: string; implicit: boolean } | undefined;
+    let best: Best | undefined;
     let modelRejected = false;
     let collectionRejected = false;
     for (const rule of rules) {
@@ -75,17 +75,19 @@ export class PolicyEngine {
         collectionRejected ||= evaluation.collectionRejected === true;
         continue;
       }
-      const { verdict, selector, implicit } = evaluation.outcome;
-      if (verdict === 'deny' && !implicit) return decision(rule, 'deny', selector, 'rule-denies', caller);
-      if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, verdict, selector, implicit };
+      const { verdict, implicit, threshold } = evaluation.outcome;
+      // A threshold's deny limits what this rule grants; another rule of the caller's may still allow.
+      if (verdict === 'deny' && !implicit && threshold === undefined)
+        return decision({ rule, ...evaluation.outcome }, 'rule-denies', caller);
+      if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, ...evaluation.outcome };
     }
     if (best?.verdict !== 'allow') {
       // Access windows only ever add permissions: an explicit deny above has already returned.
       for (const rule of this.grantRulesFor(operation.resource, context.identity)) {
         const evaluation = rule.evaluate(operation);
         if (!evaluation.applies) continue;
-        const { verdict, selector, implicit } = evaluation.outcome;
-        if (best === undefined || rank(verdict) < rank(best.verdict)) best = { rule, verdict, selector, implicit };
+        if (best === undefined || rank(evaluation.outcome.verdict) < rank(best.verdict))
+          best = { rule, ...evaluation.outcome };
       }
     }
     if (best === undefined)
@@ -94,12 +96,25 @@ export class PolicyEngine {
       );
     const reason: ReasonCode = best.implicit
       ? 'dangerous-tag'
-      : best.verdict === 'allow'
-        ? 'rule-allows'
-        : best.verdict === 'review'
-          ? 'rule-reviews'
-          : 'rule-denies';
-    return decision(best.rule, best.verdict, best.selector, reason, caller);
+      : best.threshold !== undefined
+        ? 'threshold-exceeded'
+        : best.verdict === 'allow'
+          ? 'rule-allows'
+          : best.verdict === 'review'
+            ? 'rule-reviews'
+            : 'rule-denies';
+    return decision(best, reason, caller);
+  }
+
+  /**
+   * The figures rules speaking for this caller on this resource limit: a protocol measures them (EXPLAIN, a count,
+   * a token count) before asking `decide`, and only when a rule asks.
+   */
+  wantedEstimates(resource: string, caller: PolicyContext['identity']): EstimateFigure[] {
+    const figures = new Set<EstimateFigure>();
+    for (const rule of this.rulesByResource.get(resource) ?? [])
+      if (rule.speaksFor(caller)) for (const figure of rule.thresholds.figures()) figures.add(figure);
+    return [...figures];
   }
 
   private grantRulesFor(resource: string, identity: PolicyContext['identity']): PolicyRule[] {
@@ -132,20 +147,22 @@ function rank(verdict: Decision['verdict']): number {
   return verdict === 'allow' ? 0 : verdict === 'review' ? 1 : 2;
 }
 
-function decision(
-  rule: PolicyRule,
-  verdict: Decision['verdict'],
-  selector: string,
-  reason: ReasonCode,
-  caller: PolicyContext['identity'],
-): Decision {
+interface Best extends RuleOutcome {
+  readonly rule: PolicyRule;
+}
+
+function decision(best: Best, reason: ReasonCode, caller: PolicyContext['identity']): Decision {
+  const { rule, verdict, selector, threshold } = best;
   const matched = rule.matchedBy(caller);
+  const resultLimits = verdict === 'allow' ? rule.thresholds.resultLimits : undefined;
   return {
     verdict,
     reason,
     rule: { id: rule.id, groups: rule.groups, selector, ...(matched === undefined ? {} : { matched }) },
     message: `${REASONS[reason]} (${rule.id}, ${selector})`,
     ...(verdict === 'review' ? { approverGroups: rule.approvers } : {}),
+    ...(threshold === undefined ? {} : { threshold }),
+    ...(resultLimits === undefined ? {} : { resultLimits }),
   };
 }
 

@@ -1,9 +1,10 @@
 import type { PolicyRuleConfig } from '../config/schema.js';
 import { ClaimConditions } from '../core/claim-condition.js';
-import type { Verdict } from '../core/decision.js';
+import type { ThresholdExceeded, Verdict } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
-import { isRiskTag, type Operation, RISK_TAGS } from '../core/operation.js';
+import { isRiskTag, type Operation, REVIEWED_UNLESS_NAMED, RISK_TAGS } from '../core/operation.js';
 import { wildcardMatcher } from './pattern.js';
+import { describeExceeded, RuleThresholds } from './thresholds.js';
 
 /** Verdicts ordered from least to most restrictive; a rule's verdict is the most restrictive that applies. */
 const SEVERITY: Readonly<Record<Verdict, number>> = Object.assign(Object.create(null), {
@@ -18,6 +19,8 @@ export interface RuleOutcome {
   readonly selector: string;
   /** True when the verdict comes from a tag no rule names and that is dangerous by default. */
   readonly implicit: boolean;
+  /** Set when one of the rule's thresholds raised the verdict. */
+  readonly threshold?: ThresholdExceeded;
 }
 
 export type RuleEvaluation =
@@ -44,6 +47,7 @@ export class PolicyRule {
   private readonly collectionMatchers: ((collection: string) => boolean)[] | undefined;
   private readonly subjectMatchers: ((subject: string) => boolean)[] | undefined;
   private readonly claimConditions: ClaimConditions | undefined;
+  readonly thresholds: RuleThresholds;
 
   constructor(id: string, config: PolicyRuleConfig) {
     this.id = id;
@@ -64,6 +68,7 @@ export class PolicyRule {
     this.verdictBySelector = verdicts;
     this.modelMatchers = config.models?.map(wildcardMatcher);
     this.collectionMatchers = config.collections?.map(wildcardMatcher);
+    this.thresholds = new RuleThresholds(config);
   }
 
   speaksFor(caller: RuleCaller): boolean {
@@ -108,6 +113,8 @@ export class PolicyRule {
         candidates.push({ verdict: tagVerdict, selector: `${tagVerdict}: ${tag}`, implicit: false });
       } else if (isRiskTag(tag) && RISK_TAGS[tag].dangerous) {
         candidates.push({ verdict: 'deny', selector: `implicit deny: ${tag}`, implicit: true });
+      } else if (REVIEWED_UNLESS_NAMED.has(tag)) {
+        candidates.push({ verdict: 'review', selector: `implicit review: ${tag}`, implicit: false });
       }
     }
     if (kindVerdict === undefined && !namedTag) return { applies: false, modelRejected: false };
@@ -124,6 +131,12 @@ export class PolicyRule {
     let strictest = candidates[0] as RuleOutcome;
     for (const candidate of candidates)
       if (SEVERITY[candidate.verdict] > SEVERITY[strictest.verdict]) strictest = candidate;
+    // A threshold limits what the rule grants: a figure over it raises the verdict, never lowers it.
+    const exceeded = this.thresholds.exceeded(operation.estimates);
+    if (exceeded !== undefined && SEVERITY[exceeded.over] > SEVERITY[strictest.verdict]) {
+      const selector = `${exceeded.over}: ${describeExceeded(exceeded)}`;
+      return { applies: true, outcome: { verdict: exceeded.over, selector, implicit: false, threshold: exceeded } };
+    }
     return { applies: true, outcome: strictest };
   }
 }

@@ -1,6 +1,7 @@
 import { claimValue } from '../core/claim-path.js';
 import type { Identity } from '../core/identity.js';
 import type { BudgetConfig } from './config.js';
+import { MICRO_USD_PER_USD } from './usd-budgets.js';
 
 /** One budget's bucket for one caller, in the window that contains `now`. */
 export interface BucketKey {
@@ -8,8 +9,11 @@ export interface BucketKey {
   readonly bucket: string;
   readonly windowStart: number;
   readonly windowMs: number;
+  /** Tokens; micro-dollars for a money budget (`unit: 'usd'`). */
   readonly tokenLimit: number | null;
   readonly requestLimit: number | null;
+  /** A money budget: its bucket counts micro-dollars (usd-budgets.ts). */
+  readonly unit?: 'usd';
 }
 
 /** Fixed windows aligned to the epoch: a `1h` window runs from one full hour (UTC) to the next. */
@@ -45,8 +49,9 @@ export function bucketsFor(
       bucket,
       windowStart: windowStart(now, budget.window),
       windowMs: budget.window,
-      tokenLimit: budget.tokens ?? null,
+      tokenLimit: budget.usd === undefined ? (budget.tokens ?? null) : Math.round(budget.usd * MICRO_USD_PER_USD),
       requestLimit: budget.requests ?? null,
+      ...(budget.usd === undefined ? {} : { unit: 'usd' as const }),
     });
   }
   return keys.sort((a, b) => (a.budget === b.budget ? cmp(a.bucket, b.bucket) : cmp(a.budget, b.budget)));

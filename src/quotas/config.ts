@@ -40,14 +40,24 @@ const budget = z
     window: window.describe('Fixed window length, aligned to the epoch (`1h` resets on the hour, UTC).'),
     /** Prompt plus completion tokens per window. */
     tokens: z.number().int().positive().optional().describe('Prompt plus completion tokens per window.'),
+    usd: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "US dollars per window, charged at the model's prices (the resource's `modelPrices` and the built-in defaults); not combined with `tokens` in one budget.",
+      ),
     /** Calls per window. */
     requests: z.number().int().positive().optional().describe('Calls per window.'),
   })
   .refine((b) => [b.per, b.group, b.claim].filter((v) => v !== undefined).length === 1, {
     message: 'a budget needs exactly one of per: subject, group or claim',
   })
-  .refine((b) => b.tokens !== undefined || b.requests !== undefined, {
-    message: 'a budget needs tokens, requests or both',
+  .refine((b) => b.tokens !== undefined || b.requests !== undefined || b.usd !== undefined, {
+    message: 'a budget needs tokens, usd, requests or a mix',
+  })
+  .refine((b) => b.tokens === undefined || b.usd === undefined, {
+    message: 'a budget counts tokens or usd, not both (use two budgets)',
   });
 
 export const quotasSchema = z

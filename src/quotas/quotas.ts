@@ -5,12 +5,15 @@ import type { Store } from '../store/store.js';
 import { type BucketKey, bucketsFor } from './buckets.js';
 import type { QuotasConfig } from './config.js';
 import { type BucketUsage, fits, QuotaStore } from './quota-store.js';
+import { microUsd, microUsdOfTotal, splitByUnit, type TokenPrice } from './usd-budgets.js';
 
 /** What a call may cost at most, known before it runs. */
 export interface QuotaEstimate {
   readonly promptTokens: number;
   /** The requested ceiling; undefined means the configured default. */
   readonly maxOutputTokens?: number;
+  /** The model's prices, for money budgets; a call without one is refused by any money budget that applies. */
+  readonly price?: TokenPrice;
 }
 
 /** Held between reserve and settle; settle it exactly once. */
@@ -18,12 +21,15 @@ export interface Reservation {
   readonly tokens: number;
   readonly keys: readonly BucketKey[];
   settled: boolean;
+  /** Money budgets' share: their buckets, the micro-dollars held, the prices to settle at. */
+  readonly usd?: { readonly keys: readonly BucketKey[]; readonly microUsd: number; readonly price: TokenPrice };
 }
 
 /** Why a reservation did not fit: the first budget (in key order) without room. The listener renders 429. */
 export interface QuotaRefusal {
   readonly budget: string;
-  readonly unit: 'tokens' | 'requests';
+  /** `usd` amounts are micro-dollars. */
+  readonly unit: 'tokens' | 'requests' | 'usd';
   readonly limit: number;
   /** Settled usage in the window. */
   readonly used: number;
@@ -33,6 +39,8 @@ export interface QuotaRefusal {
   readonly requested: number;
   /** Epoch ms when the window resets. */
   readonly resetAt: number;
+  /** Why, when it is not the amounts (a money budget and a model without a price). */
+  readonly reason?: string;
 }
 
 export type ReserveResult =
@@ -40,7 +48,10 @@ export type ReserveResult =
   | { readonly ok: false; readonly refusal: QuotaRefusal };
 
 /** What the upstream reported; `failed` releases the reservation, `unknown` charges it whole. */
-export type SettleOutcome = { readonly totalTokens: number } | 'failed' | 'unknown';
+export type SettleOutcome =
+  | { readonly totalTokens: number; readonly inputTokens?: number; readonly outputTokens?: number }
+  | 'failed'
+  | 'unknown';
 
 /**
  * Token and request budgets. `reserve` holds the worst case (prompt estimate + output ceiling) in every applicable
@@ -71,14 +82,23 @@ export class Quotas {
     estimate: QuotaEstimate,
   ): Promise<ReserveResult> {
     const now = this.clock.now();
-    const keys = bucketsFor(this.config.budgets, identity, resource, now);
-    const tokens = Math.max(
-      0,
-      Math.ceil(estimate.promptTokens + (estimate.maxOutputTokens ?? this.config.defaultMaxOutputTokens)),
-    );
-    if (await this.store.reserve(keys, tokens, now)) return { ok: true, reservation: { tokens, keys, settled: false } };
-    const rows = await this.store.read(keys);
-    return { ok: false, refusal: refusalFor(keys, rows, tokens) };
+    const all = bucketsFor(this.config.budgets, identity, resource, now);
+    const output = estimate.maxOutputTokens ?? this.config.defaultMaxOutputTokens;
+    const tokens = Math.max(0, Math.ceil(estimate.promptTokens + output));
+    const { tokens: keys, usd } = splitByUnit(all);
+    const { price } = estimate;
+    if (usd.length > 0 && price === undefined) return { ok: false, refusal: unpriced(usd[0] as BucketKey) };
+    if (!(await this.store.reserve(keys, tokens, now))) {
+      return { ok: false, refusal: refusalFor(keys, await this.store.read(keys), tokens) };
+    }
+    if (usd.length === 0 || price === undefined) return { ok: true, reservation: { tokens, keys, settled: false } };
+    // Money buckets are held in a second step; when they have no room, the token hold is released.
+    const micro = microUsd(price, Math.max(0, estimate.promptTokens), output);
+    if (!(await this.store.reserve(usd, micro, now))) {
+      await this.store.settle(keys, { reservedTokens: tokens, usedTokens: 0, requests: 0 }, now);
+      return { ok: false, refusal: { ...refusalFor(usd, await this.store.read(usd), micro), unit: 'usd' } };
+    }
+    return { ok: true, reservation: { tokens, keys, settled: false, usd: { keys: usd, microUsd: micro, price } } };
   }
 
   async settle(reservation: Reservation, outcome: SettleOutcome): Promise<void> {
@@ -93,6 +113,21 @@ export class Quotas {
     await this.store.settle(
       reservation.keys,
       { reservedTokens: reservation.tokens, usedTokens, requests: outcome === 'failed' ? 0 : 1 },
+      this.clock.now(),
+    );
+    const usd = reservation.usd;
+    if (usd === undefined) return;
+    const usedMicro =
+      outcome === 'failed'
+        ? 0
+        : outcome === 'unknown'
+          ? usd.microUsd
+          : outcome.inputTokens !== undefined && outcome.outputTokens !== undefined
+            ? microUsd(usd.price, outcome.inputTokens, outcome.outputTokens)
+            : microUsdOfTotal(usd.price, outcome.totalTokens);
+    await this.store.settle(
+      usd.keys,
+      { reservedTokens: usd.microUsd, usedTokens: usedMicro, requests: outcome === 'failed' ? 0 : 1 },
       this.clock.now(),
     );
   }
@@ -145,6 +180,19 @@ function refusalFor(keys: readonly BucketKey[], rows: readonly BucketUsage[], to
   };
 }
 
+function unpriced(key: BucketKey): QuotaRefusal {
+  return {
+    budget: key.budget,
+    unit: 'usd',
+    limit: key.tokenLimit ?? 0,
+    used: 0,
+    reserved: 0,
+    requested: 0,
+    resetAt: key.windowStart + key.windowMs,
+    reason: 'the model has no price, so a budget in money cannot charge it',
+  };
+}
+
 /** The JSON the listener sends with 429 (and `retry-after: retryAfterSeconds`). */
 export function quotaRefusalBody(refusal: QuotaRefusal, now: number): { body: object; retryAfterSeconds: number } {
   const retryAfterSeconds = Math.max(1, Math.ceil((refusal.resetAt - now) / 1000));
@@ -154,7 +202,7 @@ export function quotaRefusalBody(refusal: QuotaRefusal, now: number): { body: ob
       error: {
         type: 'gatehouse_error',
         code: 'quota.exceeded',
-        message: `the ${refusal.budget} budget has no room for this call (${refusal.unit}: ${refusal.used} used, ${refusal.reserved} in flight, ${refusal.requested} requested, limit ${refusal.limit}); it resets at ${new Date(refusal.resetAt).toISOString()}`,
+        message: `the ${refusal.budget} budget has no room for this call (${refusal.reason === undefined ? '' : `${refusal.reason}; `}${refusal.unit}: ${refusal.used} used, ${refusal.reserved} in flight, ${refusal.requested} requested, limit ${refusal.limit}); it resets at ${new Date(refusal.resetAt).toISOString()}`,
         budget: refusal.budget,
         unit: refusal.unit,
         limit: refusal.limit,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ApprovalOutcome } from '../../src/approvals/approval-outcome.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Identity } from '../../src/core/identity.js';
+import type { OperationEstimates } from '../../src/core/operation.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
@@ -49,7 +50,7 @@ export interface ReviewGateway {
   hold(
     who: Identity,
     sql: string,
-    options?: { onTimeout?: 'expire' | 'pending'; waitMs?: number },
+    options?: { onTimeout?: 'expire' | 'pending'; waitMs?: number; estimates?: OperationEstimates },
   ): Promise<{ id: string; outcome: Promise<ApprovalOutcome> }>;
   close(): Promise<void>;
 }
@@ -90,6 +91,10 @@ resources:
       - groups: [indexers]
         allow: [read]
         review: [write]
+        approvers: [data-owners]
+      - groups: [bulk-writers]
+        allow: [read, write]
+        maxRows: 1000
         approvers: [data-owners]
 `,
     join(dir, 'gatehouse.yaml'),
@@ -136,6 +141,7 @@ resources:
         tags: [],
         action: 'DELETE',
         text: sql,
+        ...(options.estimates === undefined ? {} : { estimates: options.estimates }),
       };
       const decision = policy.decide(operation, { identity: who });
       let created!: (id: string) => void;

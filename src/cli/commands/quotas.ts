@@ -35,12 +35,16 @@ export function registerQuotasCommands(program: Command): void {
           return;
         }
         const lines = [['BUDGET', 'BUCKET', 'TOKENS', 'IN FLIGHT', 'REQUESTS', 'RESETS']];
+        // Money budgets count micro-dollars: shown in dollars.
+        const money = new Set(config.quotas.budgets.filter((b) => b.usd !== undefined).map((b) => b.name));
+        const amount = (budget: string, value: number | null) =>
+          value === null ? '-' : money.has(budget) ? `$${(value / 1_000_000).toFixed(4)}` : String(value);
         for (const r of rows) {
           lines.push([
             r.budget,
             r.bucket,
-            `${r.usedTokens}/${r.tokenLimit ?? '-'}`,
-            `${r.reservedTokens}`,
+            `${amount(r.budget, r.usedTokens)}/${amount(r.budget, r.tokenLimit)}`,
+            amount(r.budget, r.reservedTokens),
             `${r.usedRequests + r.reservedRequests}/${r.requestLimit ?? '-'}`,
             new Date(r.windowStart + r.windowMs).toISOString(),
           ]);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { REVIEW_STATES, type Review, type ReviewState } from '../../approvals/review.js';
+import { REVIEW_STATES, type Review, type ReviewState, thresholdText } from '../../approvals/review.js';
 import { ReviewClient } from '../../approvals/review-client.js';
 import { GatehouseError } from '../../core/errors.js';
 
@@ -110,6 +110,7 @@ export function formatReview(r: Review): string {
         ]),
     ...(r.requestReason === undefined ? [] : [`reason      ${r.requestReason}`]),
     `why         ${r.cause.message}`,
+    ...(r.cause.threshold === undefined ? [] : [`threshold   ${thresholdText(r.cause.threshold)}`]),
     `approvers   ${r.approverGroups.join(', ')} (${approvalsOf(r)} approvals)`,
     `created     ${new Date(r.createdAt).toISOString()}`,
     `expires     ${new Date(r.expiresAt).toISOString()}`,

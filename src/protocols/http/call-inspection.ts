@@ -14,6 +14,8 @@ import {
   resolveCollection,
 } from './providers/collection-directory.js';
 import { serializeBody } from './providers/json-body.js';
+import { warmTokenizers, worstCaseCost } from './providers/llm-cost.js';
+import { ModelPriceTable } from './providers/model-prices.js';
 import type { ProviderCall } from './providers/profile.js';
 import { applyTenantFilter, tenantOf } from './providers/registry.js';
 import { requestStreamUsage } from './providers/usage.js';
@@ -26,6 +28,42 @@ export interface ResourceContext {
   readonly connector: HttpConnector;
   /** Chroma resources: collection ids to names, listed with the resource's own credential. */
   readonly directory?: CollectionDirectory;
+  /** Set when a rule of the resource limits `maxCostUsd`: the prices the worst case is computed with. */
+  readonly prices?: ModelPriceTable;
+}
+
+/**
+ * Prices for a resource whose rules set `maxCostUsd` or that a money budget covers; undefined otherwise (no token
+ * counting is paid then).
+ */
+export function priceTableFor(
+  resource: HttpResourceConfig,
+  budgets: readonly { usd?: number | undefined; resources?: string[] | undefined }[] = [],
+): ModelPriceTable | undefined {
+  const costLimited = resource.policy.some((rule) => rule.maxCostUsd !== undefined);
+  const moneyBudget = budgets.some((b) => b.usd !== undefined && (b.resources?.includes(resource.name) ?? true));
+  if (!costLimited && !moneyBudget) return undefined;
+  warmTokenizers();
+  return new ModelPriceTable(resource.modelPrices);
+}
+
+/** An inference call's worst-case price, for rules with `maxCostUsd`. */
+function withCostEstimate(
+  operation: Operation,
+  call: ProviderCall,
+  body: unknown,
+  context: ResourceContext,
+): Operation {
+  if (context.prices === undefined || !call.metered || call.model === undefined || body === undefined) return operation;
+  const cost = worstCaseCost(context.prices, call.model, body, call.maxOutputTokens);
+  const why =
+    cost.unbounded ??
+    `worst case ${cost.promptTokens} prompt tokens + ${cost.outputTokens} output tokens of ${call.model} = $${cost.usd.toFixed(4)}`;
+  return {
+    ...operation,
+    estimates: { ...operation.estimates, usd: cost.usd },
+    notes: [...(operation.notes ?? []), why],
+  };
 }
 
 export function collectionDirectoryFor(resource: HttpResourceConfig): CollectionDirectory | undefined {
@@ -80,7 +118,7 @@ export async function inspectCall(
     classifier.request(shape),
     context.directory,
   );
-  const operation = classifier.toOperation(
+  const measured = classifier.toOperation(
     shape,
     { ...classification, kind: call.kind },
     {
@@ -89,6 +127,7 @@ export async function inspectCall(
       ...(call.unclassifiable === undefined ? {} : { unclassifiable: call.unclassifiable }),
     },
   );
+  const operation = withCostEstimate(measured, call, classification.body, context);
   const note: CallNote = {
     call: call.operation,
     ...(call.metered ? { stream: call.stream === true } : {}),

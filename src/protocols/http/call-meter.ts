@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { GatehouseError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import type { QuotaRefusal, Quotas, Reservation, SettleOutcome } from '../../quotas/quotas.js';
+import type { TokenPrice } from '../../quotas/usd-budgets.js';
 import type { OperationResult } from '../../session/session.js';
 import type { ProviderCall } from './providers/profile.js';
 import type { TokenUsage } from './providers/usage.js';
@@ -34,6 +35,7 @@ export class CallMeter {
     resource: string,
     call: ProviderCall,
     logger: Logger,
+    price?: TokenPrice,
   ): Promise<MeterStart> {
     if (!quotas?.enabled || !call.metered) return { ok: true, meter: new CallMeter(undefined, undefined, logger) };
     let result: Awaited<ReturnType<Quotas['reserve']>>;
@@ -41,13 +43,15 @@ export class CallMeter {
       result = await quotas.reserve(identity, resource, {
         promptTokens: call.promptTokens ?? 0,
         ...(call.maxOutputTokens === undefined ? {} : { maxOutputTokens: call.maxOutputTokens }),
+        ...(price === undefined ? {} : { price }),
       });
     } catch (error) {
       throw new GatehouseError('internal', 'budgets could not be checked, so the call was not run', { cause: error });
     }
     if (!result.ok) return { ok: false, refusal: result.refusal };
     // No bucket applied (no budget names this caller): nothing to settle.
-    const reservation = result.reservation.keys.length === 0 ? undefined : result.reservation;
+    const held = result.reservation.keys.length > 0 || result.reservation.usd !== undefined;
+    const reservation = held ? result.reservation : undefined;
     return { ok: true, meter: new CallMeter(quotas, reservation, logger) };
   }
 
@@ -79,7 +83,8 @@ function settleOutcome(
   usage: TokenUsage | undefined,
   failure: GatehouseError | undefined,
 ): SettleOutcome {
-  if (usage !== undefined) return { totalTokens: usage.totalTokens };
+  if (usage !== undefined)
+    return { totalTokens: usage.totalTokens, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens };
   // The upstream could not be reached: nothing ran. A timeout may have run on the upstream: charge it whole.
   if (status === undefined) return failure?.code === 'upstream.unavailable' ? 'failed' : 'unknown';
   // An upstream refusal (4xx/5xx) without usage did not run the model.

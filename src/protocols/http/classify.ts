@@ -142,7 +142,7 @@ export class HttpClassifier {
       protocol: 'http',
       resource: this.resource,
       kind: classification.kind,
-      tags: [],
+      tags: deletesWholeCollection(classification) ? ['collection-delete'] : [],
       action,
       text: action,
       ...(extra.model === undefined ? {} : { model: extra.model }),
@@ -176,4 +176,11 @@ export function readInferenceModel(body: Buffer): { model?: string; unclassifiab
   if (model === undefined) return {};
   if (typeof model !== 'string') return { unclassifiable: 'the model field is not a string' };
   return { model };
+}
+
+/** A whole collection, or every vector of a Pinecone namespace (`deleteAll`), goes at once. */
+function deletesWholeCollection(classification: HttpClassification): boolean {
+  const call = classification.call;
+  if (call?.operation === 'collection.delete') return true;
+  return call?.operation === 'vectors.delete' && classification.body?.['deleteAll'] === true;
 }

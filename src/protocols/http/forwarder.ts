@@ -13,6 +13,7 @@ import { sendError } from './error-response.js';
 import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { countBytes } from './request-body.js';
 import { MaskingFailure, maskResponse } from './response-masking.js';
+import { declaredOverLimit, limitBytes, ResultLimitExceeded } from './result-limit.js';
 import { type TappedResponse, tapUsage } from './usage-tap.js';
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
@@ -82,6 +83,17 @@ export async function forward(
   }
   timer();
   const status = upstream.statusCode;
+  // maxResultBytes of the rule that allowed the call (result-limit.ts).
+  const byteLimit = handle.decision.resultLimits?.bytes;
+  const overLimit = declaredOverLimit(upstream.headers['content-length'], byteLimit);
+  if (overLimit !== undefined) {
+    discard(upstream.body);
+    res.off('close', onClientGone);
+    const settled = await meter.settle(status, undefined);
+    await handle.finish({ outcome: 'refused', status: 403, error: 'result-limit', ...settled }).catch(() => undefined);
+    sendError(res, overLimit);
+    return;
+  }
   const tap: TappedResponse | undefined = plan.metered
     ? tapUsage(upstream.body, upstream.headers, plan.stripUsage, services.config.http.maxInspectedBodyBytes)
     : undefined;
@@ -115,7 +127,9 @@ export async function forward(
   if (masked) {
     callerHeaders = masked.headers;
     source = masked.body;
-  } else {
+  }
+  if (byteLimit !== undefined) source = limitBytes(source, byteLimit);
+  if (!masked) {
     // Fast path: nothing to mask, the caller gets the upstream's bytes (less any usage addition) at once. A stream
     // (SSE, or no length) shows its head right away; otherwise the head rides with the first body bytes: one write.
     res.writeHead(status, callerHeaders);
@@ -151,6 +165,16 @@ export async function forward(
     head();
   } catch (error) {
     discard(upstream.body);
+    if (error instanceof ResultLimitExceeded) {
+      // Cut: the bytes sent stay sent; the closed connection tells the caller the response is incomplete.
+      await finish({ outcome: 'error', status, bytesOut, error: 'result-limit', ...maskedCounts() }).catch(
+        () => undefined,
+      );
+      res.off('close', onClientGone);
+      if (res.headersSent) res.destroy();
+      else sendError(res, new GatehouseError('policy.denied', error.message));
+      return;
+    }
     if (error instanceof MaskingFailure) {
       // Fail closed: the caller gets an error (or a cut connection once bytes went out), never unmasked data.
       services.logger.error({ err: error.cause }, 'response masking failed; response withheld');

@@ -6,11 +6,13 @@ import { GatehouseError } from '../../core/errors.js';
 import type { GatewayServices, Listener } from '../../gateway/services.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle } from '../../session/session.js';
+import { withBlastRadius } from './blast-radius.js';
 import {
   collectionDirectoryFor,
   inspectCall,
   type OutgoingBody,
   outgoingBody,
+  priceTableFor,
   type ResourceContext,
 } from './call-inspection.js';
 import { CallMeter } from './call-meter.js';
@@ -49,6 +51,7 @@ export class HttpListener implements Listener {
     this.routes = new RouteTable(resources);
     for (const resource of resources) {
       const directory = collectionDirectoryFor(resource);
+      const prices = priceTableFor(resource, services.config.quotas.budgets);
       this.contexts.set(resource.name, {
         resource,
         classifier: new HttpClassifier(resource.name, resource.operations, {
@@ -57,6 +60,7 @@ export class HttpListener implements Listener {
         }),
         connector: connectorFor(resource),
         ...(directory ? { directory } : {}),
+        ...(prices ? { prices } : {}),
       });
     }
     this.sessions = new HttpSessionRegistry(services);
@@ -137,7 +141,13 @@ export class HttpListener implements Listener {
       // Masking is resolved per caller from the resource's profile and the token's groups; prompts are masked
       // before they are recorded or sent, and the record notes the profile or the exemption.
       const masking = resolveMasking(route.resource.masking, identity.groups);
-      const inspected = await inspectCall(req, context, shape, masking, limit);
+      // Filter deletes on resources with maxPoints are counted first (blast-radius.ts).
+      const inspected = await withBlastRadius(
+        context,
+        await inspectCall(req, context, shape, masking, limit),
+        identity,
+        shape,
+      );
       const session = this.sessions.sessionFor(identity, req.socket.remoteAddress);
       const handle = await session.begin(inspected.operation, {
         ...inspected.note,
@@ -195,7 +205,16 @@ export class HttpListener implements Listener {
           metrics.requests.inc({ protocol: 'http', resource: resourceName, outcome: 'denied' });
         throw error;
       }
-      const start = await CallMeter.open(this.services.quotas, identity, resourceName, inspectedCall.call, logger);
+      const model = inspectedCall.call.model;
+      const price = model === undefined ? undefined : context.prices?.priceOf(model);
+      const start = await CallMeter.open(
+        this.services.quotas,
+        identity,
+        resourceName,
+        inspectedCall.call,
+        logger,
+        price,
+      );
       if (!start.ok) {
         const { refusal } = start;
         open = undefined;

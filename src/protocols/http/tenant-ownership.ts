@@ -38,7 +38,8 @@ export async function confirmTenantOwnership(
     throw notTenantScoped(`record ids already held by another tenant: ${foreign.slice(0, 5).join(', ')}`);
 }
 
-async function ask(
+/** One JSON request to the upstream with the resource's credential (bounded answer; 404 is undefined). */
+export async function ask(
   connector: HttpConnector,
   resource: HttpResourceConfig,
   probe: { method: string; path: string; body?: unknown },

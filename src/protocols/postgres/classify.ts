@@ -153,9 +153,11 @@ export function toOperation(resource: string, statements: readonly ClassifiedSta
   let kind: OperationKind = 'session';
   const tags = new Set<RiskTag>();
   let error: string | undefined;
+  const notes = new Set<string>();
   for (const statement of statements) {
     kind = mostPrivileged(kind, statement.kind);
     for (const tag of statement.tags) tags.add(tag);
+    for (const note of statement.notes ?? []) notes.add(note);
     error ??= statement.error;
   }
   return {
@@ -165,6 +167,7 @@ export function toOperation(resource: string, statements: readonly ClassifiedSta
     tags: orderTags(tags),
     action: statements.length === 0 ? 'EMPTY' : statements.map((s) => s.action).join('; '),
     text,
+    ...(notes.size === 0 ? {} : { notes: [...notes] }),
     ...(error === undefined ? {} : { unclassifiable: error }),
   };
 }
@@ -220,7 +223,12 @@ function classifyStatement(wrapper: Ast, context: Context): ClassifiedStatement 
     return { kind: 'unknown', tags: [], action: type ?? 'UNKNOWN', text: context.text };
   }
   const finding = typeof rule === 'function' ? rule(node, context) : rule;
-  const risks: Risks = { tags: new Set(finding.tags), floor: 'session', callsFunctions: false };
+  const risks: Risks = {
+    tags: new Set(finding.tags),
+    floor: 'session',
+    callsFunctions: false,
+    notes: new Set(finding.notes),
+  };
   walk(node, risks, context);
   let kind = finding.kind;
   let tags: Iterable<RiskTag> = risks.tags;
@@ -245,6 +253,7 @@ function classifyStatement(wrapper: Ast, context: Context): ClassifiedStatement 
     ...(finding.deallocates === undefined ? {} : { deallocates: finding.deallocates }),
     ...(finding.deallocatesAll ? { deallocatesAll: true } : {}),
     ...(risks.callsFunctions ? { callsFunctions: true } : {}),
+    ...(risks.notes.size === 0 ? {} : { notes: [...risks.notes] }),
   };
 }
 
@@ -268,6 +277,7 @@ function walk(value: unknown, risks: Risks, context: Context): void {
     if (rule !== undefined) {
       const finding = typeof rule === 'function' ? rule(child as Ast, context) : rule;
       for (const tag of finding.tags ?? []) risks.tags.add(tag);
+      for (const note of finding.notes ?? []) risks.notes.add(note);
       if (!finding.inert) risks.floor = mostPrivileged(risks.floor, finding.kind);
       risks.executes ??= finding.executes;
     }

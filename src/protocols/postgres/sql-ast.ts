@@ -23,6 +23,8 @@ export interface ClassifiedStatement {
   readonly deallocatesAll?: boolean;
   /** The statement calls a function somewhere (see `Risks.callsFunctions`). */
   readonly callsFunctions?: boolean;
+  /** Why a risk tag was given where the text may not show it (a WHERE clause that bounds nothing). */
+  readonly notes?: readonly string[];
 }
 
 export interface ClassifyOptions {
@@ -66,6 +68,8 @@ export interface Finding {
   readonly executes?: string;
   readonly deallocates?: string;
   readonly deallocatesAll?: boolean;
+  /** See `ClassifiedStatement.notes`. */
+  readonly notes?: readonly string[];
 }
 
 /** What the walk of a subtree found: tags, and the least kind its nested statements and calls imply. */
@@ -76,6 +80,8 @@ export interface Risks {
   callsFunctions: boolean;
   /** A nested `EXECUTE name` (under EXPLAIN): the classification depends on what the session prepared. */
   executes?: string;
+  /** Notes of the statement and of statements nested in it (see `ClassifiedStatement.notes`). */
+  readonly notes: Set<string>;
 }
 
 export type StatementRule = Finding | ((node: Ast, context: Context) => Finding);

@@ -20,6 +20,7 @@ import {
   stringValue,
 } from './sql-ast.js';
 import { type SettingValue, settingRisk } from './sql-settings.js';
+import { judgeWhere } from './where-bounds.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The statement table: node type -> kind, action and tags
@@ -126,19 +127,9 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
 
   // Writes.
   InsertStmt: (node) => ({ kind: 'write', action: 'INSERT', tags: dataModifyingCte(node) }),
-  UpdateStmt: (node) => ({
-    // UPDATE pg_settings is set_config by another name, for any parameter.
-    kind: isSettingsView(node['relation']) ? 'admin' : 'write',
-    action: 'UPDATE',
-    tags:
-      node['whereClause'] === undefined ? [...dataModifyingCte(node), 'update-without-where'] : dataModifyingCte(node),
-  }),
-  DeleteStmt: (node) => ({
-    kind: 'write',
-    action: 'DELETE',
-    tags:
-      node['whereClause'] === undefined ? [...dataModifyingCte(node), 'delete-without-where'] : dataModifyingCte(node),
-  }),
+  // UPDATE pg_settings is set_config by another name, for any parameter.
+  UpdateStmt: (node) => unboundedWrite(node, isSettingsView(node['relation']) ? 'admin' : 'write', 'UPDATE'),
+  DeleteStmt: (node) => unboundedWrite(node, 'write', 'DELETE'),
   MergeStmt: (node) => ({ kind: 'write', action: 'MERGE', tags: [...dataModifyingCte(node), ...mergeTags(node)] }),
   CopyStmt: (node) => {
     // Server-side files and programs need pg_read/write_server_files or pg_execute_server_program: admin.
@@ -261,8 +252,9 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
   DoStmt: (node, context) => {
     const options = optionList(node['args']);
     const language = stringValue(options.find((o) => o.defname === 'language')?.arg) ?? 'plpgsql';
-    const tags = language.toLowerCase() === 'plpgsql' ? plpgsqlTags(context.text) : [];
-    return { kind: 'admin', action: 'DO', tags: [...tags, 'dynamic-sql'] };
+    const notes = new Set<string>();
+    const tags = language.toLowerCase() === 'plpgsql' ? plpgsqlTags(context.text, notes) : [];
+    return { kind: 'admin', action: 'DO', tags: [...tags, 'dynamic-sql'], notes: [...notes] };
   },
 });
 
@@ -285,6 +277,17 @@ function dataModifyingCte(node: Ast): RiskTag[] {
   return modifies ? ['data-modifying-cte'] : [];
 }
 const DATA_MODIFYING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+
+/** DELETE and UPDATE: without a WHERE clause that narrows the target's rows, they touch them all (where-bounds.ts). */
+function unboundedWrite(node: Ast, kind: OperationKind, action: 'DELETE' | 'UPDATE'): Finding {
+  const tags = dataModifyingCte(node);
+  const where = judgeWhere(node, action);
+  if (where.bounded) return { kind, action, tags };
+  const tag: RiskTag = action === 'DELETE' ? 'delete-without-where' : 'update-without-where';
+  // An absent WHERE needs no explaining.
+  const notes = node['whereClause'] === undefined || where.reason === undefined ? [] : [where.reason];
+  return { kind, action, tags: [...tags, tag], notes };
+}
 
 /** SET / RESET: by the settings allow-list (sql-settings.ts). */
 function classifySet(node: Ast): Finding {
@@ -361,16 +364,17 @@ function classifyCreateFunction(node: Ast, context: Context): Finding {
   const options = optionList(node['options']);
   const language = (stringValue(options.find((o) => o.defname === 'language')?.arg) ?? 'sql').toLowerCase();
   const tags: RiskTag[] = [];
+  const notes = new Set<string>();
   // SECURITY DEFINER hands the owner's privileges to every caller.
   const security = asAst(options.find((o) => o.defname === 'security')?.arg);
   if (asAst(security?.['Boolean'])?.['boolval'] === true) tags.push('privilege-change');
   // The body does not run now, but this is the only time it is seen: tag what it would do.
   if (language === 'plpgsql') {
-    tags.push(...plpgsqlTags(context.text));
+    tags.push(...plpgsqlTags(context.text, notes));
   } else if (language === 'sql') {
-    for (const body of functionBodies(options)) tags.push(...nestedSqlTags(body));
+    for (const body of functionBodies(options)) tags.push(...nestedSqlTags(body, notes));
   }
-  return { kind: UNTRUSTED_LANGUAGES.has(language) ? 'admin' : 'ddl', action, tags };
+  return { kind: UNTRUSTED_LANGUAGES.has(language) ? 'admin' : 'ddl', action, tags, notes: [...notes] };
 }
 
 /** The `AS '...'` strings of a CREATE FUNCTION (BEGIN ATOMIC bodies are in the tree and walked as usual). */

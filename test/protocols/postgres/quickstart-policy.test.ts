@@ -67,7 +67,8 @@ const ROWS: readonly Row[] = [
   ['UPDATE documents SET title = $1 WHERE id = $2', 'write', [], 'deny', 'allow'],
   ["UPDATE documents SET embedding = '[0,0,1]' WHERE tenant_id = 'acme'", 'write', [], 'deny', 'allow'],
   ['DELETE FROM documents WHERE id = 3', 'write', [], 'deny', 'allow'],
-  ['delete from documents where true', 'write', [], 'deny', 'allow'],
+  // A WHERE clause that cannot narrow the rows is no bound (issue 30): held like a DELETE without WHERE.
+  ['delete from documents where true', 'write', ['delete-without-where'], 'deny', 'review'],
   [
     "INSERT INTO documents VALUES (9, 'a', 't', 'b', '[1,1,1]') ON CONFLICT (id) DO UPDATE SET title = excluded.title",
     'write',

@@ -1,0 +1,60 @@
+// Thresholds of a policy rule: limits on how big an operation may be before the rule's allow turns into review
+// (or deny). Each is a number, or `{ limit, over }` to choose its own action.
+import { z } from 'zod';
+
+export const THRESHOLD_ACTIONS = ['review', 'deny'] as const;
+export type ThresholdAction = (typeof THRESHOLD_ACTIONS)[number];
+
+const over = z.enum(THRESHOLD_ACTIONS);
+
+function threshold(what: string, integer: boolean) {
+  const limit = integer ? z.number().int().min(0) : z.number().min(0);
+  return z
+    .union(
+      [
+        limit,
+        z.strictObject({
+          limit: limit.describe('The limit.'),
+          over: over.optional().describe('What happens over the limit (default: the rule’s `over`).'),
+        }),
+      ],
+      {
+        error: `expected a number (the limit) or { limit, over: review | deny }`,
+      },
+    )
+    .optional()
+    .describe(what);
+}
+
+/** The rule fields, spread into the policy rule schema. */
+export const thresholdFields = {
+  maxCost: threshold(
+    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection) above which a SQL statement needs review. Not yet measured by this version: statements are judged by kind until the PostgreSQL session supplies the figure.",
+    false,
+  ),
+  maxRows: threshold(
+    "Planner's estimated rows (rows affected for UPDATE/DELETE) above which a SQL statement needs review. Not yet measured by this version (see maxCost).",
+    true,
+  ),
+  maxResultRows: threshold(
+    'Rows a result may return; past it the result is cut with a clear error (the rows already sent stay sent). Not yet enforced by this version: allow decisions carry it for the protocols.',
+    true,
+  ),
+  maxResultBytes: threshold(
+    'Bytes a result may return. HTTP: a response declaring more is refused (403), one streaming past it is cut and the connection closed (the bytes already sent stay sent). Not yet enforced on PostgreSQL by this version.',
+    true,
+  ),
+  maxCostUsd: threshold(
+    "Worst-case price of an inference request in US dollars (prompt tokens plus max_tokens, or the model's maximum, at the price table's rates) above which it needs review.",
+    false,
+  ),
+  maxPoints: threshold(
+    'Records a vector-store delete or update by filter may touch before it needs review: counted first (Qdrant count API, Chroma get of ids) with the caller’s tenant filter; a store that cannot count is over the limit. Pinecone is not counted.',
+    true,
+  ),
+  over: over
+    .optional()
+    .describe(
+      'What happens to an operation over one of this rule’s thresholds that names no `over` of its own (default review).',
+    ),
+};
