@@ -10,7 +10,8 @@ export interface AdminServerOptions {
   readonly address: ListenAddress;
   readonly metrics: GatewayMetrics;
   /** Throws when the gateway cannot serve (store unreachable, listeners not up). */
-  readonly readiness: () => Promise<void>;
+  /** Throws when not ready; may return details to show (connected agents). */
+  readonly readiness: () => Promise<Record<string, unknown> | undefined | void>;
   /** The approvers' REST API and web page; absent, only the operations endpoints are served. */
   readonly reviews?: ReviewApiOptions;
 }
@@ -32,8 +33,8 @@ export class AdminServer {
       'GET /healthz': async (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { status: 'ok' }),
       'GET /readyz': async (_req: IncomingMessage, res: ServerResponse) => {
         try {
-          await this.options.readiness();
-          json(res, 200, { status: 'ready' });
+          const details = await this.options.readiness();
+          json(res, 200, { status: 'ready', ...(details ?? {}) });
         } catch (error) {
           json(res, 503, { status: 'not-ready', reason: (error as Error).message });
         }

@@ -552,6 +552,13 @@ export const configObjectSchema = z
         });
       }
       names.add(r.name);
+      if (r.via === 'agent' && config.agents === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', index, 'via'],
+          message: 'via: agent needs an `agents:` section (where agents connect and which may serve what)',
+        });
+      }
       if (r.protocol === 'http' && r.pathPrefix === undefined && r.host === undefined) {
         ctx.addIssue({
           code: 'custom',

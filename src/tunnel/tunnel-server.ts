@@ -22,8 +22,6 @@ export interface TunnelServerOptions {
   readonly recorder: { record(event: AuditEventInput): Promise<void> };
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Overrides `config.listen` (tests use port 0). */
-  readonly address?: ListenAddress;
 }
 
 /**
@@ -53,8 +51,9 @@ export class TunnelServer {
     this.server.on('tlsClientError', (error) => options.logger.debug({ err: error }, 'agent TLS handshake failed'));
   }
 
-  async start(): Promise<{ host: string; port: number }> {
-    const address = this.options.address ?? this.options.config.listen;
+  /** Starts listening on `config.listen`, or on `override` (tests use port 0). */
+  async start(override?: ListenAddress): Promise<{ host: string; port: number }> {
+    const address = override ?? this.options.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(address.port, address.host, () => {
