@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type pg from 'pg';
@@ -111,7 +112,9 @@ export class Agent {
     const socket = tlsConnect({
       host: gateway.address.host,
       port: gateway.address.port,
-      servername: gateway.serverName ?? gateway.address.host,
+      ...(gateway.serverName !== undefined || isIP(gateway.address.host) === 0
+        ? { servername: gateway.serverName ?? gateway.address.host }
+        : {}),
       ALPNProtocols: [TUNNEL_ALPN],
       minVersion: 'TLSv1.2',
       ...(gateway.ca !== undefined ? { ca: readFileSync(resolve(this.baseDir, gateway.ca)) } : {}),
@@ -244,6 +247,8 @@ export class Agent {
   async refused(stream: ServerHttp2Stream): Promise<void> {
     const reason = (await readBody(stream, 4096)).toString('utf8');
     this.lastRefusal = reason;
+    // A refusal will not fix itself quickly: wait the longest backoff before trying again.
+    this.attempt = Math.max(this.attempt, 30);
     this.logger.error({ reason }, 'the gateway refused this agent');
     stream.respond({ ':status': 204 }, { endStream: true });
   }

@@ -25,6 +25,8 @@ export interface AgentSummary {
   readonly connectedAt: string;
   readonly lastSeen: string;
   readonly activeStreams: number;
+  /** When the agent's current token expires (it renews before then). */
+  readonly tokenExpiresAt: string;
 }
 
 /** The agents connected now. New connections for a resource go to the least busy agent serving it (ties rotate). */
@@ -66,6 +68,7 @@ export class AgentRegistry {
       connectedAt: new Date(agent.connectedAt).toISOString(),
       lastSeen: new Date(agent.lastSeen).toISOString(),
       activeStreams: agent.active,
+      tokenExpiresAt: new Date(agent.identity.expiresAt).toISOString(),
     }));
   }
 

@@ -155,6 +155,11 @@ export class TunnelServer {
     let outstandingSince: number | undefined;
     const timer = setInterval(() => {
       const now = this.options.clock.now();
+      if (now >= agent.identity.expiresAt) {
+        this.options.logger.warn({ agent: agent.id }, 'agent token expired without renewal; dropping it');
+        agent.session.destroy();
+        return;
+      }
       if (outstandingSince !== undefined) {
         if (now - outstandingSince > 2 * interval) {
           this.options.logger.warn({ agent: agent.id }, 'agent missed its heartbeat; dropping it');
@@ -238,12 +243,15 @@ export class TunnelServer {
       .then(() => this.auditEnd(auditId, `refused: ${reason}`))
       .catch(() => undefined);
     if (!session.closed && !session.destroyed) {
-      // The agent's operator needs the reason; a token failure's detail stays in the gateway's log.
+      // The agent's operator needs the reason; a token failure's detail stays in the gateway's log. Closed once the
+      // notice is answered (or after a second), so the agent has read it.
       const notice = session.request({ ':method': 'POST', ':path': TUNNEL_PATHS.refused });
-      notice.on('error', () => undefined);
+      const done = () => session.destroy();
+      notice.on('error', done);
+      notice.on('close', done);
+      notice.resume();
       notice.end(reason);
-      setTimeout(() => session.destroy(), 200).unref();
-      session.close();
+      setTimeout(done, 1_000).unref();
     }
   }
 

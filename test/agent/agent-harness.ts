@@ -159,7 +159,11 @@ ${resourcesYaml}
         },
         dir,
       );
-      const agent = new Agent(config, baseDir, options.logger ?? pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }));
+      const agent = new Agent(
+        config,
+        baseDir,
+        options.logger ?? pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
+      );
       agents.push(agent);
       const accepted = agent.identified();
       await agent.start();

@@ -57,8 +57,9 @@ describe('PostgreSQL through the agent tunnel', () => {
     await world.gateway.services.recorder.flush();
     const ends: string[] = [];
     for (let page = await world.gateway.services.store.readEvents(0, 1000), last = 0; page.length > 0; ) {
-      for (const event of page) if (event.type === 'session.end' && typeof event.payload.servedBy === 'string')
-        ends.push(event.payload.servedBy);
+      for (const event of page)
+        if (event.type === 'session.end' && typeof event.payload.servedBy === 'string')
+          ends.push(event.payload.servedBy);
       last = page.at(-1)?.id ?? last;
       page = await world.gateway.services.store.readEvents(last, 1000);
     }
