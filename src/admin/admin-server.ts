@@ -9,9 +9,8 @@ import { PAGE_CSP, PAGE_CSS, PAGE_HTML, PAGE_JS } from './review-page.js';
 export interface AdminServerOptions {
   readonly address: ListenAddress;
   readonly metrics: GatewayMetrics;
-  /** Throws when the gateway cannot serve (store unreachable, listeners not up). */
-  /** Throws when not ready; may return details to show (connected agents). */
-  readonly readiness: () => Promise<Record<string, unknown> | undefined | void>;
+  /** Throws when the gateway cannot serve (store unreachable, listeners not up); an object it returns is shown. */
+  readonly readiness: () => Promise<unknown>;
   /** The approvers' REST API and web page; absent, only the operations endpoints are served. */
   readonly reviews?: ReviewApiOptions;
 }
@@ -34,7 +33,7 @@ export class AdminServer {
       'GET /readyz': async (_req: IncomingMessage, res: ServerResponse) => {
         try {
           const details = await this.options.readiness();
-          json(res, 200, { status: 'ready', ...(details ?? {}) });
+          json(res, 200, { status: 'ready', ...(details !== null && typeof details === 'object' ? details : {}) });
         } catch (error) {
           json(res, 503, { status: 'not-ready', reason: (error as Error).message });
         }
