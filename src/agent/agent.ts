@@ -86,7 +86,9 @@ export class Agent {
     this.dial();
   }
 
+  /** Ends the tunnel and every relayed session. Idempotent. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.pg.closeAll();

@@ -49,7 +49,8 @@ export class HttpDialer {
         method,
         path,
         headers: upstreamHeaders,
-        body: hasBody ? (stream as AsyncIterable<Buffer>) : null,
+        // Iterating must not destroy the stream at the body's end: the response goes back on the same stream.
+        body: hasBody ? (stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) : null,
         signal: abort.signal,
       });
       if (stream.destroyed || stream.closed) {
@@ -64,7 +65,10 @@ export class HttpDialer {
       await pipeline(response.body, stream).catch(() => stream.destroy());
     } catch (error) {
       this.logger.warn(
-        { resource: resource.name, reason: isGatehouseError(error) ? error.code : String(error) },
+        {
+          resource: resource.name,
+          reason: isGatehouseError(error) ? (error.details['reason'] ?? error.code) : String(error),
+        },
         'upstream request failed',
       );
       if (!stream.destroyed && !stream.headersSent)
