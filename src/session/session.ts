@@ -50,6 +50,8 @@ export interface OperationResult {
   readonly chargedTokens?: number;
   /** A budget refusal: budget, unit, limit, used, reserved, requested and `resetAt` (epoch ms). */
   readonly quota?: Readonly<Record<string, string | number>>;
+  /** The agent that carried the call (resources with `via: agent`). */
+  readonly servedBy?: string;
 }
 
 /** Token counts of one inference call. */

@@ -75,6 +75,13 @@ describe('HTTP through the agent tunnel (OpenAI SDK against the stand-in upstrea
     const seen = standIn.seen.at(-1);
     assert.equal(seen?.authorization, `Bearer ${UPSTREAM_KEY}`);
     assert.ok(!JSON.stringify(seen?.headers).includes(token), 'the caller token never reaches the upstream');
+    await world.gateway.services.recorder.flush();
+    const events = await world.gateway.services.store.readEvents(0, 10_000);
+    const results = events
+      .map((e) => (e.type === 'operation' ? (e.payload.result as Record<string, unknown> | undefined) : e.payload))
+      .filter((r) => r !== undefined && typeof r.servedBy === 'string');
+    assert.ok(results.length > 0, 'the operation result names the agent that carried it');
+    assert.match(String(results.at(-1)?.servedBy), /^agent-llm#\d+$/);
   });
 
   test('a streamed completion arrives in several chunks through the tunnel', async () => {
