@@ -46,7 +46,15 @@ export class PgDialer {
         dropRole = role.drop;
         login = { ...login, target: { ...login.target, user: role.user, password: role.password } };
       }
-      backend = await this.connector.connect(login, { readOnly, applicationName, parameters });
+      backend = await this.connector
+        .connect(login, { readOnly, applicationName, parameters })
+        .catch((error: unknown) => {
+          // A rotation between ALTER ROLE and the rename of its file: the new password waits in `<file>.next`.
+          const pending = pendingPassword(resource, this.baseDir);
+          if (roles !== undefined || pending === undefined) throw error;
+          const retry = { ...login, target: { ...login.target, password: pending } };
+          return this.connector.connect(retry, { readOnly, applicationName, parameters });
+        });
     } catch (error) {
       await dropRole?.().catch(() => undefined);
       this.logger.warn(
@@ -128,4 +136,15 @@ export function agentLogin(resource: AgentPostgresResource, baseDir: string): Po
       ...(password === undefined ? {} : { password }),
     },
   };
+}
+
+/** The password a rotation in progress has set but not yet moved into place, if any. */
+function pendingPassword(resource: AgentPostgresResource, baseDir: string): string | undefined {
+  const file = resource.target.passwordFile;
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(`${resolve(baseDir, file)}.next`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
