@@ -81,6 +81,8 @@ export class TunnelServer {
       // The agent is not trusted until identified: keep what it may make us buffer small.
       maxSessionMemory: 64,
       maxHeaderListPairs: 128,
+      // Streams are only ever opened by the gateway: refuse pushed ones.
+      settings: { enablePush: false },
     });
     this.sessions.add(session);
     session.on('error', (error) => logger.debug({ err: error }, 'agent tunnel error'));
@@ -139,13 +141,13 @@ export class TunnelServer {
     notice.resume();
     logger.info({ agent: agent.id, subject: identity.subject, resources: agent.resources }, 'agent connected');
     const heartbeat = this.startHeartbeat(agent);
-    const renewal = this.startRenewal(agent, auditId);
+    const renewal = this.startRenewal(agent);
     session.once('close', () => {
       clearInterval(heartbeat);
       renewal.stop();
       this.registry.remove(agent.id);
       logger.warn({ agent: agent.id }, 'agent disconnected');
-      void this.auditEnd(auditId, 'agent disconnected');
+      void this.auditEnd(auditId, renewal.failed() ? 'agent token renewal failed' : 'agent disconnected');
     });
   }
 
@@ -182,8 +184,9 @@ export class TunnelServer {
   }
 
   /** Asks for a fresh token at three quarters of the current one's life; an agent that cannot renew is dropped. */
-  private startRenewal(agent: ConnectedAgent, auditId: string): { stop(): void } {
+  private startRenewal(agent: ConnectedAgent): { stop(): void; failed(): boolean } {
     let timer: NodeJS.Timeout | undefined;
+    let failed = false;
     const arm = () => {
       const left = agent.identity.expiresAt - this.options.clock.now();
       timer = setTimeout(
@@ -193,7 +196,7 @@ export class TunnelServer {
               { agent: agent.id, reason: error instanceof Error ? error.message : String(error) },
               'agent token renewal failed; dropping it',
             );
-            void this.auditEnd(auditId, 'agent token renewal failed');
+            failed = true;
             agent.session.destroy();
           });
         },
@@ -202,7 +205,7 @@ export class TunnelServer {
       timer.unref();
     };
     arm();
-    return { stop: () => clearTimeout(timer) };
+    return { stop: () => clearTimeout(timer), failed: () => failed };
   }
 
   private async renew(agent: ConnectedAgent): Promise<void> {

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { CLI, runCli } from '../cli/cli-run.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
 import { type AgentWorld, startAgentWorld, waitFor } from './agent-harness.js';
@@ -102,5 +103,47 @@ resources:
       listed.map((a) => [a.name, a.resources]),
       [['agent-cli', ['orders']]],
     );
+  });
+
+  test('a stalled session does not stall another on the same tunnel (per-stream flow control)', async () => {
+    const address = world.gateway.addresses.postgres as { host: string; port: number };
+    const config = {
+      ...address,
+      user: 'caller',
+      password: await world.mint('ci-job', ['readers']),
+      database: 'orders',
+    };
+    const slow = new pg.Client(config);
+    await slow.connect();
+    const socket = (slow as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
+    const big = slow.query("select repeat('x', 1000) as filler from generate_series(1, 20000)");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.pause(); // the caller stops reading ~20 MB: windows and buffers fill along the whole path
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const fast = new pg.Client(config);
+    await fast.connect();
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) assert.equal((await fast.query('select $1::int as i', [i])).rows[0].i, i);
+    const elapsed = Date.now() - started;
+    await fast.end();
+    assert.ok(elapsed < 3_000, `20 queries beside a stalled session took ${elapsed} ms`);
+    socket.resume();
+    assert.equal((await big).rowCount, 20_000);
+    await slow.end();
+  });
+
+  test('a frozen agent is detected by heartbeat and dropped within seconds; it comes back by itself', async () => {
+    const pid = child?.pid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    try {
+      await waitFor(() => world.gateway.services.agents?.size === 0, 5_000);
+      // heartbeat: 500ms in the gateway config; a PING unanswered for twice that drops the agent.
+      assert.ok(Date.now() - stoppedAt < 3_000, `dropped after ${Date.now() - stoppedAt} ms`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(() => world.gateway.services.agents?.size === 1, 15_000);
   });
 });
