@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { nextBackoff } from '../../src/agent/backoff.js';
 import { parseConfig } from '../../src/config/load.js';
+import { preflightIssues } from '../../src/config/preflight.js';
 import type { Identity } from '../../src/core/identity.js';
 import { AgentPolicy } from '../../src/tunnel/agent-policy.js';
 import { parseHello } from '../../src/tunnel/tunnel-protocol.js';
@@ -86,6 +87,27 @@ describe('agent policy, hello parsing and backoff', () => {
     assert.equal(
       nextBackoff(1_000, 100, 5_000, () => 0.5),
       2_500,
+    );
+  });
+
+  test('config check: the agent listener TLS files must exist; via: agent needs an agents section', () => {
+    const issues = preflightIssues({ config, file: '/nonexistent/gatehouse.yaml', baseDir: '/nonexistent' });
+    assert.deepEqual(
+      issues.map((i) => i.path).filter((p) => p.startsWith('agents')),
+      ['agents.tls.cert', 'agents.tls.key'],
+    );
+    assert.throws(
+      () =>
+        parseConfig(
+          `
+identity: { devIssuer: { enabled: true } }
+resources:
+  - { name: orders, protocol: postgres, via: agent, target: { host: a, database: o, user: u } }
+`,
+          '/tmp/gatehouse.yaml',
+          {},
+        ),
+      /via: agent needs an `agents:` section/,
     );
   });
 });
