@@ -119,4 +119,28 @@ describe('agent admission: who may connect and what it may serve', () => {
     await agent.stop();
     await waitFor(() => registry?.size === 0);
   });
+
+  test('the agent verifies the gateway: a CA file works, a wrong pin means it never sends its token', async () => {
+    const token = await world.mint('agent-orders-1', []);
+    const viaCa = await world.startAgent('via-ca', {
+      token,
+      resources: [pgResource('orders', UNREACHED)],
+      verify: { ca: 'tunnel.crt', serverName: 'localhost' },
+    });
+    assert.equal(world.gateway.services.agents?.size, 1);
+    await viaCa.stop();
+    await waitFor(() => world.gateway.services.agents?.size === 0);
+    const before = (await agentAudit()).length;
+    const wrongPin = await world.startAgent('wrong-pin', {
+      token,
+      resources: [pgResource('orders', UNREACHED)],
+      verify: { pin: world.pin.replace(/^../, world.pin.startsWith('00') ? '11' : '00') },
+      noWait: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(world.gateway.services.agents?.size, 0);
+    assert.equal((await agentAudit()).length, before, 'no hello ever reached the gateway');
+    assert.equal(wrongPin.connected, false);
+    await wrongPin.stop();
+  });
 });

@@ -75,6 +75,8 @@ export interface AgentOptions {
   /** Resolve at once instead of waiting for the gateway to accept the agent. */
   readonly noWait?: boolean;
   readonly logger?: Logger;
+  /** Replaces how the agent verifies the gateway (default: the certificate's pin). */
+  readonly verify?: { readonly pin?: string; readonly ca?: string; readonly serverName?: string };
 }
 
 /**
@@ -152,7 +154,7 @@ ${resourcesYaml}
         {
           name,
           ...(options.group === undefined ? {} : { group: options.group }),
-          gateway: { address: `127.0.0.1:${agentsPort}`, pin },
+          gateway: { address: `127.0.0.1:${agentsPort}`, ...(options.verify ?? { pin }) },
           token: { file: tokenFile },
           heartbeat: '500ms',
           reconnect: { min: '50ms', max: '500ms' },
