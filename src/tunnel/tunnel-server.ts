@@ -75,6 +75,7 @@ export class TunnelServer {
 
   private accept(socket: TLSSocket): void {
     const { logger } = this.options;
+    socket.setNoDelay(true);
     socket.on('error', (error) => logger.debug({ err: error }, 'agent socket error'));
     const session = http2Connect('http://agent.invalid', {
       createConnection: () => socket,
