@@ -39,6 +39,7 @@ export class Agent {
   private readonly pg: PgDialer;
   private readonly http: HttpDialer;
   private readonly pools = new Map<string, pg.Pool>();
+  private readonly ephemeral: ReadonlyMap<string, EphemeralRoles>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private session: ServerHttp2Session | undefined;
   private socket: TLSSocket | undefined;
@@ -63,8 +64,6 @@ export class Agent {
     this.http = new HttpDialer(logger);
     this.ephemeral = ephemeral;
   }
-
-  private readonly ephemeral: ReadonlyMap<string, EphemeralRoles>;
 
   /** Sweeps leftover session roles, starts rotation schedules, then keeps the tunnel up until `stop()`. */
   async start(): Promise<void> {

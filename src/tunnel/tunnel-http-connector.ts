@@ -4,7 +4,7 @@ import type { HttpResourceConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
 import type { HttpConnector, UpstreamRequest, UpstreamResponse } from '../protocols/http/connector.js';
 import type { AgentRegistry } from './agent-registry.js';
-import { awaitResponse, openStream } from './tunnel-pg-connector.js';
+import { awaitResponse, openStream } from './agent-streams.js';
 import { parseJsonHeader, TUNNEL_HEADERS, TUNNEL_PATHS } from './tunnel-protocol.js';
 
 /** Carries one HTTP request through a connected agent, which injects the credential; bodies stream both ways. */
@@ -47,8 +47,15 @@ export class TunnelHttpConnector implements HttpConnector {
         },
       );
     }
+    const statusCode = Number(headers[TUNNEL_HEADERS.status]);
+    if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 599) {
+      stream.destroy();
+      throw new GatehouseError('upstream.unavailable', undefined, {
+        details: { reason: `agent ${agent.id}: no valid upstream status` },
+      });
+    }
     return {
-      statusCode: Number(headers[TUNNEL_HEADERS.status]),
+      statusCode,
       headers: parseJsonHeader(headers[TUNNEL_HEADERS.headers] as string) as IncomingHttpHeaders,
       body: stream,
       servedBy: agent.id,

@@ -1,4 +1,4 @@
-import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Stream } from 'node:http2';
 import type { PostgresResourceConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
 import type {
@@ -7,6 +7,7 @@ import type {
   BackendConnector,
 } from '../protocols/postgres/backend-connector.js';
 import type { AgentRegistry, ConnectedAgent } from './agent-registry.js';
+import { awaitResponse, openStream } from './agent-streams.js';
 import { parseJsonHeader, TUNNEL_HEADERS, TUNNEL_PATHS } from './tunnel-protocol.js';
 
 /** A backend session opened through an agent: also says which agent served it, for the session's audit record. */
@@ -56,58 +57,6 @@ export class TunnelPgConnector implements BackendConnector {
       cancel: () => cancelThrough(agent, resource.name, handle),
     };
   }
-}
-
-/** Opens a stream and counts it against the agent while it is open (spreading picks the least busy agent). */
-export function openStream(
-  agent: ConnectedAgent,
-  headers: Record<string, string>,
-  endStream = false,
-): ClientHttp2Stream {
-  let stream: ClientHttp2Stream;
-  try {
-    stream = agent.session.request(headers, { endStream });
-  } catch (error) {
-    throw new GatehouseError('upstream.unavailable', undefined, {
-      cause: error,
-      details: { reason: `agent ${agent.id} tunnel is closing` },
-    });
-  }
-  agent.active++;
-  stream.once('close', () => {
-    agent.active--;
-  });
-  return stream;
-}
-
-/** Resolves with the response headers; rejects when the stream fails or the agent does not answer in time. */
-export function awaitResponse(stream: ClientHttp2Stream, timeoutMs: number): Promise<IncomingHttpHeaders> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.destroy();
-      reject(
-        new GatehouseError('upstream.timeout', undefined, { details: { reason: 'agent did not answer in time' } }),
-      );
-    }, timeoutMs);
-    const fail = (error: unknown) => {
-      clearTimeout(timer);
-      reject(
-        new GatehouseError('upstream.unavailable', undefined, {
-          cause: error,
-          details: { reason: `agent stream failed: ${error instanceof Error ? error.message : 'closed'}` },
-        }),
-      );
-    };
-    const closed = () => fail(undefined);
-    stream.once('error', fail);
-    stream.once('close', closed);
-    stream.once('response', (headers) => {
-      clearTimeout(timer);
-      stream.off('error', fail);
-      stream.off('close', closed);
-      resolve(headers);
-    });
-  });
 }
 
 /** Cancel as a control message: the agent holds the backend's cancel key and sends the CancelRequest itself. */
