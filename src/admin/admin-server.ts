@@ -9,8 +9,8 @@ import { PAGE_CSP, PAGE_CSS, PAGE_HTML, PAGE_JS } from './review-page.js';
 export interface AdminServerOptions {
   readonly address: ListenAddress;
   readonly metrics: GatewayMetrics;
-  /** Throws when the gateway cannot serve (store unreachable, listeners not up). */
-  readonly readiness: () => Promise<void>;
+  /** Throws when the gateway cannot serve (store unreachable, listeners not up); an object it returns is shown. */
+  readonly readiness: () => Promise<unknown>;
   /** The approvers' REST API and web page; absent, only the operations endpoints are served. */
   readonly reviews?: ReviewApiOptions;
 }
@@ -32,8 +32,8 @@ export class AdminServer {
       'GET /healthz': async (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { status: 'ok' }),
       'GET /readyz': async (_req: IncomingMessage, res: ServerResponse) => {
         try {
-          await this.options.readiness();
-          json(res, 200, { status: 'ready' });
+          const details = await this.options.readiness();
+          json(res, 200, { status: 'ready', ...(details !== null && typeof details === 'object' ? details : {}) });
         } catch (error) {
           json(res, 503, { status: 'not-ready', reason: (error as Error).message });
         }

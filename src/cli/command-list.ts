@@ -62,4 +62,12 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.assign(Ob
     description: 'summarise access from the audit log',
     load: async () => (await import('./commands/report.js')).registerReportCommand,
   },
+  agent: {
+    description: 'run an agent next to backends: it dials out to the gateway and opens backend connections',
+    load: async () => (await import('./commands/agent.js')).registerAgentCommand,
+  },
+  agents: {
+    description: 'agents connected to the gateway',
+    load: async () => (await import('./commands/agents.js')).registerAgentsCommands,
+  },
 } satisfies Record<string, CommandEntry>);

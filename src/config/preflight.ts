@@ -27,18 +27,20 @@ export function preflightIssues(loaded: LoadedConfig): ConfigIssue[] {
     }
   };
 
-  const tls = config.postgres.tls;
-  if (tls !== undefined) {
-    const certPem = read(['postgres', 'tls', 'cert'], tls.cert);
-    const keyPem = read(['postgres', 'tls', 'key'], tls.key);
+  const checkKeyPair = (section: 'postgres' | 'agents', pair: { cert: string; key: string } | undefined) => {
+    if (pair === undefined) return;
+    const certPem = read([section, 'tls', 'cert'], pair.cert);
+    const keyPem = read([section, 'tls', 'key'], pair.key);
     const cert = certPem === undefined ? undefined : parse(() => new X509Certificate(certPem));
     const key = keyPem === undefined ? undefined : parse(() => createPrivateKey(keyPem));
-    if (certPem !== undefined && cert === undefined) add(['postgres', 'tls', 'cert'], 'not a PEM certificate');
-    if (keyPem !== undefined && key === undefined) add(['postgres', 'tls', 'key'], 'not a PEM private key');
+    if (certPem !== undefined && cert === undefined) add([section, 'tls', 'cert'], 'not a PEM certificate');
+    if (keyPem !== undefined && key === undefined) add([section, 'tls', 'key'], 'not a PEM private key');
     if (cert !== undefined && key !== undefined && !cert.checkPrivateKey(key)) {
-      add(['postgres', 'tls', 'key'], `this key does not belong to the certificate in ${tls.cert}`);
+      add([section, 'tls', 'key'], `this key does not belong to the certificate in ${pair.cert}`);
     }
-  }
+  };
+  checkKeyPair('postgres', config.postgres.tls);
+  checkKeyPair('agents', config.agents?.tls);
 
   config.identity.issuers.forEach((issuer, index) => {
     if (issuer.caFile === undefined) return;

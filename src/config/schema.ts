@@ -4,6 +4,7 @@ import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } f
 import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
 import { READ_FUNCTION_PATTERN } from '../protocols/postgres/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
+import { agentsSchema } from './agents-schema.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
 import { modelPricesSchema } from './price-schema.js';
@@ -40,7 +41,16 @@ const httpResource = z.strictObject({
     .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
     .describe('Resource name (lower-case letters, digits, - or _); policy, audit and `policy explain` use it.'),
   protocol: z.literal('http').describe('`http` for an HTTP upstream.'),
-  target: httpUrl.describe('Upstream base URL.'),
+  target: httpUrl.describe("Upstream base URL (with `via: agent`, the agent's config holds the real one)."),
+  via: z
+    .enum(['direct', 'agent'])
+    .default('direct')
+    .describe('`direct`: the gateway connects itself. `agent`: through a connected agent, which holds the credential.'),
+  agentGroup: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('With `via: agent`: only agents announcing this group serve the resource.'),
   /** Requests whose path starts with this prefix go to this resource; the prefix is removed upstream. */
   pathPrefix: z
     .string()
@@ -119,7 +129,18 @@ const postgresResource = z.strictObject({
           'A second backend login, for sessions whose caller may only read on this resource (policy denies them every write, ddl and admin operation): a role granted SELECT only, so a statement the gateway misjudged still cannot write. Without it, those sessions use `user` with default_transaction_read_only on.',
         ),
     })
-    .describe('The backend the gateway connects to with its own credentials.'),
+    .describe(
+      'The backend the gateway connects to with its own credentials (with `via: agent`, unused: the agent holds them).',
+    ),
+  via: z
+    .enum(['direct', 'agent'])
+    .default('direct')
+    .describe('`direct`: the gateway connects itself. `agent`: through a connected agent, which holds the credential.'),
+  agentGroup: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('With `via: agent`: only agents announcing this group serve the resource.'),
   readFunctions: z
     .array(
       z
@@ -556,6 +577,7 @@ export const configObjectSchema = z
       .array(resource)
       .default([])
       .describe('The upstreams callers reach through the gateway, with their policy.'),
+    agents: agentsSchema,
     masking: maskingSchema.describe('Masking defaults inherited by every resource (detectors, styles, token key).'),
   })
   .superRefine((config, ctx) => {
@@ -570,6 +592,13 @@ export const configObjectSchema = z
         });
       }
       names.add(r.name);
+      if (r.via === 'agent' && config.agents === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', index, 'via'],
+          message: 'via: agent needs an `agents:` section (where agents connect and which may serve what)',
+        });
+      }
       if (r.protocol === 'http' && r.pathPrefix === undefined && r.host === undefined) {
         ctx.addIssue({
           code: 'custom',

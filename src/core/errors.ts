@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   'quota.exceeded': 'a token or request budget has no room for this call',
   'upstream.unavailable': 'the backend could not be reached',
   'upstream.timeout': 'the backend did not answer in time',
+  'upstream.no_agent': 'no agent serving this resource is connected',
   'audit.unavailable': 'the operation could not be recorded, so it was not run',
   'config.invalid': 'the configuration is invalid',
   internal: 'internal gateway error',

@@ -11,6 +11,8 @@ import { createTokenVerifier } from '../identity/create-verifier.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
+import { TunnelServer } from '../tunnel/tunnel-server.js';
+import { startAgentTunnel } from './agent-tunnel.js';
 import { createLogger } from './logger.js';
 import { PROTOCOL_LISTENERS } from './protocol-registry.js';
 import { Readiness } from './readiness.js';
@@ -20,13 +22,14 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Replace configured listen addresses (tests use port 0). */
-  readonly listen?: Partial<Record<'http' | 'postgres' | 'admin', ListenAddress>>;
+  readonly listen?: Partial<Record<'http' | 'postgres' | 'admin' | 'agents', ListenAddress>>;
 }
 
 export interface BoundAddresses {
   http?: { host: string; port: number };
   postgres?: { host: string; port: number };
   admin?: { host: string; port: number };
+  agents?: { host: string; port: number };
 }
 
 /** Wires the shared services, starts each configured protocol listener and the admin server, and stops them in order. */
@@ -37,6 +40,7 @@ export class Gateway {
   private stopping: Promise<void> | undefined;
   private audit: AuditServices | undefined;
   private readonly readiness: Readiness;
+  private tunnel: TunnelServer | undefined;
 
   private constructor(readonly services: GatewayServices) {
     const lease = services.approvals.lease;
@@ -66,6 +70,11 @@ export class Gateway {
     });
     const { policy, approvals } = createApprovals({ config, store, recorder, clock, logger });
     // `forensic` reaches sessions through the services object (SessionServices reads it when present).
+    const verifier = await createTokenVerifier(config, baseDir, clock, logger);
+    const tunnel =
+      config.agents === undefined
+        ? undefined
+        : new TunnelServer(startAgentTunnel(loaded, verifier, recorder, clock, logger));
     const services: GatewayServices & Pick<SessionServices, 'forensic'> = {
       config,
       baseDir,
@@ -73,7 +82,8 @@ export class Gateway {
       clock,
       store,
       metrics,
-      verifier: await createTokenVerifier(config, baseDir, clock, logger),
+      verifier,
+      ...(tunnel === undefined ? {} : { agents: tunnel.registry }),
       policy,
       recorder,
       approvals,
@@ -82,9 +92,11 @@ export class Gateway {
     };
     const gateway = new Gateway(services);
     gateway.audit = audit;
+    gateway.tunnel = tunnel;
     audit.start();
     try {
       await approvals.start();
+      if (tunnel !== undefined) gateway.addresses.agents = await tunnel.start(options.listen?.agents);
       await gateway.startListeners(options.listen ?? {});
     } catch (error) {
       await gateway.stop();
@@ -111,7 +123,11 @@ export class Gateway {
         address: adminAddress,
         metrics: this.services.metrics,
         reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
-        readiness: () => this.readiness.check(),
+        readiness: async () => {
+          await this.readiness.check();
+          const agents = this.services.agents;
+          return agents === undefined ? undefined : { agents: agents.list() };
+        },
       });
       this.addresses.admin = await this.admin.start();
       logger.info({ address: this.addresses.admin }, 'admin endpoints listening');
@@ -124,6 +140,7 @@ export class Gateway {
       // Released first: callers held for a decision get "still pending" and their sessions can then end.
       await this.services.approvals.stop();
       await Promise.allSettled(this.listeners.map((listener) => listener.stop()));
+      await this.tunnel?.stop();
       await this.admin?.stop();
       await this.services.recorder.close().catch(() => undefined);
       await this.audit

@@ -8,6 +8,7 @@ import type { TokenVerifier } from '../identity/verifier.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Quotas } from '../quotas/quotas.js';
 import type { Store } from '../store/store.js';
+import type { AgentRegistry } from '../tunnel/agent-registry.js';
 
 /** What every protocol listener is handed: the shared, protocol-neutral machinery. */
 export interface GatewayServices {
@@ -25,6 +26,8 @@ export interface GatewayServices {
   readonly clock: Clock;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /** Connected agents, when `agents:` is configured (resources with `via: agent` connect through them). */
+  readonly agents?: AgentRegistry;
 }
 
 /** A protocol's listener: accepts connections on one address and runs sessions until stopped. */

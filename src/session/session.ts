@@ -50,6 +50,8 @@ export interface OperationResult {
   readonly chargedTokens?: number;
   /** A budget refusal: budget, unit, limit, used, reserved, requested and `resetAt` (epoch ms). */
   readonly quota?: Readonly<Record<string, string | number>>;
+  /** The agent that carried the call (resources with `via: agent`). */
+  readonly servedBy?: string;
 }
 
 /** Token counts of one inference call. */
@@ -177,6 +179,8 @@ export class Session {
   /** Set once `session.start` is durable: operations are then queued without waiting a turn for it. */
   private startDurable = false;
   private ended = false;
+  /** The agent that opened the backend session (via: agent), recorded with the session's end. */
+  servedBy: string | undefined;
 
   constructor(
     private readonly services: SessionServices,
@@ -283,7 +287,7 @@ export class Session {
       sessionId: this.id,
       type: 'session.end',
       at: this.services.clock.now(),
-      payload: { reason },
+      payload: this.servedBy === undefined ? { reason } : { reason, servedBy: this.servedBy },
     });
   }
 }

@@ -17,6 +17,8 @@ export interface UpstreamResponse {
   readonly statusCode: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: Readable;
+  /** The agent that carried the request, when it went through the agent tunnel (recorded with the result). */
+  readonly servedBy?: string;
 }
 
 /**

@@ -15,6 +15,7 @@ const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.assign(Object
   'quota.exceeded': 429,
   'upstream.unavailable': 502,
   'upstream.timeout': 504,
+  'upstream.no_agent': 503,
   'audit.unavailable': 503,
   'config.invalid': 500,
   internal: 500,

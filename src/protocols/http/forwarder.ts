@@ -103,7 +103,11 @@ export async function forward(
   let source: AsyncIterable<Buffer> = tap?.body ?? upstream.body;
   // Settles the budget with what the response reported, then adds usage and the settlement to the result record.
   const finish = async (result: OperationResult) =>
-    handle.finish({ ...result, ...(await meter.settle(status, tap?.usage())) });
+    handle.finish({
+      ...result,
+      ...(upstream.servedBy === undefined ? {} : { servedBy: upstream.servedBy }),
+      ...(await meter.settle(status, tap?.usage())),
+    });
   let masked: ReturnType<typeof maskResponse>;
   try {
     masked =

@@ -22,6 +22,8 @@ export interface BackendConnection {
   /** ParameterStatus values the backend sent during startup, in order. */
   readonly parameters: ReadonlyMap<string, string>;
   readonly key: BackendKey | undefined;
+  /** The agent that opened this session, when it came through the tunnel (named in the session's audit record). */
+  readonly servedBy?: string;
   /** Asks the backend to cancel whatever this session is running (CancelRequest on a new connection). */
   cancel(): Promise<void>;
 }

@@ -18,6 +18,7 @@ const SQLSTATE: Readonly<Record<ErrorCode, string>> = Object.assign(Object.creat
   'quota.exceeded': '53400', // configuration_limit_exceeded
   'upstream.unavailable': '08006', // connection_failure
   'upstream.timeout': '08006',
+  'upstream.no_agent': '57P03', // cannot_connect_now: retry once an agent is back
   // cannot_connect_now: the store is down or refuses writes; drivers and poolers treat it as retryable later.
   'audit.unavailable': '57P03',
   'config.invalid': 'XX000',
@@ -38,6 +39,7 @@ const FIXED_MESSAGE: Partial<Record<ErrorCode, string>> = {
   'auth.invalid_token': 'password authentication failed: the access token was not accepted',
   'upstream.unavailable': 'the gateway could not open a session on the backend',
   'upstream.timeout': 'the gateway could not open a session on the backend in time',
+  'upstream.no_agent': 'no agent serving this resource is connected to the gateway',
   'config.invalid': 'internal gateway error',
   internal: 'internal gateway error',
 };

@@ -258,6 +258,7 @@ export class PostgresListener implements Listener {
       await session.end(`backend did not take the pinned setting ${broken}`).catch(() => undefined);
       return;
     }
+    session.servedBy = backend.servedBy;
     if (socket.destroyed || this.stopping) {
       backend.socket.destroy();
       await session.end('client disconnected during login').catch(() => undefined);

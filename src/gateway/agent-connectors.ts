@@ -1,0 +1,28 @@
+import type { HttpResourceConfig, PostgresResourceConfig } from '../config/schema.js';
+import { DirectHttpConnector, type HttpConnector } from '../protocols/http/connector.js';
+import type { BackendConnectOptions, BackendConnector } from '../protocols/postgres/backend-connector.js';
+import { DirectConnector } from '../protocols/postgres/direct-connector.js';
+import type { AgentRegistry } from '../tunnel/agent-registry.js';
+import { TunnelHttpConnector } from '../tunnel/tunnel-http-connector.js';
+import { TunnelPgConnector } from '../tunnel/tunnel-pg-connector.js';
+
+/**
+ * Chooses each resource's connector by its `via`: direct, or through a connected agent. Lives in gateway/ because
+ * it is the one place that knows both the protocols and the tunnel (neither imports the other).
+ */
+export function postgresConnector(agents: AgentRegistry | undefined): BackendConnector | undefined {
+  if (agents === undefined) return undefined;
+  const direct = new DirectConnector();
+  const tunnel = new TunnelPgConnector(agents);
+  return {
+    connect: (resource: PostgresResourceConfig, options: BackendConnectOptions) =>
+      resource.via === 'agent' ? tunnel.connect(resource, options) : direct.connect(resource, options),
+  };
+}
+
+export function httpConnectorFor(agents: AgentRegistry | undefined): (resource: HttpResourceConfig) => HttpConnector {
+  return (resource) =>
+    resource.via === 'agent' && agents !== undefined
+      ? new TunnelHttpConnector(resource, agents)
+      : new DirectHttpConnector(resource);
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import type { Agent } from '../../src/agent/agent.js';
+import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
+import type { TestPostgres } from '../support/embedded-postgres.js';
+import { type AgentWorld, startAgentWorld, waitFor } from './agent-harness.js';
+
+const UPSTREAM_KEY = 'sk-upstream-only-the-agent-knows-0123456789';
+
+const RESOURCES = `
+  - name: llm
+    protocol: http
+    pathPrefix: /llm
+    via: agent
+    target: http://agent.invalid
+    policy:
+      - groups: [rag-readers]
+        allow: [read, write]
+`;
+
+const AGENT_POLICY = `
+    - subjects: [agent-llm]
+      resources: [llm]
+`;
+
+const UNUSED_BACKEND: TestPostgres = {
+  host: '127.0.0.1',
+  port: 9,
+  user: 'nobody',
+  password: 'unused',
+  database: 'none',
+  url: '',
+  stop: async () => undefined,
+};
+
+describe('HTTP through the agent tunnel (OpenAI SDK against the stand-in upstream)', () => {
+  let world: AgentWorld;
+  let standIn: OpenAiStandIn;
+  let agent: Agent;
+  let token: string;
+
+  before(async () => {
+    standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY, streamDelayMs: 5 });
+    const target = await standIn.start();
+    world = await startAgentWorld(UNUSED_BACKEND, RESOURCES, AGENT_POLICY);
+    token = await world.mint('rag-job', ['rag-readers']);
+    agent = await world.startAgent('agent-llm', {
+      token: await world.mint('agent-llm', []),
+      resources: [{ name: 'llm', protocol: 'http', target, credential: { value: `Bearer ${UPSTREAM_KEY}` } }],
+    });
+  });
+
+  after(async () => {
+    await world?.stop();
+    await standIn?.stop();
+  });
+
+  const sdk = () =>
+    new OpenAI({
+      baseURL: `http://127.0.0.1:${world.gateway.addresses.http?.port}/llm/v1`,
+      apiKey: token,
+      maxRetries: 0,
+    });
+
+  test('a chat completion goes through the agent, which injects the credential', async () => {
+    const before = standIn.requestCount;
+    const completion = await sdk().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'ping through the tunnel' }],
+    });
+    assert.equal(completion.choices[0]?.message.content, 'You said: ping through the tunnel');
+    assert.equal(standIn.requestCount, before + 1);
+    const seen = standIn.seen.at(-1);
+    assert.equal(seen?.authorization, `Bearer ${UPSTREAM_KEY}`);
+    assert.ok(!JSON.stringify(seen?.headers).includes(token), 'the caller token never reaches the upstream');
+    await world.gateway.services.recorder.flush();
+    const events = await world.gateway.services.store.readEvents(0, 10_000);
+    const results = events
+      .map((e) => (e.type === 'operation' ? (e.payload.result as Record<string, unknown> | undefined) : e.payload))
+      .filter((r) => r !== undefined && typeof r.servedBy === 'string');
+    assert.ok(results.length > 0, 'the operation result names the agent that carried it');
+    assert.match(String(results.at(-1)?.servedBy), /^agent-llm#\d+$/);
+  });
+
+  test('a streamed completion arrives in several chunks through the tunnel', async () => {
+    const stream = await sdk().chat.completions.create({
+      model: 'gpt-4o-mini',
+      stream: true,
+      messages: [{ role: 'user', content: 'a longer message that is split into several chunks' }],
+    });
+    let text = '';
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    assert.equal(text, 'You said: a longer message that is split into several chunks');
+    assert.ok(chunks > 3, `several chunks arrived (${chunks})`);
+  });
+
+  test('the upstream key is in the agent config only: not in the gateway config or logs', () => {
+    assert.ok(!readFileSync(world.gatewayFile, 'utf8').includes(UPSTREAM_KEY));
+    assert.ok(!world.gatewayLog.lines.some((line) => line.includes(UPSTREAM_KEY)));
+  });
+
+  test('no agent connected: 503 at once', async () => {
+    await agent.stop();
+    await waitFor(() => world.gateway.services.agents?.size === 0);
+    const res = await fetch(`http://127.0.0.1:${world.gateway.addresses.http?.port}/llm/v1/models`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'upstream.no_agent');
+  });
+});
