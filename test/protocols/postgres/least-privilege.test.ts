@@ -36,7 +36,7 @@ describe('postgres: read-only sessions use the read-only login', () => {
       create function add_item() returns int language plpgsql as $$
         begin insert into items values (2, 'two'); return 2; end $$;
       create function run_program(path text) returns int language plpgsql as $$
-        begin execute format('copy (select 1) to program %L', 'touch ' || path); return 1; end $$;
+        begin execute format('copy (select 1) to program %L', 'touch ' || path || '; cat > /dev/null'); return 1; end $$;
       create function quiet_log() returns text language sql as $$ select set_config('log_statement', 'none', false) $$;
     `);
     await admin.end();

@@ -27,7 +27,7 @@ function sjisAttack(canary: string): Buffer {
   return Buffer.concat([
     Buffer.from("SELECT E'"),
     Buffer.from([0x95, 0x5c]),
-    Buffer.from(`'; COPY (SELECT 1) TO PROGRAM $$touch ${canary}$$; --'`),
+    Buffer.from(`'; COPY (SELECT 1) TO PROGRAM $$touch ${canary}; cat > /dev/null$$; --'`),
   ]);
 }
 
@@ -36,7 +36,10 @@ function sjisAttack(canary: string): Buffer {
  * character, so the backslash is swallowed all the same. UTF-8 validation alone does not stop this one.
  */
 function sjisAttackValidUtf8(canary: string): Buffer {
-  return Buffer.from(`SELECT E'\u00c1\\'; COPY (SELECT 1) TO PROGRAM $$touch ${canary}$$; --'`, 'utf8');
+  return Buffer.from(
+    `SELECT E'\u00c1\\'; COPY (SELECT 1) TO PROGRAM $$touch ${canary}; cat > /dev/null$$; --'`,
+    'utf8',
+  );
 }
 
 function startupPacket(parameters: Record<string, string>): Buffer {
