@@ -21,6 +21,7 @@ import { readFunctionsOf } from './read-functions.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
 import { SettingsBarrier } from './settings-barrier.js';
+import { PlanEstimator } from './plan-probe.js';
 import { pinnedFor } from './startup-parameters.js';
 import { StatementGate } from './statement-gate.js';
 import { StatementNames } from './statement-names.js';
@@ -112,6 +113,10 @@ export class ProxySession {
   private readonly gate: StatementGate;
   /** Messages behind a statement that may change a setting wait for its ReadyForQuery (see settings-barrier.ts). */
   private readonly barrier = new SettingsBarrier();
+  /** Planner estimates for rules with `maxCost` / `maxRows`. */
+  private readonly estimator: PlanEstimator;
+  /** Waiting for nothing to be in flight on the backend connection (see `idle`). */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -148,6 +153,7 @@ export class ProxySession {
         },
         ready: () => {
           if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
+          if (this.pending.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
         },
       },
     });
@@ -174,6 +180,12 @@ export class ProxySession {
         close: (reason, fatal) => this.close(reason, fatal),
         track: (done) => this.track(done),
       },
+    });
+    this.estimator = new PlanEstimator(options.resource.name, {
+      toBackend: this.toBackend,
+      pending: this.pending,
+      transactionStatus: () => this.relay.transactionStatus,
+      idle: () => this.idle(),
     });
   }
 
@@ -341,7 +353,10 @@ export class ProxySession {
   /** Simple Query: one operation for the whole message, however many statements it holds. */
   private async query(sql: string, frame: Frame): Promise<void> {
     const statements = this.names.classify(sql);
-    const operation = toOperation(this.resource.name, statements, sql);
+    const classified = toOperation(this.resource.name, statements, sql);
+    const estimates = await this.estimator.estimate(statements, this.session.wantedEstimates(this.resource.name));
+    if (this.closing) return;
+    const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(
       operation,
       'simple',
@@ -404,6 +419,19 @@ export class ProxySession {
     });
     // An unknown portal's statement is denied above; anything that ran may have changed a setting.
     this.barrier.sent(statements, 'extended');
+  }
+
+  /**
+   * Resolves true once every forwarded message is answered, so the gateway's own Query can go next; false when the
+   * session is closing or no ReadyForQuery is coming (extended messages waiting for a Sync the client has not sent).
+   */
+  private async idle(): Promise<boolean> {
+    await this.toBackend.flush();
+    while (this.pending.size > 0) {
+      if (this.closing !== undefined || !this.pending.awaitsReadyForQuery()) return false;
+      await new Promise<void>((wake) => this.idleWaiters.push(wake));
+    }
+    return this.closing === undefined;
   }
 
   private newRun(handle: OperationHandle): StatementRun {
@@ -469,7 +497,11 @@ export class ProxySession {
         setTimeout(() => backend.destroy(), 5_000).unref();
       }
     }
-    for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);
+    for (const item of this.pending.clear()) {
+      item.run?.abandon(`not completed: ${reason}`);
+      item.probe?.finish(true);
+    }
+    for (const wake of this.idleWaiters.splice(0)) wake();
     // A held statement's review is withdrawn and its refusal recorded before the session's end.
     this.gate.withdraw();
     await this.gate.settled();
