@@ -4,7 +4,7 @@ import type { OperationEstimates } from '../../core/operation.js';
 import type { BackendWriter } from './backend-writer.js';
 import type { ClassifiedStatement } from './classify.js';
 import type { PendingResponses } from './pending-responses.js';
-import { cacheEstimates, cachedEstimates, estimatesFromPlans, explainableTexts, explainSql } from './plan-estimates.js';
+import { cachedEstimates, cacheEstimates, estimatesFromPlans, explainableTexts, explainSql } from './plan-estimates.js';
 import type { TransactionStatus } from './wire/message-codes.js';
 
 /** Taken inside a transaction block, so an EXPLAIN that fails leaves the client's transaction as it was. */

@@ -17,11 +17,11 @@ import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response
 import { isLargeStatement, PARSE_IN_WORKER_ABOVE, preclassifyLarge } from './large-statements.js';
 import type { ParsePool } from './parse-pool.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
+import { PlanEstimator } from './plan-probe.js';
 import { readFunctionsOf } from './read-functions.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
 import { SettingsBarrier } from './settings-barrier.js';
-import { PlanEstimator } from './plan-probe.js';
 import { pinnedFor } from './startup-parameters.js';
 import { StatementGate } from './statement-gate.js';
 import { StatementNames } from './statement-names.js';
