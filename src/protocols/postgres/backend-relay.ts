@@ -437,9 +437,9 @@ export class BackendRelay {
     if (frame.code === BACKEND.DataRow) probe.row(frame.body);
     else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
     else if (frame.code === BACKEND.ErrorResponse) {
-      const severity = decodeErrorFields(frame.body)['V'];
-      if (severity === 'FATAL' || severity === 'PANIC') this.backendFatal = true;
-      probe.fail();
+      const fields = decodeErrorFields(frame.body);
+      if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
+      probe.fail(fields['C']);
     } else if (frame.code === BACKEND.ReadyForQuery) {
       this.status = decodeReadyForQuery(frame.body);
       this.pending.shift();

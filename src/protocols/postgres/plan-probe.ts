@@ -7,6 +7,8 @@ import type { PendingResponses } from './pending-responses.js';
 import { cachedEstimates, cacheEstimates, estimatesFromPlans, explainableTexts, explainSql } from './plan-estimates.js';
 import type { TransactionStatus } from './wire/message-codes.js';
 
+const UNBOUNDED: OperationEstimates = Object.freeze({ cost: Number.POSITIVE_INFINITY, rows: Number.POSITIVE_INFINITY });
+
 /** Taken inside a transaction block, so an EXPLAIN that fails leaves the client's transaction as it was. */
 const SAVEPOINT = 'gatehouse_plan';
 
@@ -17,6 +19,8 @@ const SAVEPOINT = 'gatehouse_plan';
 export class PlanProbe {
   readonly rows: string[] = [];
   failed = false;
+  /** SQLSTATE of the first error. */
+  sqlstate: string | undefined;
   readonly done: Promise<void>;
   private resolve!: () => void;
 
@@ -33,8 +37,9 @@ export class PlanProbe {
     if (length >= 0 && 6 + length <= body.length) this.rows.push(body.toString('utf8', 6, 6 + length));
   }
 
-  fail(): void {
+  fail(sqlstate: string | undefined): void {
     this.failed = true;
+    this.sqlstate ??= sqlstate;
   }
 
   /** ReadyForQuery, or the connection went away (then it counts as failed). */
@@ -85,6 +90,9 @@ export class PlanEstimator {
     const probe = await this.run(inBlock ? `SAVEPOINT ${SAVEPOINT};\n${sql}\nRELEASE SAVEPOINT ${SAVEPOINT}` : sql);
     if (probe.failed) {
       if (inBlock) await this.run(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
+      // Class 57 (a CancelRequest, statement_timeout) stopped the EXPLAIN, not the statement: judged by kind, the
+      // statement would escape its limits by a well-timed cancel. Unmeasured, it is over every limit (fail closed).
+      if (probe.sqlstate?.startsWith('57') === true) return UNBOUNDED;
       return undefined;
     }
     if (probe.rows.length !== texts.length) return undefined;
