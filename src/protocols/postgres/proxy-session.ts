@@ -9,6 +9,7 @@ import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
 import type { BackendConnection } from './backend-connector.js';
+import { BackendIdle } from './backend-idle.js';
 import { BackendRelay } from './backend-relay.js';
 import { BackendWriter } from './backend-writer.js';
 import { toOperation } from './classify.js';
@@ -115,8 +116,8 @@ export class ProxySession {
   private readonly barrier = new SettingsBarrier();
   /** Planner estimates for rules with `maxCost` / `maxRows`. */
   private readonly estimator: PlanEstimator;
-  /** Waiting for nothing to be in flight on the backend connection (see `idle`). */
-  private idleWaiters: (() => void)[] = [];
+  /** Waits for nothing to be in flight on the backend connection, before an EXPLAIN. */
+  private readonly idle: BackendIdle;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -153,7 +154,7 @@ export class ProxySession {
         },
         ready: () => {
           if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
-          if (this.pending.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+          if (this.pending.size === 0) this.idle.wake();
         },
       },
     });
@@ -181,11 +182,12 @@ export class ProxySession {
         track: (done) => this.track(done),
       },
     });
+    this.idle = new BackendIdle(this.toBackend, this.pending, () => this.closing !== undefined);
     this.estimator = new PlanEstimator(options.resource.name, {
       toBackend: this.toBackend,
       pending: this.pending,
       transactionStatus: () => this.relay.transactionStatus,
-      idle: () => this.idle(),
+      idle: () => this.idle.wait(),
     });
   }
 
@@ -421,19 +423,6 @@ export class ProxySession {
     this.barrier.sent(statements, 'extended');
   }
 
-  /**
-   * Resolves true once every forwarded message is answered, so the gateway's own Query can go next; false when the
-   * session is closing or no ReadyForQuery is coming (extended messages waiting for a Sync the client has not sent).
-   */
-  private async idle(): Promise<boolean> {
-    await this.toBackend.flush();
-    while (this.pending.size > 0) {
-      if (this.closing !== undefined || !this.pending.awaitsReadyForQuery()) return false;
-      await new Promise<void>((wake) => this.idleWaiters.push(wake));
-    }
-    return this.closing === undefined;
-  }
-
   private newRun(handle: OperationHandle): StatementRun {
     return new StatementRun(handle, (done) => this.track(done));
   }
@@ -501,7 +490,7 @@ export class ProxySession {
       item.run?.abandon(`not completed: ${reason}`);
       item.probe?.finish(true);
     }
-    for (const wake of this.idleWaiters.splice(0)) wake();
+    this.idle.wake();
     // A held statement's review is withdrawn and its refusal recorded before the session's end.
     this.gate.withdraw();
     await this.gate.settled();
