@@ -29,11 +29,11 @@ function threshold(what: string, integer: boolean) {
 /** The rule fields, spread into the policy rule schema. */
 export const thresholdFields = {
   maxCost: threshold(
-    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection) above which a SQL statement needs review. Not yet measured by this version: statements are judged by kind until the PostgreSQL session supplies the figure.",
+    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection, before the statement is decided) above which a SQL statement needs review. Measured for simple-protocol SELECT, INSERT, UPDATE, DELETE and MERGE; other statements, and extended-protocol ones in this version, are judged by kind.",
     false,
   ),
   maxRows: threshold(
-    "Planner's estimated rows (rows affected for UPDATE/DELETE) above which a SQL statement needs review. Not yet measured by this version (see maxCost).",
+    "Planner's estimated rows (rows affected for UPDATE/DELETE) above which a SQL statement needs review. Measured as maxCost is.",
     true,
   ),
   maxResultRows: threshold(

@@ -4,7 +4,7 @@ import type { AuditEventInput } from '../audit/event.js';
 import type { ForensicVault } from '../audit/forensic.js';
 import type { AuditRecorder, RecordOptions } from '../audit/recorder.js';
 import type { Clock } from '../core/clock.js';
-import type { Decision } from '../core/decision.js';
+import type { Decision, EstimateFigure } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import type { Operation, ProtocolName } from '../core/operation.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -192,6 +192,11 @@ export class Session {
 
   get identity(): Identity {
     return this.options.identity;
+  }
+
+  /** The figures some rule for this caller on `resource` limits: a protocol measures them only when asked. */
+  wantedEstimates(resource: string): EstimateFigure[] {
+    return this.services.policy.wantedEstimates(resource, this.identity);
   }
 
   /** Records the session's start once; later calls share the same promise. */

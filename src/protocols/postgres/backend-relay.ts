@@ -5,6 +5,7 @@ import { isGatehouseError } from '../../core/errors.js';
 import type { OperationHandle } from '../../session/session.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
+import type { PlanProbe } from './plan-probe.js';
 import type { PreparedStatements } from './prepared-statements.js';
 import { RecordGate } from './record-gate.js';
 import type { ResultRelay } from './result-relay.js';
@@ -238,6 +239,13 @@ export class BackendRelay {
     const out: Buffer[] = [];
     try {
       for (let frame = this.nextFrame(); frame !== undefined; frame = this.nextFrame()) {
+        const probe = this.pending.first?.probe;
+        if (probe !== undefined) {
+          this.heldFrame = undefined;
+          this.onProbeFrame(probe, frame, out);
+          if (this.owner.closing()) return;
+          continue;
+        }
         if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
           const lookup = this.results.lookup(frame);
           if (lookup !== undefined) {
@@ -422,6 +430,21 @@ export class BackendRelay {
       first.run?.fail(fields['C'], message);
     }
     out.push(answer);
+  }
+
+  /** An answer to the gateway's own EXPLAIN: read, never relayed (a setting's report is still checked and relayed). */
+  private onProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
+    if (frame.code === BACKEND.DataRow) probe.row(frame.body);
+    else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+    else if (frame.code === BACKEND.ErrorResponse) {
+      const fields = decodeErrorFields(frame.body);
+      if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
+      probe.fail(fields['C']);
+    } else if (frame.code === BACKEND.ReadyForQuery) {
+      this.status = decodeReadyForQuery(frame.body);
+      this.pending.shift();
+      probe.finish();
+    }
   }
 
   private onReadyForQuery(frame: Frame, out: Buffer[]): void {

@@ -1,4 +1,5 @@
 import type { GatehouseError } from '../../core/errors.js';
+import type { PlanProbe } from './plan-probe.js';
 import type { NameChange } from './prepared-statements.js';
 import type { StatementRun } from './statement-run.js';
 import { BACKEND } from './wire/message-codes.js';
@@ -27,6 +28,8 @@ export interface PendingResponse {
   readonly injected?: boolean;
   /** For `query` and `execute`: run when the statement completed without error (SQL PREPARE bookkeeping). */
   readonly onSuccess?: () => void;
+  /** For `query`: the gateway's own EXPLAIN (see plan-probe.ts); its answers go to the probe, never to the client. */
+  readonly probe?: PlanProbe;
 }
 
 /**

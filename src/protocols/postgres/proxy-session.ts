@@ -9,6 +9,7 @@ import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
 import type { BackendConnection } from './backend-connector.js';
+import { BackendIdle } from './backend-idle.js';
 import { BackendRelay } from './backend-relay.js';
 import { BackendWriter } from './backend-writer.js';
 import { toOperation } from './classify.js';
@@ -17,6 +18,7 @@ import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response
 import { isLargeStatement, PARSE_IN_WORKER_ABOVE, preclassifyLarge } from './large-statements.js';
 import type { ParsePool } from './parse-pool.js';
 import { type PendingResponse, PendingResponses } from './pending-responses.js';
+import { PlanEstimator } from './plan-probe.js';
 import { readFunctionsOf } from './read-functions.js';
 import { ResultMasking } from './result-masking.js';
 import { ResultRelay } from './result-relay.js';
@@ -112,6 +114,10 @@ export class ProxySession {
   private readonly gate: StatementGate;
   /** Messages behind a statement that may change a setting wait for its ReadyForQuery (see settings-barrier.ts). */
   private readonly barrier = new SettingsBarrier();
+  /** Planner estimates for rules with `maxCost` / `maxRows`. */
+  private readonly estimator: PlanEstimator;
+  /** Waits for nothing to be in flight on the backend connection, before an EXPLAIN. */
+  private readonly idle: BackendIdle;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -148,6 +154,7 @@ export class ProxySession {
         },
         ready: () => {
           if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
+          if (this.pending.size === 0) this.idle.wake();
         },
       },
     });
@@ -174,6 +181,13 @@ export class ProxySession {
         close: (reason, fatal) => this.close(reason, fatal),
         track: (done) => this.track(done),
       },
+    });
+    this.idle = new BackendIdle(this.toBackend, this.pending, () => this.closing !== undefined);
+    this.estimator = new PlanEstimator(options.resource.name, {
+      toBackend: this.toBackend,
+      pending: this.pending,
+      transactionStatus: () => this.relay.transactionStatus,
+      idle: () => this.idle.wait(),
     });
   }
 
@@ -341,7 +355,10 @@ export class ProxySession {
   /** Simple Query: one operation for the whole message, however many statements it holds. */
   private async query(sql: string, frame: Frame): Promise<void> {
     const statements = this.names.classify(sql);
-    const operation = toOperation(this.resource.name, statements, sql);
+    const classified = toOperation(this.resource.name, statements, sql);
+    const estimates = await this.estimator.estimate(statements, this.session.wantedEstimates(this.resource.name));
+    if (this.closing) return;
+    const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(
       operation,
       'simple',
@@ -469,7 +486,11 @@ export class ProxySession {
         setTimeout(() => backend.destroy(), 5_000).unref();
       }
     }
-    for (const item of this.pending.clear()) item.run?.abandon(`not completed: ${reason}`);
+    for (const item of this.pending.clear()) {
+      item.run?.abandon(`not completed: ${reason}`);
+      item.probe?.finish(true);
+    }
+    this.idle.wake();
     // A held statement's review is withdrawn and its refusal recorded before the session's end.
     this.gate.withdraw();
     await this.gate.settled();

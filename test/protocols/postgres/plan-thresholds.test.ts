@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import type { DatabaseError, NoticeMessage } from 'pg-protocol/dist/messages.js';
+import { startPostgres, type TestPostgres } from '../../support/embedded-postgres.js';
+import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
+
+/** Analysts may read and write, but a statement the planner thinks big waits for a data owner; others are unlimited. */
+const POLICY = `
+      - groups: [analysts]
+        allow: [read, write]
+        maxCost: 500
+        maxRows: 100
+        approvers: [data-owners]
+      - groups: [plain]
+        allow: [read, write]
+`;
+
+/** Through the real gateway: `maxCost` / `maxRows` decided on the backend's own EXPLAIN of the statement. */
+describe('planner thresholds through the gateway', () => {
+  let backend: TestPostgres;
+  let gw: PgGateway;
+  let analyst: string;
+  let plain: string;
+  let serverLog = '';
+
+  const direct = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const admin = await gw.admin();
+    try {
+      return await fn(admin);
+    } finally {
+      await admin.end();
+    }
+  };
+  const connect = async (token: string): Promise<pg.Client> => {
+    const client = new pg.Client(gw.clientConfig(token));
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  /** The statement is held for review (a notice naming it) and, unapproved, fails without running. */
+  const held = async (client: pg.Client, sql: string): Promise<void> => {
+    const notice = new Promise<NoticeMessage>((resolve) => client.once('notice', resolve));
+    const result = client.query(sql);
+    result.catch(() => undefined);
+    const ran = result.then(() => {
+      throw new Error(`${sql} ran without review`);
+    });
+    assert.match((await Promise.race([notice, ran])).message ?? '', /review rv_[0-9a-f]{16} is waiting/, sql);
+    await assert.rejects(result, (error: DatabaseError) => /was not run/.test(error.message), sql);
+  };
+
+  /** The last review names the threshold that sent it, the figure over the limit. */
+  const assertThreshold = async (limitName: string, measured = true): Promise<void> => {
+    const created = (await gw.events()).filter((e) => e.type === 'review' && e.payload['event'] === 'created');
+    const review = await gw.services.approvals.reviews.get(String(created.at(-1)?.payload['reviewId']));
+    const threshold = review?.cause.threshold;
+    assert.equal(threshold?.limitName, limitName, JSON.stringify(review?.cause));
+    // An unmeasured figure is Infinity, which the stored review keeps as null (JSON).
+    if (measured) assert.ok((threshold?.value ?? 0) > (threshold?.limit ?? Infinity));
+  };
+
+  before(async () => {
+    backend = await startPostgres({ onLog: (text) => (serverLog += text) });
+    gw = await startPgGateway({ backend, policy: POLICY, topLevelYaml: 'approvals:\n  postgresWait: 1s' });
+    analyst = await gw.mint('ana', ['analysts']);
+    plain = await gw.mint('pat', ['plain']);
+    await direct(async (c) => {
+      await c.query('create table big (id int primary key, v int)');
+      await c.query('insert into big select g, g from generate_series(1, 100000) g');
+      await c.query('analyze big');
+      // Every statement the gateway's backend sessions run is logged: shows which EXPLAINs were sent.
+      await c.query(`alter role ${backend.user} set log_statement = 'all'`);
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await backend?.stop();
+  });
+
+  test('a whole-table scan is held by maxCost; a narrow read runs at once on the same session', async () => {
+    const client = await connect(analyst);
+    try {
+      await held(client, 'select sum(v) from big');
+      const narrow = await client.query('select v from big where id = 5');
+      assert.deepEqual(narrow.rows, [{ v: 5 }]);
+      // The EXPLAIN's answer never reached the client: one column, the statement's own.
+      assert.deepEqual(
+        narrow.fields.map((f) => f.name),
+        ['v'],
+      );
+    } finally {
+      await client.end();
+    }
+    await assertThreshold('maxCost');
+  });
+
+  test('an UPDATE over maxRows is held and changes nothing; a narrow one runs at once', async () => {
+    const client = await connect(analyst);
+    try {
+      await held(client, 'update big set v = -1 where id <= 5000');
+      const changed = await direct(
+        async (c) => (await c.query('select count(*)::int as n from big where v = -1')).rows[0].n,
+      );
+      assert.equal(changed, 0, 'the wide UPDATE did not run');
+      const narrow = await client.query('update big set v = -1 where id = 7');
+      assert.equal(narrow.rowCount, 1);
+    } finally {
+      await client.end();
+    }
+    await assertThreshold('maxRows');
+  });
+
+  test('an EXPLAIN stopped by a timeout (or a cancel) leaves the statement over its limits: held, not run', async () => {
+    const client = await connect(analyst);
+    const locker = await gw.admin();
+    try {
+      await client.query("set statement_timeout = '300ms'");
+      await locker.query('begin');
+      await locker.query('lock table big in access exclusive mode');
+      // The EXPLAIN waits for the lock and times out; the lock is gone before the review ends.
+      const release = new Promise((resolve) => setTimeout(resolve, 700)).then(() => locker.query('rollback'));
+      await held(client, 'update big set v = -2 where id = 3');
+      await release;
+      const v = await direct(async (c) => (await c.query('select v from big where id = 3')).rows[0].v);
+      assert.equal(v, 3, 'the narrow UPDATE did not run');
+    } finally {
+      await client.end();
+      await locker.end();
+    }
+    await assertThreshold('maxCost', false);
+  });
+
+  test('inside a transaction block an EXPLAIN that fails leaves the client only its own error', async () => {
+    const client = await connect(analyst);
+    try {
+      await client.query('begin');
+      await client.query('insert into big values (200001, 1)');
+      // The planner folds 1/0 and fails: the EXPLAIN's error is not the client's, the statement's own is.
+      await assert.rejects(client.query('select 1/0 as x'), (error: DatabaseError) => error.code === '22012');
+      await client.query('rollback');
+      // The savepoint left nothing behind: a new block works, and sees the table as it was.
+      await client.query('begin');
+      const seen = await client.query('select v from big where id = 200001');
+      assert.equal(seen.rowCount, 0);
+      await client.query('commit');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('no EXPLAIN is sent for a caller no threshold applies to', {
+    skip: process.env.GATEHOUSE_TEST_PG_URL !== undefined,
+  }, async () => {
+    const unlimited = await connect(plain);
+    const limited = await connect(analyst);
+    try {
+      await unlimited.query('select count(*) from big where id < 10 /* unlimited-marker */');
+      await limited.query('select count(*) from big where id < 10 /* limited-marker */');
+    } finally {
+      await unlimited.end();
+      await limited.end();
+    }
+    for (let i = 0; i < 50 && !serverLog.includes('limited-marker */\n;'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.match(serverLog, /EXPLAIN \(FORMAT JSON\) select count\(\*\) from big where id < 10 \/\* limited-marker/);
+    assert.match(serverLog, /statement: select count\(\*\) from big where id < 10 \/\* unlimited-marker/);
+    assert.doesNotMatch(
+      serverLog,
+      /EXPLAIN \(FORMAT JSON\) select count\(\*\) from big where id < 10 \/\* unlimited-marker/,
+    );
+  });
+});
