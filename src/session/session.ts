@@ -199,6 +199,17 @@ export class Session {
     return this.services.policy.wantedEstimates(resource, this.identity);
   }
 
+  /**
+   * The figures to measure before deciding `operation`: none unless policy allows it as it stands. A measurement
+   * (an EXPLAIN on the backend) must not run for what is denied or waits for a human; a threshold only ever turns an
+   * allow into review or deny.
+   */
+  estimatesWantedFor(operation: Operation): EstimateFigure[] {
+    const wanted = this.wantedEstimates(operation.resource);
+    if (wanted.length === 0) return wanted;
+    return this.services.policy.decide(operation, { identity: this.identity }).verdict === 'allow' ? wanted : [];
+  }
+
   /** Records the session's start once; later calls share the same promise. */
   start(): Promise<void> {
     this.started ??= this.services.recorder

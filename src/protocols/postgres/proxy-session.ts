@@ -356,7 +356,7 @@ export class ProxySession {
   private async query(sql: string, frame: Frame): Promise<void> {
     const statements = this.names.classify(sql);
     const classified = toOperation(this.resource.name, statements, sql);
-    const estimates = await this.estimator.estimate(statements, this.session.wantedEstimates(this.resource.name));
+    const estimates = await this.estimator.estimate(statements, this.session.estimatesWantedFor(classified));
     if (this.closing) return;
     const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(

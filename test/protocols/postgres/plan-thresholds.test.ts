@@ -14,6 +14,9 @@ const POLICY = `
         approvers: [data-owners]
       - groups: [plain]
         allow: [read, write]
+      - groups: [limited-readers]
+        allow: [read]
+        maxCost: 500
 `;
 
 /** Through the real gateway: `maxCost` / `maxRows` decided on the backend's own EXPLAIN of the statement. */
@@ -22,6 +25,7 @@ describe('planner thresholds through the gateway', () => {
   let gw: PgGateway;
   let analyst: string;
   let plain: string;
+  let limitedReader: string;
   let serverLog = '';
 
   const direct = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
@@ -65,6 +69,7 @@ describe('planner thresholds through the gateway', () => {
     gw = await startPgGateway({ backend, policy: POLICY, topLevelYaml: 'approvals:\n  postgresWait: 1s' });
     analyst = await gw.mint('ana', ['analysts']);
     plain = await gw.mint('pat', ['plain']);
+    limitedReader = await gw.mint('lee', ['limited-readers']);
     await direct(async (c) => {
       await c.query('create table big (id int primary key, v int)');
       await c.query('insert into big select g, g from generate_series(1, 100000) g');
@@ -169,5 +174,27 @@ describe('planner thresholds through the gateway', () => {
       serverLog,
       /EXPLAIN \(FORMAT JSON\) select count\(\*\) from big where id < 10 \/\* unlimited-marker/,
     );
+  });
+
+  test('no EXPLAIN is sent for a statement policy denies anyway (planning may evaluate functions)', {
+    skip: process.env.GATEHOUSE_TEST_PG_URL !== undefined,
+  }, async () => {
+    const reader = await connect(limitedReader);
+    try {
+      await assert.rejects(
+        reader.query('delete from big where id < 10 /* denied-marker */'),
+        (error: DatabaseError) => {
+          assert.equal(error.code, '42501');
+          return true;
+        },
+      );
+      await reader.query('select count(*) from big where id < 10 /* allowed-marker */');
+    } finally {
+      await reader.end();
+    }
+    for (let i = 0; i < 50 && !serverLog.includes('allowed-marker */\n'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.match(serverLog, /EXPLAIN \(FORMAT JSON\) select count\(\*\) from big where id < 10 \/\* allowed-marker/);
+    assert.doesNotMatch(serverLog, /denied-marker/);
   });
 });
