@@ -138,6 +138,7 @@ cat >"$work/solo.yaml" <<YAML
 listen: { http: 127.0.0.1:$http_port, admin: 127.0.0.1:$admin_port }
 identity: { devIssuer: { enabled: true, keyFile: /var/lib/gatehouse/dev.jwk.json } }
 store: { sqlite: { path: /var/lib/gatehouse/gatehouse.db } }
+audit: { checkpoints: { keyFile: /var/lib/gatehouse/audit-checkpoint.pem } }
 resources:
   - name: llm
     protocol: http
@@ -202,7 +203,8 @@ for i in 1 2; do
   r_http[$i]=$(free_port) r_pg[$i]=$(free_port) r_admin[$i]=$(free_port)
   replica_config "${r_http[$i]}" "${r_pg[$i]}" "${r_admin[$i]}" >"$work/replica-$i.yaml"
   run_bg "smoke-gatehouse-$i" "${env_args[@]}" -v "$work/replica-$i.yaml:/etc/gatehouse/gatehouse.yaml:ro" \
-    -v "$keys:/var/lib/gatehouse" -e "GATEHOUSE_HEALTH_URL=http://127.0.0.1:${r_admin[$i]}/readyz" "$image"
+    -v "$keys:/var/lib/gatehouse" -e "GATEHOUSE_INSTANCE_ID=replica-$i" \
+    -e "GATEHOUSE_HEALTH_URL=http://127.0.0.1:${r_admin[$i]}/readyz" "$image"
 done
 for i in 1 2; do
   check "replica $i on the PostgreSQL store answers /readyz" wait_http "http://127.0.0.1:${r_admin[$i]}/readyz"
