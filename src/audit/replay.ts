@@ -1,4 +1,4 @@
-import type { CapturedResponse } from '../session/session.js';
+import type { CapturedResponse } from './captured-response.js';
 import { type AuditEvent, type SessionSummary, unfoldResults } from './event.js';
 import { isEventStream, reassembleStream, type StreamText } from './sse-text.js';
 
