@@ -7,6 +7,7 @@ import { AuditRecorder } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
 import { classifierCounts } from '../protocols/postgres/classify.js';
 import { Quotas } from '../quotas/quotas.js';
@@ -17,7 +18,7 @@ import { startAgentTunnel } from './agent-tunnel.js';
 import { createLogger } from './logger.js';
 import { PROTOCOL_LISTENERS } from './protocol-registry.js';
 import { Readiness } from './readiness.js';
-import type { GatewayServices, Listener } from './services.js';
+import type { ComposedServices } from './services.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -45,7 +46,7 @@ export class Gateway {
   private readonly readiness: Readiness;
   private tunnel: TunnelServer | undefined;
 
-  private constructor(readonly services: GatewayServices) {
+  private constructor(readonly services: ComposedServices) {
     const lease = services.approvals.lease;
     this.readiness = new Readiness({
       store: services.store,
@@ -79,7 +80,7 @@ export class Gateway {
       config.agents === undefined
         ? undefined
         : new TunnelServer(startAgentTunnel(loaded, verifier, recorder, clock, logger));
-    const services: GatewayServices & Pick<SessionServices, 'forensic'> = {
+    const services: ComposedServices & Pick<SessionServices, 'forensic'> = {
       config,
       baseDir,
       logger,
