@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayMetrics } from '../admin/metrics.js';
 import type { CapturedResponse } from '../audit/captured-response.js';
-import type { AuditEventInput } from '../audit/event.js';
 import type { ForensicVault } from '../audit/forensic.js';
 import type { AuditRecorder, RecordOptions } from '../audit/recorder.js';
+import type { AuditEventInput } from '../core/audit-event.js';
 import type { Clock } from '../core/clock.js';
 import type { Decision } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { AuditEvent, SessionSummary } from '../audit/event.js';
+import type { AuditEvent, SessionSummary } from '../core/audit-event.js';
 import type { StoreDialect } from '../core/store-dialect.js';
 import { AuditTables } from './audit-tables.js';
 import type { ChainHead, NamedChainHead } from './hash-chain.js';

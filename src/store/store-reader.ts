@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { AuditEvent, AuditEventType, SessionSummary } from '../audit/event.js';
+import type { AuditEvent, AuditEventType, SessionSummary } from '../core/audit-event.js';
 import type { StoreDialect } from '../core/store-dialect.js';
 import { DEFAULT_CHAIN } from './hash-chain.js';
 import type { AuditEventsTable, SessionsTable, StoreSchema } from './migrations.js';

@@ -35,7 +35,6 @@ interface Edge {
  */
 const KNOWN_FOLDER_PAIRS: ReadonlySet<string> = new Set([
   'approvals <-> store', // store/migrations.ts runs approvals' table migrations; approvals uses Store
-  'audit <-> store', // store persists AuditEvent; audit uses Store and the hash chain
   'config <-> protocols', // config/schema.ts builds on protocol-owned option schemas
   'quotas <-> store', // store/migrations.ts runs the quota table migration; quotas uses Store
 ]);
