@@ -9,6 +9,7 @@ import { test } from 'node:test';
 // 1. Between top-level folders of src/ there is no two-way edge and no cycle. `import type` counts: a folder that
 //    names another's types depends on it as surely as one that calls it.
 // 2. Between modules there is no runtime cycle (type-only imports are erased, so they cannot form one at load time).
+// 3. core/ imports no other folder.
 
 const root = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 // The package exports no path to its CLI, so it is found where npm installs it.
@@ -188,4 +189,13 @@ test('no runtime import cycle between modules of src/', () => {
     .join('\n');
   assert.deepEqual(unexpected, [], `modules in a runtime import cycle:\n${report}`);
   assert.deepEqual(fixed, [], 'listed as known but no longer a cycle: remove them from KNOWN_MODULE_CYCLES');
+});
+
+test('core/ imports no other folder of src/, so every folder may depend on it', () => {
+  const outward = edges.filter((e) => folderOf(e.from) === 'core' && folderOf(e.to) !== 'core');
+  assert.deepEqual(
+    outward.map((e) => `${e.from} -> ${e.to}${e.typeOnly ? ' (type)' : ''}`),
+    [],
+    'core/ imports another folder',
+  );
 });
