@@ -1,6 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RecorderCounts } from '../audit/recorder.js';
-import { classifierCounts } from '../protocols/postgres/classify.js';
+
+/** The SQL classifier's running totals, by how each message was classified. */
+export type SqlClassifierSource = () => { readonly exact: number; readonly shape: number; readonly parsed: number };
 
 /** The gateway's Prometheus metrics, on their own registry so tests and several gateways in one process do not clash. */
 export class GatewayMetrics {
@@ -37,22 +39,28 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  /** Read from the classifier at each scrape: its caches are the process's, shared by every listener. */
-  readonly sqlClassifications = new Counter({
-    name: 'gatehouse_sql_classifications_total',
-    help: 'SQL messages classified since the process started, by how: exact (same text cached), shape (same text but its constants cached), parsed',
-    labelNames: ['source'] as const,
-    registers: [this.registry],
-    collect() {
-      const counts = classifierCounts();
-      this.reset();
-      for (const source of ['exact', 'shape', 'parsed'] as const) this.inc({ source }, counts[source]);
-    },
-  });
-
-  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource } = {}) {
+  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource; sqlClassifier?: SqlClassifierSource } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     if (options.audit) this.watchAudit(options.audit);
+    if (options.sqlClassifier) this.watchSqlClassifier(options.sqlClassifier);
+  }
+
+  /**
+   * Read from the classifier at each scrape: its caches are the process's, shared by every listener. The classifier
+   * is handed in by whoever composes the gateway, so admin/ does not import a protocol that imports admin/ back.
+   */
+  private watchSqlClassifier(read: SqlClassifierSource): void {
+    new Counter({
+      name: 'gatehouse_sql_classifications_total',
+      help: 'SQL messages classified since the process started, by how: exact (same text cached), shape (same text but its constants cached), parsed',
+      labelNames: ['source'] as const,
+      registers: [this.registry],
+      collect() {
+        const counts = read();
+        this.reset();
+        for (const source of ['exact', 'shape', 'parsed'] as const) this.inc({ source }, counts[source]);
+      },
+    });
   }
 
   /**

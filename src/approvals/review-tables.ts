@@ -1,5 +1,5 @@
 import type { ColumnType, Kysely } from 'kysely';
-import type { StoreDialect } from '../store/migrations.js';
+import type { StoreDialect } from '../core/store-dialect.js';
 import type { GatewayInstancesTable } from './instance-tables.js';
 
 /** bigint columns: PostgreSQL returns them as strings, SQLite as numbers. */

@@ -1,5 +1,5 @@
+import type { AuditEvent } from '../core/audit-event.js';
 import type { Store } from '../store/store.js';
-import type { AuditEvent } from './event.js';
 
 /** Time, then chain, then position: one order for events of several chains, the same on every read. */
 export function inTimeOrder(a: AuditEvent, b: AuditEvent): number {

@@ -1,7 +1,7 @@
+import type { AuditEvent } from '../core/audit-event.js';
 import { eventHash, genesisHash } from '../store/hash-chain.js';
 import type { SignedCheckpoint, Store, StoredCheckpoint } from '../store/store.js';
 import { type CheckpointCheck, checkCheckpoint, type PublicKeyRing } from './checkpoint.js';
-import type { AuditEvent } from './event.js';
 
 export type ProblemKind =
   | 'edited'

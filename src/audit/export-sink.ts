@@ -1,8 +1,8 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { AuditSinkConfig } from '../config/schema.js';
+import type { AuditEvent } from '../core/audit-event.js';
 import { GatehouseError } from '../core/errors.js';
-import type { AuditEvent } from './event.js';
 
 /** A destination for exported events. `deliver` resolves only once the receiver has them (file synced, 2xx). */
 export interface ExportSink {

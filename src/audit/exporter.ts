@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { AuditEvent } from '../core/audit-event.js';
 import type { Clock } from '../core/clock.js';
 import type { Store } from '../store/store.js';
 import { mergeChains } from './chain-merge.js';
-import type { AuditEvent } from './event.js';
 import { type ExportSink, exportLine } from './export-sink.js';
 
 export interface AuditExporterOptions {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
+import type { AuditEventInput } from '../core/audit-event.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Store } from '../store/store.js';
-import type { AuditEventInput } from './event.js';
 
 interface Pending {
   readonly event: AuditEventInput;

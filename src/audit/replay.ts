@@ -1,5 +1,5 @@
-import type { CapturedResponse } from '../session/session.js';
-import { type AuditEvent, type SessionSummary, unfoldResults } from './event.js';
+import { type AuditEvent, type SessionSummary, unfoldResults } from '../core/audit-event.js';
+import type { CapturedResponse } from './captured-response.js';
 import { isEventStream, reassembleStream, type StreamText } from './sse-text.js';
 
 /**

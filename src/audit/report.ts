@@ -1,5 +1,5 @@
+import { type AuditEvent, unfoldResult } from '../core/audit-event.js';
 import { httpCollections, sqlTables } from './accessed-objects.js';
-import { type AuditEvent, unfoldResult } from './event.js';
 
 /** Who a session belongs to, from its `session.start` (or the sessions index when the start is before the window). */
 export interface SessionOwner {

@@ -1,4 +1,4 @@
-import { type AuditEvent, type SessionSummary, unfoldResults } from './event.js';
+import { type AuditEvent, type SessionSummary, unfoldResults } from '../core/audit-event.js';
 
 /**
  * Plain-text views of recorded sessions for the CLI: a table of sessions, and one session's summary and timeline.

@@ -7,7 +7,9 @@ import { AuditRecorder } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
+import { classifierCounts } from '../protocols/postgres/classify.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
@@ -16,7 +18,7 @@ import { startAgentTunnel } from './agent-tunnel.js';
 import { createLogger } from './logger.js';
 import { PROTOCOL_LISTENERS } from './protocol-registry.js';
 import { Readiness } from './readiness.js';
-import type { GatewayServices, Listener } from './services.js';
+import type { ComposedServices } from './services.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -26,6 +28,8 @@ export interface GatewayOptions {
 }
 
 export interface BoundAddresses {
+  /** Each registered protocol's listener, by its `listen` key. */
+  [protocol: string]: { host: string; port: number } | undefined;
   http?: { host: string; port: number };
   postgres?: { host: string; port: number };
   admin?: { host: string; port: number };
@@ -42,7 +46,7 @@ export class Gateway {
   private readonly readiness: Readiness;
   private tunnel: TunnelServer | undefined;
 
-  private constructor(readonly services: GatewayServices) {
+  private constructor(readonly services: ComposedServices) {
     const lease = services.approvals.lease;
     this.readiness = new Readiness({
       store: services.store,
@@ -66,6 +70,7 @@ export class Gateway {
     }
     const recorder = new AuditRecorder(store, { logger });
     const metrics = new GatewayMetrics({
+      sqlClassifier: classifierCounts,
       audit: { counts: recorder.counts, spoolBacklogBytes: () => store.spoolBacklogBytes?.() },
     });
     const { policy, approvals } = createApprovals({ config, store, recorder, clock, logger });
@@ -75,7 +80,7 @@ export class Gateway {
       config.agents === undefined
         ? undefined
         : new TunnelServer(startAgentTunnel(loaded, verifier, recorder, clock, logger));
-    const services: GatewayServices & Pick<SessionServices, 'forensic'> = {
+    const services: ComposedServices & Pick<SessionServices, 'forensic'> = {
       config,
       baseDir,
       logger,
@@ -107,11 +112,12 @@ export class Gateway {
 
   private async startListeners(overrides: GatewayOptions['listen'] & object): Promise<void> {
     const { config, logger } = this.services;
-    for (const protocol of ['http', 'postgres'] as const) {
-      const address = overrides[protocol] ?? config.listen[protocol];
+    // Every registered protocol whose `listen` key has an address: a new protocol needs no change here.
+    const configured: Readonly<Record<string, ListenAddress | undefined>> = config.listen;
+    const overridden: Readonly<Record<string, ListenAddress | undefined>> = overrides;
+    for (const [protocol, factory] of Object.entries(PROTOCOL_LISTENERS)) {
+      const address = overridden[protocol] ?? configured[protocol];
       if (!address) continue;
-      const factory = PROTOCOL_LISTENERS[protocol];
-      if (!factory) throw new Error(`protocol ${protocol} is not available in this build`);
       const listener = factory(this.services, address);
       this.addresses[protocol] = await listener.start();
       this.listeners.push(listener);

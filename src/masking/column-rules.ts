@@ -1,4 +1,4 @@
-import { wildcardMatcher } from '../policy/pattern.js';
+import { wildcardMatcher } from '../core/wildcard.js';
 import type { ColumnRuleConfig } from './config.js';
 import type { Detector } from './detector.js';
 import type { DetectorType } from './names.js';

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
-import type { StoreDialect } from '../store/migrations.js';
+import type { StoreDialect } from '../core/store-dialect.js';
 import type { Store } from '../store/store.js';
 import type { BucketKey } from './buckets.js';
 import type { QuotaSchema } from './tables.js';

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayMetrics } from '../admin/metrics.js';
-import type { AuditEventInput } from '../audit/event.js';
+import type { CapturedResponse } from '../audit/captured-response.js';
 import type { ForensicVault } from '../audit/forensic.js';
 import type { AuditRecorder, RecordOptions } from '../audit/recorder.js';
+import type { AuditEventInput } from '../core/audit-event.js';
 import type { Clock } from '../core/clock.js';
 import type { Decision, EstimateFigure } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
@@ -82,17 +83,6 @@ export type ResponsePart =
   | { readonly type: 'sql-columns'; readonly columns: readonly string[] }
   | { readonly type: 'sql-row'; readonly values: readonly (string | null)[] }
   | { readonly type: 'sql-complete'; readonly tag: string };
-
-/** What the result record holds of the response: bounded by the capture limit, with a marker where it was cut. */
-export interface CapturedResponse {
-  status?: number;
-  contentType?: string;
-  body?: string;
-  columns?: string[];
-  rows?: (string | null)[][];
-  tags?: string[];
-  truncated?: boolean;
-}
 
 export interface OperationHandle {
   readonly seq: number;

@@ -1,6 +1,7 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { StoreDialect } from '../core/store-dialect.js';
 import { type ChainHead, DEFAULT_CHAIN, type NamedChainHead } from './hash-chain.js';
-import type { AuditCheckpointsTable, ForensicCopiesTable, StoreDialect, StoreSchema } from './migrations.js';
+import type { AuditCheckpointsTable, ForensicCopiesTable, StoreSchema } from './migrations.js';
 import { catchUpIn, ofSessions } from './session-event-index.js';
 import type { ForensicCopy, SignedCheckpoint, StoredCheckpoint } from './store.js';
 

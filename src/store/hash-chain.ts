@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { AuditEventInput } from '../audit/event.js';
+import type { AuditEventInput } from '../core/audit-event.js';
 import { GatehouseError } from '../core/errors.js';
 
 /** The `prevHash` of the first event of the default chain (the one chain of a SQLite store, and of older stores). */

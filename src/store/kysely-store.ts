@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
-import type { AuditEvent, SessionSummary } from '../audit/event.js';
+import type { AuditEvent, SessionSummary } from '../core/audit-event.js';
+import type { StoreDialect } from '../core/store-dialect.js';
 import { AuditTables } from './audit-tables.js';
 import type { ChainHead, NamedChainHead } from './hash-chain.js';
-import type { StoreDialect, StoreSchema } from './migrations.js';
+import type { StoreSchema } from './migrations.js';
 import type { ForensicCopy, SessionQuery, SignedCheckpoint, StoredCheckpoint } from './store.js';
 import { StoreReader } from './store-reader.js';
 

@@ -1,10 +1,8 @@
 import { type ColumnType, type Generated, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import { createInstanceTables } from '../approvals/instance-tables.js';
 import { createApprovalTables } from '../approvals/review-tables.js';
+import type { StoreDialect } from '../core/store-dialect.js';
 import { createQuotaTables } from '../quotas/migration.js';
-
-/** The SQL dialects the store runs on. Migrations are shared; only a few column types differ. */
-export type StoreDialect = 'sqlite' | 'postgres';
 
 /** Row shapes as the drivers return them: PostgreSQL returns bigint as a string, SQLite as a number. */
 type BigIntColumn = ColumnType<number | string, number, number>;

@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type SelectQueryBuilder, sql, type Transaction } from 'kysely';
-import type { StoreDialect, StoreSchema } from './migrations.js';
+import type { StoreDialect } from '../core/store-dialect.js';
+import type { StoreSchema } from './migrations.js';
 
 /**
  * The session index (audit_session_events) is built in bulk behind the log instead of in every append. Indexing

@@ -1,4 +1,4 @@
-import type { AuditEventInput, SessionStartPayload } from '../audit/event.js';
+import type { AuditEventInput, SessionStartPayload } from '../core/audit-event.js';
 import { GatehouseError } from '../core/errors.js';
 
 /** A `sessions` row for a session that starts in this batch (ended too, when its end is in the batch). */

@@ -1,7 +1,8 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { AuditEvent, AuditEventType, SessionSummary } from '../audit/event.js';
+import type { AuditEvent, AuditEventType, SessionSummary } from '../core/audit-event.js';
+import type { StoreDialect } from '../core/store-dialect.js';
 import { DEFAULT_CHAIN } from './hash-chain.js';
-import type { AuditEventsTable, SessionsTable, StoreDialect, StoreSchema } from './migrations.js';
+import type { AuditEventsTable, SessionsTable, StoreSchema } from './migrations.js';
 import { ofSessions } from './session-event-index.js';
 import type { SessionQuery } from './store.js';
 

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { AuditEvent, AuditEventInput, SessionSummary } from '../audit/event.js';
+import type { AuditEvent, AuditEventInput, SessionSummary } from '../core/audit-event.js';
+import type { StoreDialect } from '../core/store-dialect.js';
 import type { ChainHead, ChainLink, NamedChainHead } from './hash-chain.js';
-import type { StoreDialect, StoreSchema } from './migrations.js';
+import type { StoreSchema } from './migrations.js';
 
 export type { ChainHead, NamedChainHead } from './hash-chain.js';
 

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { pino } from 'pino';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
-import type { AuditEventInput } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
-import { classifySql, loadSqlClassifier } from '../../src/protocols/postgres/classify.js';
+import type { AuditEventInput } from '../../src/core/audit-event.js';
+import { classifierCounts, classifySql, loadSqlClassifier } from '../../src/protocols/postgres/classify.js';
 import type { SpoolOptions } from '../../src/store/sqlite/spool-recording.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
@@ -24,7 +24,7 @@ async function classifications(metrics: GatewayMetrics): Promise<Record<string, 
 }
 
 test('the SQL classifications counter says how each message was classified: parsed, by shape, by exact text', async () => {
-  const metrics = new GatewayMetrics({ defaultMetrics: false });
+  const metrics = new GatewayMetrics({ defaultMetrics: false, sqlClassifier: classifierCounts });
   // Something classified before the first scrape: the counter reports the classifier's totals, not a sum of scrapes.
   classifySql('SELECT 1 FROM metrics_probe_warmup');
   const before = await classifications(metrics);

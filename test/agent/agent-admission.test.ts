@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { AuditEvent } from '../../src/audit/event.js';
+import type { AuditEvent } from '../../src/core/audit-event.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import type { TestPostgres } from '../support/embedded-postgres.js';
 import { type AgentWorld, pgResource, startAgentWorld, waitFor } from './agent-harness.js';

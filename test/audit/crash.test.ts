@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateCheckpointKeys } from '../../src/audit/checkpoint.js';
-import { type AuditEventInput, unfoldResults } from '../../src/audit/event.js';
 import { loadConfigFile } from '../../src/config/load.js';
+import { type AuditEventInput, unfoldResults } from '../../src/core/audit-event.js';
 import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 

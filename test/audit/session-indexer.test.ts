@@ -6,8 +6,8 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import pino from 'pino';
-import type { AuditEventInput } from '../../src/audit/event.js';
 import { SessionIndexer } from '../../src/audit/session-indexer.js';
+import type { AuditEventInput } from '../../src/core/audit-event.js';
 import { CATCH_UP_BATCH } from '../../src/store/session-event-index.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { AuditEvent, SessionSummary } from '../../src/audit/event.js';
 import {
   formatBytes,
   formatDuration,
@@ -9,6 +8,7 @@ import {
   formatTimelineLine,
   truncate,
 } from '../../src/audit/session-view.js';
+import type { AuditEvent, SessionSummary } from '../../src/core/audit-event.js';
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5, 678);
 

@@ -8,8 +8,8 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { CheckpointSigner } from '../../src/audit/checkpoint.js';
 import { AuditCheckpointer } from '../../src/audit/checkpointer.js';
-import type { AuditEventInput } from '../../src/audit/event.js';
 import { AuditRetention } from '../../src/audit/retention.js';
+import type { AuditEventInput } from '../../src/core/audit-event.js';
 import { eventHash } from '../../src/store/hash-chain.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import { type AuditEvent, type AuditEventInput, unfoldResults } from '../../src/audit/event.js';
+import { type AuditEvent, type AuditEventInput, unfoldResults } from '../../src/core/audit-event.js';
 import { eventHash, GENESIS_HASH, type SerialisedEvent } from '../../src/store/hash-chain.js';
 import { spoolDirectory } from '../../src/store/sqlite/audit-spool.js';
 import { decodeFrames, encodeFrame } from '../../src/store/sqlite/spool-format.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type AuditEventInput, unfoldResult } from '../../src/audit/event.js';
+import { type AuditEventInput, unfoldResult } from '../../src/core/audit-event.js';
 import { foldResults } from '../../src/store/fold-results.js';
 import { type SerialisedEvent, serialiseEvents } from '../../src/store/hash-chain.js';
 

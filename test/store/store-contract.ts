@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { AuditEvent, AuditEventInput } from '../../src/audit/event.js';
+import type { AuditEvent, AuditEventInput } from '../../src/core/audit-event.js';
 import { type ChainLink, eventHash, genesisHash } from '../../src/store/hash-chain.js';
 import type { Store } from '../../src/store/store.js';
 

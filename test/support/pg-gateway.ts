@@ -6,12 +6,11 @@ import pino from 'pino';
 import { AdminServer } from '../../src/admin/admin-server.js';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { createApprovals } from '../../src/approvals/create-approvals.js';
-import { type AuditEvent, unfoldResults } from '../../src/audit/event.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { PostgresResourceConfig } from '../../src/config/schema.js';
+import { type AuditEvent, unfoldResults } from '../../src/core/audit-event.js';
 import { systemClock } from '../../src/core/clock.js';
-import type { GatewayServices } from '../../src/gateway/services.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { JwtVerifier } from '../../src/identity/jwt-verifier.js';
 import type {
@@ -21,6 +20,7 @@ import type {
 } from '../../src/protocols/postgres/backend-connector.js';
 import { DirectConnector } from '../../src/protocols/postgres/direct-connector.js';
 import { PostgresListener, type PostgresListenerOptions } from '../../src/protocols/postgres/listener.js';
+import type { GatewayServices } from '../../src/protocols/protocol-services.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { startPostgres, type TestPostgres } from './embedded-postgres.js';

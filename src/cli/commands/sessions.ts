@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { unfoldResults } from '../../audit/event.js';
 import { buildTimeline } from '../../audit/replay.js';
 import { renderReplay } from '../../audit/replay-view.js';
 import { formatSessionDetail, formatSessionList } from '../../audit/session-view.js';
+import { unfoldResults } from '../../core/audit-event.js';
 import { parseDuration } from '../../core/duration.js';
 import { GatehouseError } from '../../core/errors.js';
 import { openStore } from '../../store/open-store.js';

@@ -3,9 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse, S
 import type { AddressInfo, Socket } from 'node:net';
 import type { HttpResourceConfig, ListenAddress } from '../../config/schema.js';
 import { GatehouseError } from '../../core/errors.js';
-import type { GatewayServices, Listener } from '../../gateway/services.js';
+import type { Listener } from '../../core/listener.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle } from '../../session/session.js';
+import type { GatewayServices } from '../protocol-services.js';
 import { withBlastRadius } from './blast-radius.js';
 import {
   collectionDirectoryFor,

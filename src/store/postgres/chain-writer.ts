@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { AuditEventInput } from '../../audit/event.js';
+import type { AuditEventInput } from '../../core/audit-event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { type ChainedEvent, type ChainHead, type ChainLink, chainSerialised, serialiseEvents } from '../hash-chain.js';
 import { sessionIndexChanges } from '../session-index.js';

@@ -1,6 +1,6 @@
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import type { AuditEventInput } from '../../audit/event.js';
+import type { AuditEventInput } from '../../core/audit-event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { pruneWithKysely } from '../audit-tables.js';
 import {

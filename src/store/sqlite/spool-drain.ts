@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, unlinkSync } fro
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { AuditEventInput } from '../../audit/event.js';
+import type { AuditEventInput } from '../../core/audit-event.js';
 import { foldResults } from '../fold-results.js';
 import type { SerialisedEvent } from '../hash-chain.js';
 import { type SessionIndexChanges, sessionIndexChanges } from '../session-index.js';

@@ -1,7 +1,7 @@
 // zlib.crc32: Node 20.15+ and 22.2+ (within package.json's engines).
 import { isAscii } from 'node:buffer';
 import { crc32 } from 'node:zlib';
-import { AUDIT_EVENT_TYPES } from '../../audit/event.js';
+import { AUDIT_EVENT_TYPES } from '../../core/audit-event.js';
 import type { SerialisedEvent } from '../hash-chain.js';
 
 /**

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, Migrator } from 'kysely';
-import type { AuditEventInput } from '../../audit/event.js';
+import type { AuditEventInput } from '../../core/audit-event.js';
 import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainLink, DEFAULT_CHAIN, serialiseEvents } from '../hash-chain.js';

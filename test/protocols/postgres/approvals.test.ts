@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import type { BackendKeyDataMessage, DatabaseError, NoticeMessage } from 'pg-protocol/dist/messages.js';
-import type { AuditEvent } from '../../../src/audit/event.js';
+import type { AuditEvent } from '../../../src/core/audit-event.js';
 import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
 import { RawClient } from '../../support/pg-raw-client.js';
 
