@@ -13,6 +13,7 @@ quoted_explain=$(printf '%q ' "${explain[@]}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/cli.json" \
+  -n 'node -e 0 (the floor)' 'node -e 0' \
   -n 'source (tsx) --help' 'node --import tsx src/cli/main.ts --help' \
   -n 'dist --help' 'node bin/gatehouse.js --help' \
   -n 'source (tsx) policy explain' "node --import tsx src/cli/main.ts $quoted_explain" \
