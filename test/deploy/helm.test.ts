@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { parseAgentConfig } from '../../src/agent/agent-config.js';
 import { parseConfig } from '../../src/config/load.js';
 import { temporaryDirectory } from '../support/temp-dir.js';
 
@@ -14,6 +15,7 @@ import { temporaryDirectory } from '../support/temp-dir.js';
  */
 const root = new URL('../../', import.meta.url).pathname;
 const chart = join(root, 'deploy/helm/gatehouse');
+const agentChart = join(root, 'deploy/helm/gatehouse-agent');
 let helm: string;
 
 interface K8sObject {
@@ -29,9 +31,9 @@ function runHelm(args: string[]): { status: number | null; stdout: string; stder
   return spawnSync(helm, args, { encoding: 'utf8', timeout: 60_000 });
 }
 
-function render(valuesFiles: string[], set: string[] = []): K8sObject[] {
-  const args = ['template', 'gh', chart, '--namespace', 'gatehouse'];
-  for (const file of valuesFiles) args.push('-f', join(chart, file));
+function render(valuesFiles: string[], set: string[] = [], chartDir = chart): K8sObject[] {
+  const args = ['template', 'gh', chartDir, '--namespace', 'gatehouse'];
+  for (const file of valuesFiles) args.push('-f', join(chartDir, file));
   for (const value of set) args.push('--set', value);
   const result = runHelm(args);
   assert.equal(result.status, 0, result.stderr);
@@ -158,5 +160,119 @@ describe('deploy/helm/gatehouse', () => {
     refused(['config.store=null'], /missing property 'store'/);
     refused(['config.listen.http=8080'], /listen|not/);
     refused(['replicas=2'], /additional properties 'replicas'|replicas/);
+  });
+});
+
+describe('deploy/helm/gatehouse-agent', () => {
+  before(() => {
+    const installed = spawnSync('bash', [join(root, 'scripts/install-helm.sh')], {
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(installed.status, 0, installed.stderr);
+    helm = installed.stdout.trim();
+  });
+  const valueSets = [[], ['ci/production-values.yaml'], ['ci/minimal-values.yaml']];
+  const renderAgent = (values: string[], set: string[] = []) => render(values, set, agentChart);
+
+  test('helm lint --strict passes and every rendered object is valid against the Kubernetes schemas', async () => {
+    for (const values of valueSets) {
+      const result = runHelm([
+        'lint',
+        '--strict',
+        agentChart,
+        ...values.flatMap((file) => ['-f', join(agentChart, file)]),
+      ]);
+      assert.equal(result.status, 0, `${values.join(' ') || 'defaults'}: ${result.stdout}${result.stderr}`);
+      for (const object of renderAgent(values)) await validateAgainstSchema(object);
+    }
+    const [deployment] = find(renderAgent(['ci/production-values.yaml']), 'Deployment');
+    assert.ok(deployment);
+    await assert.rejects(validateAgainstSchema({ ...deployment, spec: { ...deployment.spec, replicas: 'two' } }));
+  });
+
+  test('a Deployment running `gatehouse agent`, non-root, read-only root, no Service, projected token, PDB only above one replica', () => {
+    const objects = renderAgent(['ci/production-values.yaml']);
+    assert.deepEqual(objects.map((o) => o.kind).sort(), [
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'ServiceAccount',
+    ]);
+    const [deployment] = find(objects, 'Deployment', 'gh-gatehouse-agent');
+    assert.equal(deployment?.spec.replicas, 2);
+    const pod = deployment?.spec.template.spec;
+    const [container] = pod.containers;
+    assert.deepEqual(container.args, ['agent', '-c', '/etc/gatehouse-agent/agent.yaml']);
+    assert.equal(container.ports, undefined, 'the agent listens on nothing');
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.deepEqual(container.resources.requests, { cpu: '50m', memory: '96Mi' });
+    const volumes = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
+    assert.deepEqual(volumes.token.projected.sources, [
+      { serviceAccountToken: { path: 'token', audience: 'gatehouse-agents', expirationSeconds: 600 } },
+    ]);
+    assert.deepEqual(volumes['gateway-ca'].configMap, {
+      name: 'gatehouse-ca',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
+    const mounts = Object.fromEntries(
+      container.volumeMounts.map((m: { name: string; mountPath: string }) => [m.name, m.mountPath]),
+    );
+    assert.equal(mounts.token, '/var/run/secrets/gatehouse');
+    assert.equal(mounts['gateway-ca'], '/etc/gatehouse-agent/ca');
+    assert.equal(find(objects, 'PodDisruptionBudget')[0]?.spec.maxUnavailable, 1);
+    const minimal = renderAgent(['ci/minimal-values.yaml']);
+    assert.equal(find(minimal, 'PodDisruptionBudget').length, 0);
+    const ca = find(minimal, 'Deployment')[0]?.spec.template.spec.volumes.find(
+      (v: { name: string }) => v.name === 'gateway-ca',
+    );
+    assert.deepEqual(ca.secret, { secretName: 'gatehouse-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+  });
+
+  test("the ConfigMap's agent.yaml passes the agent's own validation, its files are the mounted ones, secrets by reference", () => {
+    const objects = renderAgent(['ci/production-values.yaml']);
+    const text = find(objects, 'ConfigMap')[0]?.data?.['agent.yaml'] ?? '';
+    const env = { ORDERS_DB_PASSWORD: 'orders-pw', OPENAI_API_KEY: 'sk-test' };
+    const document = parseAllDocuments(text)[0]?.toJS();
+    const { config } = parseAgentConfig(document, '/etc/gatehouse-agent', 'agent.yaml', env);
+    assert.equal(config.token.file, '/var/run/secrets/gatehouse/token');
+    assert.equal(config.gateway.ca, '/etc/gatehouse-agent/ca/ca.crt');
+    const [orders, llm] = config.resources;
+    assert.equal(orders?.protocol === 'postgres' && orders.target.password, 'orders-pw');
+    assert.equal(llm?.protocol === 'http' && llm.credential?.value, 'Bearer sk-test');
+    assert.throws(() => parseAgentConfig(document, '/etc/gatehouse-agent', 'agent.yaml', {}), /ORDERS_DB_PASSWORD/);
+    assert.equal(find(objects, 'Secret').length, 0);
+    const vars = find(objects, 'Deployment')[0]?.spec.template.spec.containers[0].env as {
+      name: string;
+      value?: string;
+      valueFrom?: { secretKeyRef?: { name: string; key: string } };
+    }[];
+    assert.deepEqual(
+      vars.map((v) => [v.name, v.value, v.valueFrom?.secretKeyRef]),
+      [
+        ['OPENAI_API_KEY', undefined, { name: 'openai', key: 'api-key' }],
+        ['ORDERS_DB_PASSWORD', undefined, { name: 'orders-db', key: 'password' }],
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(objects), /sk-test|orders-pw/);
+  });
+
+  test('values.schema.json refuses secrets in values, a chart-owned token or CA path, two CA sources, a short token', () => {
+    const refused = (set: string[], why: RegExp) => {
+      const result = runHelm(['template', 'gh', agentChart, ...set.flatMap((s) => ['--set', s])]);
+      assert.notEqual(result.status, 0, `${set.join(' ')} was accepted`);
+      assert.match(result.stderr, why);
+    };
+    const resource = 'agent.resources[0].name=orders,agent.resources[0].protocol=postgres';
+    refused([`${resource},agent.resources[0].target.password=hunter2`], /does not match pattern/);
+    refused(['agent.resources[0].credential.value=Bearer sk-live'], /does not match pattern/);
+    refused(['secretEnv.db-password.secret=x,secretEnv.db-password.key=y'], /invalid propertyName/);
+    refused(['agent.token.file=/tmp/token'], /at '\/agent': 'not' failed/);
+    refused(['agent.gateway.ca=/tmp/ca.pem'], /at '\/agent\/gateway': 'not' failed/);
+    refused(['gatewayCa.secret=a,gatewayCa.configMap=b'], /at '\/gatewayCa': 'not' failed/);
+    refused(['token.expirationSeconds=60'], /expirationSeconds/);
+    refused(['replicaCount=0'], /replicaCount/);
   });
 });
