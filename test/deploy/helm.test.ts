@@ -84,7 +84,7 @@ describe('deploy/helm/gatehouse', () => {
     await assert.rejects(validateAgainstSchema({ ...deployment, spec: { ...deployment.spec, replicas: 'two' } }));
   });
 
-  test('two replicas on the PostgreSQL store: Deployment, three Services, probes, PDB, ServiceMonitor, non-root', () => {
+  test('two replicas on the PostgreSQL store: Deployment, a Service per listener, probes, PDB, ServiceMonitor, non-root', () => {
     const objects = render(['ci/production-values.yaml']);
     const [deployment] = find(objects, 'Deployment', 'gh-gatehouse');
     assert.equal(deployment?.spec.replicas, 2);
@@ -100,6 +100,7 @@ describe('deploy/helm/gatehouse', () => {
     const services = Object.fromEntries(find(objects, 'Service').map((s) => [s.metadata.name, s.spec]));
     assert.deepEqual(Object.keys(services).sort(), [
       'gh-gatehouse-admin',
+      'gh-gatehouse-agents',
       'gh-gatehouse-http',
       'gh-gatehouse-postgres',
     ]);
@@ -132,6 +133,11 @@ describe('deploy/helm/gatehouse', () => {
     assert.deepEqual(config.store, { postgres: { url: env.GATEHOUSE_STORE_URL } });
     assert.equal(config.postgres.tls?.cert, '/etc/gatehouse/tls/tls.crt');
     assert.equal(config.listen.admin?.port, 9090);
+    // The agents' listener: set from values, its certificate from the mounted Secret, exposed by a Service.
+    assert.equal(config.agents?.listen.port, 7443);
+    assert.equal(config.agents?.tls.cert, '/etc/gatehouse/agents-tls/tls.crt');
+    assert.ok(find(objects, 'Service').some((s) => s.metadata.name.endsWith('-agents')));
+    assert.ok(!find(render(['ci/minimal-values.yaml']), 'Service').some((s) => s.metadata.name.endsWith('-agents')));
     assert.throws(() => parseConfig(text, join(dir, 'gatehouse.yaml'), {}), /GATEHOUSE_STORE_URL/);
     // Nothing secret is rendered: no Secret object, and every variable but the health URL comes from a secretKeyRef.
     assert.equal(find(objects, 'Secret').length, 0);

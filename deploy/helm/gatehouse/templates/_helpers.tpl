@@ -46,5 +46,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $postgres "tls" (dict "cert" "/etc/gatehouse/tls/tls.crt" "key" "/etc/gatehouse/tls/tls.key") -}}
 {{- $_ := set $config "postgres" $postgres -}}
 {{- end -}}
+{{- if .Values.agentsListener.enabled -}}
+{{- $agents := default dict (get $config "agents") -}}
+{{- $_ := set $agents "listen" (printf "0.0.0.0:%v" .Values.ports.agents) -}}
+{{- $_ := set $agents "tls" (dict "cert" "/etc/gatehouse/agents-tls/tls.crt" "key" "/etc/gatehouse/agents-tls/tls.key") -}}
+{{- $_ := set $config "agents" $agents -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
