@@ -35,13 +35,8 @@ const httpOperationOverride = z.strictObject({
   inference: z.boolean().default(false).describe("Read the JSON body's `model` field (inference routes)."),
 });
 
-const httpResource = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
-    .describe('Resource name (lower-case letters, digits, - or _); policy, audit and `policy explain` use it.'),
-  protocol: z.literal('http').describe('`http` for an HTTP upstream.'),
-  target: httpUrl.describe("Upstream base URL (with `via: agent`, the agent's config holds the real one)."),
+/** How the gateway reaches a resource's backend, the same for every protocol. */
+const routeFields = {
   via: z
     .enum(['direct', 'agent'])
     .default('direct')
@@ -51,6 +46,16 @@ const httpResource = z.strictObject({
     .min(1)
     .optional()
     .describe('With `via: agent`: only agents announcing this group serve the resource.'),
+};
+
+const httpResource = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
+    .describe('Resource name (lower-case letters, digits, - or _); policy, audit and `policy explain` use it.'),
+  protocol: z.literal('http').describe('`http` for an HTTP upstream.'),
+  target: httpUrl.describe("Upstream base URL (with `via: agent`, the agent's config holds the real one)."),
+  ...routeFields,
   /** Requests whose path starts with this prefix go to this resource; the prefix is removed upstream. */
   pathPrefix: z
     .string()
@@ -132,15 +137,7 @@ const postgresResource = z.strictObject({
     .describe(
       'The backend the gateway connects to with its own credentials (with `via: agent`, unused: the agent holds them).',
     ),
-  via: z
-    .enum(['direct', 'agent'])
-    .default('direct')
-    .describe('`direct`: the gateway connects itself. `agent`: through a connected agent, which holds the credential.'),
-  agentGroup: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('With `via: agent`: only agents announcing this group serve the resource.'),
+  ...routeFields,
   readFunctions: z
     .array(
       z
