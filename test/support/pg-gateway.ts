@@ -17,8 +17,8 @@ import type {
   BackendConnection,
   BackendConnectOptions,
   BackendConnector,
-} from '../../src/protocols/postgres/backend-connector.js';
-import { DirectConnector } from '../../src/protocols/postgres/direct-connector.js';
+} from '../../src/protocols/postgres/startup/backend-connector.js';
+import { DirectConnector } from '../../src/protocols/postgres/startup/direct-connector.js';
 import { PostgresListener, type PostgresListenerOptions } from '../../src/protocols/postgres/listener.js';
 import type { GatewayServices } from '../../src/protocols/protocol-services.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';

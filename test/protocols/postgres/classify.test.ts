@@ -13,12 +13,12 @@ import {
   loadSqlClassifier,
   mostPrivileged,
   toOperation,
-} from '../../../src/protocols/postgres/classify.js';
+} from '../../../src/protocols/postgres/sql/classify.js';
 import {
   mayOverlapInTransaction,
   mayOverlapRecord,
   onlyOpensTransaction,
-} from '../../../src/protocols/postgres/record-gate.js';
+} from '../../../src/protocols/postgres/relay/record-gate.js';
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `
