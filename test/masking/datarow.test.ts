@@ -5,9 +5,9 @@ import { JsonMasker } from '../../src/masking/json-masker.js';
 import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
 import type { Redactor } from '../../src/masking/redactor.js';
 import type { ColumnCatalog } from '../../src/protocols/postgres/masking/column-catalog.js';
-import { FrameBuffer } from '../../src/protocols/postgres/wire/frame-buffer.js';
 import { ResultMasking } from '../../src/protocols/postgres/masking/result-masking.js';
 import type { FieldDescription } from '../../src/protocols/postgres/masking/row-description.js';
+import { FrameBuffer } from '../../src/protocols/postgres/wire/frame-buffer.js';
 import { decodeRow, encodeRow } from '../support/data-row.js';
 import { seededRandom } from '../support/seeded-random.js';
 

@@ -5,6 +5,11 @@ import type { Verdict } from '../../../src/core/decision.js';
 import type { OperationKind, RiskTag } from '../../../src/core/operation.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import {
+  mayOverlapInTransaction,
+  mayOverlapRecord,
+  onlyOpensTransaction,
+} from '../../../src/protocols/postgres/relay/record-gate.js';
+import {
   type ClassifiedStatement,
   classifierCounts,
   classifySql,
@@ -14,11 +19,6 @@ import {
   mostPrivileged,
   toOperation,
 } from '../../../src/protocols/postgres/sql/classify.js';
-import {
-  mayOverlapInTransaction,
-  mayOverlapRecord,
-  onlyOpensTransaction,
-} from '../../../src/protocols/postgres/relay/record-gate.js';
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `

@@ -4,13 +4,13 @@ import type { MaskCounts } from '../../../masking/counts.js';
 import type { Match } from '../../../masking/detector.js';
 import type { MaskingPlan } from '../../../masking/profile.js';
 import { type Redactor, Survey } from '../../../masking/redactor.js';
+import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from '../wire/frame-buffer.js';
+import { BACKEND } from '../wire/message-codes.js';
 import type { ColumnCatalog } from './column-catalog.js';
 import { binaryIsText, JSONB_TYPE, rowRelationOf, treatmentOf } from './column-types.js';
-import { copyBytes, FrameBuffer, moveBytes, writeInt32, writeUtf8 } from '../wire/frame-buffer.js';
 import { MASKED_VALUE_CACHE_ENTRIES, MaskedValueCache } from './masked-value-cache.js';
 import type { FieldDescription } from './row-description.js';
 import { maskJsonValue, maskLiteralValue } from './value-masking.js';
-import { BACKEND } from '../wire/message-codes.js';
 
 /** `RowShape.codes`: a text column scanned with its row's others, or a column masked value by value. */
 const SCANNED = 1;

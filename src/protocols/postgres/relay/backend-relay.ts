@@ -3,12 +3,6 @@ import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../../../admin/metrics.js';
 import { isGatehouseError } from '../../../core/errors.js';
 import type { OperationHandle } from '../../../session/session.js';
-import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
-import type { PendingResponse, PendingResponses } from './pending-responses.js';
-import type { PlanProbe } from './plan-probe.js';
-import type { PreparedStatements } from './prepared-statements.js';
-import { RecordGate } from './record-gate.js';
-import type { ResultRelay } from './result-relay.js';
 import {
   decodeErrorFields,
   decodeParameterStatus,
@@ -16,8 +10,14 @@ import {
   type ErrorFields,
   encodeErrorResponse,
 } from '../wire/backend-messages.js';
+import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
+import type { PendingResponse, PendingResponses } from './pending-responses.js';
+import type { PlanProbe } from './plan-probe.js';
+import type { PreparedStatements } from './prepared-statements.js';
+import { RecordGate } from './record-gate.js';
+import type { ResultRelay } from './result-relay.js';
 
 /** Output of at most this many buffers, together at least this many bytes, is written vectored (see `writeAll`). */
 const VECTORED_WRITE_BUFFERS = 8;

@@ -1,8 +1,8 @@
 import type { GatehouseError } from '../../../core/errors.js';
+import { BACKEND } from '../wire/message-codes.js';
 import type { PlanProbe } from './plan-probe.js';
 import type { NameChange } from './prepared-statements.js';
 import type { StatementRun } from './statement-run.js';
-import { BACKEND } from '../wire/message-codes.js';
 
 /** What a forwarded frontend message waits for. `refusal` is the gateway's own erroring stand-in for a denied Execute. */
 export type PendingKind = 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' | 'query' | 'refusal';

@@ -1,11 +1,17 @@
 import { serialize } from 'pg-protocol';
 import type { EstimateFigure } from '../../../core/decision.js';
 import type { OperationEstimates } from '../../../core/operation.js';
-import type { BackendWriter } from './backend-writer.js';
 import type { ClassifiedStatement } from '../sql/classify.js';
-import type { PendingResponses } from './pending-responses.js';
-import { cachedEstimates, cacheEstimates, estimatesFromPlans, explainableTexts, explainSql } from '../sql/plan-estimates.js';
+import {
+  cachedEstimates,
+  cacheEstimates,
+  estimatesFromPlans,
+  explainableTexts,
+  explainSql,
+} from '../sql/plan-estimates.js';
 import type { TransactionStatus } from '../wire/message-codes.js';
+import type { BackendWriter } from './backend-writer.js';
+import type { PendingResponses } from './pending-responses.js';
 
 const UNBOUNDED: OperationEstimates = Object.freeze({ cost: Number.POSITIVE_INFINITY, rows: Number.POSITIVE_INFINITY });
 

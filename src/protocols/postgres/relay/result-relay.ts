@@ -1,13 +1,18 @@
 import { GatehouseError } from '../../../core/errors.js';
 import { MaskCounts } from '../../../masking/counts.js';
-import { type MaskedErrorMessage, maskErrorMessage, maskNotification, maskSetting } from '../masking/message-masking.js';
+import {
+  type MaskedErrorMessage,
+  maskErrorMessage,
+  maskNotification,
+  maskSetting,
+} from '../masking/message-masking.js';
 import type { ResultMasking, RowShape } from '../masking/result-masking.js';
 import { decodeRowDescription, type FieldDescription } from '../masking/row-description.js';
-import type { StatementRun } from './statement-run.js';
 import { decodeCommandComplete, decodeErrorFields } from '../wire/backend-messages.js';
 import { FieldWriter } from '../wire/field-writer.js';
 import type { Frame } from '../wire/frame-reader.js';
 import { FRONTEND } from '../wire/message-codes.js';
+import type { StatementRun } from './statement-run.js';
 
 /** Rows of each result kept (as text) for the audit capture; the capture's byte budget cuts it shorter. */
 const CAPTURE_ROWS = 50;

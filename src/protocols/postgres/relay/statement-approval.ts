@@ -8,8 +8,8 @@ import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
 import type { Identity } from '../../../core/identity.js';
 import type { Operation } from '../../../core/operation.js';
 import type { OperationHandle } from '../../../session/session.js';
-import { refusalFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type ErrorFields, encodeNoticeResponse } from '../wire/backend-messages.js';
+import { refusalFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 
 /** SQLSTATE query_canceled: what the server itself answers to a cancelled or timed-out statement. */
 const QUERY_CANCELED = '57014';

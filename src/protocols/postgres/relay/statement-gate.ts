@@ -6,16 +6,16 @@ import type { ExactOperation } from '../../../approvals/review.js';
 import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
 import type { Operation } from '../../../core/operation.js';
 import type { OperationHandle, Session } from '../../../session/session.js';
+import type { ClassifiedStatement } from '../sql/classify.js';
+import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
+import { errorFieldsFor, refusalFor } from '../wire/error-response.js';
 import type { BackendRelay } from './backend-relay.js';
 import type { BackendWriter } from './backend-writer.js';
-import type { ClassifiedStatement } from '../sql/classify.js';
-import { errorFieldsFor, refusalFor } from '../wire/error-response.js';
 import type { PendingResponses } from './pending-responses.js';
 import { mayOverlapInTransaction, mayOverlapRecord, onlyOpensTransaction } from './record-gate.js';
 import { StatementApproval } from './statement-approval.js';
 import type { StatementNames } from './statement-names.js';
 import { recordRefusal } from './statement-run.js';
-import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
 
 /**
  * The stand-in the backend runs for a refused statement: it fails to parse, so the backend itself raises the error

@@ -1,7 +1,7 @@
 import type { ExactOperation } from '../../../approvals/review.js';
 import { type ClassifiedStatement, classifySql } from '../sql/classify.js';
-import { type NameChange, type PreparedStatement, PreparedStatements } from './prepared-statements.js';
 import type { ReadFunctions } from '../sql/read-functions.js';
+import { type NameChange, type PreparedStatement, PreparedStatements } from './prepared-statements.js';
 import { bindParameters } from './statement-approval.js';
 
 /** Portals whose Bind parameters are remembered for a review (clients with ever-new portal names stay bounded). */

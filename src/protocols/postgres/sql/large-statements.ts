@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { GatehouseError } from '../../../core/errors.js';
-import type { ParsePool } from './parse-pool.js';
 import type { StatementNames } from '../relay/statement-names.js';
 import type { Frame } from '../wire/frame-reader.js';
 import { decodeFrontendMessage } from '../wire/frontend-messages.js';
 import { FRONTEND } from '../wire/message-codes.js';
+import type { ParsePool } from './parse-pool.js';
 
 /** Messages of more bytes than this are classified on a worker thread unless configured otherwise. */
 export const PARSE_IN_WORKER_ABOVE = 64 * 1024;

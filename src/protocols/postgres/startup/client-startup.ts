@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { GatehouseError } from '../../../core/errors.js';
-import { startupSettings } from './startup-parameters.js';
 import {
   ACCEPT_SSL,
   encodeAuthenticationCleartextPassword,
@@ -18,6 +17,7 @@ import {
 } from '../wire/frontend-messages.js';
 import { FRONTEND } from '../wire/message-codes.js';
 import { protocolViolation } from '../wire/protocol-error.js';
+import { startupSettings } from './startup-parameters.js';
 
 export interface ClientStartupOptions {
   readonly maxMessageBytes: number;

@@ -4,9 +4,6 @@ import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { serialize } from 'pg-protocol';
 import type { PostgresResourceConfig } from '../../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
-import type { BackendConnection, BackendConnectOptions, BackendConnector, BackendKey } from './backend-connector.js';
-import { SCRAM_SHA_256, ScramClient } from './scram-client.js';
-import { PINNED_STARTUP } from './startup-parameters.js';
 import {
   type AuthenticationRequest,
   decodeAuthentication,
@@ -16,6 +13,9 @@ import {
 } from '../wire/backend-messages.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
 import { BACKEND } from '../wire/message-codes.js';
+import type { BackendConnection, BackendConnectOptions, BackendConnector, BackendKey } from './backend-connector.js';
+import { SCRAM_SHA_256, ScramClient } from './scram-client.js';
+import { PINNED_STARTUP } from './startup-parameters.js';
 
 export interface DirectConnectorOptions {
   /** Longest time for TCP connect, TLS and the backend's startup until ReadyForQuery. */
