@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './gatehouse.js';
-import { type Background, type CommandLog, run, startBackground, waitForPort } from './processes.js';
+import { type CommandLog, run } from './processes.js';
 
 /** A build of Gatehouse at another commit, for a "before" column measured in the same run as the working tree. */
 export interface BaselineBuild {
@@ -32,20 +32,4 @@ export async function buildBaseline(log: CommandLog, ref: string): Promise<Basel
     await dispose();
     throw error;
   }
-}
-
-/** The Node floor (bench/lib/tcp-relay.mjs) listening on `port`, relaying to `target`. */
-export async function startTcpRelay(
-  log: CommandLog,
-  port: number,
-  target: { host: string; port: number },
-): Promise<Background> {
-  const relay = startBackground(log, 'node-relay', 'node', [
-    join(REPO_ROOT, 'bench/lib/tcp-relay.mjs'),
-    String(port),
-    target.host,
-    String(target.port),
-  ]);
-  await waitForPort(port, relay);
-  return relay;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { type BaselineBuild, buildBaseline, startTcpRelay } from '../lib/baseline.js';
+import { type BaselineBuild, buildBaseline } from '../lib/baseline.js';
 import { summariseProfile } from '../lib/cpuprofile.js';
 import {
   backendTargetYaml,
@@ -20,6 +20,7 @@ import {
 } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
+import { startTcpRelay } from '../lib/node-relays.js';
 import { type Background, CommandLog, freePort, run } from '../lib/processes.js';
 import { round, writeResults } from '../lib/report.js';
 import { type PgbenchTarget, type QueryMode, runPgbench } from './pgbench.js';
