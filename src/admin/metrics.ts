@@ -39,25 +39,34 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource; sqlClassifier?: SqlClassifierSource } = {}) {
+  /** Where `gatehouse_sql_classifications_total` is read from (see `watchSqlClassifier`). */
+  private sqlClassifier: SqlClassifierSource | undefined;
+
+  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     if (options.audit) this.watchAudit(options.audit);
-    if (options.sqlClassifier) this.watchSqlClassifier(options.sqlClassifier);
+    this.registerSqlClassifications();
   }
 
   /**
-   * Read from the classifier at each scrape: its caches are the process's, shared by every listener. The classifier
-   * is handed in by whoever composes the gateway, so admin/ does not import a protocol that imports admin/ back.
+   * The PostgreSQL listener's classifier, read at each scrape. Handed in by the listener that owns it, so admin/
+   * does not import a protocol; a later listener's classifier replaces an earlier one's.
    */
-  private watchSqlClassifier(read: SqlClassifierSource): void {
+  watchSqlClassifier(read: SqlClassifierSource): void {
+    this.sqlClassifier = read;
+  }
+
+  private registerSqlClassifications(): void {
+    const metrics = this;
     new Counter({
       name: 'gatehouse_sql_classifications_total',
       help: 'SQL messages classified since the process started, by how: exact (same text cached), shape (same text but its constants cached), parsed',
       labelNames: ['source'] as const,
       registers: [this.registry],
       collect() {
-        const counts = read();
+        const counts = metrics.sqlClassifier?.();
         this.reset();
+        if (counts === undefined) return;
         for (const source of ['exact', 'shape', 'parsed'] as const) this.inc({ source }, counts[source]);
       },
     });

@@ -9,7 +9,6 @@ import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
-import { classifierCounts } from '../protocols/postgres/sql/classify.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
@@ -70,7 +69,6 @@ export class Gateway {
     }
     const recorder = new AuditRecorder(store, { logger });
     const metrics = new GatewayMetrics({
-      sqlClassifier: classifierCounts,
       audit: { counts: recorder.counts, spoolBacklogBytes: () => store.spoolBacklogBytes?.() },
     });
     const { policy, approvals } = createApprovals({ config, store, recorder, clock, logger });

@@ -10,7 +10,7 @@ import type { Operation } from '../../core/operation.js';
 import { Session } from '../../session/session.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { ProxySession } from './proxy-session.js';
-import { loadSqlClassifier } from './sql/classify.js';
+import { loadSqlClassifier, SqlClassifier } from './sql/classify.js';
 import { PARSE_IN_WORKER_ABOVE } from './sql/large-statements.js';
 import { ParsePool } from './sql/parse-pool.js';
 import type { BackendConnection, BackendConnector } from './startup/backend-connector.js';
@@ -72,6 +72,8 @@ export class PostgresListener implements Listener {
   private stopping = false;
   /** Large statements are classified on worker threads, within a size cap and a time budget. */
   private readonly parsePool: ParsePool;
+  /** Classifies every session's statements; its caches are shared by them. */
+  private readonly classifier = new SqlClassifier();
   private readonly parseInWorkerAbove: number;
 
   constructor(
@@ -93,6 +95,7 @@ export class PostgresListener implements Listener {
       });
     this.tls = tls === undefined ? undefined : createSecureContext({ cert: tls.cert, key: tls.key });
     const maxStatementBytes = options.maxStatementBytes ?? configured.maxStatementBytes;
+    services.metrics.watchSqlClassifier(() => this.classifier.counts());
     this.parsePool = new ParsePool({
       maxStatementBytes,
       timeoutMs: options.statementParseTimeoutMs ?? configured.statementParseTimeout,
@@ -282,6 +285,7 @@ export class PostgresListener implements Listener {
       pinned,
       parsePool: this.parsePool,
       parseInWorkerAbove: this.parseInWorkerAbove,
+      classifier: this.classifier,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);

@@ -18,6 +18,7 @@ import type { PlanProbe } from './plan-probe.js';
 import type { PreparedStatements } from './prepared-statements.js';
 import { RecordGate } from './record-gate.js';
 import type { ResultRelay } from './result-relay.js';
+import type { SessionControl } from './session-state.js';
 
 /** Output of at most this many buffers, together at least this many bytes, is written vectored (see `writeAll`). */
 const VECTORED_WRITE_BUFFERS = 8;
@@ -43,18 +44,6 @@ const COMPLETING = [
  */
 const HOLD_BYTES = 64 * 1024;
 
-/** What the relay needs from the session that owns it: its state, and the one way to end it. */
-export interface RelayOwner {
-  /** True once the session is closing: nothing more is relayed. */
-  readonly closing: () => boolean;
-  /** Ends the session, with a FATAL for the client when given. */
-  readonly close: (reason: string, fatal?: ErrorFields) => Promise<void>;
-  /** An extended-protocol error with no Sync queued: the client's messages are discarded up to its next Sync. */
-  readonly skipUntilSync: () => void;
-  /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
-  readonly ready?: () => void;
-}
-
 export interface BackendRelayOptions {
   readonly client: Duplex;
   readonly backend: Duplex;
@@ -69,7 +58,10 @@ export interface BackendRelayOptions {
   readonly resourceName: string;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
-  readonly owner: RelayOwner;
+  /** The session's phase, and the one way to end it. */
+  readonly state: SessionControl;
+  /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
+  readonly onReadyForQuery?: () => void;
   /** Settings whose reported value must stay as given (ParameterStatus): another value ends the session at once. */
   readonly pinned: ReadonlyMap<string, string>;
 }
@@ -90,7 +82,7 @@ export class BackendRelay {
   private readonly prepared: PreparedStatements;
   private readonly results: ResultRelay;
   private readonly logger: Logger;
-  private readonly owner: RelayOwner;
+  private readonly state: SessionControl;
   /** Holds backend answers while an overlapped read's record is not durable (`audit.overlapReads`). */
   private readonly recordGate: RecordGate;
   /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
@@ -114,7 +106,7 @@ export class BackendRelay {
     this.prepared = options.prepared;
     this.results = options.results;
     this.logger = options.logger;
-    this.owner = options.owner;
+    this.state = options.state;
     this.recordGate = new RecordGate(options.backend, {
       opened: () => {
         this.release();
@@ -123,12 +115,12 @@ export class BackendRelay {
       failed: (error) => {
         this.held = [];
         this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
-        void this.owner.close(
+        void this.state.close(
           'audit unavailable',
           sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
         );
       },
-      closing: () => this.owner.closing(),
+      closing: () => this.state.closing,
     });
   }
 
@@ -142,14 +134,14 @@ export class BackendRelay {
     this.backend.on('data', (chunk: Buffer) => this.onBackendData(chunk));
     // A reset while closing is the backend hanging up as asked; only one mid-session is worth a warning.
     this.backend.on('error', (error) =>
-      this.owner.closing()
+      this.state.closing
         ? this.logger.debug({ err: error }, 'backend socket error while closing')
         : this.logger.warn({ err: error }, 'backend socket error'),
     );
     this.backend.on('close', () => {
-      if (this.backendFatal) void this.owner.close('backend ended the session');
+      if (this.backendFatal) void this.state.close('backend ended the session');
       else
-        void this.owner.close(
+        void this.state.close(
           'backend connection lost',
           sessionFatal(SESSION_SQLSTATE.connectionFailure, 'gatehouse: the backend connection was lost'),
         );
@@ -222,7 +214,7 @@ export class BackendRelay {
   }
 
   private onBackendData(chunk: Buffer): void {
-    if (this.owner.closing()) return;
+    if (this.state.closing) return;
     this.reader.push(chunk);
     if (this.recordGate.shut && this.heldBytes >= HOLD_BYTES) {
       this.recordGate.hold();
@@ -243,7 +235,7 @@ export class BackendRelay {
         if (probe !== undefined) {
           this.heldFrame = undefined;
           this.onProbeFrame(probe, frame, out);
-          if (this.owner.closing()) return;
+          if (this.state.closing) return;
           continue;
         }
         if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
@@ -260,7 +252,7 @@ export class BackendRelay {
         const handle = BackendRelay.HANDLERS[frame.code];
         if (handle === undefined) out.push(frame.bytes);
         else handle(this, frame, out);
-        if (this.owner.closing()) {
+        if (this.state.closing) {
           // Nothing more goes to the client; the masked rows gathered are let go with the list.
           this.results.seal(out);
           return;
@@ -279,11 +271,11 @@ export class BackendRelay {
       if (isGatehouseError(error) && error.code === 'internal') {
         // Fail closed: masking could not be applied, so the session ends instead of relaying raw values.
         this.logger.error({ reason: error.details['reason'] }, 'result masking failed; session closed');
-        void this.owner.close('masking failed', sessionFatal('XX000', error.message));
+        void this.state.close('masking failed', sessionFatal('XX000', error.message));
         return;
       }
       this.logger.error({ err: error }, 'malformed message from the backend');
-      void this.owner.close(
+      void this.state.close(
         'backend protocol error',
         sessionFatal('XX000', 'gatehouse: the backend sent a malformed message'),
       );
@@ -302,13 +294,13 @@ export class BackendRelay {
     this.backend.pause();
     lookup.then(
       () => {
-        if (this.owner.closing()) return;
+        if (this.state.closing) return;
         this.backend.resume();
         this.drain();
       },
       (error: unknown) => {
         this.logger.error({ err: error }, 'column names for masking could not be read; session closed');
-        void this.owner.close(
+        void this.state.close(
           'masking failed',
           sessionFatal('XX000', 'gatehouse: the result could not be masked, so it was withheld'),
         );
@@ -375,7 +367,7 @@ export class BackendRelay {
         // so): the server now reads, or allows, otherwise. What came before this report is relayed, nothing after.
         relay.writeClient(out.splice(0));
         relay.logger.warn({ parameter: name, value, pinned }, 'the backend reported a pinned setting changed');
-        void relay.owner.close(
+        void relay.state.close(
           `pinned setting changed: ${name}=${value.slice(0, 64)}`,
           sessionFatal(SESSION_SQLSTATE.featureNotSupported, `gatehouse: ${name} must stay ${pinned}`),
         );
@@ -423,7 +415,7 @@ export class BackendRelay {
         const target = this.describeTargets.get(item);
         if (target !== undefined) this.results.describeLost(target);
       }
-      if (!syncPending) this.owner.skipUntilSync();
+      if (!syncPending) this.state.skipUntilSync();
       this.prepared.rebuild(this.pending.changes());
     } else if (first?.kind === 'query') {
       if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
@@ -460,6 +452,6 @@ export class BackendRelay {
     }
     if (this.status === 'I') this.prepared.endTransaction(this.pending.changes());
     out.push(frame.bytes);
-    this.owner.ready?.();
+    this.options.onReadyForQuery?.();
   }
 }
