@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import type { AuditEventInput } from '../../src/core/audit-event.js';
-import { classifierCounts, classifySql, loadSqlClassifier } from '../../src/protocols/postgres/sql/classify.js';
+import { sqlClassificationCounter } from '../../src/protocols/postgres/sql/classification-counter.js';
+import { classifySql, loadSqlClassifier } from '../../src/protocols/postgres/sql/classify.js';
 import type { SpoolOptions } from '../../src/store/sqlite/spool-recording.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
@@ -24,7 +25,8 @@ async function classifications(metrics: GatewayMetrics): Promise<Record<string, 
 }
 
 test('the SQL classifications counter says how each message was classified: parsed, by shape, by exact text', async () => {
-  const metrics = new GatewayMetrics({ defaultMetrics: false, sqlClassifier: classifierCounts });
+  const metrics = new GatewayMetrics({ defaultMetrics: false });
+  metrics.registerCounter(sqlClassificationCounter);
   // Something classified before the first scrape: the counter reports the classifier's totals, not a sum of scrapes.
   classifySql('SELECT 1 FROM metrics_probe_warmup');
   const before = await classifications(metrics);

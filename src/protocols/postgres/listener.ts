@@ -10,6 +10,7 @@ import type { Operation } from '../../core/operation.js';
 import { Session } from '../../session/session.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { ProxySession } from './proxy-session.js';
+import { sqlClassificationCounter } from './sql/classification-counter.js';
 import { loadSqlClassifier } from './sql/classify.js';
 import { PARSE_IN_WORKER_ABOVE } from './sql/large-statements.js';
 import { ParsePool } from './sql/parse-pool.js';
@@ -80,6 +81,7 @@ export class PostgresListener implements Listener {
     options: PostgresListenerOptions = {},
   ) {
     const configured = services.config.postgres;
+    services.metrics.registerCounter(sqlClassificationCounter);
     this.connector = options.connector ?? new DirectConnector();
     this.startupTimeoutMs = options.startupTimeoutMs ?? configured.startupTimeout;
     this.maxMessageBytes = options.maxMessageBytes ?? configured.maxMessageBytes;
@@ -184,7 +186,7 @@ export class PostgresListener implements Listener {
       if (login.password === '') throw new GatehouseError('auth.missing_token');
       identity = await services.verifier.verify(login.password);
     } catch (error) {
-      services.metrics.authFailures.inc({ protocol: 'postgres' });
+      services.metrics.countAuthFailure('postgres');
       // The reason stays in the gateway's log; the client learns only that the token was not accepted.
       services.logger.info(
         { reason: isGatehouseError(error) ? error.details['reason'] : undefined, user: startup.parameters['user'] },

@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../../admin/metrics.js';
 import { isGatehouseError } from '../../../core/errors.js';
 import type { OperationHandle } from '../../../session/session.js';
 import {
@@ -66,9 +65,7 @@ export interface BackendRelayOptions {
   readonly prepared: PreparedStatements;
   /** Capture for the audit record and masking of results. */
   readonly results: ResultRelay;
-  readonly resourceName: string;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
   readonly owner: RelayOwner;
   /** Settings whose reported value must stay as given (ParameterStatus): another value ends the session at once. */
   readonly pinned: ReadonlyMap<string, string>;
@@ -321,12 +318,8 @@ export class BackendRelay {
     if (item.change !== undefined) this.prepared.confirm(item.change);
     item.descriptions?.();
     if (item.run !== undefined) {
+      // Its result record counts the outcome in the metrics (OperationHandle.finish).
       const failed = item.run.failed;
-      this.options.metrics.requests.inc({
-        protocol: 'postgres',
-        resource: this.options.resourceName,
-        outcome: failed ? 'error' : 'ok',
-      });
       item.run.complete();
       if (!failed) item.onSuccess?.();
     }

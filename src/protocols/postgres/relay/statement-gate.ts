@@ -1,6 +1,5 @@
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../../admin/metrics.js';
 import type { ApprovalService } from '../../../approvals/approval-service.js';
 import type { ExactOperation } from '../../../approvals/review.js';
 import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
@@ -54,7 +53,6 @@ export interface StatementGateOptions {
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
   readonly host: StatementGateHost;
 }
 
@@ -85,7 +83,6 @@ export class StatementGate {
   private readonly overlapReads: boolean;
   private readonly overlapTransactionWrites: boolean;
   private readonly logger: Logger;
-  private readonly metrics: GatewayMetrics;
   private readonly host: StatementGateHost;
   /** Just-in-time approval: the statement held for a decision, if any. */
   private readonly approval: StatementApproval;
@@ -103,7 +100,6 @@ export class StatementGate {
     this.overlapReads = options.overlapReads;
     this.overlapTransactionWrites = options.overlapTransactionWrites;
     this.logger = options.logger;
-    this.metrics = options.metrics;
     this.host = options.host;
     this.approval = new StatementApproval({
       approvals: options.approvals,
@@ -205,11 +201,6 @@ export class StatementGate {
         this.reviewing = undefined;
       }
     }
-    this.metrics.requests.inc({
-      protocol: 'postgres',
-      resource: this.resourceName,
-      outcome: handle.decision.verdict,
-    });
     this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
     return undefined;
   }
@@ -241,7 +232,6 @@ export class StatementGate {
     );
     // `skip`: the caller finds the connection closing or skipping to Sync and records the run as not run.
     if (verdict.kind === 'run' || verdict.kind === 'skip') return handle;
-    this.metrics.requests.inc({ protocol: 'postgres', resource: this.resourceName, outcome: 'review' });
     this.refuse(verdict.refusal, mode, handle);
     if (verdict.kind === 'end') void this.host.close('gateway stopping', verdict.fatal);
     return undefined;
