@@ -26,8 +26,8 @@ export interface ScrapedCounter {
 
 /**
  * What the gateway counts, as protocols, sessions and the composition see it: no metrics library in sight (the
- * Prometheus implementation is `src/admin/metrics.ts`). Protocols count outcomes through `src/session/outcome.ts`,
- * not with `countRequest` directly.
+ * Prometheus implementation is `src/admin/metrics.ts`). Protocols report outcomes through `OperationHandle.finish`
+ * (or `countUnrecorded` in `src/session/outcome.ts` when no operation was opened), not with `countRequest`.
  */
 export interface Metrics {
   /** A policy decision (`Session.open`). */

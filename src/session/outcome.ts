@@ -3,8 +3,6 @@ import type { ErrorCode } from '../core/errors.js';
 import type { Metrics, RequestOutcome } from '../core/metrics.js';
 import type { ProtocolName } from '../core/operation.js';
 
-export type { RequestOutcome } from '../core/metrics.js';
-
 /** What became of an operation, as its record says: it ran (`ok`, `error`) or the gateway did not run it. */
 export type RecordedOutcome = 'ok' | 'error' | 'refused';
 

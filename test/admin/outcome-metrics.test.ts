@@ -95,6 +95,8 @@ resources:
     policy:
       - groups: [readers]
         allow: [read]
+      - groups: [writers]
+        allow: [read, write, ddl]
   - name: llm
     protocol: http
     pathPrefix: /llm
@@ -201,5 +203,22 @@ resources:
       assert.equal(value(metrics, pgSessions), open, 'the PostgreSQL sessions are still counted');
       assert.equal(value(metrics, httpSessions), httpBefore - 1, 'only the closed listener’s session is gone');
     }
+  });
+
+  // Last: the audit recorder stays closed.
+  it('counts an operation that cannot be recorded as outcome="error" on PostgreSQL and on HTTP', async () => {
+    // A write waits for its record (a plain read would overlap it, and count as what the backend did).
+    const client = await connect(['writers']);
+    const before = await scrape();
+    await gateway.services.recorder.close();
+    await assert.rejects(client.query('CREATE TABLE outcome_unrecorded (id int)'), { code: '57P03' });
+    const models = await fetch(`${llm}/v1/models`, {
+      headers: { authorization: `Bearer ${await token('reader-3', ['readers'])}` },
+    });
+    assert.equal(models.status, 503);
+    const metrics = await scrape();
+    assert.equal(requests(metrics, 'postgres', 'app', 'error') - requests(before, 'postgres', 'app', 'error'), 1);
+    assert.equal(requests(metrics, 'http', 'llm', 'error') - requests(before, 'http', 'llm', 'error'), 1);
+    assert.deepEqual(await backendQuery("SELECT 1 FROM pg_class WHERE relname = 'outcome_unrecorded'"), []);
   });
 });

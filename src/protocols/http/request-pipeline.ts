@@ -33,8 +33,9 @@ export async function handleRequest(pipeline: HttpPipeline, req: IncomingMessage
     const call = await approve(pipeline, flight, routed, identity, inspected, decided);
     if (call === undefined) return;
     const outgoing = await confine(pipeline, flight, routed, identity, call, decided.handle);
-    if (!(await reserve(pipeline, flight, routed, identity, call, decided.handle))) return;
-    await forwardCall(pipeline, flight, routed, inspected, call, outgoing, decided.handle);
+    const meter = await reserve(pipeline, flight, routed, identity, call, decided.handle);
+    if (meter === undefined) return;
+    await forwardCall(pipeline, flight, routed, inspected, call, outgoing, decided.handle, meter);
   } catch (error) {
     await fail(pipeline, flight, error);
   } finally {

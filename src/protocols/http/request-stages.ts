@@ -204,7 +204,7 @@ export async function confine(
 }
 
 /**
- * Stage 7: reserve budget for the call (quotas). Returns false when a budget has no room: the refusal is recorded
+ * Stage 7: reserve budget for the call (quotas). Returns undefined when a budget has no room: the refusal is recorded
  * and the caller answered with 429.
  */
 export async function reserve(
@@ -214,7 +214,7 @@ export async function reserve(
   identity: Identity,
   call: InspectedCall,
   handle: OperationHandle,
-): Promise<boolean> {
+): Promise<CallMeter | undefined> {
   const { services } = pipeline;
   const model = call.call.model;
   const price = model === undefined ? undefined : routed.context.prices?.priceOf(model);
@@ -222,13 +222,13 @@ export async function reserve(
   const start = await CallMeter.open(services.quotas, identity, resource, call.call, services.logger, price);
   if (start.ok) {
     flight.meter = start.meter;
-    return true;
+    return start.meter;
   }
   const { refusal } = start;
   await flight.refuse(handle, { outcome: 'refused', status: 429, error: 'quota.exceeded', quota: { ...refusal } });
   services.logger.info({ resource, budget: refusal.budget }, 'budget exhausted');
   sendQuotaRefusal(flight.res, refusal, services.clock.now());
-  return false;
+  return undefined;
 }
 
 /**
@@ -243,6 +243,7 @@ export async function forwardCall(
   call: InspectedCall,
   outgoing: OutgoingBody,
   handle: OperationHandle,
+  meter: CallMeter,
 ): Promise<void> {
   await forward(pipeline.services, flight.req, flight.res, {
     resource: routed.route.resource,
@@ -254,7 +255,7 @@ export async function forwardCall(
     masking: inspected.masking,
     metered: call.call.metered,
     stripUsage: outgoing.stripUsage,
-    meter: flight.meter as CallMeter,
+    meter,
   });
   flight.awaitingResult = false;
 }

@@ -169,6 +169,7 @@ export class ProxySession {
       approvals: options.approvals,
       approvalsPublicUrl: options.approvalsPublicUrl,
       logger: this.logger,
+      metrics: options.metrics,
       host: {
         closing: () => this.closing !== undefined,
         skipping: () => this.skipping,

@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { ApprovalService } from '../../../approvals/approval-service.js';
 import type { ExactOperation } from '../../../approvals/review.js';
 import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
+import type { Metrics } from '../../../core/metrics.js';
 import type { Operation } from '../../../core/operation.js';
+import { countUnrecorded } from '../../../session/outcome.js';
 import type { OperationHandle, Session } from '../../../session/session.js';
 import type { ClassifiedStatement } from '../sql/classify.js';
 import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
@@ -53,6 +55,7 @@ export interface StatementGateOptions {
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
   readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly host: StatementGateHost;
 }
 
@@ -83,6 +86,7 @@ export class StatementGate {
   private readonly overlapReads: boolean;
   private readonly overlapTransactionWrites: boolean;
   private readonly logger: Logger;
+  private readonly metrics: Metrics;
   private readonly host: StatementGateHost;
   /** Just-in-time approval: the statement held for a decision, if any. */
   private readonly approval: StatementApproval;
@@ -100,6 +104,7 @@ export class StatementGate {
     this.overlapReads = options.overlapReads;
     this.overlapTransactionWrites = options.overlapTransactionWrites;
     this.logger = options.logger;
+    this.metrics = options.metrics;
     this.host = options.host;
     this.approval = new StatementApproval({
       approvals: options.approvals,
@@ -185,6 +190,7 @@ export class StatementGate {
       handle = opened.handle;
     } catch (error) {
       this.logger.error({ err: error }, 'operation could not be recorded; refused');
+      countUnrecorded(this.metrics, 'postgres', this.resourceName, 'error');
       this.refuse(
         isGatehouseError(error) ? error : new GatehouseError('audit.unavailable', undefined, { cause: error }),
         mode,
