@@ -97,7 +97,8 @@ export interface OperationHandle {
   captureForensic(part: ResponsePart): void;
   /**
    * Records the result (with what was captured); resolves once durable. `defer` when nothing waits on it (the
-   * answer already went out): it then shares the next transaction instead of costing one of its own.
+   * answer already went out): it then shares the next transaction instead of costing one of its own. Also counts the
+   * operation's outcome in the metrics (the first call only; see `requestOutcome`): protocols report outcomes here.
    */
   finish(result: OperationResult, options?: FinishOptions): Promise<void>;
   /** Has the operation's record written at once if it still waits for its result (see `Session.open`). */
