@@ -45,7 +45,11 @@ export class Gateway {
   private readonly readiness: Readiness;
   private tunnel: TunnelServer | undefined;
 
-  private constructor(readonly services: ComposedServices) {
+  private constructor(
+    readonly services: ComposedServices,
+    /** The Prometheus implementation of `services.metrics`, scraped by the admin server. */
+    private readonly metrics: GatewayMetrics,
+  ) {
     const lease = services.approvals.lease;
     this.readiness = new Readiness({
       store: services.store,
@@ -93,7 +97,7 @@ export class Gateway {
       quotas: new Quotas(config.quotas, store, clock),
       forensic: audit.forensic,
     };
-    const gateway = new Gateway(services);
+    const gateway = new Gateway(services, metrics);
     gateway.audit = audit;
     gateway.tunnel = tunnel;
     audit.start();
@@ -125,7 +129,7 @@ export class Gateway {
     if (adminAddress) {
       this.admin = new AdminServer({
         address: adminAddress,
-        metrics: this.services.metrics,
+        metrics: this.metrics,
         reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
         readiness: async () => {
           await this.readiness.check();

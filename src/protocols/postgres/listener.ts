@@ -10,6 +10,7 @@ import type { Operation } from '../../core/operation.js';
 import { Session } from '../../session/session.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { ProxySession } from './proxy-session.js';
+import { sqlClassificationCounter } from './sql/classification-counter.js';
 import { loadSqlClassifier, SqlClassifier } from './sql/classify.js';
 import { PARSE_IN_WORKER_ABOVE } from './sql/large-statements.js';
 import { ParsePool } from './sql/parse-pool.js';
@@ -82,6 +83,7 @@ export class PostgresListener implements Listener {
     options: PostgresListenerOptions = {},
   ) {
     const configured = services.config.postgres;
+    services.metrics.registerCounter(sqlClassificationCounter(this.classifier));
     this.connector = options.connector ?? new DirectConnector();
     this.startupTimeoutMs = options.startupTimeoutMs ?? configured.startupTimeout;
     this.maxMessageBytes = options.maxMessageBytes ?? configured.maxMessageBytes;
@@ -95,7 +97,6 @@ export class PostgresListener implements Listener {
       });
     this.tls = tls === undefined ? undefined : createSecureContext({ cert: tls.cert, key: tls.key });
     const maxStatementBytes = options.maxStatementBytes ?? configured.maxStatementBytes;
-    services.metrics.watchSqlClassifier(() => this.classifier.counts());
     this.parsePool = new ParsePool({
       maxStatementBytes,
       timeoutMs: options.statementParseTimeoutMs ?? configured.statementParseTimeout,
@@ -187,7 +188,7 @@ export class PostgresListener implements Listener {
       if (login.password === '') throw new GatehouseError('auth.missing_token');
       identity = await services.verifier.verify(login.password);
     } catch (error) {
-      services.metrics.authFailures.inc({ protocol: 'postgres' });
+      services.metrics.countAuthFailure('postgres');
       // The reason stays in the gateway's log; the client learns only that the token was not accepted.
       services.logger.info(
         { reason: isGatehouseError(error) ? error.details['reason'] : undefined, user: startup.parameters['user'] },

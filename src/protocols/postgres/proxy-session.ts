@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../admin/metrics.js';
 import type { ApprovalService } from '../../approvals/approval-service.js';
 import type { PostgresResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
+import type { Metrics } from '../../core/metrics.js';
 import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
@@ -46,7 +46,7 @@ export interface ProxySessionOptions {
   readonly resource: PostgresResourceConfig;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: Metrics;
   /** Largest backend message relayed (a DataRow is held whole). */
   readonly backendMaxMessageBytes: number;
   /** Holds statements policy sends to review until an approver decides. */
@@ -144,9 +144,7 @@ export class ProxySession {
       pending: this.pending,
       prepared: this.names.prepared,
       results: this.results,
-      resourceName: options.resource.name,
       logger: this.logger,
-      metrics: options.metrics,
       pinned: options.pinned ?? pinnedFor(false),
       state: this.state,
       onReadyForQuery: () => {
@@ -182,7 +180,7 @@ export class ProxySession {
 
   /** Starts relaying in both directions and arms the token-expiry timer. */
   start(): void {
-    this.options.metrics.activeSessions.inc({ protocol: 'postgres' });
+    this.options.metrics.sessionOpened('postgres');
     this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     this.client.on('error', (error) => this.logger.debug({ err: error }, 'client socket error'));
     this.client.on('close', () => void this.onClientGone());
@@ -455,7 +453,7 @@ export class ProxySession {
   private async shutdown(reason: string, fatal: ErrorFields | undefined): Promise<void> {
     clearTimeout(this.expiryTimer);
     this.barrier.ready();
-    this.options.metrics.activeSessions.dec({ protocol: 'postgres' });
+    this.options.metrics.sessionClosed('postgres');
     if (!this.client.destroyed) {
       if (fatal !== undefined) this.client.write(encodeErrorResponse(fatal));
       this.client.end();

@@ -1,13 +1,11 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../../admin/metrics.js';
 import { isGatehouseError } from '../../../core/errors.js';
 import type { OperationHandle } from '../../../session/session.js';
 import {
   decodeErrorFields,
   decodeParameterStatus,
   decodeReadyForQuery,
-  type ErrorFields,
   encodeErrorResponse,
 } from '../wire/backend-messages.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
@@ -55,9 +53,7 @@ export interface BackendRelayOptions {
   readonly prepared: PreparedStatements;
   /** Capture for the audit record and masking of results. */
   readonly results: ResultRelay;
-  readonly resourceName: string;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
   /** The session's phase, and the one way to end it. */
   readonly state: SessionControl;
   /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
@@ -313,12 +309,8 @@ export class BackendRelay {
     if (item.change !== undefined) this.prepared.confirm(item.change);
     item.descriptions?.();
     if (item.run !== undefined) {
+      // Its result record counts the outcome in the metrics (OperationHandle.finish).
       const failed = item.run.failed;
-      this.options.metrics.requests.inc({
-        protocol: 'postgres',
-        resource: this.options.resourceName,
-        outcome: failed ? 'error' : 'ok',
-      });
       item.run.complete();
       if (!failed) item.onSuccess?.();
     }

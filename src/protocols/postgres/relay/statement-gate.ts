@@ -1,13 +1,14 @@
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../../admin/metrics.js';
 import type { ApprovalService } from '../../../approvals/approval-service.js';
 import type { ExactOperation } from '../../../approvals/review.js';
 import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
+import type { Metrics } from '../../../core/metrics.js';
 import type { Operation } from '../../../core/operation.js';
+import { countUnrecorded } from '../../../session/outcome.js';
 import type { OperationHandle, Session } from '../../../session/session.js';
 import type { ClassifiedStatement } from '../sql/classify.js';
-import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
+import { encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
 import { errorFieldsFor, refusalFor } from '../wire/error-response.js';
 import type { BackendRelay } from './backend-relay.js';
 import type { BackendWriter } from './backend-writer.js';
@@ -43,7 +44,7 @@ export interface StatementGateOptions {
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: Metrics;
   /** The session's phase, and the one way to end it. */
   readonly state: SessionControl;
   /** Keeps a record's write pending until the session ends (its end is recorded after it). */
@@ -77,7 +78,7 @@ export class StatementGate {
   private readonly overlapReads: boolean;
   private readonly overlapTransactionWrites: boolean;
   private readonly logger: Logger;
-  private readonly metrics: GatewayMetrics;
+  private readonly metrics: Metrics;
   private readonly state: SessionControl;
   private readonly track: (done: Promise<void>) => void;
   /** Just-in-time approval: the statement held for a decision, if any. */
@@ -183,6 +184,7 @@ export class StatementGate {
       handle = opened.handle;
     } catch (error) {
       this.logger.error({ err: error }, 'operation could not be recorded; refused');
+      countUnrecorded(this.metrics, 'postgres', this.resourceName, 'error');
       this.refuse(
         isGatehouseError(error) ? error : new GatehouseError('audit.unavailable', undefined, { cause: error }),
         mode,
@@ -199,11 +201,6 @@ export class StatementGate {
         this.reviewing = undefined;
       }
     }
-    this.metrics.requests.inc({
-      protocol: 'postgres',
-      resource: this.resourceName,
-      outcome: handle.decision.verdict,
-    });
     this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
     return undefined;
   }
@@ -235,7 +232,6 @@ export class StatementGate {
     );
     // `skip`: the caller finds the connection closing or skipping to Sync and records the run as not run.
     if (verdict.kind === 'run' || verdict.kind === 'skip') return handle;
-    this.metrics.requests.inc({ protocol: 'postgres', resource: this.resourceName, outcome: 'review' });
     this.refuse(verdict.refusal, mode, handle);
     if (verdict.kind === 'end') void this.state.close('gateway stopping', verdict.fatal);
     return undefined;

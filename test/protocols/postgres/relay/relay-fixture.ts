@@ -98,9 +98,7 @@ export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
     pending,
     prepared: names.prepared,
     results: new ResultRelay(undefined),
-    resourceName: 'app',
     logger,
-    metrics: new GatewayMetrics({ defaultMetrics: false }),
     state,
     onReadyForQuery: () => {
       readyCount++;
