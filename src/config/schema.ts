@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import { OPERATION_KINDS } from '../core/operation.js';
 import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
-import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
-import { READ_FUNCTION_PATTERN } from '../protocols/postgres/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
 import { agentsSchema } from './agents-schema.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
 import { modelPricesSchema } from './price-schema.js';
+import { PROFILE_NAMES, READ_FUNCTION_PATTERN, tenantFilterSchema } from './protocol-options.js';
 import { duration, httpUrl, listenAddress } from './schema-parts.js';
 
 export { ASYMMETRIC_ALGORITHMS } from './identity-schema.js';

@@ -36,7 +36,6 @@ interface Edge {
  */
 const KNOWN_FOLDER_PAIRS: ReadonlySet<string> = new Set([
   'approvals <-> store', // store/migrations.ts runs approvals' table migrations; approvals uses Store
-  'config <-> protocols', // config/schema.ts builds on protocol-owned option schemas
   'quotas <-> store', // store/migrations.ts runs the quota table migration; quotas uses Store
 ]);
 const KNOWN_FOLDER_CYCLES: ReadonlySet<string> = new Set<string>([]);
