@@ -19,6 +19,7 @@ import { createLogger } from './logger.js';
 import { PROTOCOL_LISTENERS } from './protocol-registry.js';
 import { Readiness } from './readiness.js';
 import type { ComposedServices } from './services.js';
+import { FEATURE_MIGRATIONS } from './store-migrations.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -60,7 +61,7 @@ export class Gateway {
     const { config, baseDir } = loaded;
     const logger = options.logger ?? createLogger(config.log.level);
     const clock = options.clock ?? systemClock;
-    const store = await openStore(config.store, baseDir, { gateway: true, logger });
+    const store = await openStore(config.store, baseDir, { gateway: true, logger, migrations: FEATURE_MIGRATIONS });
     let audit: AuditServices;
     try {
       audit = new AuditServices(config.audit, baseDir, store, clock, logger);

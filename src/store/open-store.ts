@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
 import { resolveInstanceId } from './instance-id.js';
+import type { StoreMigration } from './migrations.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -11,6 +12,8 @@ export interface OpenStoreOptions {
   /** The gateway's store: SQLite records through its spool (when the config leaves it on). */
   readonly gateway?: boolean;
   readonly logger?: Logger;
+  /** The tables of the modules that own some (see src/gateway/store-migrations.ts): the same for every opener. */
+  readonly migrations?: readonly StoreMigration[];
 }
 
 /**
@@ -32,7 +35,7 @@ export async function openStore(
             // The gateway appends to its instance's chain; CLI commands (a forensic read's record) to `cli`.
             chain: options.gateway ? resolveInstanceId(config.postgres.instanceId, baseDir) : 'cli',
           });
-    await store.migrate();
+    await store.migrate(options.migrations);
     await store.settle();
     if (options.gateway && store instanceof PostgresStore) await store.claimChain();
     if (options.gateway && store instanceof SqliteStore && 'sqlite' in config && config.sqlite.spool) {

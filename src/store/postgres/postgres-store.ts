@@ -12,7 +12,7 @@ import {
   serialiseEvents,
 } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
-import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import { MIGRATION_TABLES, migrationProvider, type StoreMigration, type StoreSchema } from '../migrations.js';
 import { catchUpIn } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
@@ -66,7 +66,8 @@ export class PostgresStore extends KyselyStore implements Store {
     );
   }
 
-  async migrate(): Promise<void> {
+  async migrate(features: readonly StoreMigration[] = []): Promise<void> {
+    const provider = migrationProvider('postgres', features);
     // Replicas starting together would race to create the migration tables; one migrates, the others then find
     // nothing to do. The lock is held on its own connection while Kysely migrates on another.
     const client = await this.pool.connect();
@@ -75,7 +76,7 @@ export class PostgresStore extends KyselyStore implements Store {
       try {
         const migrator = new Migrator({
           db: this.kysely,
-          provider: migrationProvider('postgres'),
+          provider,
           ...MIGRATION_TABLES,
         });
         const { error, results } = await migrator.migrateToLatest();

@@ -8,7 +8,7 @@ import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainLink, DEFAULT_CHAIN, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
-import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import { MIGRATION_TABLES, migrationProvider, type StoreMigration, type StoreSchema } from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendEvents, prepareAppend } from './append-transaction.js';
@@ -74,8 +74,9 @@ export class SqliteStore extends KyselyStore implements Store {
     return new SqliteStore(new Database(path), options);
   }
 
-  async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.kysely, provider: migrationProvider('sqlite'), ...MIGRATION_TABLES });
+  async migrate(features: readonly StoreMigration[] = []): Promise<void> {
+    const provider = migrationProvider('sqlite', features);
+    const migrator = new Migrator({ db: this.kysely, provider, ...MIGRATION_TABLES });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName;
