@@ -1,4 +1,13 @@
-import { type ColumnType, type Generated, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import {
+  type ColumnType,
+  type Generated,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResult,
+  sql,
+} from 'kysely';
+import { GatehouseError } from '../core/errors.js';
 import type { StoreDialect } from '../core/store-dialect.js';
 
 /** Row shapes as the drivers return them: PostgreSQL returns bigint as a string, SQLite as a number. */
@@ -308,6 +317,21 @@ export function migrationProvider(dialect: StoreDialect, features: readonly Stor
       return migrations;
     },
   };
+}
+
+/**
+ * The error a failed `migrate` throws: the migration that failed, if one ran, and the reason (e.g. that the database
+ * ran a feature migration this opener did not register).
+ */
+export function migrationFailure(
+  store: string,
+  error: unknown,
+  results: readonly MigrationResult[] | undefined,
+): GatehouseError {
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = failed === undefined ? message : `${failed}: ${message}`;
+  return new GatehouseError('internal', `${store} store migration failed: ${reason}`, { cause: error });
 }
 
 /** Our own bookkeeping tables, so a shared PostgreSQL database can hold other Kysely users' migrations too. */

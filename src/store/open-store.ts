@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { GatehouseConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
+import type { StoreConfig } from './config.js';
 import { resolveInstanceId } from './instance-id.js';
 import type { StoreMigration } from './migrations.js';
 import { PostgresStore } from './postgres/postgres-store.js';
@@ -20,11 +20,7 @@ export interface OpenStoreOptions {
  * Opens the configured store, brings its schema up to date and settles it, so what a gateway spooled (even one that
  * crashed) is in the log before anything reads it. Relative SQLite paths resolve against `baseDir`.
  */
-export async function openStore(
-  config: GatehouseConfig['store'],
-  baseDir: string,
-  options: OpenStoreOptions = {},
-): Promise<Store> {
+export async function openStore(config: StoreConfig, baseDir: string, options: OpenStoreOptions = {}): Promise<Store> {
   const kind = 'sqlite' in config ? 'SQLite' : 'PostgreSQL';
   let store: Store | undefined;
   try {

@@ -12,7 +12,13 @@ import {
   serialiseEvents,
 } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
-import { MIGRATION_TABLES, migrationProvider, type StoreMigration, type StoreSchema } from '../migrations.js';
+import {
+  MIGRATION_TABLES,
+  migrationFailure,
+  migrationProvider,
+  type StoreMigration,
+  type StoreSchema,
+} from '../migrations.js';
 import { catchUpIn } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
@@ -81,8 +87,7 @@ export class PostgresStore extends KyselyStore implements Store {
         });
         const { error, results } = await migrator.migrateToLatest();
         if (error) {
-          const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-          throw new GatehouseError('internal', `PostgreSQL store migration ${failed ?? ''} failed`, { cause: error });
+          throw migrationFailure('PostgreSQL', error, results);
         }
       } finally {
         await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK.toString()]);

@@ -8,7 +8,13 @@ import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainLink, DEFAULT_CHAIN, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
-import { MIGRATION_TABLES, migrationProvider, type StoreMigration, type StoreSchema } from '../migrations.js';
+import {
+  MIGRATION_TABLES,
+  migrationFailure,
+  migrationProvider,
+  type StoreMigration,
+  type StoreSchema,
+} from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendEvents, prepareAppend } from './append-transaction.js';
@@ -79,8 +85,7 @@ export class SqliteStore extends KyselyStore implements Store {
     const migrator = new Migrator({ db: this.kysely, provider, ...MIGRATION_TABLES });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-      throw new GatehouseError('internal', `SQLite store migration ${failed ?? ''} failed`, { cause: error });
+      throw migrationFailure('SQLite', error, results);
     }
   }
 
