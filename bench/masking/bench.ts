@@ -25,9 +25,10 @@ import { MaskCounts } from '../../src/masking/counts.js';
 import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
 import type { Redactor } from '../../src/masking/redactor.js';
 import { StreamMasker } from '../../src/masking/stream-masker.js';
+import { postgresTargetYaml } from '../../test/support/gateway-config.js';
 import { startPgGateway } from '../../test/support/pg-gateway.js';
 import { type ProfileSummary, profileMarkdown, summariseProfile } from '../lib/cpuprofile.js';
-import { backendTargetYaml, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
+import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { CpuAccount, loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { CommandLog, freePort } from '../lib/processes.js';
 import { median, RESULTS_DIR, ratio, round, table } from '../lib/report.js';
@@ -230,7 +231,7 @@ ${TOKEN_KEY_YAML}
 resources:
   - name: app
     protocol: postgres
-${backendTargetYaml(b, 'BENCH_PG_PASSWORD')}    policy:
+${postgresTargetYaml(b, 'BENCH_PG_PASSWORD')}    policy:
       - groups: [rag-readers]
         allow: [read]${RESOURCE_MASKING_YAML}`,
 );

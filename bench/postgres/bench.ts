@@ -7,15 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
+import { postgresTargetYaml } from '../../test/support/gateway-config.js';
 import { summariseProfile } from '../lib/cpuprofile.js';
-import {
-  backendTargetYaml,
-  type GatehouseProcess,
-  mintToken,
-  REPO_ROOT,
-  startGatehouse,
-  writeGatehouseConfig,
-} from '../lib/gatehouse.js';
+import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run } from '../lib/processes.js';
@@ -142,7 +136,7 @@ postgres:
 resources:
   - name: bench
     protocol: postgres
-${backendTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
+${postgresTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
       - groups: [bench]
         allow: [read]
         deny: [write, ddl, admin]

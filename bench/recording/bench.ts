@@ -21,7 +21,8 @@ import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { backendTargetYaml, REPO_ROOT } from '../lib/gatehouse.js';
+import { gatewayConfigYaml, postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { REPO_ROOT } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { measureQuietly, progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
@@ -483,16 +484,17 @@ function ofCase(s: Sample, c: Case): boolean {
 }
 
 function gatewayYaml(pg: TestPostgres, port: number, options: { overlap: boolean; spool: boolean }): string {
-  return `listen: { postgres: '127.0.0.1:${port}' }
-log: { level: warn }
+  return gatewayConfigYaml({
+    logLevel: 'warn',
+    devIssuer: { keyFile: 'dev-issuer.jwk.json', maxTokenLifetime: '3h' },
+    store: { path: 'audit.db', spool: options.spool },
+    body: `listen: { postgres: '127.0.0.1:${port}' }
 audit: { overlapReads: ${options.overlap}, overlapTransactionWrites: ${options.overlap} }
 postgres: { allowPlaintextPassword: true } # loopback only, as in the quickstart
-identity:
-  devIssuer: { enabled: true, keyFile: dev-issuer.jwk.json, maxTokenLifetime: 3h }
-store: { sqlite: { path: audit.db, spool: ${options.spool} } }
 resources:
   - name: bench
     protocol: postgres
-${backendTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, write, session] }]
-`;
+${postgresTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, write, session] }]
+`,
+  });
 }

@@ -17,8 +17,13 @@ export interface GatewayConfigParts {
   /** Enables the dev issuer with this key file (relative to the config file): tokens minted by `DevIssuer`. */
   readonly devIssuer?: { readonly keyFile: string; readonly maxTokenLifetime?: string };
   readonly issuers?: readonly IssuerYaml[];
-  /** The SQLite store: its file, relative to the config file (default `audit.db`), and whether it spools. */
-  readonly store?: { readonly path?: string; readonly spool?: boolean };
+  /**
+   * The SQLite store: its file, relative to the config file (default `audit.db`), and whether it spools; or a shared
+   * PostgreSQL store (`postgresUrl`) with this gateway instance's id.
+   */
+  readonly store?:
+    | { readonly path?: string; readonly spool?: boolean }
+    | { readonly postgresUrl: string; readonly instanceId?: string };
   /** The rest of the config, top-level YAML: listen, resources, approvals, quotas... */
   readonly body: string;
 }
@@ -42,8 +47,12 @@ export function gatewayConfigYaml(parts: GatewayConfigParts): string {
     identity.push('  issuers:', ...parts.issuers.map((issuer) => `    - ${flowMapping({ ...issuer })}`));
   }
   lines.push(identity.length === 0 ? 'identity: {}' : `identity:\n${identity.join('\n')}`);
-  const store = { path: parts.store?.path ?? 'audit.db', spool: parts.store?.spool };
-  lines.push(`store: { sqlite: ${flowMapping(store)} }`);
+  const store = parts.store ?? {};
+  lines.push(
+    'postgresUrl' in store
+      ? `store: { postgres: ${flowMapping({ url: store.postgresUrl, instanceId: store.instanceId })} }`
+      : `store: { sqlite: ${flowMapping({ path: store.path ?? 'audit.db', spool: store.spool })} }`,
+  );
   return `${lines.join('\n')}\n${parts.body}`;
 }
 
