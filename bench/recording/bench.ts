@@ -136,6 +136,36 @@ const WHERE_THE_TIME_GOES = [
   'changed nothing (0.863 against 0.855 of off with 1 client, 0.842 against 0.852 with 8 prepared, 8 paired rounds).',
 ];
 
+/** Figures behind choices in src/ whose comments point here (measured in scratch harnesses, not by this script). */
+const MEASURED_FOR_CHOICES = [
+  '## Measured for choices in the code',
+  '',
+  "Figures behind choices the code's comments name (2-vCPU machines of this project, paired runs where a change was",
+  'compared with the code before it):',
+  '',
+  "- `src/audit/recorder.ts` `amend`: the queued payload is changed in place. Copying it with the fields added (a read's",
+  "  payload has some 15) cost 3-7% more of the gateway's CPU per transaction with 8 pgbench clients.",
+  '- `src/audit/recorder.ts`: one more event-loop turn before a write when the last batch had company: a third fewer',
+  '  commits with 8 pgbench clients.',
+  "- `src/session/session.ts`: only the optional fields that are set go into an operation's payload: JSON.stringify of",
+  "  a pgbench read's record took 2.5 µs instead of 4.2.",
+  '- `src/store/sqlite/sqlite-store.ts`: 16 KiB pages for new files: a third of the WAL writes per event and about 12%',
+  "  less of the spool thread's CPU per event (drains of 900 events, WAL checkpointed every 4 MiB either way: 7.2-7.6",
+  '  against 8.3-8.5 µs).',
+  '- `src/store/sqlite/append-transaction.ts`: `insert or rollback` (no statement journal): 0.6-1.9 µs less of a',
+  "  drain's 6-8.5 µs per event once its page cache is full, more while it fills.",
+  '- `src/store/sqlite/spool-format.ts`: a spool body cut by indexOf rather than split and slice: 0.61 to 0.46 µs an',
+  '  event.',
+  "- `src/store/hash-chain.ts`: building the link header as an array for JSON.stringify was the chain's largest",
+  '  JavaScript cost; the three JSON.stringify calls for its strings were over half the cost of chaining an event,',
+  "  about a fifth of the spool thread's per event; one-shot `crypto.hash` costs half a Hash object per event.",
+  '- `src/store/session-event-index.ts`: a catch-up blocks appends for about 2.5 µs an event, so its 5,000-event cap',
+  '  bounds the pause near 12 ms.',
+  "- `src/store/sqlite/spool-thread.ts`: loading tsx inside the spool's worker thread took about 1 s (2 s of CPU) per",
+  '  start; with the esbuild bundle (built once per process) the thread starts in about 60 ms.',
+  '',
+];
+
 const SCRIPTS: readonly PgbenchScript[] = ['select-only', 'tpcb'];
 
 type Recording = 'on' | 'direct' | 'strict' | 'off';
@@ -387,6 +417,7 @@ try {
     'times) when other processes used more than 15% of a core, and the quietest attempt kept (`foreignCpu` in the JSON).',
     'Treat differences of a few percent as noise.',
     '',
+    ...MEASURED_FOR_CHOICES,
     '## Machine',
     '',
     machineMarkdown(machine, loadAfter, { node: process.version }),

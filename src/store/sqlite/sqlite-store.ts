@@ -63,8 +63,8 @@ export class SqliteStore extends KyselyStore implements Store {
     this.synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     // Takes effect only on a new, empty file (an existing one keeps its size). The audit log is appended in rows of
-    // about 600 bytes: 16 KiB pages take a third of the WAL writes per event, and about 12% less of the spool thread's
-    // CPU per event (drains of 900 events, WAL checkpointed every 4 MiB either way: 8.3-8.5 against 7.2-7.6 µs).
+    // about 600 bytes: 16 KiB pages take fewer WAL writes and less of the spool thread's CPU per event
+    // (bench/results/recording.md).
     db.pragma(`page_size = ${PAGE_BYTES}`);
     db.pragma('journal_mode = WAL');
     applyConnectionSettings(db, { synchronous: this.synchronous, busyTimeoutMs: this.busyTimeoutMs });
