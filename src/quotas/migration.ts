@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { StoreMigration } from '../store/migrations.js';
 
 /** `0200_quota_usage`: one row per budget bucket and fixed window (see tables.ts). Same DDL on SQLite and PostgreSQL. */
-export async function createQuotaTables(db: Kysely<unknown>): Promise<void> {
+async function createQuotaTables(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('quota_usage')
     .addColumn('budget', 'text', (c) => c.notNull())

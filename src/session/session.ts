@@ -106,7 +106,7 @@ export interface OperationHandle {
 const EXPECTS_RESULT: RecordOptions = { expectsResult: true };
 
 /** Default bytes of response content kept per operation. */
-export const DEFAULT_CAPTURE_BYTES = 16 * 1024;
+const DEFAULT_CAPTURE_BYTES = 16 * 1024;
 
 /** Accumulates response parts up to a byte budget; past it, only notes that the record was cut. */
 class ResponseCapture {

@@ -14,7 +14,7 @@ import type { SerialisedEvent } from '../hash-chain.js';
 export const FRAME_HEADER_BYTES = 8;
 
 /** A batch bigger than this is refused rather than written: a length beyond it is read as a broken frame. */
-export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
 

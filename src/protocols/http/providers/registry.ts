@@ -12,7 +12,7 @@ import { qdrantProfile } from './qdrant.js';
 import { notTenantScoped } from './tenant-errors.js';
 
 /** Every profile by the name a resource's `profile:` gives. */
-export const PROFILES: Readonly<Record<ProfileName, ProviderProfile>> = Object.assign(Object.create(null), {
+const PROFILES: Readonly<Record<ProfileName, ProviderProfile>> = Object.assign(Object.create(null), {
   openai: openAiProfile,
   anthropic: anthropicProfile,
   qdrant: qdrantProfile,
