@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadedConfig, parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
@@ -23,6 +24,8 @@ export interface HttpGatewayOptions extends Omit<GatewayConfigParts, 'body'> {
 export interface HttpGateway {
   readonly gateway: Gateway;
   readonly loaded: LoadedConfig;
+  /** The config file, also on disk for CLI commands (`-c`); the store and keys sit beside it. */
+  readonly configFile: string;
   /** `http://127.0.0.1:PORT` of the HTTP listener (empty when it was not started). */
   readonly base: string;
   /** `http://127.0.0.1:PORT` of the admin listener (empty when it was not started). */
@@ -40,12 +43,18 @@ export interface HttpGateway {
  */
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const { yaml, env, admin, http, dirPrefix, ...parts } = options;
-  const dir = temporaryDirectory(dirPrefix ?? 'gh-http-gateway-');
-  const loaded = parseConfig(gatewayConfigYaml({ ...parts, body: yaml }), join(dir, 'gatehouse.yaml'), { ...env });
-  return startOn(loaded, { admin: admin === true, http: http !== false });
+  const configFile = join(temporaryDirectory(dirPrefix ?? 'gh-http-gateway-'), 'gatehouse.yaml');
+  const text = gatewayConfigYaml({ ...parts, body: yaml });
+  writeFileSync(configFile, text);
+  const loaded = parseConfig(text, configFile, { ...env });
+  return startOn(loaded, configFile, { admin: admin === true, http: http !== false });
 }
 
-async function startOn(loaded: LoadedConfig, listeners: { admin: boolean; http: boolean }): Promise<HttpGateway> {
+async function startOn(
+  loaded: LoadedConfig,
+  configFile: string,
+  listeners: { admin: boolean; http: boolean },
+): Promise<HttpGateway> {
   const free = { host: '127.0.0.1', port: 0 };
   const gateway = await Gateway.start(loaded, {
     logger: createLogger('silent'),
@@ -56,6 +65,7 @@ async function startOn(loaded: LoadedConfig, listeners: { admin: boolean; http: 
   return {
     gateway,
     loaded,
+    configFile,
     base: url(gateway.addresses.http),
     admin: url(gateway.addresses.admin),
     async mint(subject, groups, ttlMs = 600_000) {
@@ -64,7 +74,7 @@ async function startOn(loaded: LoadedConfig, listeners: { admin: boolean; http: 
     },
     async restart() {
       await gateway.stop();
-      return startOn(loaded, listeners);
+      return startOn(loaded, configFile, listeners);
     },
   };
 }
