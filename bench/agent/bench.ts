@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureQuickstartCertificate } from '../../src/quickstart/quickstart-certificate.js';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { backendTargetYaml, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
+import { postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run, startBackground } from '../lib/processes.js';
@@ -173,7 +174,7 @@ agents:
 resources:
   - name: direct
     protocol: postgres
-${backendTargetYaml(pg, 'BENCH_PG_PASSWORD')}${policy}  - name: tunneled
+${postgresTargetYaml(pg, 'BENCH_PG_PASSWORD')}${policy}  - name: tunneled
     protocol: postgres
     via: agent
     target: { host: agent, database: ${pg.database}, user: agent }

@@ -8,16 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
+import { postgresTargetYaml } from '../../test/support/gateway-config.js';
 import { type BaselineBuild, buildBaseline } from '../lib/baseline.js';
 import { summariseProfile } from '../lib/cpuprofile.js';
-import {
-  backendTargetYaml,
-  type GatehouseProcess,
-  mintToken,
-  REPO_ROOT,
-  startGatehouse,
-  writeGatehouseConfig,
-} from '../lib/gatehouse.js';
+import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
 import { startTcpRelay } from '../lib/node-relays.js';
@@ -176,7 +170,7 @@ postgres:
 resources:
   - name: bench
     protocol: postgres
-${backendTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
+${postgresTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
       - groups: [bench]
         allow: [read]
         deny: [write, ddl, admin]

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import { quotasSchema } from '../../src/quotas/config.js';
 import { Quotas } from '../../src/quotas/quotas.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
@@ -117,7 +118,7 @@ try {
   for (const budgets of [1, 2]) {
     for (const concurrency of [1, 20]) {
       const store = await SqliteStore.open(join(dir, `q-${budgets}-${concurrency}.db`));
-      await store.migrate();
+      await store.migrate(FEATURE_MIGRATIONS);
       rows.push(await run('SQLite', store, budgets, concurrency));
       await store.close();
     }
@@ -127,7 +128,7 @@ try {
     for (const budgets of [1, 2]) {
       for (const concurrency of [1, 20]) {
         const store = await PostgresStore.open(pg.url);
-        await store.migrate();
+        await store.migrate(FEATURE_MIGRATIONS);
         rows.push(await run('PostgreSQL', store, budgets, concurrency));
         await store.close();
       }

@@ -21,7 +21,8 @@ import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { backendTargetYaml, REPO_ROOT } from '../lib/gatehouse.js';
+import { gatewayConfigYaml, postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { REPO_ROOT } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { measureQuietly, progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
@@ -133,6 +134,36 @@ const WHERE_THE_TIME_GOES = [
   'are not it, on either thread: operation records without the resource, protocol, rule, selector and reason (about',
   '100 of 360 bytes, as much as storing the two hashes as 32-byte blobs rather than hex text would save a row)',
   'changed nothing (0.863 against 0.855 of off with 1 client, 0.842 against 0.852 with 8 prepared, 8 paired rounds).',
+];
+
+/** Figures behind choices in src/ whose comments point here (measured in scratch harnesses, not by this script). */
+const MEASURED_FOR_CHOICES = [
+  '## Measured for choices in the code',
+  '',
+  "Figures behind choices the code's comments name (2-vCPU machines of this project, paired runs where a change was",
+  'compared with the code before it):',
+  '',
+  "- `src/audit/recorder.ts` `amend`: the queued payload is changed in place. Copying it with the fields added (a read's",
+  "  payload has some 15) cost 3-7% more of the gateway's CPU per transaction with 8 pgbench clients.",
+  '- `src/audit/recorder.ts`: one more event-loop turn before a write when the last batch had company: a third fewer',
+  '  commits with 8 pgbench clients.',
+  "- `src/session/session.ts`: only the optional fields that are set go into an operation's payload: JSON.stringify of",
+  "  a pgbench read's record took 2.5 µs instead of 4.2.",
+  '- `src/store/sqlite/sqlite-store.ts`: 16 KiB pages for new files: a third of the WAL writes per event and about 12%',
+  "  less of the spool thread's CPU per event (drains of 900 events, WAL checkpointed every 4 MiB either way: 7.2-7.6",
+  '  against 8.3-8.5 µs).',
+  '- `src/store/sqlite/append-transaction.ts`: `insert or rollback` (no statement journal): 0.6-1.9 µs less of a',
+  "  drain's 6-8.5 µs per event once its page cache is full, more while it fills.",
+  '- `src/store/sqlite/spool-format.ts`: a spool body cut by indexOf rather than split and slice: 0.61 to 0.46 µs an',
+  '  event.',
+  "- `src/store/hash-chain.ts`: building the link header as an array for JSON.stringify was the chain's largest",
+  '  JavaScript cost; the three JSON.stringify calls for its strings were over half the cost of chaining an event,',
+  "  about a fifth of the spool thread's per event; one-shot `crypto.hash` costs half a Hash object per event.",
+  '- `src/store/session-event-index.ts`: a catch-up blocks appends for about 2.5 µs an event, so its 5,000-event cap',
+  '  bounds the pause near 12 ms.',
+  "- `src/store/sqlite/spool-thread.ts`: loading tsx inside the spool's worker thread took about 1 s (2 s of CPU) per",
+  '  start; with the esbuild bundle (built once per process) the thread starts in about 60 ms.',
+  '',
 ];
 
 const SCRIPTS: readonly PgbenchScript[] = ['select-only', 'tpcb'];
@@ -386,6 +417,7 @@ try {
     'times) when other processes used more than 15% of a core, and the quietest attempt kept (`foreignCpu` in the JSON).',
     'Treat differences of a few percent as noise.',
     '',
+    ...MEASURED_FOR_CHOICES,
     '## Machine',
     '',
     machineMarkdown(machine, loadAfter, { node: process.version }),
@@ -483,16 +515,17 @@ function ofCase(s: Sample, c: Case): boolean {
 }
 
 function gatewayYaml(pg: TestPostgres, port: number, options: { overlap: boolean; spool: boolean }): string {
-  return `listen: { postgres: '127.0.0.1:${port}' }
-log: { level: warn }
+  return gatewayConfigYaml({
+    logLevel: 'warn',
+    devIssuer: { keyFile: 'dev-issuer.jwk.json', maxTokenLifetime: '3h' },
+    store: { path: 'audit.db', spool: options.spool },
+    body: `listen: { postgres: '127.0.0.1:${port}' }
 audit: { overlapReads: ${options.overlap}, overlapTransactionWrites: ${options.overlap} }
 postgres: { allowPlaintextPassword: true } # loopback only, as in the quickstart
-identity:
-  devIssuer: { enabled: true, keyFile: dev-issuer.jwk.json, maxTokenLifetime: 3h }
-store: { sqlite: { path: audit.db, spool: ${options.spool} } }
 resources:
   - name: bench
     protocol: postgres
-${backendTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, write, session] }]
-`;
+${postgresTargetYaml(pg, 'PG_PASSWORD')}    policy: [{ groups: [bench], allow: [read, write, session] }]
+`,
+  });
 }

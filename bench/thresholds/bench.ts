@@ -6,13 +6,8 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import {
-  backendTargetYaml,
-  type GatehouseProcess,
-  mintToken,
-  startGatehouse,
-  writeGatehouseConfig,
-} from '../lib/gatehouse.js';
+import { postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { type GatehouseProcess, mintToken, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
 import { CommandLog, freePort, run } from '../lib/processes.js';
@@ -113,7 +108,7 @@ postgres:
 resources:
   - name: bench
     protocol: postgres
-${backendTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
+${postgresTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
       - groups: [plain]
         allow: [read]
       - groups: [limited]

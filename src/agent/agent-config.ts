@@ -59,7 +59,7 @@ const httpResource = z.strictObject({
     .prefault({}),
 });
 
-export const agentConfigSchema = z
+const agentConfigSchema = z
   .strictObject({
     name: name.describe('Agent name in the gateway registry and audit records.'),
     group: name.optional().describe('Agent group; a resource with `agentGroup` only uses agents of that group.'),

@@ -6,7 +6,7 @@ import type { Store } from '../store/store.js';
 import type { ApprovalsSchema } from './review-tables.js';
 
 /** How often an instance renews its lease, and how long a lease outlives its last renewal. */
-export const HEARTBEAT_MS = 1_000;
+const HEARTBEAT_MS = 1_000;
 export const LEASE_MS = 5_000;
 
 /**

@@ -30,7 +30,7 @@ export interface InstanceSchema {
   gateway_instances: GatewayInstancesTable;
 }
 
-/** Migration `0110_review_holders`: registered in src/store/migrations.ts. Never edit once released. */
+/** Migration `0110_review_holders` (approval-migrations.ts). Never edit once released. */
 export async function createInstanceTables(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('gateway_instances')

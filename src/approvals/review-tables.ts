@@ -62,7 +62,7 @@ export interface ApprovalsSchema {
   webhook_nonces: WebhookNoncesTable;
 }
 
-/** Migration `0100_approvals`: registered in src/store/migrations.ts. Never edit once released; add a new one. */
+/** Migration `0100_approvals` (approval-migrations.ts). Never edit once released; add a new one. */
 export async function createApprovalTables(db: Kysely<unknown>, _dialect: StoreDialect): Promise<void> {
   await db.schema
     .createTable('reviews')

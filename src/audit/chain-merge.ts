@@ -2,7 +2,7 @@ import type { AuditEvent } from '../core/audit-event.js';
 import type { Store } from '../store/store.js';
 
 /** Time, then chain, then position: one order for events of several chains, the same on every read. */
-export function inTimeOrder(a: AuditEvent, b: AuditEvent): number {
+function inTimeOrder(a: AuditEvent, b: AuditEvent): number {
   return a.at - b.at || (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0) || a.seq - b.seq;
 }
 

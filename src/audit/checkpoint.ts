@@ -35,7 +35,7 @@ export function checkpointMessage(c: CheckpointStatement): Buffer {
 }
 
 /** First 16 hex digits of the sha256 of the public key's SPKI DER: names the key without revealing anything. */
-export function keyIdOf(publicKey: KeyObject): string {
+function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256')
     .update(publicKey.export({ type: 'spki', format: 'der' }))
     .digest('hex')

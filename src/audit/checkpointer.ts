@@ -89,7 +89,7 @@ export class AuditCheckpointer {
 }
 
 /** One checkpoint as a JSON line, as sinks receive it (and `audit verify --against` reads it back). */
-export function checkpointLine(c: SignedCheckpoint): string {
+function checkpointLine(c: SignedCheckpoint): string {
   return JSON.stringify({
     type: 'audit.checkpoint',
     chain: c.chain,

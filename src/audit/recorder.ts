@@ -87,8 +87,7 @@ export class AuditRecorder {
    * so one record carries what would otherwise take a second event and a second row to chain; its callers' promises
    * then also cover the added fields. False once its write has begun, or if it was never queued here: record the
    * rest as an event of its own. The payload object is changed in place: a payload given to `record` is the
-   * recorder's until written. (It was copied with the fields added: for most reads, a payload of 15 fields copied,
-   * and 3-7% more of the gateway's CPU per transaction with 8 pgbench clients, measured in paired runs.)
+   * recorder's until written. (Not copied: a copy per read costs CPU on the hot path; bench/results/recording.md.)
    */
   amend(event: AuditEventInput, fields: Readonly<Record<string, unknown>>): boolean {
     // From the end: the event amended is usually among the last queued.
@@ -137,8 +136,8 @@ export class AuditRecorder {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;
     // Under concurrency (the last batch had company), one more turn of the event loop lets the sockets read in it
-    // add their records to this transaction: measured with 8 pgbench clients, a third fewer commits. A lone caller
-    // is written at once.
+    // add their records to this transaction, for fewer commits (bench/results/recording.md). A lone caller is
+    // written at once.
     this.turnsLeft = this.lastBatchSize > 1 ? 2 : 1;
     setImmediate(this.onTurn);
   }

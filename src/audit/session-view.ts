@@ -92,7 +92,7 @@ export function formatTimestamp(ms: number): string {
 }
 
 /** `03:04:05.678` in UTC. */
-export function formatTimeOfDay(ms: number): string {
+function formatTimeOfDay(ms: number): string {
   return new Date(ms).toISOString().slice(11, 23);
 }
 

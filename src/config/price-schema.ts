@@ -1,7 +1,7 @@
 // Model prices for LLM cost thresholds (`maxCostUsd`): US dollars per million tokens, per model name pattern.
 import { z } from 'zod';
 
-export const modelPriceSchema = z.strictObject({
+const modelPriceSchema = z.strictObject({
   input: z.number().min(0).describe('US dollars per million prompt (input) tokens.'),
   output: z.number().min(0).describe('US dollars per million completion (output) tokens.'),
   maxOutputTokens: z

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { OPERATION_KINDS } from '../core/operation.js';
 import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
-import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
-import { READ_FUNCTION_PATTERN } from '../protocols/postgres/sql/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
+import { storeSchema } from '../store/config.js';
 import { agentsSchema } from './agents-schema.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
 import { modelPricesSchema } from './price-schema.js';
+import { PROFILE_NAMES, READ_FUNCTION_PATTERN, tenantFilterSchema } from './protocol-options.js';
 import { duration, httpUrl, listenAddress } from './schema-parts.js';
 
 export { ASYMMETRIC_ALGORITHMS } from './identity-schema.js';
@@ -163,42 +163,6 @@ const postgresResource = z.strictObject({
 const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource], {
   error: 'expected protocol: http or postgres',
 });
-
-const store = z
-  .union([
-    z.strictObject({
-      sqlite: z
-        .strictObject({
-          path: z.string().min(1).describe('SQLite database file (relative to the config file).'),
-          /**
-           * Record through an append-only spool next to the file (one write per batch), the log filled behind by a
-           * thread of its own; off: every batch is a commit on the gateway's thread.
-           */
-          spool: z
-            .boolean()
-            .default(true)
-            .describe(
-              "Record through an append-only spool next to the file (one write per batch), the log filled behind by a thread of its own; off: every batch is a commit on the gateway's thread.",
-            ),
-        })
-        .describe('The embedded SQLite store (one gateway process).'),
-    }),
-    z.strictObject({
-      postgres: z
-        .strictObject({
-          url: z.string().min(1).describe('postgres:// URL of the shared store database (use a secret reference).'),
-          instanceId: z
-            .string()
-            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected letters, digits, ., _ or - (at most 63)')
-            .optional()
-            .describe(
-              "This gateway instance's id: the name of the hash chain it appends to (one per instance, so replicas never wait for each other). Stable across restarts of the same instance. Default: GATEHOUSE_INSTANCE_ID, else an id made once from the host name and kept in `.gatehouse/instance-id`. Two running processes with one id are refused at start.",
-            ),
-        })
-        .describe('A shared PostgreSQL store, for several gateway replicas.'),
-    }),
-  ])
-  .default({ sqlite: { path: '.gatehouse/gatehouse.db', spool: true } });
 
 /** One continuous export destination for a SIEM; each keeps its own delivery cursor in the store. */
 const auditSink = z.discriminatedUnion(
@@ -562,7 +526,7 @@ export const configObjectSchema = z
       })
       .prefault({})
       .describe('Who may call: trusted token issuers and how their claims become subject and groups.'),
-    store: store.describe(
+    store: storeSchema.describe(
       'Where audit events, reviews and quota counters are kept: `sqlite` (embedded) or `postgres`.',
     ),
     audit: audit.describe('Session recording, tamper evidence, retention, export and the optional forensic copy.'),

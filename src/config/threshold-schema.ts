@@ -2,7 +2,7 @@
 // (or deny). Each is a number, or `{ limit, over }` to choose its own action.
 import { z } from 'zod';
 
-export const THRESHOLD_ACTIONS = ['review', 'deny'] as const;
+const THRESHOLD_ACTIONS = ['review', 'deny'] as const;
 export type ThresholdAction = (typeof THRESHOLD_ACTIONS)[number];
 
 const over = z.enum(THRESHOLD_ACTIONS);

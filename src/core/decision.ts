@@ -1,6 +1,6 @@
 /** What policy says about one operation. Reasons are stable codes so audit and `policy explain` can show them. */
 
-export const VERDICTS = ['allow', 'review', 'deny'] as const;
+const VERDICTS = ['allow', 'review', 'deny'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 export const REASONS = {

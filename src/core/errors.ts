@@ -34,6 +34,21 @@ export class GatehouseError extends Error {
   }
 }
 
+/**
+ * A response that could not be masked: it is withheld (fail closed), never relayed raw. One type for every protocol,
+ * so an error path tells it apart from a backend or upstream failure; callers see an internal error. `reason` says
+ * what could not be masked (no data values), `cause` the underlying error, for logs.
+ */
+export class MaskingFailure extends GatehouseError {
+  constructor(reason: string, options: { message?: string; cause?: unknown } = {}) {
+    super('internal', options.message ?? 'gatehouse: the result could not be masked, so it was withheld', {
+      cause: options.cause,
+      details: { reason },
+    });
+    this.name = 'MaskingFailure';
+  }
+}
+
 export function isGatehouseError(value: unknown): value is GatehouseError {
   return value instanceof GatehouseError;
 }

@@ -15,15 +15,21 @@ import { openStore } from '../store/open-store.js';
 import { TunnelServer } from '../tunnel/tunnel-server.js';
 import { startAgentTunnel } from './agent-tunnel.js';
 import { createLogger } from './logger.js';
-import { PROTOCOL_LISTENERS } from './protocol-registry.js';
+import { type ListenerFactory, PROTOCOL_LISTENERS } from './protocol-registry.js';
 import { Readiness } from './readiness.js';
 import type { ComposedServices } from './services.js';
+import { FEATURE_MIGRATIONS } from './store-migrations.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Replace configured listen addresses (tests use port 0). */
   readonly listen?: Partial<Record<'http' | 'postgres' | 'admin' | 'agents', ListenAddress>>;
+  /**
+   * Replace a registered protocol's listener factory, by its `listen` key: tests wrap the real listener with their own
+   * connector or options while everything else is composed as in production.
+   */
+  readonly listeners?: Readonly<Partial<Record<string, ListenerFactory>>>;
 }
 
 export interface BoundAddresses {
@@ -63,7 +69,7 @@ export class Gateway {
     const { config, baseDir } = loaded;
     const logger = options.logger ?? createLogger(config.log.level);
     const clock = options.clock ?? systemClock;
-    const store = await openStore(config.store, baseDir, { gateway: true, logger });
+    const store = await openStore(config.store, baseDir, { gateway: true, logger, migrations: FEATURE_MIGRATIONS });
     let audit: AuditServices;
     try {
       audit = new AuditServices(config.audit, baseDir, store, clock, logger);
@@ -104,7 +110,7 @@ export class Gateway {
     try {
       await approvals.start();
       if (tunnel !== undefined) gateway.addresses.agents = await tunnel.start(options.listen?.agents);
-      await gateway.startListeners(options.listen ?? {});
+      await gateway.startListeners(options.listen ?? {}, options.listeners ?? {});
     } catch (error) {
       await gateway.stop();
       throw error;
@@ -112,15 +118,18 @@ export class Gateway {
     return gateway;
   }
 
-  private async startListeners(overrides: GatewayOptions['listen'] & object): Promise<void> {
+  private async startListeners(
+    overrides: GatewayOptions['listen'] & object,
+    factories: NonNullable<GatewayOptions['listeners']>,
+  ): Promise<void> {
     const { config, logger } = this.services;
     // Every registered protocol whose `listen` key has an address: a new protocol needs no change here.
     const configured: Readonly<Record<string, ListenAddress | undefined>> = config.listen;
     const overridden: Readonly<Record<string, ListenAddress | undefined>> = overrides;
-    for (const [protocol, factory] of Object.entries(PROTOCOL_LISTENERS)) {
+    for (const [protocol, registered] of Object.entries(PROTOCOL_LISTENERS)) {
       const address = overridden[protocol] ?? configured[protocol];
       if (!address) continue;
-      const listener = factory(this.services, address);
+      const listener = (factories[protocol] ?? registered)(this.services, address);
       this.addresses[protocol] = await listener.start();
       this.listeners.push(listener);
       logger.info({ protocol, address: this.addresses[protocol] }, 'listening');

@@ -104,7 +104,6 @@ export const maskingSchema = z
 
 export type ResourceMaskingConfig = z.output<typeof resourceMaskingSchema>;
 export type MaskingConfig = z.output<typeof maskingSchema>;
-export type MaskingGroupRule = ResourceMaskingConfig['groups'][number];
 export type ColumnRuleConfig = NonNullable<ResourceMaskingConfig['columns']>[number];
 
 /** True when some rule of the resource asks for tokens. */

@@ -62,26 +62,6 @@ export interface Match {
   detector: Detector;
 }
 
-/**
- * Runs `pattern` (global or sticky-free, with the `g` flag) over `text` and keeps the candidates `accept` validates.
- * `accept` may narrow the match to a capture group by returning its offsets.
- */
-export function findWith(
-  text: string,
-  pattern: RegExp,
-  detector: Detector,
-  out: Match[],
-  accept: (match: RegExpExecArray) => boolean | readonly [number, number],
-): void {
-  pattern.lastIndex = 0;
-  for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
-    const verdict = accept(m);
-    if (verdict === false) continue;
-    if (verdict === true) out.push({ start: m.index, end: m.index + m[0].length, detector });
-    else out.push({ start: verdict[0], end: verdict[1], detector });
-  }
-}
-
 /** Keeps the last `keep` characters: `****4242`. */
 export function keepLast(value: string, keep: number): string {
   const chars = value.replace(/[^0-9A-Za-z]/g, '');

@@ -74,7 +74,7 @@ function isWideSpace(code: number): boolean {
 }
 
 /** Where the tail of `text[0, end)` that could begin a value starts. */
-export function holdBackStart(text: string, end: number): number {
+function holdBackStart(text: string, end: number): number {
   let start = end;
   while (start > 0 && end - start < MAX_RUN && !isSpace(text.charCodeAt(start - 1))) start--;
   // Extend left over single spaces between number groups or around an assignment's `=` / `:`.

@@ -59,8 +59,8 @@ export class Tokenizer {
   private readonly caches = new Map<ValueKind, TokenCache>();
   /**
    * Made once: createHmac with a string key imports it again on every call. node:crypto's HMAC stays, though a
-   * value new to the cache costs a few µs of set-up: a hand-written SHA-256 measured twice as fast, and it is not
-   * worth owning cryptographic code for the first read of a value.
+   * hand-written SHA-256 was faster (bench/results/masking.md): it is not worth owning cryptographic code for the
+   * first read of a value.
    */
   private readonly key: KeyObject;
   /** The kind asked for last and its cache: a column rule asks for one kind row after row. */

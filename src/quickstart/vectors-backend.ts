@@ -9,7 +9,7 @@ import { ensureQuickstartCertificate } from './quickstart-certificate.js';
 import { openVectorsDatabase } from './vectors-database.js';
 
 /** The resource the quickstart serves from PGlite. */
-export const VECTORS_RESOURCE = 'vectors';
+const VECTORS_RESOURCE = 'vectors';
 
 export interface VectorsBackend {
   /** The config with the resource's target pointing at where PGlite really listens. */
@@ -72,7 +72,7 @@ export async function ensureListenerCertificate(loaded: LoadedConfig): Promise<b
   });
 }
 
-export function vectorsResource(loaded: LoadedConfig): PostgresResourceConfig {
+function vectorsResource(loaded: LoadedConfig): PostgresResourceConfig {
   const resource = loaded.config.resources.find(
     (r): r is PostgresResourceConfig => r.protocol === 'postgres' && r.name === VECTORS_RESOURCE,
   );
@@ -85,7 +85,7 @@ export function vectorsResource(loaded: LoadedConfig): PostgresResourceConfig {
 export const NEAREST_QUERY = 'SELECT id, title FROM documents ORDER BY embedding <-> $1 LIMIT 3';
 export const NEAREST_TO = '[1,0,0]';
 /** A seeded ticket with an email, a phone number and a card in its text: the self-check shows it masked. */
-export const TICKET_QUERY = 'SELECT body FROM documents WHERE id = 3';
+const TICKET_QUERY = 'SELECT body FROM documents WHERE id = 3';
 
 /**
  * Shows the SQL path through the gateway: a reader's pgvector query is answered, a ticket's personal data comes back

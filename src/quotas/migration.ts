@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { StoreMigration } from '../store/migrations.js';
 
 /** `0200_quota_usage`: one row per budget bucket and fixed window (see tables.ts). Same DDL on SQLite and PostgreSQL. */
-export async function createQuotaTables(db: Kysely<unknown>): Promise<void> {
+async function createQuotaTables(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('quota_usage')
     .addColumn('budget', 'text', (c) => c.notNull())
@@ -18,3 +19,8 @@ export async function createQuotaTables(db: Kysely<unknown>): Promise<void> {
     .addPrimaryKeyConstraint('quota_usage_pk', ['budget', 'bucket', 'window_start'])
     .execute();
 }
+
+/** The quotas' tables, registered with the store by the gateway's composition (src/gateway/store-migrations.ts). */
+export const QUOTA_MIGRATIONS: readonly StoreMigration[] = [
+  { name: '0200_quota_usage', up: (db) => createQuotaTables(db) },
+];

@@ -42,11 +42,11 @@ export function eventHash(prevHash: string, content: HashedContent): string {
 
 /**
  * `eventHash` on loose fields. The header is JSON.stringify's output for the array, written out field by field: the
- * same text without building an array and an object per event (measured: the chain's largest JS cost).
+ * same text without building an array and an object per event (bench/results/recording.md).
  */
 function linkHash(prevHash: string, id: number, sessionId: string, type: string, at: number, payloadJson: string) {
   const header = `[${jsonString(prevHash)},${jsonNumber(id)},${jsonString(sessionId)},${jsonString(type)},${jsonNumber(at)}]`;
-  // One-shot crypto.hash (Node 20.12+): half the cost of a Hash object per event, on the recorder's hot path.
+  // One-shot crypto.hash (Node 20.12+): cheaper than a Hash object per event, on the recorder's hot path.
   return hash('sha256', header + payloadJson, 'hex');
 }
 
@@ -56,7 +56,7 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /**
  * JSON.stringify's output for a string, without its call when nothing needs escaping (hashes, ids and types, always):
- * measured, the three calls were over half the cost of chaining an event, about a fifth of the spool thread's per event.
+ * those calls were most of chaining's cost (bench/results/recording.md).
  */
 function jsonString(value: string): string {
   return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;

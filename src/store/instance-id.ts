@@ -6,7 +6,7 @@ import { GatehouseError } from '../core/errors.js';
 import { CHAIN_NAME } from './hash-chain.js';
 
 /** Where an instance id made here is kept, relative to the config file's directory. */
-export const INSTANCE_ID_FILE = '.gatehouse/instance-id';
+const INSTANCE_ID_FILE = '.gatehouse/instance-id';
 
 /**
  * This gateway instance's id, which names its hash chain: `configured` (store.postgres.instanceId), else the

@@ -1,8 +1,14 @@
-import { type ColumnType, type Generated, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
-import { createInstanceTables } from '../approvals/instance-tables.js';
-import { createApprovalTables } from '../approvals/review-tables.js';
+import {
+  type ColumnType,
+  type Generated,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResult,
+  sql,
+} from 'kysely';
+import { GatehouseError } from '../core/errors.js';
 import type { StoreDialect } from '../core/store-dialect.js';
-import { createQuotaTables } from '../quotas/migration.js';
 
 /** Row shapes as the drivers return them: PostgreSQL returns bigint as a string, SQLite as a number. */
 type BigIntColumn = ColumnType<number | string, number, number>;
@@ -126,16 +132,17 @@ export interface StoreSchema {
   forensic_copies: ForensicCopiesTable;
 }
 
-interface NamedMigration {
+/**
+ * One schema change. Names sort lexically (Kysely orders by name), so keep the numeric prefix. Never edit a migration
+ * once released: add a new one.
+ */
+export interface StoreMigration {
   readonly name: string;
   up(db: Kysely<unknown>, dialect: StoreDialect): Promise<void>;
 }
 
-/**
- * Every schema change, in order. Names sort lexically (Kysely orders by name), so keep the numeric prefix.
- * Never edit a migration once released: add a new one.
- */
-const MIGRATIONS: readonly NamedMigration[] = [
+/** The store's own tables (the audit log and what serves it), 0001 to 0099. */
+const CORE_MIGRATIONS: readonly StoreMigration[] = [
   {
     name: '0001_audit_events',
     async up(db, dialect) {
@@ -286,22 +293,45 @@ const MIGRATIONS: readonly NamedMigration[] = [
       await sql`alter table audit_events alter column id set default nextval('audit_events_id_seq')`.execute(db);
     },
   },
-  // Just-in-time approval tables (src/approvals/review-tables.ts); 0100_ keeps them after the core migrations.
-  { name: '0100_approvals', up: (db, dialect) => createApprovalTables(db, dialect) },
-  // Gateway instances and their leases on held reviews (src/approvals/instance-tables.ts).
-  { name: '0110_review_holders', up: (db) => createInstanceTables(db) },
-  { name: '0200_quota_usage', up: (db) => createQuotaTables(db) },
 ];
 
-/** Kysely's Migrator reads migrations from a provider; ours are inline so they ship inside the bundle. */
-export function migrationProvider(dialect: StoreDialect): MigrationProvider {
+/** Feature migrations are numbered from 0100 (0100 approvals, 0200 quotas...), after the store's own. */
+const FIRST_FEATURE_NAME = '0100';
+
+/**
+ * Kysely's Migrator reads migrations from a provider; ours are inline so they ship inside the bundle. `features` are
+ * the tables of the modules that own them (approvals, quotas), registered by whoever composes the gateway, so the
+ * store never imports a feature. Every opener of one database must pass the same features: Kysely refuses to run
+ * when a migration it once applied is missing.
+ */
+export function migrationProvider(dialect: StoreDialect, features: readonly StoreMigration[] = []): MigrationProvider {
+  const migrations: Record<string, Migration> = Object.create(null);
+  for (const m of CORE_MIGRATIONS) migrations[m.name] = { up: (db) => m.up(db, dialect) };
+  for (const m of features) {
+    if (m.name < FIRST_FEATURE_NAME) throw new Error(`feature migration ${m.name} sorts among the store's own`);
+    if (m.name in migrations) throw new Error(`two migrations are named ${m.name}`);
+    migrations[m.name] = { up: (db) => m.up(db, dialect) };
+  }
   return {
     async getMigrations() {
-      const migrations: Record<string, Migration> = Object.create(null);
-      for (const m of MIGRATIONS) migrations[m.name] = { up: (db) => m.up(db, dialect) };
       return migrations;
     },
   };
+}
+
+/**
+ * The error a failed `migrate` throws: the migration that failed, if one ran, and the reason (e.g. that the database
+ * ran a feature migration this opener did not register).
+ */
+export function migrationFailure(
+  store: string,
+  error: unknown,
+  results: readonly MigrationResult[] | undefined,
+): GatehouseError {
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = failed === undefined ? message : `${failed}: ${message}`;
+  return new GatehouseError('internal', `${store} store migration failed: ${reason}`, { cause: error });
 }
 
 /** Our own bookkeeping tables, so a shared PostgreSQL database can hold other Kysely users' migrations too. */

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { GatehouseConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
+import type { StoreConfig } from './config.js';
 import { resolveInstanceId } from './instance-id.js';
+import type { StoreMigration } from './migrations.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -11,17 +12,15 @@ export interface OpenStoreOptions {
   /** The gateway's store: SQLite records through its spool (when the config leaves it on). */
   readonly gateway?: boolean;
   readonly logger?: Logger;
+  /** The tables of the modules that own some (see src/gateway/store-migrations.ts): the same for every opener. */
+  readonly migrations?: readonly StoreMigration[];
 }
 
 /**
  * Opens the configured store, brings its schema up to date and settles it, so what a gateway spooled (even one that
  * crashed) is in the log before anything reads it. Relative SQLite paths resolve against `baseDir`.
  */
-export async function openStore(
-  config: GatehouseConfig['store'],
-  baseDir: string,
-  options: OpenStoreOptions = {},
-): Promise<Store> {
+export async function openStore(config: StoreConfig, baseDir: string, options: OpenStoreOptions = {}): Promise<Store> {
   const kind = 'sqlite' in config ? 'SQLite' : 'PostgreSQL';
   let store: Store | undefined;
   try {
@@ -32,7 +31,7 @@ export async function openStore(
             // The gateway appends to its instance's chain; CLI commands (a forensic read's record) to `cli`.
             chain: options.gateway ? resolveInstanceId(config.postgres.instanceId, baseDir) : 'cli',
           });
-    await store.migrate();
+    await store.migrate(options.migrations);
     await store.settle();
     if (options.gateway && store instanceof PostgresStore) await store.claimChain();
     if (options.gateway && store instanceof SqliteStore && 'sqlite' in config && config.sqlite.spool) {

@@ -14,8 +14,8 @@ import type { StoreSchema } from './migrations.js';
  */
 
 /**
- * At most this many events per catch-up: one batch blocks appends (and, on SQLite, the gateway's event loop) for
- * about 2.5 µs an event on this project's machines, some 12 ms.
+ * At most this many events per catch-up: one batch blocks appends (and, on SQLite, the gateway's event loop) while
+ * it runs, so the cap bounds that pause (bench/results/recording.md).
  */
 export const CATCH_UP_BATCH = 5_000;
 

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AuditEvent, AuditEventInput, SessionSummary } from '../core/audit-event.js';
 import type { StoreDialect } from '../core/store-dialect.js';
 import type { ChainHead, ChainLink, NamedChainHead } from './hash-chain.js';
-import type { StoreSchema } from './migrations.js';
+import type { StoreMigration, StoreSchema } from './migrations.js';
 
 export type { ChainHead, NamedChainHead } from './hash-chain.js';
 
@@ -58,11 +58,14 @@ export interface Store {
   readonly dialect: StoreDialect;
   /**
    * Typed query builder over the store's connection, for feature modules that own tables beyond the audit log.
-   * Cast it to the module's own schema type; the tables come from the shared migrations.
+   * Cast it to the module's own schema type; the module's tables come from the migrations it registers (`migrate`).
    */
   readonly kysely: Kysely<StoreSchema>;
-  /** Creates or upgrades the schema. Called once before use. */
-  migrate(): Promise<void>;
+  /**
+   * Creates or upgrades the schema: the store's own tables and those of `features` (the modules that own tables
+   * register theirs at composition, see src/gateway/store-migrations.ts). Called once before use.
+   */
+  migrate(features?: readonly StoreMigration[]): Promise<void>;
   /** The chain this store appends to: its gateway instance's (`default` on SQLite). */
   readonly chain: string;
   /**

@@ -2,15 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { ApprovalOutcome } from '../../src/approvals/approval-outcome.js';
-import { parseConfig } from '../../src/config/load.js';
 import type { Identity } from '../../src/core/identity.js';
 import type { OperationEstimates } from '../../src/core/operation.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
-import { temporaryDirectory } from '../support/temp-dir.js';
 
 export const AUDIENCE = 'https://gatehouse.test';
 export const NOTIFY_SECRET = 'notify-secret-0123456789';
@@ -62,17 +59,22 @@ export async function startReviewGateway(): Promise<ReviewGateway> {
   const slack = new Receiver();
   const jsonUrl = await json.start();
   const slackUrl = await slack.start();
-  const dir = temporaryDirectory('gh-reviews-');
-  const loaded = parseConfig(
-    `
-identity:
-  issuers:
-    - issuer: ${issuer.issuer}
-      audience: ${AUDIENCE}
-      jwksUri: ${issuer.jwksUri}
-      algorithms: [ES256]
-      maxTokenLifetime: 10m
-store: { sqlite: { path: ${join(dir, 'gatehouse.db')} } }
+  // The admin API only: the statements under review are submitted through the approval service directly.
+  const { gateway, admin } = await startHttpGateway({
+    dirPrefix: 'gh-reviews-',
+    issuers: [
+      {
+        issuer: issuer.issuer,
+        audience: AUDIENCE,
+        jwksUri: issuer.jwksUri,
+        algorithms: ['ES256'],
+        maxTokenLifetime: '10m',
+      },
+    ],
+    env: { NOTIFY_SECRET, INBOUND_SECRET },
+    http: false,
+    admin: true,
+    yaml: `
 approvals:
   timeout: 10m
   pollInterval: 100ms
@@ -97,14 +99,7 @@ resources:
         maxRows: 1000
         approvers: [data-owners]
 `,
-    join(dir, 'gatehouse.yaml'),
-    { NOTIFY_SECRET, INBOUND_SECRET },
-  );
-  const gateway = await Gateway.start(loaded, {
-    logger: createLogger('silent'),
-    listen: { admin: { host: '127.0.0.1', port: 0 } },
   });
-  const admin = `http://127.0.0.1:${gateway.addresses.admin?.port}`;
   const identityOf = (subject: string, groups: string[]): Identity => ({
     issuer: issuer.issuer,
     subject,

@@ -9,6 +9,7 @@ import type { Clock } from '../../src/core/clock.js';
 import type { Identity } from '../../src/core/identity.js';
 import type { Operation } from '../../src/core/operation.js';
 import { createLogger } from '../../src/gateway/logger.js';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import type { PolicyEngine } from '../../src/policy/engine.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -87,7 +88,7 @@ export async function openHarness(
   const dbPath = options.dbPath ?? join(temporaryDirectory('gh-approvals-'), 'gatehouse.db');
   const { config } = parseConfig(options.yaml ?? APPROVALS_YAML, join(tmpdir(), 'gatehouse.yaml'));
   const store = options.openStore ? await options.openStore() : await SqliteStore.open(dbPath);
-  await store.migrate();
+  await store.migrate(FEATURE_MIGRATIONS);
   const logger = createLogger('silent');
   const recorder = new AuditRecorder(store, { logger });
   const clock = options.clock ?? new ManualClock();

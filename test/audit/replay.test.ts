@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { buildTimeline, type OperationEntry } from '../../src/audit/replay.js';
 import { formatPsqlTable, renderReplayText } from '../../src/audit/replay-view.js';
-import { loadConfigFile } from '../../src/config/load.js';
-import { systemClock } from '../../src/core/clock.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
-import { DevIssuer } from '../../src/identity/dev-issuer.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 import { type PgGateway, startPgGateway } from '../support/pg-gateway.js';
 
 const CLI = new URL('../../bin/gatehouse.js', import.meta.url).pathname;
@@ -101,50 +96,36 @@ describe('replay of a recorded PostgreSQL session', () => {
 });
 
 describe('replay of a recorded HTTP streamed completion', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-replay-http-'));
   let standIn: OpenAiStandIn;
   let gateway: Gateway | undefined;
-  let configFile: string;
 
   before(async () => {
     standIn = new OpenAiStandIn({ apiKey: 'sk-upstream' });
-    const url = await standIn.start();
-    configFile = join(dir, 'gatehouse.yaml');
-    writeFileSync(
-      configFile,
-      `log: { level: silent }
-identity: { devIssuer: { enabled: true, keyFile: dev.jwk.json } }
-store: { sqlite: { path: audit.db } }
-audit: { captureBytes: 65536 }
-resources:
-  - name: llm
-    protocol: http
-    pathPrefix: /llm
-    target: ${url}
-    credential: { value: "Bearer sk-upstream" }
-    policy: [{ groups: [rag-readers], allow: [read] }]
-`,
-    );
   });
   after(async () => {
     await gateway?.stop();
     await standIn?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('reassembles the streamed text the client saw, in the library and through the CLI', async () => {
-    const loaded = loadConfigFile(configFile);
-    gateway = await Gateway.start(loaded, {
-      logger: createLogger('silent'),
-      listen: { http: { host: '127.0.0.1', port: 0 } },
+    const started = await startHttpGateway({
+      dirPrefix: 'gatehouse-replay-http-',
+      logLevel: 'silent',
+      devIssuer: { keyFile: 'dev.jwk.json' },
+      yaml: `audit: { captureBytes: 65536 }
+resources:
+  - name: llm
+    protocol: http
+    pathPrefix: /llm
+    target: ${await standIn.start()}
+    credential: { value: "Bearer sk-upstream" }
+    policy: [{ groups: [rag-readers], allow: [read] }]
+`,
     });
-    const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
-    const token = await issuer.mint({ subject: 'chat-agent', groups: ['rag-readers'], ttlMs: 300_000 });
-    const sdk = new OpenAI({
-      baseURL: `http://127.0.0.1:${gateway.addresses.http?.port}/llm/v1`,
-      apiKey: token,
-      maxRetries: 0,
-    });
+    gateway = started.gateway;
+    const { configFile } = started;
+    const token = await started.mint('chat-agent', ['rag-readers'], 300_000);
+    const sdk = new OpenAI({ baseURL: `${started.base}/llm/v1`, apiKey: token, maxRetries: 0 });
     const stream = await sdk.chat.completions.create({
       model: 'gpt-4o-mini',
       stream: true,
@@ -156,7 +137,7 @@ resources:
     await gateway.stop();
     gateway = undefined;
 
-    const store = await SqliteStore.open(join(dir, 'audit.db'));
+    const store = await SqliteStore.open(join(dirname(configFile), 'audit.db'));
     const [summary] = await store.listSessions({ limit: 1 });
     const found = await store.getSession(summary!.id);
     await store.close();

@@ -2,19 +2,16 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { ReportBuilder } from '../../src/audit/report.js';
-import { parseConfig } from '../../src/config/load.js';
 import { type AuditEvent, unfoldResults } from '../../src/core/audit-event.js';
 import { systemClock } from '../../src/core/clock.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
-import { temporaryDirectory } from '../support/temp-dir.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 
 const UPSTREAM_KEY = 'sk-upstream-key-only-the-gateway-holds';
 const EMAIL = 'mary.jones@example.com';
@@ -52,12 +49,10 @@ describe('HTTP bodies are masked through the gateway (openai SDK, stand-in model
     broken = brokenUpstream();
     broken.listen(0, '127.0.0.1');
     await once(broken, 'listening');
-    const dir = temporaryDirectory('gh-http-masking-');
-    const loaded = parseConfig(
-      `
-identity:
-  devIssuer: { enabled: true, keyFile: dev.jwk.json }
-store: { sqlite: { path: audit.db } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-http-masking-',
+      devIssuer: { keyFile: 'dev.jwk.json' },
+      yaml: `
 masking: { tokenKey: http-masking-token-key-0123456789 }
 resources:
   - name: llm
@@ -80,13 +75,10 @@ resources:
         allow: [read]
     masking: {}
 `,
-      join(dir, 'gatehouse.yaml'),
-      {},
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
-    issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
+    });
+    gateway = started.gateway;
+    base = started.base;
+    issuer = await DevIssuer.open(started.loaded.config.identity.devIssuer, started.loaded.baseDir, systemClock);
   });
 
   after(async () => {

@@ -2,16 +2,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
-import { temporaryDirectory } from '../support/temp-dir.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 
 const UPSTREAM_KEY = 'sk-upstream-key-only-the-gateway-holds';
 const EMAIL = 'jane.doe@example.com';
@@ -62,12 +59,10 @@ describe('HTTP masking evasions: split deltas, tool-call arguments, SSE fields, 
     odd = oddUpstream();
     odd.listen(0, '127.0.0.1');
     await once(odd, 'listening');
-    const dir = temporaryDirectory('gh-http-evasions-');
-    const loaded = parseConfig(
-      `
-identity:
-  devIssuer: { enabled: true, keyFile: dev.jwk.json }
-store: { sqlite: { path: audit.db } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-http-evasions-',
+      devIssuer: { keyFile: 'dev.jwk.json' },
+      yaml: `
 resources:
   - name: llm
     protocol: http
@@ -83,13 +78,10 @@ resources:
     policy: [{ groups: [agents], allow: [read] }]
     masking: {}
 `,
-      join(dir, 'gatehouse.yaml'),
-      {},
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
-    const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
+    });
+    gateway = started.gateway;
+    base = started.base;
+    const issuer = await DevIssuer.open(started.loaded.config.identity.devIssuer, started.loaded.baseDir, systemClock);
     token = await issuer.mint({ subject: 'agent', groups: ['agents'], ttlMs: 600_000 });
   });
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ProfileName } from '../../src/config/protocol-options.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PolicyEngine } from '../../src/policy/engine.js';
 import { resolveCollection } from '../../src/protocols/http/providers/collection-directory.js';
-import type { ProfileName } from '../../src/protocols/http/providers/profile-config.js';
 import { applyTenantFilter, classifyCall, profileFor } from '../../src/protocols/http/providers/registry.js';
 
 const ID = '0f8e4a52-3c11-4d0e-9a55-6f3b2b1c9d00';

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { ChromaStandIn } from '../../src/standins/chroma-stand-in.js';
 import { QdrantStandIn } from '../../src/standins/qdrant-stand-in.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
-import { temporaryDirectory } from '../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const QDRANT_KEY = 'qdrant-key-blast-radius';
@@ -54,13 +51,10 @@ describe('vector blast radius: maxPoints and collection deletes', () => {
     qdrantUrl = await qdrant.start();
     chroma = new ChromaStandIn();
     chromaUrl = await chroma.start();
-    const dir = temporaryDirectory('gh-blast-radius-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${issuer.issuer}, audience: ${AUDIENCE}, jwksUri: ${issuer.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'gatehouse.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-blast-radius-',
+      issuers: [{ issuer: issuer.issuer, audience: AUDIENCE, jwksUri: issuer.jwksUri, algorithms: ['ES256'] }],
+      yaml: `
 approvals: { httpWait: 200ms, pollInterval: 100ms }
 resources:
   - name: qdrant
@@ -83,12 +77,9 @@ resources:
       - { groups: [indexers], allow: [read, write, ddl], maxPoints: 3, approvers: [owners] }
       - { groups: [ops], allow: [read, write, ddl] }
 `,
-      join(dir, 'gatehouse.yaml'),
-      {},
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}/qdrant`;
+    });
+    gateway = started.gateway;
+    base = `${started.base}/qdrant`;
     const now = Math.floor(Date.now() / 1000);
     const people = { a: ['indexers', 'A'], b: ['indexers', 'B'], ops: ['ops', 'ops'] } as const;
     for (const [name, [group, tenant]] of Object.entries(people)) {

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { ChromaStandIn } from '../../src/standins/chroma-stand-in.js';
 import { QdrantStandIn } from '../../src/standins/qdrant-stand-in.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
-import { temporaryDirectory } from '../support/temp-dir.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: upstream JSON and audit payloads, read field by field in assertions
 type Loose = any;
@@ -60,13 +57,10 @@ describe('vector stores behind the gateway: collections in policy, tenant filter
     local = await startLocalIssuer();
     qdrant = new QdrantStandIn(QDRANT_KEY);
     chroma = new ChromaStandIn();
-    const dir = temporaryDirectory('gh-vectors-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${local.issuer}, audience: ${AUDIENCE}, jwksUri: ${local.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'gatehouse.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-vectors-',
+      issuers: [{ issuer: local.issuer, audience: AUDIENCE, jwksUri: local.jwksUri, algorithms: ['ES256'] }],
+      yaml: `
 resources:
   - name: qdrant
     protocol: http
@@ -88,12 +82,9 @@ resources:
       - { groups: [rag], allow: [read, write], collections: [docs] }
       - { groups: [ops], allow: [read, write, ddl], collections: ["*"] }
 `,
-      join(dir, 'gatehouse.yaml'),
-      {},
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
+    });
+    gateway = started.gateway;
+    base = started.base;
     const now = Math.floor(Date.now() / 1000);
     for (const [name, w] of Object.entries(who)) {
       const claims = w.tenant === undefined ? {} : { tenant: w.tenant, org: { tenant: w.tenant } };

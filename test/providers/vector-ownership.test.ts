@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.js';
-import { Gateway } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/gateway/logger.js';
+import type { Gateway } from '../../src/gateway/gateway.js';
 import { pineconeOwnershipProbe } from '../../src/protocols/http/providers/record-ownership.js';
 import { ChromaStandIn } from '../../src/standins/chroma-stand-in.js';
 import { QdrantStandIn } from '../../src/standins/qdrant-stand-in.js';
+import { startHttpGateway } from '../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
-import { temporaryDirectory } from '../support/temp-dir.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: upstream JSON read field by field in assertions
 type Loose = any;
@@ -32,13 +29,10 @@ describe('vector store tenant isolation of writes by record id (finding 7)', () 
     local = await startLocalIssuer();
     qdrant = new QdrantStandIn(KEY);
     chroma = new ChromaStandIn();
-    const dir = temporaryDirectory('gh-qdrant-owner-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${local.issuer}, audience: ${AUDIENCE}, jwksUri: ${local.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'gatehouse.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-qdrant-owner-',
+      issuers: [{ issuer: local.issuer, audience: AUDIENCE, jwksUri: local.jwksUri, algorithms: ['ES256'] }],
+      yaml: `
 resources:
   - name: qdrant
     protocol: http
@@ -58,11 +52,9 @@ resources:
     policy:
       - { groups: [rag], allow: [read, write, ddl], collections: [docs] }
 `,
-      join(dir, 'gatehouse.yaml'),
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
+    });
+    gateway = started.gateway;
+    base = started.base;
     const now = Math.floor(Date.now() / 1000);
     for (const tenant of ['acme', 'evil'])
       tokens[tenant] = await local.sign({

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import pg from 'pg';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
 import { quotaContract } from './quota-contract.js';
@@ -31,7 +32,7 @@ quotaContract('PostgreSQL', async () => {
   url.pathname = `/${name}`;
   return async () => {
     const store = await PostgresStore.open(url.toString());
-    await store.migrate();
+    await store.migrate(FEATURE_MIGRATIONS);
     return store;
   };
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.js';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import { Quotas } from '../../src/quotas/quotas.js';
 import { openStore } from '../../src/store/open-store.js';
 
@@ -26,7 +27,7 @@ describe('gatehouse quotas show', () => {
       ].join('\n'),
     );
     const { config, baseDir } = loadConfigFile(file);
-    const store = await openStore(config.store, baseDir);
+    const store = await openStore(config.store, baseDir, { migrations: FEATURE_MIGRATIONS });
     const quotas = new Quotas(config.quotas, store);
     const caller = { issuer: 'dev', subject: 'rag-job', groups: [], claims: {} };
     const first = await quotas.reserve(caller, 'llm', { promptTokens: 20, maxOutputTokens: 100 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { quotaContract } from './quota-contract.js';
 
@@ -13,7 +14,7 @@ quotaContract('SQLite', async () => {
   const path = join(dir, `quotas-${++n}.db`);
   return async () => {
     const store = await SqliteStore.open(path);
-    await store.migrate();
+    await store.migrate(FEATURE_MIGRATIONS);
     return store;
   };
 });

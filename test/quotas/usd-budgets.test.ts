@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Identity } from '../../src/core/identity.js';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import { quotasSchema } from '../../src/quotas/config.js';
 import { Quotas, quotaRefusalBody } from '../../src/quotas/quotas.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -15,7 +16,7 @@ after(async () => {
 let n = 0;
 async function openStore(): Promise<SqliteStore> {
   const store = await SqliteStore.open(join(dir, `usd-${++n}.db`));
-  await store.migrate();
+  await store.migrate(FEATURE_MIGRATIONS);
   stores.push(store);
   return store;
 }

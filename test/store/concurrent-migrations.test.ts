@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { FEATURE_MIGRATIONS } from '../../src/gateway/store-migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
 
@@ -18,7 +19,7 @@ describe('PostgreSQL store: migrations when several replicas start at once', () 
   it('six stores migrating one empty database at the same moment all succeed, each migration applied once', async () => {
     const stores = await Promise.all(Array.from({ length: 6 }, () => PostgresStore.open(server.url)));
     try {
-      const results = await Promise.allSettled(stores.map((store) => store.migrate()));
+      const results = await Promise.allSettled(stores.map((store) => store.migrate(FEATURE_MIGRATIONS)));
       assert.deepEqual(
         results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
         [],

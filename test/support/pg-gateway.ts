@@ -3,16 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import { AdminServer } from '../../src/admin/admin-server.js';
-import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { createApprovals } from '../../src/approvals/create-approvals.js';
-import { AuditRecorder } from '../../src/audit/recorder.js';
+import type { AuditRecorder } from '../../src/audit/recorder.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { PostgresResourceConfig } from '../../src/config/schema.js';
 import { type AuditEvent, unfoldResults } from '../../src/core/audit-event.js';
 import { systemClock } from '../../src/core/clock.js';
+import { Gateway } from '../../src/gateway/gateway.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
-import { JwtVerifier } from '../../src/identity/jwt-verifier.js';
 import { PostgresListener, type PostgresListenerOptions } from '../../src/protocols/postgres/listener.js';
 import type {
   BackendConnection,
@@ -21,9 +18,9 @@ import type {
 } from '../../src/protocols/postgres/startup/backend-connector.js';
 import { DirectConnector } from '../../src/protocols/postgres/startup/direct-connector.js';
 import type { GatewayServices } from '../../src/protocols/protocol-services.js';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { startPostgres, type TestPostgres } from './embedded-postgres.js';
+import { gatewayConfigYaml, postgresTargetYaml } from './gateway-config.js';
 
 /** The policy the PostgreSQL tests run under, on one resource named `app`. */
 export const PG_TEST_POLICY = `
@@ -75,8 +72,9 @@ export interface PgGateway {
 }
 
 /**
- * The real pieces in one process: PostgreSQL 18 (embedded-postgres), a SQLite audit store, the dev token issuer and
- * JWT verifier, the policy engine over a YAML config, and the PostgreSQL listener on a free port.
+ * The real gateway (`Gateway.start`, as `gatehouse serve` composes it: store, audit, approvals, quotas, forensic
+ * copies, metrics) with one PostgreSQL resource named `app` on PostgreSQL 18 (embedded-postgres), the dev token
+ * issuer, and the PostgreSQL listener on a free port behind a connector that counts backend connections.
  */
 export async function startPgGateway(
   options: {
@@ -96,64 +94,46 @@ export async function startPgGateway(
 ): Promise<PgGateway> {
   const backend = options.backend ?? (await startPostgres());
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pg-gw-'));
-  const yaml = `
-listen:
+  const yaml = gatewayConfigYaml({
+    logLevel: 'silent',
+    devIssuer: { keyFile: 'dev-issuer.jwk.json' },
+    // Records straight into the log (no spool), so `events()` and the tests' own reads see each one once flushed.
+    store: { spool: false },
+    body: `listen:
   postgres: 127.0.0.1:0
 postgres:
   allowPlaintextPassword: true # loopback only, as in the quickstart
-log:
-  level: silent
-identity:
-  devIssuer:
-    enabled: true
-    keyFile: dev-issuer.jwk.json
-store:
-  sqlite:
-    path: audit.db
 resources:
   - name: app
     protocol: postgres
-    target:
-      host: ${backend.host}
-      port: ${backend.port}
-      database: ${backend.database}
-      user: ${backend.user}
-      password: \${env:PG_TEST_PASSWORD}${options.targetYaml ?? ''}
+${postgresTargetYaml(backend, 'PG_TEST_PASSWORD').trimEnd()}${options.targetYaml ?? ''}
     policy:${options.policy ?? PG_TEST_POLICY}${options.resourceYaml ?? ''}
-${options.topLevelYaml ?? ''}`;
-  const { config, baseDir } = parseConfig(yaml, join(dir, 'gatehouse.yaml'), { PG_TEST_PASSWORD: backend.password });
-  const logger = pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' });
-  const store = await SqliteStore.open(join(baseDir, 'audit.db'));
-  await store.migrate();
-  const recorder = new AuditRecorder(store, { logger });
-  const issuer = await DevIssuer.open(config.identity.devIssuer, baseDir, systemClock);
-  const { policy, approvals } = createApprovals({ config, store, recorder, clock: systemClock, logger });
-  const metrics = new GatewayMetrics({ defaultMetrics: false });
-  const services: GatewayServices = {
-    config,
-    baseDir,
-    verifier: new JwtVerifier({ issuers: [], trustedLocal: [issuer.localIssuer()], clock: systemClock, logger }),
-    policy,
-    approvals,
-    store,
-    recorder,
-    clock: systemClock,
-    metrics,
-    logger,
-  };
+${options.topLevelYaml ?? ''}`,
+  });
+  const loaded = parseConfig(yaml, join(dir, 'gatehouse.yaml'), { PG_TEST_PASSWORD: backend.password });
+  const { config, baseDir } = loaded;
   const connector = new CountingConnector();
-  const listener = new PostgresListener(services, config.listen.postgres, { connector, ...options.listener });
-  await approvals.start();
-  const { host, port } = await listener.start();
-  const admin = options.admin
-    ? new AdminServer({
-        address: { host: '127.0.0.1', port: 0 },
-        metrics,
-        reviews: { approvals, verifier: services.verifier, clock: systemClock },
-        readiness: () => store.ping(),
-      })
-    : undefined;
-  const adminAddress = await admin?.start();
+  const free = { host: '127.0.0.1', port: 0 };
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start(loaded, {
+      logger: pino({ level: process.env.GATEHOUSE_TEST_LOG ?? 'silent' }),
+      ...(options.admin ? { listen: { admin: free } } : {}),
+      listeners: {
+        postgres: (services, address) => new PostgresListener(services, address, { connector, ...options.listener }),
+      },
+    });
+  } catch (error) {
+    if (options.backend === undefined) await backend.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const issuer = await DevIssuer.open(config.identity.devIssuer, baseDir, systemClock);
+  const { services } = gateway;
+  const { store, recorder } = services;
+  const address = gateway.addresses.postgres;
+  if (address === undefined) throw new Error('the gateway started no PostgreSQL listener');
+  const { host, port } = address;
   return {
     backend,
     host,
@@ -162,7 +142,7 @@ ${options.topLevelYaml ?? ''}`;
     store,
     recorder,
     services,
-    adminUrl: adminAddress === undefined ? undefined : `http://127.0.0.1:${adminAddress.port}`,
+    adminUrl: gateway.addresses.admin === undefined ? undefined : `http://127.0.0.1:${gateway.addresses.admin.port}`,
     mint: (subject, groups, ttlMs = 600_000) => issuer.mint({ subject, groups, ttlMs }),
     clientConfig: (token, database = 'app') => ({ host, port, user: 'agent', password: token, database }),
     async admin() {
@@ -183,12 +163,8 @@ ${options.topLevelYaml ?? ''}`;
       return unfoldResults(all);
     },
     async stop() {
-      // As the gateway stops: held statements are released first, then sessions end.
-      await approvals.stop();
-      await listener.stop();
-      await admin?.stop();
-      await recorder.close();
-      await store.close();
+      // As `gatehouse serve` stops: held statements released, sessions ended, audit flushed, store closed.
+      await gateway.stop();
       if (options.backend === undefined) await backend.stop();
       await rm(dir, { recursive: true, force: true });
     },

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FEATURE_MIGRATIONS } from '../../gateway/store-migrations.js';
 import { Quotas } from '../../quotas/quotas.js';
 import { openStore } from '../../store/open-store.js';
 import { loadConfigOption, withConfigOption } from '../options.js';
@@ -17,7 +18,7 @@ export function registerQuotasCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: ShowOptions) => {
       const { config, baseDir } = loadConfigOption(options);
-      const store = await openStore(config.store, baseDir);
+      const store = await openStore(config.store, baseDir, { migrations: FEATURE_MIGRATIONS });
       try {
         const rows = await new Quotas(config.quotas, store).usage(options.all === true);
         if (options.json) {

@@ -74,7 +74,7 @@ function clip(text: string, width: number): string {
   return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
 }
 
-export function formatReviewList(reviews: readonly Review[]): string {
+function formatReviewList(reviews: readonly Review[]): string {
   if (reviews.length === 0) return 'no reviews\n';
   const rows = reviews.map((r) => [
     r.id,

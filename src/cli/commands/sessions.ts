@@ -6,6 +6,7 @@ import { formatSessionDetail, formatSessionList } from '../../audit/session-view
 import { unfoldResults } from '../../core/audit-event.js';
 import { parseDuration } from '../../core/duration.js';
 import { GatehouseError } from '../../core/errors.js';
+import { FEATURE_MIGRATIONS } from '../../gateway/store-migrations.js';
 import { openStore } from '../../store/open-store.js';
 import type { Store } from '../../store/store.js';
 import { MIN_SESSION_PREFIX } from '../../store/store-reader.js';
@@ -111,7 +112,7 @@ export function parseSince(value: string | undefined): number | undefined {
 
 export async function withStore<T>(options: { config: string }, use: (store: Store) => Promise<T>): Promise<T> {
   const { config, baseDir } = loadConfigOption(options);
-  const store = await openStore(config.store, baseDir);
+  const store = await openStore(config.store, baseDir, { migrations: FEATURE_MIGRATIONS });
   try {
     return await use(store);
   } finally {

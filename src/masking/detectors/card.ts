@@ -55,7 +55,7 @@ const ISSUERS: readonly {
   }, // Maestro
 ];
 
-export function luhn(digits: string): boolean {
+function luhn(digits: string): boolean {
   let sum = 0;
   let double = false;
   for (let i = digits.length - 1; i >= 0; i--) {
@@ -70,7 +70,7 @@ export function luhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-export function knownIssuer(digits: string): boolean {
+function knownIssuer(digits: string): boolean {
   return ISSUERS.some(
     (issuer) =>
       issuer.lengths.includes(digits.length) &&

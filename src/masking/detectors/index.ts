@@ -31,7 +31,3 @@ export function detectorTable(options: DetectorOptions = {}): Readonly<Record<De
     secret,
   } satisfies Record<DetectorType, Detector>);
 }
-
-export function isDetectorType(value: string): value is DetectorType {
-  return (DETECTOR_TYPES as readonly string[]).includes(value);
-}

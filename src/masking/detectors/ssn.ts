@@ -10,7 +10,7 @@ import { charTable } from '../digit-clusters.js';
 const CANDIDATE = /(?<![\w\-.])(\d{3})([ -])(\d{2})\2(\d{4})(?![\w-]|\.\d)/g;
 const NEVER_ISSUED = new Set(['078051120', '219099999', '123456789']);
 
-export function validSsn(area: string, group: string, serial: string): boolean {
+function validSsn(area: string, group: string, serial: string): boolean {
   const a = Number(area);
   if (a === 0 || a === 666 || a >= 900) return false;
   if (group === '00' || serial === '0000') return false;

@@ -1,3 +1,4 @@
+import type { ProfileName } from '../../config/protocol-options.js';
 import type { HttpResourceConfig } from '../../config/schema.js';
 import type { KnownOperationKind, Operation, OperationKind } from '../../core/operation.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
@@ -5,7 +6,6 @@ import { anthropicProfile } from './providers/anthropic.js';
 import { parseJsonBody } from './providers/json-body.js';
 import { openAiProfile } from './providers/openai.js';
 import type { JsonObject, ProviderCall, ProviderProfile, ProviderRequest } from './providers/profile.js';
-import type { ProfileName } from './providers/profile-config.js';
 import { classifyCall, profileFor } from './providers/registry.js';
 
 /** Kind by method; methods not listed (CONNECT, TRACE, custom verbs) are `unknown` and so denied, whatever the profile. */

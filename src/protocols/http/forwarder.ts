@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { HttpResourceConfig } from '../../config/schema.js';
-import { GatehouseError } from '../../core/errors.js';
+import { GatehouseError, MaskingFailure } from '../../core/errors.js';
 import { MaskCounts } from '../../masking/counts.js';
 import type { MaskingResolution } from '../../masking/profile.js';
 import type { FinishOptions, OperationHandle, OperationResult } from '../../session/session.js';
@@ -12,7 +12,7 @@ import { type HttpConnector, upstreamError } from './connector.js';
 import { sendError } from './error-response.js';
 import { callerResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { countBytes } from './request-body.js';
-import { MaskingFailure, maskResponse } from './response-masking.js';
+import { maskResponse } from './response-masking.js';
 import { declaredOverLimit, limitBytes, ResultLimitExceeded } from './result-limit.js';
 import { type TappedResponse, tapUsage } from './usage-tap.js';
 

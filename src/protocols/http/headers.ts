@@ -50,7 +50,7 @@ const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
 /** SDK telemetry (`x-stainless-os`, `x-stainless-retry-count`...): harmless, and some upstreams log it. */
 const FORWARDED_PREFIXES: readonly string[] = ['x-stainless-'];
 
-export function isForwardedRequestHeader(name: string): boolean {
+function isForwardedRequestHeader(name: string): boolean {
   return FORWARDED_REQUEST_HEADERS.has(name) || FORWARDED_PREFIXES.some((prefix) => name.startsWith(prefix));
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { GatehouseError } from '../../core/errors.js';
+import { GatehouseError, MaskingFailure } from '../../core/errors.js';
 import type { MaskCounts } from '../../masking/counts.js';
 import type { Redactor } from '../../masking/redactor.js';
 import { StreamMasker } from '../../masking/stream-masker.js';
@@ -14,14 +14,6 @@ const DECODERS: Readonly<Record<string, () => NodeJS.ReadWriteStream>> = Object.
   deflate: createInflate,
   br: createBrotliDecompress,
 });
-
-/** A masking failure, told apart from an upstream failure so the caller gets an error instead of the raw data. */
-export class MaskingFailure extends Error {
-  constructor(cause: unknown) {
-    super('the response could not be masked', { cause });
-    this.name = 'MaskingFailure';
-  }
-}
 
 export interface MaskedResponse {
   readonly headers: OutgoingHttpHeaders;
@@ -86,7 +78,7 @@ async function* maskChunks(source: AsyncIterable<Buffer>, masker: BytesMasker): 
     }
   } catch (error) {
     // A corrupt compressed body cannot be masked either: that is a masking failure, not a stream hiccup.
-    if (decoding && isZlibError(error)) throw new MaskingFailure(error);
+    if (decoding && isZlibError(error)) throw new MaskingFailure('the compressed body is corrupt', { cause: error });
     throw error;
   }
   const rest = mask(() => masker.end());
@@ -97,7 +89,7 @@ function mask(step: () => Buffer): Buffer {
   try {
     return step();
   } catch (error) {
-    throw new MaskingFailure(error);
+    throw new MaskingFailure('the response body could not be masked', { cause: error });
   }
 }
 

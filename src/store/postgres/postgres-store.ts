@@ -12,7 +12,13 @@ import {
   serialiseEvents,
 } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
-import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import {
+  MIGRATION_TABLES,
+  migrationFailure,
+  migrationProvider,
+  type StoreMigration,
+  type StoreSchema,
+} from '../migrations.js';
 import { catchUpIn } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
@@ -66,7 +72,8 @@ export class PostgresStore extends KyselyStore implements Store {
     );
   }
 
-  async migrate(): Promise<void> {
+  async migrate(features: readonly StoreMigration[] = []): Promise<void> {
+    const provider = migrationProvider('postgres', features);
     // Replicas starting together would race to create the migration tables; one migrates, the others then find
     // nothing to do. The lock is held on its own connection while Kysely migrates on another.
     const client = await this.pool.connect();
@@ -75,13 +82,12 @@ export class PostgresStore extends KyselyStore implements Store {
       try {
         const migrator = new Migrator({
           db: this.kysely,
-          provider: migrationProvider('postgres'),
+          provider,
           ...MIGRATION_TABLES,
         });
         const { error, results } = await migrator.migrateToLatest();
         if (error) {
-          const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-          throw new GatehouseError('internal', `PostgreSQL store migration ${failed ?? ''} failed`, { cause: error });
+          throw migrationFailure('PostgreSQL', error, results);
         }
       } finally {
         await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK.toString()]);

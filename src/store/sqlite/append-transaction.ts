@@ -31,8 +31,7 @@ export function prepareAppend(db: Database.Database): PreparedAppend {
   const head = db.prepare<[], ChainHead>('select id as seq, hash from audit_events order by id desc limit 1');
   // `or rollback`: a conflict (which only a damaged log could cause) undoes the whole transaction, as the callers'
   // transaction wrapper would anyway. With the default (abort), SQLite keeps a statement journal to undo just the
-  // failing statement, copying every page each insert touches first: measured, 0.6-1.9 µs of a drain's 6-8.5 per
-  // event once its page cache is full, more while it fills.
+  // failing statement, copying every page each insert touches first: a cost per event (bench/results/recording.md).
   const insertSql = (rows: number) =>
     `insert or rollback into audit_events (id, session_id, type, at, payload, prev_hash, hash) values ${Array(rows)
       .fill('(?, ?, ?, ?, ?, ?, ?)')

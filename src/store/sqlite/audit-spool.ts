@@ -21,7 +21,7 @@ import { encodeFrame } from './spool-format.js';
  */
 
 /** A writer starts a new segment past this size, so applied segments can be deleted while it keeps writing. */
-export const SEGMENT_BYTES = 16 * 1024 * 1024;
+const SEGMENT_BYTES = 16 * 1024 * 1024;
 
 const SEGMENT_NAME = /^(\d+)-([0-9a-f]{12})-(\d{8})\.spool$/;
 

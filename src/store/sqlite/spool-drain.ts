@@ -12,7 +12,7 @@ import { prepareIndexCatchUp } from './index-catch-up.js';
 import { decodeFrames, FRAME_HEADER_BYTES } from './spool-format.js';
 
 /** At most this many events move per drain: a drain holds the write lock, and on the gateway's thread, its loop. */
-export const DRAIN_BATCH = 5_000;
+const DRAIN_BATCH = 5_000;
 
 /** How much of a segment one read takes (more when a single frame is bigger). */
 const READ_BYTES = 4 * 1024 * 1024;

@@ -20,9 +20,9 @@ const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? './spool-worker.ts' : './
 
 /**
  * spool-worker.ts and what it imports, as one CommonJS script, built once per process. Why a bundle: a worker thread
- * does not inherit the tsx loader the gateway runs under, and loading tsx in the thread costs about 1 s and 2 s of
- * CPU per start (measured); esbuild (tsx's own compiler) bundles these few files in a fraction of that, off the event
- * loop, and the thread then starts in about 60 ms. better-sqlite3 stays outside, required from this package.
+ * does not inherit the tsx loader the gateway runs under, and loading tsx in the thread is slow at every start;
+ * esbuild (tsx's own compiler) bundles these few files far quicker, off the event loop (bench/results/recording.md).
+ * better-sqlite3 stays outside, required from this package.
  */
 function bundledWorker(): Promise<string> {
   workerSource ??= import('esbuild')

@@ -8,7 +8,13 @@ import { GatehouseError } from '../../core/errors.js';
 import { checkpointRow, PRUNE_STATEMENTS } from '../audit-tables.js';
 import { type ChainLink, DEFAULT_CHAIN, serialiseEvents } from '../hash-chain.js';
 import { KyselyStore } from '../kysely-store.js';
-import { MIGRATION_TABLES, migrationProvider, type StoreSchema } from '../migrations.js';
+import {
+  MIGRATION_TABLES,
+  migrationFailure,
+  migrationProvider,
+  type StoreMigration,
+  type StoreSchema,
+} from '../migrations.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
 import { type AppendEvents, prepareAppend } from './append-transaction.js';
@@ -57,8 +63,8 @@ export class SqliteStore extends KyselyStore implements Store {
     this.synchronous = options.synchronous === 'full' ? 'FULL' : 'NORMAL';
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
     // Takes effect only on a new, empty file (an existing one keeps its size). The audit log is appended in rows of
-    // about 600 bytes: 16 KiB pages take a third of the WAL writes per event, and about 12% less of the spool thread's
-    // CPU per event (drains of 900 events, WAL checkpointed every 4 MiB either way: 8.3-8.5 against 7.2-7.6 µs).
+    // about 600 bytes: 16 KiB pages take fewer WAL writes and less of the spool thread's CPU per event
+    // (bench/results/recording.md).
     db.pragma(`page_size = ${PAGE_BYTES}`);
     db.pragma('journal_mode = WAL');
     applyConnectionSettings(db, { synchronous: this.synchronous, busyTimeoutMs: this.busyTimeoutMs });
@@ -74,12 +80,12 @@ export class SqliteStore extends KyselyStore implements Store {
     return new SqliteStore(new Database(path), options);
   }
 
-  async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.kysely, provider: migrationProvider('sqlite'), ...MIGRATION_TABLES });
+  async migrate(features: readonly StoreMigration[] = []): Promise<void> {
+    const provider = migrationProvider('sqlite', features);
+    const migrator = new Migrator({ db: this.kysely, provider, ...MIGRATION_TABLES });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-      throw new GatehouseError('internal', `SQLite store migration ${failed ?? ''} failed`, { cause: error });
+      throw migrationFailure('SQLite', error, results);
     }
   }
 

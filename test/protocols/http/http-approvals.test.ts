@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../../src/config/load.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
+import { startHttpGateway } from '../../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-approvals';
@@ -27,13 +24,11 @@ describe('HTTP just-in-time approval, end to end', () => {
     issuer = await startLocalIssuer();
     standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY });
     const upstream = await standIn.start();
-    const dir = temporaryDirectory('gh-http-approvals-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${issuer.issuer}, audience: ${AUDIENCE}, jwksUri: ${issuer.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'audit.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-http-approvals-',
+      issuers: [{ issuer: issuer.issuer, audience: AUDIENCE, jwksUri: issuer.jwksUri, algorithms: ['ES256'] }],
+      admin: true,
+      yaml: `
 approvals: { httpWait: 1500ms, pollInterval: 200ms }
 resources:
   - name: llm
@@ -47,12 +42,10 @@ resources:
         review: [write]
         approvers: [data-owners]
 `,
-      join(dir, 'gatehouse.yaml'),
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free, admin: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}/llm`;
-    admin = `http://127.0.0.1:${gateway.addresses.admin?.port}`;
+    });
+    gateway = started.gateway;
+    base = `${started.base}/llm`;
+    admin = started.admin;
   });
 
   after(async () => {

@@ -4,18 +4,15 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateKeyPair } from 'jose';
 import OpenAI from 'openai';
-import { parseConfig } from '../../../src/config/load.js';
 import { unfoldResults } from '../../../src/core/audit-event.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
+import { startHttpGateway } from '../../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
 import { startOidcProvider, type TestOidcProvider } from '../../support/oidc-provider.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-only-gatehouse-knows';
@@ -61,23 +58,23 @@ describe('HTTP data path, end to end', () => {
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
     const port = (s: Server) => (s.address() as AddressInfo).port;
-    const dir = temporaryDirectory('gh-http-');
-    const loaded = parseConfig(
-      `
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-http-',
+      issuers: [
+        { issuer: oidc.issuer, audience: AUDIENCE, algorithms: ['RS256'], maxTokenLifetime: '10m' },
+        {
+          issuer: local.issuer,
+          audience: AUDIENCE,
+          jwksUri: local.jwksUri,
+          algorithms: ['ES256'],
+          maxTokenLifetime: '10m',
+          clockSkew: '5s',
+        },
+      ],
+      env: { UPSTREAM_KEY },
+      admin: true,
+      yaml: `
 http: { headersTimeout: 1s, maxHeaderBytes: 8192 }
-identity:
-  issuers:
-    - issuer: ${oidc.issuer}
-      audience: ${AUDIENCE}
-      algorithms: [RS256]
-      maxTokenLifetime: 10m
-    - issuer: ${local.issuer}
-      audience: ${AUDIENCE}
-      jwksUri: ${local.jwksUri}
-      algorithms: [ES256]
-      maxTokenLifetime: 10m
-      clockSkew: 5s
-store: { sqlite: { path: ${join(dir, 'audit.db')} } }
 resources:
   - name: llm
     protocol: http
@@ -105,13 +102,10 @@ resources:
     target: http://127.0.0.1:9
     policy: [{ groups: [rag-readers], allow: [read] }]
 `,
-      join(dir, 'gatehouse.yaml'),
-      { UPSTREAM_KEY },
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free, admin: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
-    admin = `http://127.0.0.1:${gateway.addresses.admin?.port}`;
+    });
+    gateway = started.gateway;
+    base = started.base;
+    admin = started.admin;
   });
 
   after(async () => {

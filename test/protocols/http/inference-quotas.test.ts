@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { type LoadedConfig, parseConfig } from '../../../src/config/load.js';
 import { type AuditEvent, unfoldResults } from '../../../src/core/audit-event.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
+import { type HttpGateway, startHttpGateway } from '../../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-only-gatehouse-knows';
@@ -25,14 +22,14 @@ type Loose = any;
 describe('inference calls through the gateway: usage, budgets and restarts (openai SDK, stand-in model)', () => {
   let local: LocalIssuer;
   let standIn: OpenAiStandIn;
-  let loaded: LoadedConfig;
+  let started: HttpGateway;
   let gateway: Gateway;
   let base: string;
 
-  const start = async () => {
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
+  const use = (next: HttpGateway) => {
+    started = next;
+    gateway = next.gateway;
+    base = next.base;
   };
   const token = (sub: string, groups: string[]) => {
     const now = Math.floor(Date.now() / 1000);
@@ -63,17 +60,19 @@ describe('inference calls through the gateway: usage, budgets and restarts (open
     local = await startLocalIssuer();
     standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY, reply: () => REPLY });
     const standInUrl = await standIn.start();
-    const dir = temporaryDirectory('gh-quotas-');
-    loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - issuer: ${local.issuer}
-      audience: ${AUDIENCE}
-      jwksUri: ${local.jwksUri}
-      algorithms: [ES256]
-      maxTokenLifetime: 10m
-store: { sqlite: { path: ${join(dir, 'gatehouse.db')} } }
+    use(
+      await startHttpGateway({
+        dirPrefix: 'gh-quotas-',
+        issuers: [
+          {
+            issuer: local.issuer,
+            audience: AUDIENCE,
+            jwksUri: local.jwksUri,
+            algorithms: ['ES256'],
+            maxTokenLifetime: '10m',
+          },
+        ],
+        yaml: `
 quotas:
   budgets:
     - { name: team, group: budgeted, window: ${WINDOW}, tokens: ${TEAM_LIMIT} }
@@ -89,10 +88,8 @@ resources:
         allow: [read]
         models: [gpt-4o-mini, text-embedding-3-small]
 `,
-      join(dir, 'gatehouse.yaml'),
-      {},
+      }),
     );
-    await start();
   });
 
   after(async () => {
@@ -249,8 +246,7 @@ resources:
     let spent = 0;
     for (let i = 0; i < 3; i++) spent += (await call()).usage?.total_tokens ?? Number.NaN;
     assert.equal((await bucket('restart'))?.usedTokens, spent);
-    await gateway.stop();
-    await start();
+    use(await started.restart());
     assert.equal((await bucket('restart'))?.usedTokens, spent, 'the new gateway reads the stored counts');
     // One more call fits what is left; the next one would not, because the count survived the restart.
     spent += (await call()).usage?.total_tokens ?? Number.NaN;

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import type { Review } from '../../../src/approvals/review.js';
 import { formatReview } from '../../../src/cli/commands/reviews.js';
-import { parseConfig } from '../../../src/config/load.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
 import { OpenAiStandIn } from '../../../src/standins/openai-stand-in.js';
+import { startHttpGateway } from '../../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 const UPSTREAM_KEY = 'sk-upstream-cost';
@@ -32,13 +29,11 @@ describe('LLM worst-case cost over maxCostUsd', () => {
     issuer = await startLocalIssuer();
     standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY });
     const upstream = await standIn.start();
-    const dir = temporaryDirectory('gh-llm-cost-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${issuer.issuer}, audience: ${AUDIENCE}, jwksUri: ${issuer.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'audit.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-llm-cost-',
+      issuers: [{ issuer: issuer.issuer, audience: AUDIENCE, jwksUri: issuer.jwksUri, algorithms: ['ES256'] }],
+      admin: true,
+      yaml: `
 approvals: { httpWait: 200ms, pollInterval: 100ms }
 quotas:
   budgets:
@@ -58,12 +53,10 @@ resources:
         maxCostUsd: 0.05
         approvers: [finance]
 `,
-      join(dir, 'gatehouse.yaml'),
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free, admin: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}/llm/v1`;
-    admin = `http://127.0.0.1:${gateway.addresses.admin?.port}`;
+    });
+    gateway = started.gateway;
+    base = `${started.base}/llm/v1`;
+    admin = started.admin;
   });
 
   after(async () => {

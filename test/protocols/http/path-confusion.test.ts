@@ -2,15 +2,12 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { parseConfig } from '../../../src/config/load.js';
 import { unfoldResults } from '../../../src/core/audit-event.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
+import { startHttpGateway } from '../../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 
@@ -53,13 +50,11 @@ describe('HTTP path confusion, model allow-list and forwarded headers (finding 9
     });
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
-    const dir = temporaryDirectory('gh-paths-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${local.issuer}, audience: ${AUDIENCE}, jwksUri: ${local.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'gatehouse.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-paths-',
+      issuers: [{ issuer: local.issuer, audience: AUDIENCE, jwksUri: local.jwksUri, algorithms: ['ES256'] }],
+      admin: true,
+      yaml: `
 resources:
   - name: api
     protocol: http
@@ -72,11 +67,9 @@ resources:
       - { groups: [readers], allow: [read], models: [gpt-4o-mini] }
       - { groups: [writers], allow: [read, write] }
 `,
-      join(dir, 'gatehouse.yaml'),
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free, admin: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}`;
+    });
+    gateway = started.gateway;
+    base = started.base;
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: local.issuer, aud: AUDIENCE, iat: now, exp: now + 600 };
     reader = await local.sign({ ...claims, sub: 'reader', groups: ['readers'] });

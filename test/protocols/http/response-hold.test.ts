@@ -2,15 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../../src/config/load.js';
 import type { AuditEventInput } from '../../../src/core/audit-event.js';
-import { systemClock } from '../../../src/core/clock.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
-import { DevIssuer } from '../../../src/identity/dev-issuer.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
+import { startHttpGateway } from '../../support/http-gateway.js';
 
 const BODY = Buffer.alloc(48 * 1024, 'x');
 
@@ -33,11 +28,10 @@ describe('HTTP: the end of a response waits for its result record', () => {
     });
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
-    const dir = temporaryDirectory('gh-hold-');
-    const loaded = parseConfig(
-      `
-identity: { devIssuer: { enabled: true, keyFile: dev.jwk.json } }
-store: { sqlite: { path: audit.db } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-hold-',
+      devIssuer: { keyFile: 'dev.jwk.json' },
+      yaml: `
 resources:
   - name: files
     protocol: http
@@ -45,18 +39,9 @@ resources:
     target: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
     policy: [{ groups: [readers], allow: [read] }]
 `,
-      join(dir, 'gatehouse.yaml'),
-      {},
-    );
-    token = await (await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock)).mint({
-      subject: 'reader',
-      groups: ['readers'],
-      ttlMs: 600_000,
     });
-    gateway = await Gateway.start(loaded, {
-      logger: createLogger('silent'),
-      listen: { http: { host: '127.0.0.1', port: 0 } },
-    });
+    gateway = started.gateway;
+    token = await started.mint('reader', ['readers']);
     // A slow store for result records only: the write of a batch holding a result waits for the test.
     const store = gateway.services.store;
     const record = store.recordEvents.bind(store);

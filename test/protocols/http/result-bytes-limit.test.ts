@@ -2,13 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../../src/config/load.js';
-import { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger } from '../../../src/gateway/logger.js';
+import type { Gateway } from '../../../src/gateway/gateway.js';
+import { startHttpGateway } from '../../support/http-gateway.js';
 import { type LocalIssuer, startLocalIssuer } from '../../support/local-issuer.js';
-import { temporaryDirectory } from '../../support/temp-dir.js';
 
 const AUDIENCE = 'https://gatehouse.test';
 
@@ -37,13 +34,10 @@ describe('HTTP responses over maxResultBytes', () => {
     });
     upstream.listen(0, '127.0.0.1');
     await once(upstream, 'listening');
-    const dir = temporaryDirectory('gh-result-bytes-');
-    const loaded = parseConfig(
-      `
-identity:
-  issuers:
-    - { issuer: ${issuer.issuer}, audience: ${AUDIENCE}, jwksUri: ${issuer.jwksUri}, algorithms: [ES256] }
-store: { sqlite: { path: ${join(dir, 'audit.db')} } }
+    const started = await startHttpGateway({
+      dirPrefix: 'gh-result-bytes-',
+      issuers: [{ issuer: issuer.issuer, audience: AUDIENCE, jwksUri: issuer.jwksUri, algorithms: ['ES256'] }],
+      yaml: `
 resources:
   - name: files
     protocol: http
@@ -54,11 +48,9 @@ resources:
         allow: [read]
         maxResultBytes: 1000
 `,
-      join(dir, 'gatehouse.yaml'),
-    );
-    const free = { host: '127.0.0.1', port: 0 };
-    gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { http: free } });
-    base = `http://127.0.0.1:${gateway.addresses.http?.port}/files`;
+    });
+    gateway = started.gateway;
+    base = `${started.base}/files`;
     const now = Math.floor(Date.now() / 1000);
     bearer = await issuer.sign({
       iss: issuer.issuer,

@@ -7,7 +7,7 @@ import { invalidBody, notTenantScoped } from './tenant-errors.js';
  * `where` becomes `{$and: [{field: {$eq: value}}, <caller's where>]}`, so an `$or` the caller writes stays inside the
  * conjunction. Chroma rejects an `$and` of one element, hence the bare condition when the caller sent no filter.
  */
-export function scopedWhere(callerWhere: unknown, tenant: TenantConstraint): JsonObject {
+function scopedWhere(callerWhere: unknown, tenant: TenantConstraint): JsonObject {
   const condition = { [tenant.field]: { $eq: tenant.value } };
   if (callerWhere === undefined || callerWhere === null) return condition;
   if (!isObject(callerWhere)) throw invalidBody('where must be a JSON object');

@@ -38,7 +38,7 @@ const DATA_ROUTES: Readonly<Record<string, DataRoute>> = Object.assign(Object.cr
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 /** Chroma parses ids as UUIDs: any case, with or without hyphens. The canonical form is lower-case, hyphenated. */
-export function canonicalCollectionId(text: string): string | undefined {
+function canonicalCollectionId(text: string): string | undefined {
   if (!UUID.test(text)) return undefined;
   const hex = text.replaceAll('-', '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

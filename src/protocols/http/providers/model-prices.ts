@@ -13,7 +13,7 @@ export interface ModelPrice {
   readonly maxOutputTokens?: number;
 }
 
-export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object.assign(Object.create(null), {
+const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object.assign(Object.create(null), {
   'gpt-4o*': { input: 2.5, output: 10, maxOutputTokens: 16_384 },
   'gpt-4o-mini*': { input: 0.15, output: 0.6, maxOutputTokens: 16_384 },
   'gpt-4.1*': { input: 2, output: 8, maxOutputTokens: 32_768 },

@@ -15,7 +15,7 @@ import { invalidBody, notTenantScoped } from './tenant-errors.js';
  * emulator) the first label is taken as the index. Index names are lower-case and DNS is case-insensitive, so the
  * name is lower-cased.
  */
-export function pineconeIndex(host: string): string {
+function pineconeIndex(host: string): string {
   const label = (host.toLowerCase().split('.')[0] ?? '').trim();
   return host.toLowerCase().endsWith('.pinecone.io') ? label.replace(/-[a-z0-9]+$/, '') : label;
 }

@@ -1,5 +1,5 @@
+import type { ProfileName } from '../../../config/protocol-options.js';
 import type { OperationKind } from '../../../core/operation.js';
-import type { ProfileName } from './profile-config.js';
 
 /** A parsed JSON request body: always an object (arrays and scalars are refused before a profile sees them). */
 export type JsonObject = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { invalidBody, notTenantScoped } from './tenant-errors.js';
  * becomes one nested clause of a new `must` next to the tenant condition, so nothing the caller writes (a `should`
  * that ORs around it, its own tenant value, `must_not`) can widen the result beyond the tenant's points.
  */
-export function scopedFilter(callerFilter: unknown, tenant: TenantConstraint): JsonObject {
+function scopedFilter(callerFilter: unknown, tenant: TenantConstraint): JsonObject {
   const condition = { key: tenant.field, match: { value: tenant.value } };
   if (callerFilter === undefined || callerFilter === null) return { must: [condition] };
   if (!isObject(callerFilter)) throw invalidBody('filter must be a JSON object');

@@ -1,3 +1,4 @@
+import type { ProfileName, TenantFilterConfig } from '../../../config/protocol-options.js';
 import { claimValue } from '../../../core/claim-path.js';
 import type { Identity } from '../../../core/identity.js';
 import { anthropicProfile } from './anthropic.js';
@@ -7,12 +8,11 @@ import { openAiProfile } from './openai.js';
 import { pineconeProfile } from './pinecone.js';
 import type { JsonObject, ProviderCall, ProviderProfile, ProviderRequest, TenantConstraint } from './profile.js';
 import { unclassifiable } from './profile.js';
-import type { ProfileName, TenantFilterConfig } from './profile-config.js';
 import { qdrantProfile } from './qdrant.js';
 import { notTenantScoped } from './tenant-errors.js';
 
 /** Every profile by the name a resource's `profile:` gives. */
-export const PROFILES: Readonly<Record<ProfileName, ProviderProfile>> = Object.assign(Object.create(null), {
+const PROFILES: Readonly<Record<ProfileName, ProviderProfile>> = Object.assign(Object.create(null), {
   openai: openAiProfile,
   anthropic: anthropicProfile,
   qdrant: qdrantProfile,

@@ -39,7 +39,7 @@ function count(value: unknown): number {
  * (`prompt_tokens`, `completion_tokens`, `total_tokens`), OpenAI responses and Anthropic (`input_tokens`,
  * `output_tokens`; Anthropic's cache reads and writes are input too).
  */
-export function readUsage(usage: unknown): TokenUsage | undefined {
+function readUsage(usage: unknown): TokenUsage | undefined {
   if (!isObject(usage)) return undefined;
   const openAi = 'prompt_tokens' in usage || 'completion_tokens' in usage;
   const input = openAi
@@ -108,7 +108,7 @@ export class UsageAccumulator {
 }
 
 /** The final chunk `include_usage` adds: no choices, only usage. */
-export function isUsageOnlyChunk(data: unknown): boolean {
+function isUsageOnlyChunk(data: unknown): boolean {
   return isObject(data) && Array.isArray(data.choices) && data.choices.length === 0 && isObject(data.usage);
 }
 
@@ -116,7 +116,7 @@ export function isUsageOnlyChunk(data: unknown): boolean {
  * Drops what `requestStreamUsage` added from one event's data: the usage-only chunk (returns undefined) and the
  * `usage: null` on other chunks. Data that is not a JSON object (`[DONE]`) passes unchanged.
  */
-export function stripAddedUsage(data: string, parsed: unknown): string | undefined {
+function stripAddedUsage(data: string, parsed: unknown): string | undefined {
   if (isUsageOnlyChunk(parsed)) return undefined;
   if (isObject(parsed) && Object.hasOwn(parsed, 'usage') && parsed.usage === null) {
     const { usage: _added, ...rest } = parsed;

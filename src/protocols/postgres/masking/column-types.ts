@@ -113,7 +113,7 @@ const BINARY_IS_TEXT_EXTENSION_NAMES: ReadonlySet<string> = new Set(['citext']);
  */
 const SKIPPABLE_CATEGORIES: ReadonlySet<string> = new Set(['N', 'B', 'D']);
 
-export const JSON_TYPE = 114;
+const JSON_TYPE = 114;
 export const JSONB_TYPE = 3802;
 
 /** What the catalog says of an extension or user type (`pg_type`), and of its array element when it is an array. */

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../../core/errors.js';
+import { MaskingFailure } from '../../../core/errors.js';
 import { type ColumnRule, columnRuleFor } from '../../../masking/column-rules.js';
 import type { MaskCounts } from '../../../masking/counts.js';
 import type { Match } from '../../../masking/detector.js';
@@ -36,13 +36,6 @@ export interface RowShape {
   readonly codes: Uint8Array;
   /** False when no column needs masking: rows pass through untouched. */
   readonly active: boolean;
-}
-
-/** A masking failure on the PostgreSQL path: the session ends with an error rather than relay the raw result. */
-export function maskingFailed(reason: string): GatehouseError {
-  return new GatehouseError('internal', 'gatehouse: the result could not be masked, so it was withheld', {
-    details: { reason },
-  });
 }
 
 /**
@@ -100,7 +93,7 @@ export class ResultMasking {
     const relation = rowRelationOf(typeOid, (oid) => this.catalog.type(oid));
     if (relation === 0) return undefined;
     const columns = this.catalog.columns(relation);
-    if (columns === undefined) throw maskingFailed(`the columns of table ${relation} are not known`);
+    if (columns === undefined) throw new MaskingFailure(`the columns of table ${relation} are not known`);
     const rules = columns.map((column) => columnRuleFor(this.plan.columns, column));
     return rules.some((rule) => rule !== undefined) ? rules : undefined;
   }
@@ -118,7 +111,7 @@ export class ResultMasking {
       const rule = columnRuleFor(this.plan.columns, name);
       if (rule !== undefined) {
         if (field.format === 1 && !binaryIsText(field.typeOid, typeInfo))
-          throw maskingFailed(`column rule ${rule.pattern} on a binary-format value of type ${field.typeOid}`);
+          throw new MaskingFailure(`column rule ${rule.pattern} on a binary-format value of type ${field.typeOid}`);
         let cache = this.ruleCaches.get(rule);
         if (cache === undefined) {
           cache = new MaskedValueCache(this.ruleCacheEntries);
@@ -130,7 +123,7 @@ export class ResultMasking {
       if (!scan && fieldRules === undefined) return undefined;
       const treatment = treatmentOf(field.typeOid, field.format, typeInfo);
       if (treatment === 'refuse')
-        throw maskingFailed(
+        throw new MaskingFailure(
           `a binary-format value of type ${field.typeOid} cannot be scanned (column ${field.name}); ask for text format`,
         );
       if (treatment === 'skip') return undefined;
@@ -178,7 +171,7 @@ export class ResultMasking {
     out: Buffer[],
   ): (string | null)[] | undefined {
     const count = frame.length < BODY + 2 ? -1 : (frame[BODY] as number) * 256 + (frame[BODY + 1] as number);
-    if (count !== shape.fields.length) throw maskingFailed('a DataRow does not match its RowDescription');
+    if (count !== shape.fields.length) throw new MaskingFailure('a DataRow does not match its RowDescription');
     if (this.starts.length < count) {
       this.starts = new Int32Array(count);
       this.lengths = new Int32Array(count);
@@ -194,7 +187,7 @@ export class ResultMasking {
     let scanned = 0;
     let offset = BODY + 2;
     for (let i = 0; i < count; i++) {
-      if (offset + 4 > frame.length) throw maskingFailed('a DataRow is shorter than its values');
+      if (offset + 4 > frame.length) throw new MaskingFailure('a DataRow is shorter than its values');
       // The length word, read by hand: this loop runs for every value of every row.
       const length =
         ((frame[offset] as number) << 24) |
@@ -205,7 +198,7 @@ export class ResultMasking {
       starts[i] = offset;
       lengths[i] = length;
       if (length < 0) continue;
-      if (offset + length > frame.length) throw maskingFailed('a DataRow is shorter than its values');
+      if (offset + length > frame.length) throw new MaskingFailure('a DataRow is shorter than its values');
       const start = offset;
       offset += length;
       const code = codes[i];

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../../core/errors.js';
+import { MaskingFailure } from '../../../core/errors.js';
 import type { ColumnRule } from '../../../masking/column-rules.js';
 import type { MaskCounts } from '../../../masking/counts.js';
 import { JsonMasker } from '../../../masking/json-masker.js';
@@ -30,10 +30,7 @@ export function maskLiteralValue(
     };
   let masked = maskLiteral(text, masking);
   if (masked === undefined) {
-    if (fieldRules !== undefined)
-      throw new GatehouseError('internal', 'gatehouse: the result could not be masked, so it was withheld', {
-        details: { reason: 'a row value under column rules could not be read' },
-      });
+    if (fieldRules !== undefined) throw new MaskingFailure('a row value under column rules could not be read');
     masked = maskText(text);
   }
   return masked === text ? undefined : masked;

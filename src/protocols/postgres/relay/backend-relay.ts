@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { isGatehouseError } from '../../../core/errors.js';
+import { MaskingFailure } from '../../../core/errors.js';
 import type { OperationHandle } from '../../../session/session.js';
 import {
   decodeErrorFields,
@@ -264,7 +264,7 @@ export class BackendRelay {
       }
     } catch (error) {
       this.writeClient(out);
-      if (isGatehouseError(error) && error.code === 'internal') {
+      if (error instanceof MaskingFailure) {
         // Fail closed: masking could not be applied, so the session ends instead of relaying raw values.
         this.logger.error({ reason: error.details['reason'] }, 'result masking failed; session closed');
         void this.state.close('masking failed', sessionFatal('XX000', error.message));

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../../core/errors.js';
+import { MaskingFailure } from '../../../core/errors.js';
 import { MaskCounts } from '../../../masking/counts.js';
 import {
   type MaskedErrorMessage,
@@ -26,8 +26,8 @@ const REMEMBERED_PORTALS = 1024;
 /**
  * The result side of one connection, between the backend and the client: follows the current result's columns
  * (its RowDescription, or the Describe of the statement or portal an Execute ran), keeps rows for the audit capture
- * and masks DataRow and COPY TO STDOUT data for callers with a masking profile. Errors it throws are `internal`
- * GatehouseErrors: masking could not be applied, and the session must end rather than relay raw values.
+ * and masks DataRow and COPY TO STDOUT data for callers with a masking profile. Errors it throws are
+ * `MaskingFailure`s: masking could not be applied, and the session must end rather than relay raw values.
  */
 export class ResultRelay {
   /** The current result's columns (from the last RowDescription) and what masking does to them. */
@@ -158,7 +158,7 @@ export class ResultRelay {
       }
       return;
     }
-    if (this.shape === undefined) throw maskingFailedForUnknownShape();
+    if (this.shape === undefined) throw new MaskingFailure('a DataRow arrived without a known RowDescription');
     if (!this.shape.active && !capture) {
       out.push(frame.bytes);
       return;
@@ -218,16 +218,8 @@ export class ResultRelay {
   }
 }
 
-function maskingFailedForUnknownShape(): GatehouseError {
-  return new GatehouseError('internal', 'gatehouse: the result could not be masked, so it was withheld', {
-    details: { reason: 'a DataRow arrived without a known RowDescription' },
-  });
-}
-
-function copyRefused(why: string): GatehouseError {
-  return new GatehouseError('internal', `gatehouse: COPY TO STDOUT cannot be masked here (${why})`, {
-    details: { reason: why },
-  });
+function copyRefused(why: string): MaskingFailure {
+  return new MaskingFailure(why, { message: `gatehouse: COPY TO STDOUT cannot be masked here (${why})` });
 }
 
 /** A DataRow's values as text for the audit capture: text-format values only (binary ones as null). */

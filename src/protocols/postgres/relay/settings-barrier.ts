@@ -15,7 +15,7 @@ const SETTING_ACTIONS = new Set(['SET', 'RESET', 'DISCARD', 'DISCARD ALL', 'DO',
  * function call (set_config, or a user function that calls it), or anything but a read or session statement (a
  * trigger may call set_config).
  */
-export function mayChangeSettings(statements: readonly ClassifiedStatement[]): boolean {
+function mayChangeSettings(statements: readonly ClassifiedStatement[]): boolean {
   return statements.some(
     (s) => SETTING_ACTIONS.has(s.action) || s.callsFunctions === true || (s.kind !== 'read' && s.kind !== 'session'),
   );

@@ -6,10 +6,8 @@
  * any run of characters within the part it is in.
  */
 
+import { READ_FUNCTION_PATTERN } from '../../../config/protocol-options.js';
 import type { PostgresResourceConfig } from '../../../config/schema.js';
-
-/** `schema.name` or `name`, each part an identifier with optional `*` wildcards. */
-export const READ_FUNCTION_PATTERN = /^([A-Za-z_*][A-Za-z0-9_$*]*\.)?[A-Za-z_*][A-Za-z0-9_$*]*$/;
 
 interface Entry {
   readonly schema: ((value: string) => boolean) | undefined;

@@ -192,10 +192,6 @@ export function isTrue(value: unknown): boolean {
   return booleanValue(value) === true;
 }
 
-export function isFalse(value: unknown): boolean {
-  return booleanValue(value) === false;
-}
-
 export function orderTags(tags: Iterable<RiskTag>): RiskTag[] {
   const present = new Set(tags);
   return (Object.keys(RISK_TAGS) as RiskTag[]).filter((tag) => present.has(tag));

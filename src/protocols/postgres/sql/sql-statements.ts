@@ -321,7 +321,7 @@ function integerText(value: unknown): string | undefined {
  * repeat), no value means true, and a value is a boolean only when it is true, false, on, off (any case), 1 or 0.
  * Anything else makes the server refuse the statement; it is taken as true, so a mistake here cannot hide a run.
  */
-export function explainAnalyzes(options: unknown): boolean {
+function explainAnalyzes(options: unknown): boolean {
   const analyze = optionList(options).findLast((o) => o.defname === 'analyze');
   if (analyze === undefined) return false;
   if (analyze.arg === undefined) return true;

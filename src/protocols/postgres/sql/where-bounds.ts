@@ -376,7 +376,7 @@ function columnName(value: unknown): string | undefined {
 }
 
 /** Two expressions are the same when their trees are equal but for source locations. */
-export function sameExpression(a: unknown, b: unknown): boolean {
+function sameExpression(a: unknown, b: unknown): boolean {
   return treeKey(a) === treeKey(b);
 }
 

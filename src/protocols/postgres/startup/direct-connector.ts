@@ -188,7 +188,7 @@ interface BackendLogin {
 }
 
 /** A read-only session uses the resource's read-only login when one is configured (least privilege underneath). */
-export function loginFor(resource: PostgresResourceConfig, readOnly: boolean): BackendLogin {
+function loginFor(resource: PostgresResourceConfig, readOnly: boolean): BackendLogin {
   const target = resource.target;
   const reader = target.readOnlyLogin;
   if (readOnly && reader !== undefined) return { user: reader.user, password: reader.password };

@@ -30,7 +30,7 @@ export interface FrameReaderOptions {
 }
 
 /** PostgreSQL's own cap on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
-export const MAX_STARTUP_PACKET_BYTES = 10_000;
+const MAX_STARTUP_PACKET_BYTES = 10_000;
 
 /**
  * Largest message accepted before authentication (the PasswordMessage carrying the token), near PostgreSQL's own

@@ -52,7 +52,6 @@ export const BACKEND = {
   ReadyForQuery: byte('Z'),
   RowDescription: byte('T'),
 } as const;
-export type BackendMessageName = keyof typeof BACKEND;
 
 /** Request codes that take the place of a protocol version in the untyped startup packet. */
 export const STARTUP_REQUEST = {
@@ -88,4 +87,3 @@ function invert(table: Readonly<Record<string, number>>): Readonly<Record<number
 
 /** Message names by type byte, for logs and errors. */
 export const FRONTEND_NAMES = invert(FRONTEND) as Readonly<Record<number, FrontendMessageName | undefined>>;
-export const BACKEND_NAMES = invert(BACKEND) as Readonly<Record<number, BackendMessageName | undefined>>;
