@@ -37,11 +37,19 @@ export const thresholdFields = {
     true,
   ),
   maxResultRows: threshold(
-    'Rows a result may return; past it the result is cut with a clear error (the rows already sent stay sent). Not yet enforced by this version: allow decisions carry it for the protocols.',
+    'Rows one statement’s result may return (PostgreSQL: DataRow and COPY TO STDOUT data); past it the result is cut with an ErrorResponse (SQLSTATE 54000) and the backend statement cancelled (the rows already sent stay sent).',
     true,
   ),
   maxResultBytes: threshold(
-    'Bytes a result may return. HTTP: a response declaring more is refused (403), one streaming past it is cut and the connection closed (the bytes already sent stay sent). Not yet enforced on PostgreSQL by this version.',
+    'Bytes a result may return. HTTP: a response declaring more is refused (403), one streaming past it is cut and the connection closed (the bytes already sent stay sent). PostgreSQL: bytes of one statement’s rows (DataRow and COPY data messages), cut as maxResultRows is.',
+    true,
+  ),
+  maxSessionResultRows: threshold(
+    'PostgreSQL: rows all results of the session may return together, counted over every statement (so a cursor or portal fetched in pieces is limited too); a statement allowed by this rule is cut as for maxResultRows once the session’s total crosses it.',
+    true,
+  ),
+  maxSessionResultBytes: threshold(
+    'PostgreSQL: bytes of rows all results of the session may return together, as maxSessionResultRows.',
     true,
   ),
   maxCostUsd: threshold(

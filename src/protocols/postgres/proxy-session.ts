@@ -15,6 +15,7 @@ import { BackendRelay } from './relay/backend-relay.js';
 import { BackendWriter } from './relay/backend-writer.js';
 import { type PendingResponse, PendingResponses } from './relay/pending-responses.js';
 import { PlanEstimator } from './relay/plan-probe.js';
+import { ResultLimiter } from './relay/result-limit.js';
 import { ResultRelay } from './relay/result-relay.js';
 import { SettingsBarrier } from './relay/settings-barrier.js';
 import { StatementGate } from './relay/statement-gate.js';
@@ -118,6 +119,8 @@ export class ProxySession {
   private readonly estimator: PlanEstimator;
   /** Waits for nothing to be in flight on the backend connection, before an EXPLAIN. */
   private readonly idle: BackendIdle;
+  /** Cuts results over `maxResultRows` / `maxResultBytes` (and the session's). */
+  private readonly limiter: ResultLimiter;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -135,6 +138,11 @@ export class ProxySession {
     this.results = new ResultRelay(
       masking.mode === 'mask' ? new ResultMasking(masking.plan, columnCatalogFor(options.resource)) : undefined,
     );
+    this.limiter = new ResultLimiter({
+      toBackend: this.toBackend,
+      pending: this.pending,
+      cancel: () => this.backend.cancel(),
+    });
     this.relay = new BackendRelay({
       client: options.client,
       backend: options.backend.socket,
@@ -142,6 +150,7 @@ export class ProxySession {
       pending: this.pending,
       prepared: this.names.prepared,
       results: this.results,
+      limiter: this.limiter,
       resourceName: options.resource.name,
       logger: this.logger,
       metrics: options.metrics,
@@ -241,6 +250,13 @@ export class ProxySession {
     try {
       for (;;) {
         if (this.closing) return;
+        // A cut result's CancelRequest is handled before anything else reaches the backend (see result-limit.ts).
+        const cancelling = this.limiter.settled();
+        if (cancelling !== undefined) {
+          await this.toBackend.flush();
+          await cancelling;
+          continue;
+        }
         const frame = this.clientReader.next();
         if (frame === undefined) {
           if (this.toBackend.bytes === 0) break;

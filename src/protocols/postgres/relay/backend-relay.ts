@@ -17,6 +17,7 @@ import type { PendingResponse, PendingResponses } from './pending-responses.js';
 import type { PlanProbe } from './plan-probe.js';
 import type { PreparedStatements } from './prepared-statements.js';
 import { RecordGate } from './record-gate.js';
+import type { ResultLimiter } from './result-limit.js';
 import type { ResultRelay } from './result-relay.js';
 
 /** Output of at most this many buffers, together at least this many bytes, is written vectored (see `writeAll`). */
@@ -66,6 +67,8 @@ export interface BackendRelayOptions {
   readonly prepared: PreparedStatements;
   /** Capture for the audit record and masking of results. */
   readonly results: ResultRelay;
+  /** `maxResultRows` / `maxResultBytes` and the session's: cuts a result that crosses them. */
+  readonly limiter: ResultLimiter;
   readonly resourceName: string;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
@@ -246,6 +249,12 @@ export class BackendRelay {
           if (this.owner.closing()) return;
           continue;
         }
+        if (this.options.limiter.swallowing) {
+          this.heldFrame = undefined;
+          this.swallow(frame, out);
+          if (this.owner.closing()) return;
+          continue;
+        }
         if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
           const lookup = this.results.lookup(frame);
           if (lookup !== undefined) {
@@ -256,6 +265,16 @@ export class BackendRelay {
         }
         this.heldFrame = undefined;
         const run = this.pending.first?.run;
+        if (run !== undefined && (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData)) {
+          const refusal = this.options.limiter.admit(run, frame.bytes.length);
+          if (refusal !== undefined) {
+            run.bytesOut += refusal.length;
+            out.push(refusal);
+            // The client saw its Execute fail: as after any error, its messages up to Sync are discarded.
+            if (this.pending.firstIsExtended() && !this.pending.awaitsReadyForQuery()) this.owner.skipUntilSync();
+            continue;
+          }
+        }
         if (run !== undefined) run.bytesOut += frame.bytes.length;
         const handle = BackendRelay.HANDLERS[frame.code];
         if (handle === undefined) out.push(frame.bytes);
@@ -289,7 +308,25 @@ export class BackendRelay {
       );
       return;
     }
+    this.options.limiter.afterDrain();
     this.writeClient(out);
+  }
+
+  /**
+   * After a cut (result-limit.ts), up to the ReadyForQuery the client waits for: answers keep the session's
+   * bookkeeping (names confirmed, results recorded, errors skip to Sync) and reach the client only as far as its
+   * state needs them (setting reports, the ReadyForQuery). Rows are dropped unread.
+   */
+  private swallow(frame: Frame, out: Buffer[]): void {
+    if (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData) return;
+    this.options.limiter.withheld(this.pending.first?.run);
+    if (frame.code === BACKEND.ParameterStatus) {
+      BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+      return;
+    }
+    const unseen: Buffer[] = [];
+    BackendRelay.HANDLERS[frame.code]?.(this, frame, unseen);
+    if (frame.code === BACKEND.ReadyForQuery) out.push(this.options.limiter.readyForQuery(frame.bytes, this.status));
   }
 
   private nextFrame(): Frame | undefined {

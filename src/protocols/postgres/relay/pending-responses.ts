@@ -120,6 +120,15 @@ export class PendingResponses {
     return false;
   }
 
+  /** True when messages are pending behind the next Query or Sync (a pipelining client's next statements). */
+  beyondNextReady(): boolean {
+    for (let i = this.head; i < this.items.length; i++) {
+      const kind = this.items[i]?.kind;
+      if (kind === 'query' || kind === 'sync') return i + 1 < this.items.length;
+    }
+    return false;
+  }
+
   /** Name changes still in flight, in order. */
   *changes(): Iterable<NameChange> {
     for (let i = this.head; i < this.items.length; i++) {

@@ -1,0 +1,152 @@
+import { serialize } from 'pg-protocol';
+import type { ResultLimits } from '../../../core/decision.js';
+import { encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
+import type { TransactionStatus } from '../wire/message-codes.js';
+import type { BackendWriter } from './backend-writer.js';
+import type { PendingResponses } from './pending-responses.js';
+import { PlanProbe } from './plan-probe.js';
+import type { StatementRun } from './statement-run.js';
+
+/** program_limit_exceeded: what the server itself raises for a statement too big to handle. */
+const RESULT_CUT_SQLSTATE = '54000';
+
+/**
+ * Fails the client's transaction block after a cut statement the backend completed anyway: the client was told the
+ * statement failed, so a COMMIT must not keep its effects. The operator is schema-qualified so that no function or
+ * operator the caller created on its search_path can make it succeed.
+ */
+const ABORT_BLOCK_SQL = 'SELECT 1 OPERATOR(pg_catalog./) 0 AS gatehouse_result_cut';
+
+/** The rule fields behind each limit, for the client's error and the record. */
+const LIMIT_NAMES: Readonly<Record<keyof ResultLimits, string>> = Object.assign(Object.create(null), {
+  rows: 'maxResultRows',
+  bytes: 'maxResultBytes',
+  sessionRows: 'maxSessionResultRows',
+  sessionBytes: 'maxSessionResultBytes',
+} satisfies Record<keyof ResultLimits, string>);
+
+export interface ResultLimiterHost {
+  readonly toBackend: BackendWriter;
+  readonly pending: PendingResponses;
+  /** Sends the backend a CancelRequest; resolves once the server has handled it (closed the cancel connection). */
+  cancel(): Promise<void>;
+}
+
+/**
+ * `maxResultRows` / `maxResultBytes` (per statement) and `maxSessionResultRows` / `maxSessionResultBytes` on the
+ * PostgreSQL path. Rows are DataRow and COPY TO STDOUT CopyData messages, bytes their sizes. The message that would
+ * cross a limit is not relayed: the client gets an ErrorResponse (54000) in its place, the rows already sent stay
+ * sent, and the backend's statement is cancelled when it is still running. Until the next ReadyForQuery every
+ * answer is read for the session's bookkeeping and none reaches the client (it saw its statement fail, and expects
+ * nothing else of the message or batch). Inside a transaction block the backend's transaction is then failed, as
+ * the client's is: a COMMIT after the cut does not keep the statement's effects.
+ */
+export class ResultLimiter {
+  private sessionRows = 0;
+  private sessionBytes = 0;
+  /** The statement cut, until the ReadyForQuery that ends the client's message or batch. */
+  private cutRun: StatementRun | undefined;
+  private cancelSent = false;
+  /** The CancelRequest in flight: no client message goes to the backend before it is handled (see `settled`). */
+  private cancelling: Promise<void> | undefined;
+
+  constructor(private readonly host: ResultLimiterHost) {}
+
+  /** True from a cut until the next ReadyForQuery: the backend's answers are read, not relayed. */
+  get swallowing(): boolean {
+    return this.cutRun !== undefined;
+  }
+
+  /**
+   * Resolves once no CancelRequest of a cut is in flight. A cancel that reached the backend after its statement
+   * ended would otherwise hit the next statement the client sends (an idle backend ignores one).
+   */
+  settled(): Promise<void> | undefined {
+    return this.cancelling;
+  }
+
+  /**
+   * A row (DataRow or CopyData of `bytes` bytes) of `run`'s result: counted and undefined when it may be relayed;
+   * otherwise the ErrorResponse the client gets instead, and the cut begins.
+   */
+  admit(run: StatementRun, bytes: number): Buffer | undefined {
+    const limits = run.handle.decision.resultLimits;
+    const rows = run.resultRows + 1;
+    const total = run.resultBytes + bytes;
+    const sessionRows = this.sessionRows + 1;
+    const sessionBytes = this.sessionBytes + bytes;
+    if (limits !== undefined) {
+      const over =
+        limits.rows !== undefined && rows > limits.rows
+          ? 'rows'
+          : limits.bytes !== undefined && total > limits.bytes
+            ? 'bytes'
+            : limits.sessionRows !== undefined && sessionRows > limits.sessionRows
+              ? 'sessionRows'
+              : limits.sessionBytes !== undefined && sessionBytes > limits.sessionBytes
+                ? 'sessionBytes'
+                : undefined;
+      if (over !== undefined) return this.cut(run, over, limits[over] as number);
+    }
+    run.resultRows = rows;
+    run.resultBytes = total;
+    this.sessionRows = sessionRows;
+    this.sessionBytes = sessionBytes;
+    return undefined;
+  }
+
+  /** A statement's answer while swallowing: one the client is not told of, so its record says it was withheld. */
+  withheld(run: StatementRun | undefined): void {
+    if (run !== undefined && run !== this.cutRun)
+      run.fail(RESULT_CUT_SQLSTATE, 'answer withheld: an earlier result in the same message or batch was cut');
+  }
+
+  /**
+   * After a pass over the backend's bytes: the cut statement is still running (its answer has not ended), so the
+   * backend is told to stop, unless the client already sent messages beyond this one that the cancel could hit.
+   */
+  afterDrain(): void {
+    const run = this.cutRun;
+    if (run === undefined || this.cancelSent || this.host.pending.first?.run !== run) return;
+    if (this.host.pending.beyondNextReady()) return;
+    this.cancelSent = true;
+    const cancelling = this.host.cancel().catch(() => undefined);
+    this.cancelling = cancelling;
+    void cancelling.then(() => {
+      if (this.cancelling === cancelling) this.cancelling = undefined;
+    });
+  }
+
+  /**
+   * The ReadyForQuery that ends the cut (already applied to the session's bookkeeping), as the client gets it. In a
+   * transaction block the backend ran the statement to its end: the block is failed on the backend too, and the
+   * client told so ('E'). Only when nothing of the client's follows on the connection (a pipelining client's next
+   * statements would otherwise run before the abort): then the block stays as the backend has it.
+   */
+  readyForQuery(frame: Buffer, status: TransactionStatus): Buffer {
+    this.cutRun = undefined;
+    this.cancelSent = false;
+    if (status !== 'T' || this.host.pending.size > 0) return frame;
+    // Its answers go to the probe, never to the client (see `PendingResponse.probe`).
+    this.host.pending.push({ kind: 'query', probe: new PlanProbe() });
+    this.host.toBackend.send(serialize.query(ABORT_BLOCK_SQL));
+    void this.host.toBackend.flush();
+    return encodeReadyForQuery('E');
+  }
+
+  private cut(run: StatementRun, over: keyof ResultLimits, limit: number): Buffer {
+    this.cutRun = run;
+    const message =
+      `gatehouse: the result was cut after ${run.resultRows} rows (${run.resultBytes} bytes): ` +
+      `over ${LIMIT_NAMES[over]} ${limit} of the rule that allowed the statement (${run.handle.decision.rule.id})`;
+    run.fail(RESULT_CUT_SQLSTATE, message);
+    return encodeErrorResponse({
+      severity: 'ERROR',
+      code: RESULT_CUT_SQLSTATE,
+      message,
+      hint: over.startsWith('session')
+        ? 'The session has returned as many rows or bytes as its rule allows.'
+        : 'Narrow the statement (WHERE, LIMIT) or fetch the rest with a new statement.',
+    });
+  }
+}

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import type { DatabaseError } from 'pg-protocol/dist/messages.js';
+import type { AuditEvent } from '../../../src/core/audit-event.js';
+import { startPostgres, type TestPostgres } from '../../support/embedded-postgres.js';
+import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
+
+const POLICY = `
+      - groups: [row-limited]
+        allow: [read, write]
+        maxResultRows: 10
+      - groups: [byte-limited]
+        allow: [read]
+        maxResultBytes: 5000
+      - groups: [session-limited]
+        allow: [read]
+        maxSessionResultRows: 25
+`;
+
+/** Through the real gateway: results over `maxResultRows` / `maxResultBytes` are cut, and the session goes on. */
+describe('result limits on the PostgreSQL path', () => {
+  let backend: TestPostgres;
+  let gw: PgGateway;
+  let rowLimited: string;
+  let byteLimited: string;
+  let sessionLimited: string;
+
+  const direct = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const admin = await gw.admin();
+    try {
+      return await fn(admin);
+    } finally {
+      await admin.end();
+    }
+  };
+  const connect = async (token: string): Promise<pg.Client> => {
+    const client = new pg.Client(gw.clientConfig(token));
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  /** The statement fails with the gateway's cut, naming the limit. */
+  const cut = async (result: Promise<unknown>, limit: RegExp): Promise<DatabaseError> => {
+    let caught: DatabaseError | undefined;
+    await assert.rejects(result, (error: DatabaseError) => {
+      caught = error;
+      return true;
+    });
+    assert.equal(caught?.code, '54000', caught?.message);
+    assert.match(caught?.message ?? '', limit);
+    return caught as DatabaseError;
+  };
+  /** Runs `sql`, keeping the rows the client received before any error. */
+  const streamed = (client: pg.Client, sql: string, rows: unknown[]): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const query = client.query(new pg.Query(sql));
+      query.on('row', (row: unknown) => rows.push(row));
+      query.on('error', reject);
+      query.on('end', () => resolve());
+    });
+  /** The result record of the statement whose text holds `marker`. */
+  const resultOf = async (marker: string): Promise<AuditEvent['payload']> => {
+    const events = await gw.events();
+    const operation = events.find((e) => e.type === 'operation' && String(e.payload['text']).includes(marker));
+    assert.ok(operation, `no record of ${marker}`);
+    const result = events.find(
+      (e) =>
+        e.type === 'operation.result' &&
+        e.sessionId === operation.sessionId &&
+        e.payload['seq'] === operation.payload['seq'],
+    );
+    assert.ok(result, `no result record of ${marker}`);
+    return result.payload;
+  };
+
+  before(async () => {
+    backend = await startPostgres();
+    gw = await startPgGateway({ backend, policy: POLICY });
+    rowLimited = await gw.mint('rob', ['row-limited']);
+    byteLimited = await gw.mint('bea', ['byte-limited']);
+    sessionLimited = await gw.mint('sam', ['session-limited']);
+    await direct(async (c) => {
+      await c.query('create table items (id int primary key, v int)');
+      await c.query('insert into items select g, g from generate_series(1, 100) g');
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await backend?.stop();
+  });
+
+  test('simple Query: the rows up to the limit are sent, then the error; the session goes on; the record says where', async () => {
+    const client = await connect(rowLimited);
+    const rows: unknown[] = [];
+    try {
+      await cut(
+        streamed(client, 'select id from items order by id /* cut-simple */', rows),
+        /cut after 10 rows .*maxResultRows 10/,
+      );
+      assert.equal(rows.length, 10, 'the rows before the limit reached the client');
+      const next = await client.query('select count(*)::int as n from items');
+      assert.deepEqual(next.rows, [{ n: 100 }], 'one row, under the limit');
+      // Exactly at the limit is not over it.
+      const ten = await client.query('select id from items where id <= 10');
+      assert.equal(ten.rowCount, 10);
+    } finally {
+      await client.end();
+    }
+    const record = await resultOf('cut-simple');
+    assert.equal(record['outcome'], 'error');
+    assert.equal(record['rows'], 10);
+    assert.match(String(record['error']), /^54000: .*cut after 10 rows/);
+  });
+
+  test('a large scan is cancelled on the backend, not read to its end', async () => {
+    const client = await connect(rowLimited);
+    const started = Date.now();
+    try {
+      // Read whole, this is minutes of rows; cut and cancelled, it ends at once. (In the select list the series
+      // streams; in FROM it would be built whole before the first row.)
+      await cut(client.query("select generate_series(1, 200000000) as g, repeat('x', 200)"), /maxResultRows 10/);
+      assert.deepEqual((await client.query('select 1 as one')).rows, [{ one: 1 }]);
+      const active = await direct(
+        async (c) =>
+          (
+            await c.query(
+              "select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%generate\\_series(1, 200000000)%' and pid <> pg_backend_pid()",
+            )
+          ).rows[0].n,
+      );
+      assert.equal(active, 0, 'the backend no longer runs the scan');
+    } finally {
+      await client.end();
+    }
+    assert.ok(Date.now() - started < 20_000, 'the cut statement did not run to its end');
+  });
+
+  test('inside a transaction block the cut fails the block: COMMIT keeps nothing of the statement', async () => {
+    const client = await connect(rowLimited);
+    try {
+      await client.query('begin');
+      await client.query('update items set v = -5 where id = 1');
+      await cut(client.query('update items set v = -1 returning id /* cut-block */'), /maxResultRows 10/);
+      // The block is failed, as after any error the server raises.
+      await assert.rejects(client.query('select 1'), (error: DatabaseError) => error.code === '25P02');
+      const commit = await client.query('commit');
+      assert.equal(commit.command, 'ROLLBACK', 'a failed block commits nothing');
+      const changed = await direct(
+        async (c) => (await c.query('select count(*)::int as n from items where v < 0')).rows[0].n,
+      );
+      assert.equal(changed, 0, 'neither UPDATE of the block was kept');
+      // The session is usable after.
+      await client.query('begin');
+      assert.equal((await client.query('update items set v = v where id <= 3')).rowCount, 3);
+      await client.query('commit');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('extended protocol: a parameterised result is cut; the next statements work', async () => {
+    const client = await connect(rowLimited);
+    try {
+      await cut(
+        client.query('select id from items where id > $1 order by id /* cut-extended */', [0]),
+        /cut after 10 rows .*maxResultRows 10/,
+      );
+      const next = await client.query('select id from items where id = $1', [42]);
+      assert.deepEqual(next.rows, [{ id: 42 }]);
+      await client.query('begin');
+      await cut(client.query('select id from items where id > $1', [50]), /maxResultRows 10/);
+      await assert.rejects(client.query('select $1::int', [1]), (error: DatabaseError) => error.code === '25P02');
+      await client.query('rollback');
+      assert.equal((await client.query('select $1::int as x', [7])).rows[0].x, 7);
+    } finally {
+      await client.end();
+    }
+    const record = await resultOf('cut-extended');
+    assert.equal(record['rows'], 10);
+    assert.match(String(record['error']), /^54000: /);
+  });
+
+  test('maxResultBytes cuts by the bytes of the rows', async () => {
+    const client = await connect(byteLimited);
+    const rows: unknown[] = [];
+    try {
+      await cut(
+        streamed(client, "select repeat('x', 1000) as x from generate_series(1, 100)", rows),
+        /over maxResultBytes 5000/,
+      );
+      // Each DataRow is 1011 bytes: four fit under 5000.
+      assert.equal(rows.length, 4);
+      assert.equal((await client.query("select repeat('y', 100) as y")).rowCount, 1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('maxSessionResultRows counts every statement of the session, a cursor fetched in pieces too', async () => {
+    const client = await connect(sessionLimited);
+    try {
+      await client.query('begin');
+      await client.query('declare c cursor for select id from items order by id');
+      assert.equal((await client.query('fetch 10 from c')).rowCount, 10);
+      assert.equal((await client.query('fetch 10 from c')).rowCount, 10);
+      await cut(client.query('fetch 10 from c'), /over maxSessionResultRows 25/);
+      await client.query('rollback');
+    } finally {
+      await client.end();
+    }
+    // A new session starts from nothing.
+    const fresh = await connect(sessionLimited);
+    try {
+      assert.equal((await fresh.query('select id from items where id <= 20')).rowCount, 20);
+    } finally {
+      await fresh.end();
+    }
+  });
+});
