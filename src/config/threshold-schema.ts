@@ -29,7 +29,7 @@ function threshold(what: string, integer: boolean) {
 /** The rule fields, spread into the policy rule schema. */
 export const thresholdFields = {
   maxCost: threshold(
-    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection, before the statement is decided) above which a SQL statement needs review. Measured for simple-protocol SELECT, INSERT, UPDATE, DELETE and MERGE; other statements, and extended-protocol ones in this version, are judged by kind.",
+    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection, before the statement is decided) above which a SQL statement needs review. Measured for SELECT, INSERT, UPDATE, DELETE and MERGE, extended-protocol ones with their bound parameters; other statements are judged by kind.",
     false,
   ),
   maxRows: threshold(

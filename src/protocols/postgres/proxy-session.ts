@@ -324,7 +324,10 @@ export class ProxySession {
   private static readonly CLIENT_HANDLERS: ClientHandlers = Object.assign(Object.create(null), {
     Query: (proxy, message, frame) => proxy.query(message.sql, frame),
     Parse: (proxy, message, frame) =>
-      proxy.forward(frame, { kind: 'parse', change: proxy.names.parse(message.name, message.sql) }),
+      proxy.forward(frame, {
+        kind: 'parse',
+        change: proxy.names.parse(message.name, message.sql, message.parameterTypes),
+      }),
     Bind: (proxy, message, frame) =>
       proxy.forward(frame, {
         kind: 'bind',
@@ -402,10 +405,20 @@ export class ProxySession {
   /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
   private async execute(portal: string, frame: Frame): Promise<void> {
     const target = this.names.portal(portal);
-    const operation =
+    const classified =
       target === undefined
         ? unknownPortal(this.resource.name, portal)
         : toOperation(this.resource.name, target.statements, target.prepared.text);
+    const estimates =
+      target === undefined
+        ? undefined
+        : await this.estimator.estimateBound(
+            target.statements,
+            this.session.estimatesWantedFor(classified),
+            this.names.boundStatement(portal, target.prepared),
+          );
+    if (this.closing) return;
+    const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(
       operation,
       'extended',

@@ -454,7 +454,10 @@ export class BackendRelay {
       first.run?.complete();
       // The backend now skips every message until Sync; those still queued will never be answered.
       const { dropped, syncPending } = this.pending.dropUntilSync();
-      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      for (const item of dropped) {
+        item.run?.abandon('not run: an earlier message in the batch failed');
+        item.probe?.finish(true);
+      }
       // Describes the backend never answered: their portals are described again before they run.
       for (const item of [first, ...dropped]) {
         const target = this.describeTargets.get(item);
@@ -471,6 +474,10 @@ export class BackendRelay {
 
   /** An answer to the gateway's own EXPLAIN: read, never relayed (a setting's report is still checked and relayed). */
   private onProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
+    if (probe.steps !== undefined) {
+      this.onBoundProbeFrame(probe, frame, out);
+      return;
+    }
     if (frame.code === BACKEND.DataRow) probe.row(frame.body);
     else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
     else if (frame.code === BACKEND.ErrorResponse) {
@@ -479,6 +486,37 @@ export class BackendRelay {
       probe.fail(fields['C']);
     } else if (frame.code === BACKEND.ReadyForQuery) {
       this.status = decodeReadyForQuery(frame.body);
+      this.pending.shift();
+      probe.finish();
+    }
+  }
+
+  /**
+   * An answer to the gateway's EXPLAIN inside the client's batch (bound-explain.ts). Its error is what planning the
+   * client's statement with its parameters raised, and the backend now skips the batch to Sync: it is relayed as the
+   * answer the client's Execute gets (masked), and the client's messages are discarded to Sync as after any error.
+   */
+  private onBoundProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
+    if (frame.code === BACKEND.DataRow) probe.row(frame.body);
+    else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+    else if (frame.code === BACKEND.ErrorResponse) {
+      const fields = decodeErrorFields(frame.body);
+      if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
+      this.pending.shift();
+      probe.fail(fields['C']);
+      probe.finish();
+      out.push(this.results.maskError(frame, undefined).bytes);
+      const { dropped, syncPending } = this.pending.dropUntilSync();
+      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      if (!syncPending) this.owner.skipUntilSync();
+      this.prepared.rebuild(this.pending.changes());
+    } else if (
+      (frame.code === BACKEND.ParseComplete ||
+        frame.code === BACKEND.BindComplete ||
+        frame.code === BACKEND.CommandComplete ||
+        frame.code === BACKEND.CloseComplete) &&
+      probe.step()
+    ) {
       this.pending.shift();
       probe.finish();
     }
