@@ -78,5 +78,6 @@ export function describeExceeded(exceeded: ThresholdExceeded): string {
 }
 
 function formatFigure(value: number): string {
+  if (value === Number.POSITIVE_INFINITY) return 'unbounded';
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(9)));
 }

@@ -60,8 +60,9 @@ describe('planner thresholds through the gateway', () => {
     const review = await gw.services.approvals.reviews.get(String(created.at(-1)?.payload['reviewId']));
     const threshold = review?.cause.threshold;
     assert.equal(threshold?.limitName, limitName, JSON.stringify(review?.cause));
-    // An unmeasured figure is Infinity, which the stored review keeps as null (JSON).
+    // An unmeasured figure is Infinity (stored as JSON null, read back as Infinity).
     if (measured) assert.ok((threshold?.value ?? 0) > (threshold?.limit ?? Infinity));
+    else assert.equal(threshold?.value, Number.POSITIVE_INFINITY);
   };
 
   before(async () => {
