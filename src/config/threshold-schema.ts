@@ -57,7 +57,7 @@ export const thresholdFields = {
     false,
   ),
   maxPoints: threshold(
-    'Records a vector-store delete or update by filter may touch before it needs review: counted first (Qdrant count API, Chroma get of ids) with the caller’s tenant filter; a store that cannot count is over the limit. Pinecone is not counted.',
+    'Records a vector-store delete or update by filter may touch before it needs review: counted first (Qdrant count API, Chroma get of ids, Pinecone describe_index_stats with the filter) with the caller’s tenant filter; a store that cannot count (a serverless Pinecone index) is over the limit.',
     true,
   ),
   over: over
