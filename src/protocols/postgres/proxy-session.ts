@@ -15,7 +15,7 @@ import { BackendRelay } from './relay/backend-relay.js';
 import { BackendWriter } from './relay/backend-writer.js';
 import { type PendingResponse, PendingResponses } from './relay/pending-responses.js';
 import { PlanEstimator } from './relay/plan-probe.js';
-import { ResultLimiter } from './relay/result-limit.js';
+import { ResultLimiter, refusalBehindLimited } from './relay/result-limit.js';
 import { ResultRelay } from './relay/result-relay.js';
 import { SettingsBarrier } from './relay/settings-barrier.js';
 import { StatementGate } from './relay/statement-gate.js';
@@ -385,6 +385,15 @@ export class ProxySession {
       this.gate.overlaps(statements),
     );
     if (handle === undefined || this.closing) return;
+    const behind = refusalBehindLimited(
+      handle.decision,
+      statements.map((s) => s.kind),
+      false,
+    );
+    if (behind !== undefined) {
+      this.gate.refuse(behind, 'simple', handle);
+      return;
+    }
     const run = this.newRun(handle);
     if (this.skipping) {
       // An extended-protocol error arrived while the decision was being recorded: the backend ignores this Query.
@@ -426,6 +435,15 @@ export class ProxySession {
       target !== undefined && this.gate.overlaps(target.statements),
     );
     if (handle === undefined || this.closing) return;
+    const behind = refusalBehindLimited(
+      handle.decision,
+      (target?.statements ?? []).map((s) => s.kind),
+      this.pending.limitedInOpenBatch(),
+    );
+    if (behind !== undefined) {
+      this.gate.refuse(behind, 'extended', handle);
+      return;
+    }
     const run = this.newRun(handle);
     run.portal = portal;
     if (this.skipping) {

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import type { DatabaseError } from 'pg-protocol/dist/messages.js';
 import type { AuditEvent } from '../../../src/core/audit-event.js';
 import { startPostgres, type TestPostgres } from '../../support/embedded-postgres.js';
 import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
+
+const run = promisify(execFile);
 
 const POLICY = `
       - groups: [row-limited]
@@ -110,7 +114,7 @@ describe('result limits on the PostgreSQL path', () => {
     const record = await resultOf('cut-simple');
     assert.equal(record['outcome'], 'error');
     assert.equal(record['rows'], 10);
-    assert.match(String(record['error']), /^54000: .*cut after 10 rows/);
+    assert.match(String(record['error']), /^54000: .*cut after 10 rows.*; the backend completed the statement$/);
   });
 
   test('a large scan is cancelled on the backend, not read to its end', async () => {
@@ -119,7 +123,10 @@ describe('result limits on the PostgreSQL path', () => {
     try {
       // Read whole, this is minutes of rows; cut and cancelled, it ends at once. (In the select list the series
       // streams; in FROM it would be built whole before the first row.)
-      await cut(client.query("select generate_series(1, 200000000) as g, repeat('x', 200)"), /maxResultRows 10/);
+      await cut(
+        client.query("select generate_series(1, 200000000) as g, repeat('x', 200) /* cut-large */"),
+        /maxResultRows 10/,
+      );
       assert.deepEqual((await client.query('select 1 as one')).rows, [{ one: 1 }]);
       const active = await direct(
         async (c) =>
@@ -134,6 +141,7 @@ describe('result limits on the PostgreSQL path', () => {
       await client.end();
     }
     assert.ok(Date.now() - started < 20_000, 'the cut statement did not run to its end');
+    assert.match(String((await resultOf('cut-large'))['error']), /the backend statement was stopped$/);
   });
 
   test('inside a transaction block the cut fails the block: COMMIT keeps nothing of the statement', async () => {
@@ -179,6 +187,58 @@ describe('result limits on the PostgreSQL path', () => {
     const record = await resultOf('cut-extended');
     assert.equal(record['rows'], 10);
     assert.match(String(record['error']), /^54000: /);
+  });
+
+  test('psql: COPY TO STDOUT is cut as rows are; a multi-statement message stops at the cut', async () => {
+    const psql = (command: string) =>
+      run('psql', ['-X', '-At', '-h', gw.host, '-p', String(gw.port), '-U', 'rob', '-d', 'app', '-c', command], {
+        env: { ...process.env, PGPASSWORD: rowLimited, PGCONNECT_TIMEOUT: '10' },
+      }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+    const copied = await psql('\\copy (select id from items order by id) to stdout');
+    assert.notEqual(copied.code, 0);
+    assert.equal(copied.stdout.trim().split('\n').length, 10, 'ten rows went out');
+    assert.match(copied.stderr, /cut after 10 rows .*maxResultRows 10/);
+    // One Query holding reads only: cut at the first statement's limit, the rest withheld.
+    const reads = await psql('select id from items order by id; select 1');
+    assert.match(reads.stderr, /maxResultRows 10/);
+    // A change behind a statement whose result may be cut could not be stopped in time: refused whole.
+    const multi = await psql('select id from items; update items set v = -7 where id = 50');
+    assert.match(multi.stderr, /may not follow another one/);
+    const v = await direct(async (c) => (await c.query('select v from items where id = 50')).rows[0].v);
+    assert.equal(v, 50, 'the UPDATE behind the limited statement did not run');
+  });
+
+  test('psycopg pipeline: an UPDATE pipelined behind a limited read in one batch is refused, not run', async () => {
+    const script = `
+import json, os
+import psycopg
+out = {}
+with psycopg.connect(os.environ["GH_DSN"], password=os.environ["GH_TOKEN"], autocommit=True) as conn:
+    try:
+        with conn.pipeline():
+            conn.execute("select id from items where id > %s order by id", (0,))
+            conn.execute("update items set v = -8 where id = %s", (60,))
+    except psycopg.Error as error:
+        out["error"] = {"sqlstate": error.sqlstate, "message": error.diag.message_primary}
+    out["after"] = conn.execute("select v from items where id = %s", (61,)).fetchone()[0]
+print(json.dumps(out))
+`;
+    const { stdout } = await run('/usr/bin/python3', ['-c', script], {
+      env: {
+        ...process.env,
+        GH_DSN: `host=${gw.host} port=${gw.port} dbname=app user=rob sslmode=disable`,
+        GH_TOKEN: rowLimited,
+      },
+    });
+    const out = JSON.parse(stdout) as { error?: { sqlstate: string; message: string }; after: number };
+    assert.ok(out.error !== undefined, 'the batch failed');
+    assert.ok(['54000', '42501'].includes(out.error.sqlstate), JSON.stringify(out.error));
+    assert.equal(out.after, 61, 'the session works after');
+    const v = await direct(async (c) => (await c.query('select v from items where id = 60')).rows[0].v);
+    assert.equal(v, 60, 'the pipelined UPDATE did not run');
   });
 
   test('maxResultBytes cuts by the bytes of the rows', async () => {

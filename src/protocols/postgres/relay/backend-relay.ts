@@ -249,12 +249,6 @@ export class BackendRelay {
           if (this.owner.closing()) return;
           continue;
         }
-        if (this.options.limiter.swallowing) {
-          this.heldFrame = undefined;
-          this.swallow(frame, out);
-          if (this.owner.closing()) return;
-          continue;
-        }
         if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
           const lookup = this.results.lookup(frame);
           if (lookup !== undefined) {
@@ -262,6 +256,13 @@ export class BackendRelay {
             this.hold(frame, lookup, out);
             return;
           }
+        }
+        // After the column names are looked up: a description kept for a portal must be complete for masking.
+        if (this.options.limiter.swallowing) {
+          this.heldFrame = undefined;
+          this.swallow(frame, out);
+          if (this.owner.closing()) return;
+          continue;
         }
         this.heldFrame = undefined;
         const run = this.pending.first?.run;
@@ -319,7 +320,7 @@ export class BackendRelay {
    */
   private swallow(frame: Frame, out: Buffer[]): void {
     if (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData) return;
-    this.options.limiter.withheld(this.pending.first?.run);
+    this.options.limiter.answered(frame.code, this.pending.first?.run);
     if (frame.code === BACKEND.ParameterStatus) {
       BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
       return;

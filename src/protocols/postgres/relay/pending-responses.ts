@@ -142,6 +142,16 @@ export class PendingResponses {
     return false;
   }
 
+  /** True while an Execute under result limits is unanswered in the batch still open (after the last Sync or Query). */
+  limitedInOpenBatch(): boolean {
+    for (let i = this.items.length - 1; i >= this.head; i--) {
+      const item = this.items[i];
+      if (item === undefined || item.kind === 'sync' || item.kind === 'query') return false;
+      if (item.kind === 'execute' && item.run?.handle.decision.resultLimits !== undefined) return true;
+    }
+    return false;
+  }
+
   /** True when messages are pending behind the next Query or Sync (a pipelining client's next statements). */
   beyondNextReady(): boolean {
     for (let i = this.head; i < this.items.length; i++) {

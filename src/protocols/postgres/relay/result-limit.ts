@@ -1,7 +1,9 @@
 import { serialize } from 'pg-protocol';
-import type { ResultLimits } from '../../../core/decision.js';
+import type { Decision, ResultLimits } from '../../../core/decision.js';
+import { GatehouseError } from '../../../core/errors.js';
+import type { OperationKind } from '../../../core/operation.js';
 import { encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
-import type { TransactionStatus } from '../wire/message-codes.js';
+import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
 import type { BackendWriter } from './backend-writer.js';
 import type { PendingResponses } from './pending-responses.js';
 import { PlanProbe } from './plan-probe.js';
@@ -17,6 +19,13 @@ const RESULT_CUT_SQLSTATE = '54000';
  */
 const ABORT_BLOCK_SQL = 'SELECT 1 OPERATOR(pg_catalog./) 0 AS gatehouse_result_cut';
 
+/** How the cut statement ended on the backend, by the message that ended it, for its record. */
+const CUT_STATEMENT_ENDS: Readonly<Record<number, string>> = Object.assign(Object.create(null), {
+  [BACKEND.CommandComplete]: '; the backend completed the statement',
+  [BACKEND.PortalSuspended]: '; the backend completed the statement',
+  [BACKEND.ErrorResponse]: '; the backend statement was stopped',
+});
+
 /** The rule fields behind each limit, for the client's error and the record. */
 const LIMIT_NAMES: Readonly<Record<keyof ResultLimits, string>> = Object.assign(Object.create(null), {
   rows: 'maxResultRows',
@@ -24,6 +33,28 @@ const LIMIT_NAMES: Readonly<Record<keyof ResultLimits, string>> = Object.assign(
   sessionRows: 'maxSessionResultRows',
   sessionBytes: 'maxSessionResultBytes',
 } satisfies Record<keyof ResultLimits, string>);
+
+/**
+ * A statement that changes something, sent behind one whose result may be cut, in the same simple Query or
+ * extended-protocol batch: refused for a caller under result limits. A cut cannot stop what the backend already
+ * ran (a small result is complete before the gateway reads it), and the client, told the earlier statement failed,
+ * would take the later one for not run. Reads behind it are harmless: their answers are withheld.
+ */
+export function refusalBehindLimited(
+  decision: Decision,
+  kinds: readonly OperationKind[],
+  limitedBefore: boolean,
+): GatehouseError | undefined {
+  const limits = decision.resultLimits;
+  const changes = (kind: OperationKind) => kind !== 'read';
+  const refused = limitedBefore ? kinds.some(changes) : limits !== undefined && kinds.slice(1).some(changes);
+  if (!refused) return undefined;
+  return new GatehouseError(
+    'policy.denied',
+    'gatehouse: a result limit applies, so a statement that changes anything may not follow another one in the same message or pipelined batch; send it on its own',
+    { details: { rule: decision.rule.id } },
+  );
+}
 
 export interface ResultLimiterHost {
   readonly toBackend: BackendWriter;
@@ -47,6 +78,8 @@ export class ResultLimiter {
   /** The statement cut, until the ReadyForQuery that ends the client's message or batch. */
   private cutRun: StatementRun | undefined;
   private cancelSent = false;
+  /** What became of the cut statement on the backend is in its record. */
+  private cutSettled = false;
   /** The CancelRequest in flight: no client message goes to the backend before it is handled (see `settled`). */
   private cancelling: Promise<void> | undefined;
 
@@ -95,10 +128,21 @@ export class ResultLimiter {
     return undefined;
   }
 
-  /** A statement's answer while swallowing: one the client is not told of, so its record says it was withheld. */
-  withheld(run: StatementRun | undefined): void {
-    if (run !== undefined && run !== this.cutRun)
+  /**
+   * A backend message (`code`) while swallowing, answering `run`. Another statement's answer is one the client is
+   * not told of: its record says so. The cut statement's end says whether the backend completed it.
+   */
+  answered(code: number, run: StatementRun | undefined): void {
+    if (run === undefined) return;
+    if (run !== this.cutRun) {
       run.fail(RESULT_CUT_SQLSTATE, 'answer withheld: an earlier result in the same message or batch was cut');
+      return;
+    }
+    if (this.cutSettled) return;
+    const end = CUT_STATEMENT_ENDS[code];
+    if (end === undefined) return;
+    this.cutSettled = true;
+    run.amendError(end);
   }
 
   /**
@@ -126,6 +170,7 @@ export class ResultLimiter {
   readyForQuery(frame: Buffer, status: TransactionStatus): Buffer {
     this.cutRun = undefined;
     this.cancelSent = false;
+    this.cutSettled = false;
     if (status !== 'T' || this.host.pending.size > 0) return frame;
     // Its answers go to the probe, never to the client (see `PendingResponse.probe`).
     this.host.pending.push({ kind: 'query', probe: new PlanProbe() });

@@ -36,6 +36,11 @@ export class StatementRun {
     this.error ??= `${sqlstate ?? '?????'}: ${(message ?? '').slice(0, 200)}`;
   }
 
+  /** Adds to the error noted (what became of a statement after the gateway failed it, see result-limit.ts). */
+  amendError(addition: string): void {
+    if (this.error !== undefined) this.error += addition;
+  }
+
   /** Records the result after the backend completed the statement. */
   complete(): void {
     this.finish(
