@@ -10,6 +10,16 @@ import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
 
 const run = promisify(execFile);
 
+/** Masked callers' rows are cut as anyone's, masked up to the cut. */
+const MASKING = `
+    masking:
+      columns:
+        - column: people.email
+          type: email
+          style: redact
+      exempt: [copiers]
+`;
+
 const POLICY = `
       - groups: [row-limited]
         allow: [read, write]
@@ -27,6 +37,8 @@ describe('result limits on the PostgreSQL path', () => {
   let backend: TestPostgres;
   let gw: PgGateway;
   let rowLimited: string;
+  /** Row-limited too, but exempt from masking: COPY TO STDOUT cannot be masked, so masked callers cannot use it. */
+  let rowLimitedCopier: string;
   let byteLimited: string;
   let sessionLimited: string;
 
@@ -80,13 +92,16 @@ describe('result limits on the PostgreSQL path', () => {
 
   before(async () => {
     backend = await startPostgres();
-    gw = await startPgGateway({ backend, policy: POLICY });
+    gw = await startPgGateway({ backend, policy: POLICY, resourceYaml: MASKING });
     rowLimited = await gw.mint('rob', ['row-limited']);
+    rowLimitedCopier = await gw.mint('cora', ['row-limited', 'copiers']);
     byteLimited = await gw.mint('bea', ['byte-limited']);
     sessionLimited = await gw.mint('sam', ['session-limited']);
     await direct(async (c) => {
       await c.query('create table items (id int primary key, v int)');
       await c.query('insert into items select g, g from generate_series(1, 100) g');
+      await c.query('create table people (id int primary key, email text)');
+      await c.query("insert into people select g, 'person' || g || '@example.com' from generate_series(1, 30) g");
     });
   });
   after(async () => {
@@ -192,7 +207,7 @@ describe('result limits on the PostgreSQL path', () => {
   test('psql: COPY TO STDOUT is cut as rows are; a multi-statement message stops at the cut', async () => {
     const psql = (command: string) =>
       run('psql', ['-X', '-At', '-h', gw.host, '-p', String(gw.port), '-U', 'rob', '-d', 'app', '-c', command], {
-        env: { ...process.env, PGPASSWORD: rowLimited, PGCONNECT_TIMEOUT: '10' },
+        env: { ...process.env, PGPASSWORD: rowLimitedCopier, PGCONNECT_TIMEOUT: '10' },
       }).then(
         ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
         (error: { code: number; stdout: string; stderr: string }) => error,
@@ -239,6 +254,36 @@ print(json.dumps(out))
     assert.equal(out.after, 61, 'the session works after');
     const v = await direct(async (c) => (await c.query('select v from items where id = 60')).rows[0].v);
     assert.equal(v, 60, 'the pipelined UPDATE did not run');
+  });
+
+  test('masked rows are cut the same way: masked up to the cut, nothing raw after it', async () => {
+    const client = await connect(rowLimited);
+    try {
+      for (const parameters of [undefined, [0]]) {
+        const rows: { email: string }[] = [];
+        const sql =
+          parameters === undefined
+            ? 'select id, email from people order by id'
+            : 'select id, email from people where id > $1 order by id';
+        await cut(
+          new Promise<void>((resolve, reject) => {
+            const query = client.query(new pg.Query(sql, parameters));
+            query.on('row', (row: { email: string }) => rows.push(row));
+            query.on('error', reject);
+            query.on('end', () => resolve());
+          }),
+          /maxResultRows 10/,
+        );
+        assert.equal(rows.length, 10);
+        assert.ok(
+          rows.every((r) => !r.email.includes('@example.com')),
+          JSON.stringify(rows.slice(0, 2)),
+        );
+      }
+      assert.equal((await client.query('select email from people where id = $1', [3])).rowCount, 1);
+    } finally {
+      await client.end();
+    }
   });
 
   test('maxResultBytes cuts by the bytes of the rows', async () => {
