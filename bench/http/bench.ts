@@ -9,6 +9,7 @@ import { summariseProfile } from '../lib/cpuprofile.js';
 import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
+import { startHttpRelay } from '../lib/node-relays.js';
 import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
 import { round, writeResults } from '../lib/report.js';
 import { proxyConfig, startNginx, upstreamConfig } from './nginx.js';
@@ -51,13 +52,25 @@ chmodSync(dir, 0o755); // nginx workers run as nobody
 const servers: Background[] = [];
 
 try {
-  const ports = { upstream: await freePort(), proxy: await freePort(), gateway: await freePort(), standIn: 0 };
+  const ports = {
+    upstream: await freePort(),
+    proxy: await freePort(),
+    relay: await freePort(),
+    gateway: await freePort(),
+    standIn: 0,
+  };
   ports.standIn = await freePort();
-  progress('starting nginx (upstream and proxy), the OpenAI stand-in and Gatehouse');
+  progress('starting nginx (upstream and proxy), the Node relay, the OpenAI stand-in and Gatehouse');
   const upstream = await startNginx(log, dir, 'upstream', upstreamConfig(dir, ports.upstream, BODY), ports.upstream);
   servers.push(upstream);
   const proxy = await startNginx(log, dir, 'proxy', proxyConfig(dir, ports.proxy, ports.upstream), ports.proxy);
   servers.push(proxy);
+  const relay = await startHttpRelay(log, ports.relay, {
+    host: '127.0.0.1',
+    port: ports.upstream,
+    authorization: 'Bearer upstream-key',
+  });
+  servers.push(relay);
   const standIn = startBackground(
     log,
     'stand-in',
@@ -75,6 +88,7 @@ try {
 
   const urls: Record<TargetName, string> = {
     direct: `http://127.0.0.1:${ports.upstream}/items/4711`,
+    'node-relay': `http://127.0.0.1:${ports.relay}/items/4711`,
     nginx: `http://127.0.0.1:${ports.proxy}/items/4711`,
     gatehouse: `http://127.0.0.1:${ports.gateway}/api/items/4711`,
   };
@@ -83,13 +97,14 @@ try {
   // Whose CPU time each target costs: the origin itself when direct, else the proxy (process and children).
   const serverPid: Record<TargetName, () => number> = {
     direct: () => upstream.pid,
+    'node-relay': () => relay.pid,
     nginx: () => proxy.pid,
     gatehouse: () => gateway.server.pid,
   };
   const runs: Record<number, Record<TargetName, Measured<HttpRun>[]>> = {};
   for (let pass = 1; pass <= ROUNDS; pass++) {
     for (const connections of CONNECTIONS) {
-      runs[connections] ??= { direct: [], nginx: [], gatehouse: [] };
+      runs[connections] ??= { direct: [], 'node-relay': [], nginx: [], gatehouse: [] };
       for (const name of Object.keys(urls) as TargetName[]) {
         const settings = { threads: THREADS, connections, seconds: SECONDS };
         progress(`round ${pass}/${ROUNDS}: ${name}, ${connections} connections`);

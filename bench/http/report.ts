@@ -4,7 +4,10 @@ import { FOREIGN_CPU_LIMIT, type Measured } from '../lib/measure.js';
 import { machineMarkdown, median, ratio, round, table } from '../lib/report.js';
 import type { WrkResult } from './wrk.js';
 
-export type TargetName = 'direct' | 'nginx' | 'gatehouse';
+export type TargetName = 'direct' | 'node-relay' | 'nginx' | 'gatehouse';
+
+/** In the order they are measured and shown. */
+export const HTTP_TARGETS: readonly TargetName[] = ['direct', 'node-relay', 'nginx', 'gatehouse'];
 
 export interface SseResult {
   readonly requests: number;
@@ -40,7 +43,11 @@ export interface HttpResults {
   readonly loadAfter: readonly number[];
   readonly versions: Record<string, string>;
   readonly settings: Record<string, string | number>;
-  readonly throughput: Record<string, Record<TargetName, TargetSummary>>;
+  /** Per connection count; results from before the Node relay was measured lack it. */
+  readonly throughput: Record<
+    string,
+    Partial<Record<TargetName, TargetSummary>> & Record<'direct' | 'nginx' | 'gatehouse', TargetSummary>
+  >;
   readonly sse: Record<'direct' | 'gatehouse', Measured<SseResult>[]>;
   readonly profile: { readonly requestsPerSecond: number; readonly summary: ProfileSummary };
   readonly commands: readonly string[];
@@ -61,13 +68,36 @@ export function summariseRuns(runs: Record<TargetName, Measured<HttpRun>[]>): Re
       load: m.loadBefore,
     })),
   });
-  return { direct: summarise(runs.direct), nginx: summarise(runs.nginx), gatehouse: summarise(runs.gatehouse) };
+  return Object.fromEntries(HTTP_TARGETS.map((name) => [name, summarise(runs[name])])) as Record<
+    TargetName,
+    TargetSummary
+  >;
+}
+
+/** Ratios against the Node floor, when it was measured. */
+function relayRows(t: HttpResults['throughput'][string]): (string | number)[][] {
+  const relay = t['node-relay'];
+  if (relay === undefined) return [];
+  return [
+    [
+      'gatehouse / node-relay',
+      ratio(t.gatehouse.requestsPerSecond, relay.requestsPerSecond),
+      ratio(t.gatehouse.p50Ms, relay.p50Ms),
+      ratio(t.gatehouse.p99Ms, relay.p99Ms),
+    ],
+    [
+      'node-relay / direct',
+      ratio(relay.requestsPerSecond, t.direct.requestsPerSecond),
+      ratio(relay.p50Ms, t.direct.p50Ms),
+      ratio(relay.p99Ms, t.direct.p99Ms),
+    ],
+  ];
 }
 
 export function httpMarkdown(results: HttpResults): string {
   const connections = Object.keys(results.throughput);
   const summary = connections.map((c) => {
-    const t = results.throughput[c] as Record<TargetName, TargetSummary>;
+    const t = results.throughput[c] as HttpResults['throughput'][string];
     return { c, t, share: ratio(t.gatehouse.requestsPerSecond, t.nginx.requestsPerSecond) };
   });
   const sseMedian = (target: 'direct' | 'gatehouse', key: keyof SseResult) =>
@@ -96,10 +126,11 @@ ${machineMarkdown(results.machine, results.loadAfter, results.versions)}
 ## What is measured
 
 - **direct**: wrk -> nginx \`return 200 '<${results.settings.bodyBytes}-byte JSON>'\` (\`default_type application/json\`, 1 worker, no access log). nginx rather than a Node server as the origin: it is the cheapest origin, so the most CPU is left to the proxies on this 2-core machine.
+- **node-relay**: wrk -> a bare Node reverse proxy (bench/lib/http-relay.mjs: node:http server, keep-alive agent, swaps the \`Authorization\` header, streams bodies; nothing checked or recorded): the Node floor for any HTTP proxy written in Node.
 - **nginx**: wrk -> nginx reverse proxy (1 worker, \`proxy_pass\` to an upstream block with \`keepalive 128\`, HTTP/1.1, injects an \`Authorization\` header, no access log) -> the same origin.
 - **gatehouse**: wrk -> \`node bin/gatehouse.js serve\` (one Node process) -> the same origin. Every request: bearer token verified (dev issuer, EdDSA/Ed25519; the same token on every request, so the verifier's token cache answers after the first), route and classify (GET = read), policy decision, operation recorded in the SQLite audit store (group commit) before the response is released, caller's \`Authorization\` replaced by the resource credential, response streamed back.
 - "server CPU µs/request": CPU time (user + system, from /proc) of the server under test per request: the origin nginx for direct, the proxy (nginx worker, or the gateway process with its threads) otherwise. Unlike requests/s, it does not depend on how the 2 cores were shared, so it is the steadiest comparison here.
-- wrk ${results.settings.wrk}, the same for all three, each sending \`Authorization: Bearer $TOKEN\`; ${results.settings.rounds} rounds, the targets interleaved in each round; the figures are medians over the rounds. Every response checked to be 200 (wrk's non-2xx and socket error counts are 0, or the run fails).
+- wrk ${results.settings.wrk}, the same for every target, each sending \`Authorization: Bearer $TOKEN\`; ${results.settings.rounds} rounds, the targets interleaved in each round; the figures are medians over the rounds. Every response checked to be 200 (wrk's non-2xx and socket error counts are 0, or the run fails).
 
 ## Throughput and latency
 
@@ -109,14 +140,21 @@ ${summary
 
 ${table(
   ['target', 'requests/s', 'p50 ms', 'p99 ms', 'server CPU µs/request', "per round: req/s (other processes' CPU %)"],
-  (['direct', 'nginx', 'gatehouse'] as const).map((name) => [
-    name,
-    t[name].requestsPerSecond,
-    t[name].p50Ms,
-    t[name].p99Ms,
-    t[name].cpuUsPerRequest,
-    t[name].perRound.map((r) => `${r.rps} (${r.foreignCpu})`).join(', '),
-  ]),
+  HTTP_TARGETS.flatMap((name) => {
+    const s = t[name];
+    return s === undefined
+      ? []
+      : [
+          [
+            name,
+            s.requestsPerSecond,
+            s.p50Ms,
+            s.p99Ms,
+            s.cpuUsPerRequest,
+            s.perRound.map((r) => `${r.rps} (${r.foreignCpu})`).join(', '),
+          ],
+        ];
+  }),
 )}
 
 ${table(
@@ -140,6 +178,7 @@ ${table(
       ratio(t.nginx.p50Ms, t.direct.p50Ms),
       ratio(t.nginx.p99Ms, t.direct.p99Ms),
     ],
+    ...relayRows(t),
   ],
 )}`,
   )

@@ -70,11 +70,12 @@ export async function startGatehouse(
   log: CommandLog,
   config: string,
   port: number,
-  options: { profileDir?: string; env?: Record<string, string> } = {},
+  options: { profileDir?: string; env?: Record<string, string>; root?: string } = {},
 ): Promise<GatehouseProcess> {
   const profile = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
+  // `root`: another build of the gateway (bench/lib/baseline.ts), run the same way.
   const server = startBackground(log, 'gatehouse', 'node', [...profile, CLI, 'serve', '-c', config], {
-    cwd: REPO_ROOT,
+    cwd: options.root ?? REPO_ROOT,
     env: options.env ?? {},
   });
   await waitForPort(port, server, 60_000);

@@ -1,12 +1,14 @@
 // PostgreSQL benchmark: pgbench -S (select-only) directly, through pgbouncer and through Gatehouse (token as password,
 // verification, classification with the PostgreSQL parser, policy, SQLite audit), 1 and 8 clients, simple, extended and
 // prepared protocol; plus a CPU profile of the gateway under pgbench. Writes bench/results/postgres.{md,json}.
-// Run by bench/postgres/run.sh (which installs pgbouncer). Tunables: BENCH_PG_ROUNDS, BENCH_PG_SECONDS.
+// Run by bench/postgres/run.sh (which installs pgbouncer). Tunables: BENCH_PG_ROUNDS, BENCH_PG_SECONDS; BENCH_BASELINE_REF
+// (a commit) adds that build of the gateway as `gatehouse-before`, measured in the same run.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
+import { type BaselineBuild, buildBaseline } from '../lib/baseline.js';
 import { summariseProfile } from '../lib/cpuprofile.js';
 import {
   backendTargetYaml,
@@ -18,11 +20,12 @@ import {
 } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
+import { startTcpRelay } from '../lib/node-relays.js';
 import { type Background, CommandLog, freePort, run } from '../lib/processes.js';
 import { round, writeResults } from '../lib/report.js';
 import { type PgbenchTarget, type QueryMode, runPgbench } from './pgbench.js';
 import { startPgbouncer } from './pgbouncer.js';
-import { type PgRun, type PgTargetName, type PostgresResults, postgresMarkdown } from './report.js';
+import { PG_TARGETS, type PgRun, type PgTargetName, type PostgresResults, postgresMarkdown } from './report.js';
 
 const ROUNDS = Number(process.env.BENCH_PG_ROUNDS ?? 1);
 const SECONDS = Number(process.env.BENCH_PG_SECONDS ?? 12);
@@ -30,6 +33,7 @@ const WARMUP_SECONDS = 3;
 const SCALE = 10;
 const MODES: QueryMode[] = ['simple', 'extended', 'prepared'];
 const CLIENTS = [1, 8];
+const BASELINE_REF = process.env.BENCH_BASELINE_REF;
 
 const log = new CommandLog();
 const machine = machineInfo();
@@ -39,6 +43,7 @@ const servers: Background[] = [];
 // The bench always starts its own server (PostgreSQL 18 from the embedded-postgres package), never CI's.
 delete process.env.GATEHOUSE_TEST_PG_URL;
 let backend: TestPostgres | undefined;
+let baseline: BaselineBuild | undefined;
 
 try {
   progress('starting PostgreSQL, pgbouncer and Gatehouse');
@@ -62,6 +67,10 @@ try {
   const bouncer = await startPgbouncer(log, bouncerDir, bouncerPort, 'bench', backend);
   servers.push(bouncer);
 
+  const relayPort = await freePort();
+  const relay = await startTcpRelay(log, relayPort, direct);
+  servers.push(relay);
+
   const gatewayPort = await freePort();
   const config = writeGatehouseConfig(dir, gatewayYaml(gatewayPort, backend));
   const env = { BENCH_PG_PASSWORD: backend.password };
@@ -69,34 +78,56 @@ try {
   let gateway: GatehouseProcess = await startGatehouse(log, config, gatewayPort, { env });
   servers.push(gateway.server);
 
-  const targets: Record<PgTargetName, PgbenchTarget> = {
+  const targets: Partial<Record<PgTargetName, PgbenchTarget>> = {
     direct,
+    'node-relay': { ...direct, port: relayPort },
     pgbouncer: { ...direct, port: bouncerPort, database: 'bench' },
     gatehouse: { host: '127.0.0.1', port: gatewayPort, user: 'bench', database: 'bench', password: token },
   };
-  const proxyPid: Record<PgTargetName, () => number | undefined> = {
+  const proxyPid: Partial<Record<PgTargetName, () => number | undefined>> = {
     direct: () => undefined,
+    'node-relay': () => relay.pid,
     pgbouncer: () => bouncer.pid,
     gatehouse: () => gateway.server.pid,
   };
+  if (BASELINE_REF) {
+    progress(`building the baseline gateway at ${BASELINE_REF}`);
+    baseline = await buildBaseline(log, BASELINE_REF);
+    const baselineDir = join(dir, 'baseline');
+    mkdirSync(baselineDir);
+    const baselinePort = await freePort();
+    const baselineConfig = writeGatehouseConfig(baselineDir, gatewayYaml(baselinePort, backend));
+    const baselineToken = await mintToken(log, baselineConfig, 'bench', env);
+    const before = await startGatehouse(log, baselineConfig, baselinePort, { env, root: baseline.root });
+    servers.push(before.server);
+    targets['gatehouse-before'] = {
+      ...(targets.gatehouse as PgbenchTarget),
+      port: baselinePort,
+      password: baselineToken,
+    };
+    proxyPid['gatehouse-before'] = () => before.server.pid;
+  }
+  const names = PG_TARGETS.filter((name) => targets[name] !== undefined);
 
-  const runs: Record<string, Record<PgTargetName, Measured<PgRun>[]>> = {};
+  const runs: Record<string, Partial<Record<PgTargetName, Measured<PgRun>[]>>> = {};
   for (let pass = 1; pass <= ROUNDS; pass++) {
     for (const clients of CLIENTS) {
       for (const mode of MODES) {
         const key = `${mode} c${clients}`;
-        runs[key] ??= { direct: [], pgbouncer: [], gatehouse: [] };
-        for (const name of Object.keys(targets) as PgTargetName[]) {
+        runs[key] ??= {};
+        const row: Partial<Record<PgTargetName, Measured<PgRun>[]>> = runs[key];
+        for (const name of names) {
+          const target = targets[name] as PgbenchTarget;
           progress(`round ${pass}/${ROUNDS}: ${name}, -M ${mode}, ${clients} client(s)`);
-          await runPgbench(log, targets[name], mode, clients, WARMUP_SECONDS);
+          await runPgbench(log, target, mode, clients, WARMUP_SECONDS);
           const measured = await measureQuietly(`${name} ${key}`, async (): Promise<PgRun> => {
-            const pid = proxyPid[name]();
+            const pid = proxyPid[name]?.();
             const cpuBefore = pid ? processTreeCpuMs(pid) : 0;
-            const result = await runPgbench(log, targets[name], mode, clients, SECONDS);
+            const result = await runPgbench(log, target, mode, clients, SECONDS);
             const cpuMs = pid ? processTreeCpuMs(pid) - cpuBefore : Number.NaN;
             return { ...result, proxyCpuUsPerTransaction: round((cpuMs * 1000) / result.transactions, 1) };
           });
-          runs[key]?.[name].push(measured);
+          row[name] = [...(row[name] ?? []), measured];
         }
       }
     }
@@ -109,9 +140,10 @@ try {
   const spawnedAt = Date.now();
   gateway = await startGatehouse(log, config, gatewayPort, { profileDir, env });
   servers.push(gateway.server);
-  await runPgbench(log, targets.gatehouse, 'extended', 8, WARMUP_SECONDS);
+  const gatehouseTarget = targets.gatehouse as PgbenchTarget;
+  await runPgbench(log, gatehouseTarget, 'extended', 8, WARMUP_SECONDS);
   const skipMs = Date.now() - spawnedAt;
-  const underProfiler = await runPgbench(log, targets.gatehouse, 'extended', 8, SECONDS);
+  const underProfiler = await runPgbench(log, gatehouseTarget, 'extended', 8, SECONDS);
   await gateway.server.stop();
   const profilePath = gateway.profilePath();
   if (!profilePath) throw new Error('the gateway wrote no CPU profile');
@@ -123,6 +155,7 @@ try {
     versions: await versions(serverVersion),
     settings: { scale: SCALE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, rounds: ROUNDS },
     runs,
+    ...(baseline ? { baseline: baseline.commit } : {}),
     profile: { tps: underProfiler.tps, summary: summariseProfile(profilePath, REPO_ROOT, { skipMs }) },
     commands: log.commands,
   };
@@ -131,6 +164,7 @@ try {
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await backend?.stop();
+  await baseline?.dispose();
   rmSync(dir, { recursive: true, force: true });
 }
 

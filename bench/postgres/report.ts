@@ -4,7 +4,16 @@ import { FOREIGN_CPU_LIMIT, type Measured } from '../lib/measure.js';
 import { machineMarkdown, median, ratio, round, table } from '../lib/report.js';
 import type { PgbenchResult } from './pgbench.js';
 
-export type PgTargetName = 'direct' | 'pgbouncer' | 'gatehouse';
+export type PgTargetName = 'direct' | 'node-relay' | 'pgbouncer' | 'gatehouse' | 'gatehouse-before';
+/** Column order; `gatehouse-before` is present only when BENCH_BASELINE_REF names a commit to compare with. */
+export const PG_TARGETS: readonly PgTargetName[] = [
+  'direct',
+  'node-relay',
+  'pgbouncer',
+  'gatehouse',
+  'gatehouse-before',
+];
+const PROXIES = PG_TARGETS.filter((name) => name !== 'direct');
 
 export interface PgRun extends PgbenchResult {
   /** CPU time of the proxy (pgbouncer or the gateway process) per transaction, in microseconds; NaN when direct. */
@@ -17,7 +26,9 @@ export interface PostgresResults {
   readonly versions: Record<string, string>;
   readonly settings: { scale: number; seconds: number; warmupSeconds: number; rounds: number };
   /** Keyed by `<mode> c<clients>`. */
-  readonly runs: Record<string, Record<PgTargetName, Measured<PgRun>[]>>;
+  readonly runs: Record<string, Partial<Record<PgTargetName, Measured<PgRun>[]>>>;
+  /** The commit measured as `gatehouse-before` (BENCH_BASELINE_REF), when one was. */
+  readonly baseline?: string;
   readonly profile: { readonly tps: number; readonly summary: ProfileSummary };
   readonly commands: readonly string[];
 }
@@ -41,16 +52,26 @@ function summarise(list: Measured<PgRun>[]): Row {
 export function postgresMarkdown(results: PostgresResults): string {
   const keys = Object.keys(results.runs);
   const rows = keys.map((key) => {
-    const runs = results.runs[key] as Record<PgTargetName, Measured<PgRun>[]>;
-    return {
-      key,
-      direct: summarise(runs.direct),
-      pgbouncer: summarise(runs.pgbouncer),
-      gatehouse: summarise(runs.gatehouse),
-    };
+    const runs = results.runs[key] ?? {};
+    const row: Partial<Record<PgTargetName, Row>> = {};
+    for (const name of PG_TARGETS) {
+      const list = runs[name];
+      if (list && list.length > 0) row[name] = summarise(list);
+    }
+    return { key, ...row } as { key: string } & Partial<Record<PgTargetName, Row>> &
+      Record<'direct' | 'pgbouncer' | 'gatehouse', Row>;
   });
+  const present = PG_TARGETS.filter((name) => rows.some((r) => r[name] !== undefined));
+  const proxies = PROXIES.filter((name) => present.includes(name));
+  const cell = (row: Row | undefined, pick: (r: Row) => number) => (row === undefined ? '-' : pick(row));
+  const pairs: [PgTargetName, PgTargetName][] = [
+    ...proxies.map((name): [PgTargetName, PgTargetName] => [name, 'direct']),
+    ...(['pgbouncer', 'node-relay', 'gatehouse-before'] as const)
+      .filter((name) => present.includes(name))
+      .map((name): [PgTargetName, PgTargetName] => ['gatehouse', name]),
+  ];
   const atOrAbove = rows.filter((r) => r.gatehouse.tps >= r.pgbouncer.tps).length;
-  const foreign = rows.flatMap((r) => [r.direct.foreign, r.pgbouncer.foreign, r.gatehouse.foreign]);
+  const foreign = rows.flatMap((r) => present.flatMap((name) => (r[name] ? [r[name].foreign] : [])));
   const us = (ms: number) => Math.round(ms * 1000);
 
   return `# PostgreSQL benchmark
@@ -65,61 +86,42 @@ ${machineMarkdown(results.machine, results.loadAfter, results.versions)}
 ## What is measured
 
 - PostgreSQL ${results.versions.PostgreSQL} started by the bench (test/support/embedded-postgres.ts: a fresh cluster in a temp dir, SCRAM-SHA-256, TCP on loopback), \`pgbench -i -s ${results.settings.scale}\` and \`VACUUM ANALYZE\` directly.
-- \`pgbench -S -n -M <mode> -c <clients> -j min(clients,2) -T ${results.settings.seconds}\` (select-only; a ${results.settings.warmupSeconds} s run first each time; -n because the read-only policy refuses pgbench's VACUUM, done once directly instead), the same command for all three targets:
+- \`pgbench -S -n -M <mode> -c <clients> -j min(clients,2) -T ${results.settings.seconds}\` (select-only; a ${results.settings.warmupSeconds} s run first each time; -n because the read-only policy refuses pgbench's VACUUM, done once directly instead), the same command for every target:
   - **direct**: to PostgreSQL with its password.
+  - **node-relay**: a bare Node TCP relay (bench/lib/tcp-relay.mjs: pipe both ways, nothing parsed): the Node floor for any proxy written in Node.
   - **pgbouncer**: session pooling, \`auth_type = scram-sha-256\` (auth file with the password, so it answers the client's SCRAM and runs its own to the server). Session rather than transaction pooling: Gatehouse also keeps one backend connection per client session, and pgbouncer ${results.versions.pgbouncer} cannot carry \`-M prepared\` statements in transaction pooling. pgbench opens its connections once, so pooling itself saves nothing here: both proxies relay messages.
   - **gatehouse**: \`node bin/gatehouse.js serve\`, PostgreSQL listener on loopback with \`postgres.allowPlaintextPassword: true\`; PGPASSWORD is a dev-issuer token (verified at login); every statement is parsed with libpg-query and classified, decided by policy (group \`bench\`: read allowed) and recorded in the SQLite audit store before its result is released; the backend session is opened read-only (\`default_transaction_read_only\`).
-- ${results.settings.rounds} round(s); medians over rounds. "proxy CPU µs/tx" is the proxy process's CPU time (user + system, from /proc) per transaction: it does not depend on how the 2 cores were shared.
+${results.baseline ? `  - **gatehouse-before**: the same gateway built from commit ${results.baseline} (BENCH_BASELINE_REF) in a temporary worktree, with its own SQLite store, measured in the same run: before and after a change.\n` : ''}- ${results.settings.rounds} round(s); medians over rounds. "proxy CPU µs/tx" is the proxy process's CPU time (user + system, from /proc) per transaction: it does not depend on how the 2 cores were shared.
 
 ## Results
 
 ${table(
-  [
-    'mode, clients',
-    'direct TPS',
-    'pgbouncer TPS',
-    'gatehouse TPS',
-    'direct lat ms',
-    'pgbouncer lat ms',
-    'gatehouse lat ms',
-  ],
+  ['mode, clients', ...present.map((name) => `${name} TPS`), ...present.map((name) => `${name} lat ms`)],
   rows.map((r) => [
     r.key,
-    r.direct.tps,
-    r.pgbouncer.tps,
-    r.gatehouse.tps,
-    r.direct.latencyMs,
-    r.pgbouncer.latencyMs,
-    r.gatehouse.latencyMs,
+    ...present.map((name) => cell(r[name], (x) => x.tps)),
+    ...present.map((name) => cell(r[name], (x) => x.latencyMs)),
   ]),
 )}
 
 ${table(
   [
     'mode, clients',
-    'pgbouncer / direct',
-    'gatehouse / direct',
-    'gatehouse / pgbouncer',
-    'added latency pgbouncer µs',
-    'added latency gatehouse µs',
-    'proxy CPU µs/tx pgbouncer',
-    'proxy CPU µs/tx gatehouse',
+    ...pairs.map(([a, b]) => `${a} / ${b}`),
+    ...proxies.map((name) => `added latency ${name} µs`),
+    ...proxies.map((name) => `proxy CPU µs/tx ${name}`),
   ],
   rows.map((r) => [
     r.key,
-    ratio(r.pgbouncer.tps, r.direct.tps),
-    ratio(r.gatehouse.tps, r.direct.tps),
-    ratio(r.gatehouse.tps, r.pgbouncer.tps),
-    us(r.pgbouncer.latencyMs - r.direct.latencyMs),
-    us(r.gatehouse.latencyMs - r.direct.latencyMs),
-    r.pgbouncer.cpuUs,
-    r.gatehouse.cpuUs,
+    ...pairs.map(([a, b]) => (r[a] && r[b] ? ratio(r[a].tps, r[b].tps) : '-')),
+    ...proxies.map((name) => cell(r[name], (x) => us(x.latencyMs - r.direct.latencyMs))),
+    ...proxies.map((name) => cell(r[name], (x) => x.cpuUs)),
   ]),
 )}
 
 Other processes' CPU (% of a core, worst round) per row: ${rows
-    .map((r) => `${r.key}: ${r.direct.foreign} / ${r.pgbouncer.foreign} / ${r.gatehouse.foreign}`)
-    .join('; ')} (direct / pgbouncer / gatehouse).
+    .map((r) => `${r.key}: ${present.map((name) => cell(r[name], (x) => x.foreign)).join(' / ')}`)
+    .join('; ')} (${present.join(' / ')}).
 
 ## Where the gateway's time goes
 

@@ -1,66 +1,122 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RecorderCounts } from '../audit/recorder.js';
+import type { Verdict } from '../core/decision.js';
+import type { Metrics, RequestOutcome, ScrapedCounter } from '../core/metrics.js';
+import type { ProtocolName } from '../core/operation.js';
 
-/** The SQL classifier's running totals, by how each message was classified. */
-export type SqlClassifierSource = () => { readonly exact: number; readonly shape: number; readonly parsed: number };
+/** A labelled series, kept so a statement's count is one map lookup rather than prom-client's label hashing. */
+interface Incrementable {
+  inc(value?: number): void;
+}
+interface Observable {
+  observe(value: number): void;
+}
 
-/** The gateway's Prometheus metrics, on their own registry so tests and several gateways in one process do not clash. */
-export class GatewayMetrics {
+/**
+ * The gateway's Prometheus metrics (the `Metrics` contract of core/), on their own registry so tests and several
+ * gateways in one process do not clash.
+ */
+export class GatewayMetrics implements Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
+  private readonly requests = new Counter({
     name: 'gatehouse_requests_total',
-    help: 'Requests and statements handled, by protocol, resource and outcome',
+    help: 'Requests and statements handled, by protocol, resource and outcome (ok, error, denied, review, unauthenticated)',
     labelNames: ['protocol', 'resource', 'outcome'] as const,
     registers: [this.registry],
   });
-  readonly decisions = new Counter({
+  private readonly decisions = new Counter({
     name: 'gatehouse_decisions_total',
     help: 'Policy decisions, by protocol, resource and verdict',
     labelNames: ['protocol', 'resource', 'verdict'] as const,
     registers: [this.registry],
   });
-  readonly authFailures = new Counter({
+  private readonly authFailures = new Counter({
     name: 'gatehouse_auth_failures_total',
     help: 'Rejected credentials, by protocol',
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
-  readonly upstreamSeconds = new Histogram({
+  private readonly upstreamSeconds = new Histogram({
     name: 'gatehouse_upstream_duration_seconds',
     help: 'Time until the backend answered (response headers for HTTP, completion for SQL)',
     labelNames: ['protocol', 'resource'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly activeSessions = new Gauge({
+  private readonly activeSessions = new Gauge({
     name: 'gatehouse_active_sessions',
     help: 'Open sessions, by protocol',
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
+  private readonly counterSeries = new Map<string, Incrementable>();
+  private readonly histogramSeries = new Map<string, Observable>();
 
-  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource; sqlClassifier?: SqlClassifierSource } = {}) {
+  constructor(options: { defaultMetrics?: boolean; audit?: AuditSource } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
     if (options.audit) this.watchAudit(options.audit);
-    if (options.sqlClassifier) this.watchSqlClassifier(options.sqlClassifier);
   }
 
-  /**
-   * Read from the classifier at each scrape: its caches are the process's, shared by every listener. The classifier
-   * is handed in by whoever composes the gateway, so admin/ does not import a protocol that imports admin/ back.
-   */
-  private watchSqlClassifier(read: SqlClassifierSource): void {
+  countDecision(protocol: ProtocolName, resource: string, verdict: Verdict): void {
+    this.counter(this.decisions, protocol, resource, 'verdict', verdict).inc();
+  }
+
+  countRequest(protocol: ProtocolName, resource: string, outcome: RequestOutcome): void {
+    this.counter(this.requests, protocol, resource, 'outcome', outcome).inc();
+  }
+
+  countAuthFailure(protocol: ProtocolName): void {
+    this.authFailures.inc({ protocol });
+  }
+
+  observeUpstream(protocol: ProtocolName, resource: string, seconds: number): void {
+    const key = `${protocol}\0${resource}`;
+    let series = this.histogramSeries.get(key);
+    if (series === undefined) {
+      series = this.upstreamSeconds.labels({ protocol, resource });
+      this.histogramSeries.set(key, series);
+    }
+    series.observe(seconds);
+  }
+
+  sessionOpened(protocol: ProtocolName): void {
+    this.activeSessions.inc({ protocol });
+  }
+
+  sessionClosed(protocol: ProtocolName): void {
+    this.activeSessions.dec({ protocol });
+  }
+
+  /** Read at each scrape: the owner (the SQL classifier, say) keeps plain numbers and registers itself here. */
+  registerCounter(counter: ScrapedCounter): void {
+    if (this.registry.getSingleMetric(counter.name) !== undefined) return;
     new Counter({
-      name: 'gatehouse_sql_classifications_total',
-      help: 'SQL messages classified since the process started, by how: exact (same text cached), shape (same text but its constants cached), parsed',
-      labelNames: ['source'] as const,
+      name: counter.name,
+      help: counter.help,
+      labelNames: [counter.label],
       registers: [this.registry],
       collect() {
-        const counts = read();
+        const totals = counter.read();
         this.reset();
-        for (const source of ['exact', 'shape', 'parsed'] as const) this.inc({ source }, counts[source]);
+        for (const [value, total] of Object.entries(totals)) this.inc({ [counter.label]: value }, total);
       },
     });
+  }
+
+  private counter<L extends 'verdict' | 'outcome'>(
+    metric: Counter<'protocol' | 'resource' | L>,
+    protocol: ProtocolName,
+    resource: string,
+    name: L,
+    value: string,
+  ): Incrementable {
+    const key = `${name}\0${protocol}\0${resource}\0${value}`;
+    let series = this.counterSeries.get(key);
+    if (series === undefined) {
+      series = metric.labels({ protocol, resource, [name]: value } as Record<'protocol' | 'resource' | L, string>);
+      this.counterSeries.set(key, series);
+    }
+    return series;
   }
 
   /**

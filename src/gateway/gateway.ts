@@ -9,7 +9,6 @@ import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
-import { classifierCounts } from '../protocols/postgres/sql/classify.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
@@ -46,7 +45,11 @@ export class Gateway {
   private readonly readiness: Readiness;
   private tunnel: TunnelServer | undefined;
 
-  private constructor(readonly services: ComposedServices) {
+  private constructor(
+    readonly services: ComposedServices,
+    /** The Prometheus implementation of `services.metrics`, scraped by the admin server. */
+    private readonly metrics: GatewayMetrics,
+  ) {
     const lease = services.approvals.lease;
     this.readiness = new Readiness({
       store: services.store,
@@ -70,7 +73,6 @@ export class Gateway {
     }
     const recorder = new AuditRecorder(store, { logger });
     const metrics = new GatewayMetrics({
-      sqlClassifier: classifierCounts,
       audit: { counts: recorder.counts, spoolBacklogBytes: () => store.spoolBacklogBytes?.() },
     });
     const { policy, approvals } = createApprovals({ config, store, recorder, clock, logger });
@@ -95,7 +97,7 @@ export class Gateway {
       quotas: new Quotas(config.quotas, store, clock),
       forensic: audit.forensic,
     };
-    const gateway = new Gateway(services);
+    const gateway = new Gateway(services, metrics);
     gateway.audit = audit;
     gateway.tunnel = tunnel;
     audit.start();
@@ -127,7 +129,7 @@ export class Gateway {
     if (adminAddress) {
       this.admin = new AdminServer({
         address: adminAddress,
-        metrics: this.services.metrics,
+        metrics: this.metrics,
         reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
         readiness: async () => {
           await this.readiness.check();

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 // The contract sits in protocols/, not core/: it names the concrete services (store, recorder, approvals...), and
 // core/ stays free of imports so every folder may depend on it.
-import type { GatewayMetrics } from '../admin/metrics.js';
 import type { ApprovalService } from '../approvals/approval-service.js';
 import type { AuditRecorder } from '../audit/recorder.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
+import type { Metrics } from '../core/metrics.js';
 import type { TokenVerifier } from '../identity/verifier.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Quotas } from '../quotas/quotas.js';
@@ -25,6 +25,6 @@ export interface GatewayServices {
   /** Token and request budgets (`quotas:`); absent in harnesses that run without them. */
   readonly quotas?: Quotas;
   readonly clock: Clock;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: Metrics;
   readonly logger: Logger;
 }

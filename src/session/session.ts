@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { GatewayMetrics } from '../admin/metrics.js';
 import type { CapturedResponse } from '../audit/captured-response.js';
 import type { ForensicVault } from '../audit/forensic.js';
 import type { AuditRecorder, RecordOptions } from '../audit/recorder.js';
@@ -7,15 +6,17 @@ import type { AuditEventInput } from '../core/audit-event.js';
 import type { Clock } from '../core/clock.js';
 import type { Decision, EstimateFigure } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
+import type { Metrics } from '../core/metrics.js';
 import type { Operation, ProtocolName } from '../core/operation.js';
 import type { PolicyEngine } from '../policy/engine.js';
 import type { Store } from '../store/store.js';
+import { type RecordedOutcome, requestOutcome } from './outcome.js';
 
 export interface SessionServices {
   readonly policy: PolicyEngine;
   readonly recorder: AuditRecorder;
   readonly clock: Clock;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: Metrics;
   /** The gateway's config, for `audit.captureBytes` (a session's own `captureBytes` option wins). */
   readonly config?: { readonly audit: { readonly captureBytes: number } };
   /** Present when forensic copies are enabled (`audit.forensic`); they go to `store`. */
@@ -35,7 +36,7 @@ export interface SessionOptions {
 
 /** What became of an operation, recorded after it ran (or failed). Sizes are what reached the caller. */
 export interface OperationResult {
-  readonly outcome: 'ok' | 'error' | 'refused';
+  readonly outcome: RecordedOutcome;
   readonly status?: number;
   readonly rows?: number;
   readonly bytesIn?: number;
@@ -96,11 +97,18 @@ export interface OperationHandle {
   captureForensic(part: ResponsePart): void;
   /**
    * Records the result (with what was captured); resolves once durable. `defer` when nothing waits on it (the
-   * answer already went out): it then shares the next transaction instead of costing one of its own.
+   * answer already went out): it then shares the next transaction instead of costing one of its own. Also counts the
+   * operation's outcome in the metrics (the first call only; see `requestOutcome`): protocols report outcomes here.
    */
-  finish(result: OperationResult, options?: RecordOptions): Promise<void>;
+  finish(result: OperationResult, options?: FinishOptions): Promise<void>;
   /** Has the operation's record written at once if it still waits for its result (see `Session.open`). */
   urgeRecord(): void;
+}
+
+/** How a result is recorded (`RecordOptions`), and what of it only the metrics see. */
+export interface FinishOptions extends RecordOptions {
+  /** Seconds until the backend answered (response headers for HTTP, completion for SQL), when it was reached. */
+  readonly upstreamSeconds?: number;
 }
 
 const EXPECTS_RESULT: RecordOptions = { expectsResult: true };
@@ -248,11 +256,7 @@ export class Session {
     overlapping = false,
   ): { readonly handle: OperationHandle; readonly durable: Promise<void> } {
     const decision = this.services.policy.decide(operation, { identity: this.identity });
-    this.services.metrics.decisions.inc({
-      protocol: operation.protocol,
-      resource: operation.resource,
-      verdict: decision.verdict,
-    });
+    this.services.metrics.countDecision(operation.protocol, operation.resource, decision.verdict);
     const seq = ++this.seq;
     const startedAt = this.services.clock.now();
     const payload: Record<string, unknown> = {
@@ -282,7 +286,8 @@ export class Session {
       ? recorder.record(event, options)
       : this.start().then(() => recorder.record(event, options));
     const limit = this.options.captureBytes ?? this.services.config?.audit.captureBytes ?? DEFAULT_CAPTURE_BYTES;
-    return { handle: new RecordedOperation(this.services, seq, decision, event, durable, limit), durable };
+    const handle = new RecordedOperation(this.services, operation, seq, decision, event, durable, limit);
+    return { handle, durable };
   }
 
   async end(reason: string): Promise<void> {
@@ -307,8 +312,12 @@ class RecordedOperation implements OperationHandle {
   /** The unmasked response for the forensic copy, when one is kept. */
   private readonly raw: ResponseCapture | undefined;
 
+  /** Set by the first `finish`: an operation's outcome is counted once, however often its result is offered. */
+  private counted = false;
+
   constructor(
     private readonly services: SessionServices,
+    private readonly operation: Pick<Operation, 'protocol' | 'resource'>,
     readonly seq: number,
     readonly decision: Decision,
     /** The operation's own event, and its durability: a result known in time joins it. */
@@ -332,8 +341,15 @@ class RecordedOperation implements OperationHandle {
     this.services.recorder.urge(this.record);
   }
 
-  async finish(result: OperationResult, options?: RecordOptions): Promise<void> {
-    const { recorder, forensic, store, clock } = this.services;
+  /** The one place an operation's outcome is reported: its result record, and its count in the metrics. */
+  async finish(result: OperationResult, options?: FinishOptions): Promise<void> {
+    const { recorder, forensic, store, clock, metrics } = this.services;
+    if (!this.counted) {
+      this.counted = true;
+      const { protocol, resource } = this.operation;
+      metrics.countRequest(protocol, resource, requestOutcome(result, this.decision));
+      if (options?.upstreamSeconds !== undefined) metrics.observeUpstream(protocol, resource, options.upstreamSeconds);
+    }
     const at = clock.now();
     const { seq, kept, raw, record } = this;
     const outcome = {

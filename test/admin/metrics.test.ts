@@ -7,9 +7,14 @@ import { pino } from 'pino';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import type { AuditEventInput } from '../../src/core/audit-event.js';
-import { classifierCounts, classifySql, loadSqlClassifier } from '../../src/protocols/postgres/sql/classify.js';
+import { sqlClassificationCounter } from '../../src/protocols/postgres/sql/classification-counter.js';
+import { type ClassifyOptions, loadSqlClassifier, SqlClassifier } from '../../src/protocols/postgres/sql/classify.js';
 import type { SpoolOptions } from '../../src/store/sqlite/spool-recording.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+
+/** The gateway's classifier, one instance for this file (its caches, as a listener's). */
+const classifier = new SqlClassifier();
+const classifySql = (sql: string, options?: ClassifyOptions) => classifier.classify(sql, options);
 
 before(loadSqlClassifier);
 
@@ -24,7 +29,8 @@ async function classifications(metrics: GatewayMetrics): Promise<Record<string, 
 }
 
 test('the SQL classifications counter says how each message was classified: parsed, by shape, by exact text', async () => {
-  const metrics = new GatewayMetrics({ defaultMetrics: false, sqlClassifier: classifierCounts });
+  const metrics = new GatewayMetrics({ defaultMetrics: false });
+  metrics.registerCounter(sqlClassificationCounter(classifier));
   // Something classified before the first scrape: the counter reports the classifier's totals, not a sum of scrapes.
   classifySql('SELECT 1 FROM metrics_probe_warmup');
   const before = await classifications(metrics);

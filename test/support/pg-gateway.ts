@@ -128,6 +128,7 @@ ${options.topLevelYaml ?? ''}`;
   const recorder = new AuditRecorder(store, { logger });
   const issuer = await DevIssuer.open(config.identity.devIssuer, baseDir, systemClock);
   const { policy, approvals } = createApprovals({ config, store, recorder, clock: systemClock, logger });
+  const metrics = new GatewayMetrics({ defaultMetrics: false });
   const services: GatewayServices = {
     config,
     baseDir,
@@ -137,7 +138,7 @@ ${options.topLevelYaml ?? ''}`;
     store,
     recorder,
     clock: systemClock,
-    metrics: new GatewayMetrics({ defaultMetrics: false }),
+    metrics,
     logger,
   };
   const connector = new CountingConnector();
@@ -147,7 +148,7 @@ ${options.topLevelYaml ?? ''}`;
   const admin = options.admin
     ? new AdminServer({
         address: { host: '127.0.0.1', port: 0 },
-        metrics: services.metrics,
+        metrics,
         reviews: { approvals, verifier: services.verifier, clock: systemClock },
         readiness: () => store.ping(),
       })

@@ -134,8 +134,9 @@ async function explainHttp(resource: ResourceConfig, request: string, model: str
 async function explainSql(resource: ResourceConfig, sql: string): Promise<Operation> {
   if (resource.protocol !== 'postgres')
     throw usageError(`--sql: resource "${resource.name}" speaks ${resource.protocol}; use --http`);
-  const { classifySql, loadSqlClassifier, toOperation } = await import('../../protocols/postgres/sql/classify.js');
+  const { loadSqlClassifier, SqlClassifier, toOperation } = await import('../../protocols/postgres/sql/classify.js');
   await loadSqlClassifier();
   const readFunctions = readFunctionsOf(resource);
-  return toOperation(resource.name, classifySql(sql, readFunctions === undefined ? {} : { readFunctions }), sql);
+  const statements = new SqlClassifier().classify(sql, readFunctions === undefined ? {} : { readFunctions });
+  return toOperation(resource.name, statements, sql);
 }

@@ -5,7 +5,7 @@ import type { HttpResourceConfig } from '../../config/schema.js';
 import { GatehouseError } from '../../core/errors.js';
 import { MaskCounts } from '../../masking/counts.js';
 import type { MaskingResolution } from '../../masking/profile.js';
-import type { OperationHandle, OperationResult } from '../../session/session.js';
+import type { FinishOptions, OperationHandle, OperationResult } from '../../session/session.js';
 import type { GatewayServices } from '../protocol-services.js';
 import type { CallMeter } from './call-meter.js';
 import { type HttpConnector, upstreamError } from './connector.js';
@@ -67,7 +67,7 @@ export async function forward(
   } else if (!BODYLESS_METHODS.has(method) || req.headers['content-length'] || req.headers['transfer-encoding']) {
     requestBody = countBytes(req, requestBytes);
   }
-  const timer = services.metrics.upstreamSeconds.startTimer({ protocol: 'http', resource: plan.resource.name });
+  const sentAt = performance.now();
   let upstream: Awaited<ReturnType<HttpConnector['request']>>;
   try {
     upstream = await plan.connector.request({
@@ -81,7 +81,8 @@ export async function forward(
     res.off('close', onClientGone);
     throw error;
   }
-  timer();
+  // Until the response headers: what `gatehouse_upstream_duration_seconds` measures for HTTP.
+  const answered: FinishOptions = { upstreamSeconds: (performance.now() - sentAt) / 1000 };
   const status = upstream.statusCode;
   // maxResultBytes of the rule that allowed the call (result-limit.ts).
   const byteLimit = handle.decision.resultLimits?.bytes;
@@ -90,7 +91,9 @@ export async function forward(
     discard(upstream.body);
     res.off('close', onClientGone);
     const settled = await meter.settle(status, undefined);
-    await handle.finish({ outcome: 'refused', status: 403, error: 'result-limit', ...settled }).catch(() => undefined);
+    await handle
+      .finish({ outcome: 'refused', status: 403, error: 'result-limit', ...settled }, answered)
+      .catch(() => undefined);
     sendError(res, overLimit);
     return;
   }
@@ -103,11 +106,14 @@ export async function forward(
   let source: AsyncIterable<Buffer> = tap?.body ?? upstream.body;
   // Settles the budget with what the response reported, then adds usage and the settlement to the result record.
   const finish = async (result: OperationResult) =>
-    handle.finish({
-      ...result,
-      ...(upstream.servedBy === undefined ? {} : { servedBy: upstream.servedBy }),
-      ...(await meter.settle(status, tap?.usage())),
-    });
+    handle.finish(
+      {
+        ...result,
+        ...(upstream.servedBy === undefined ? {} : { servedBy: upstream.servedBy }),
+        ...(await meter.settle(status, tap?.usage())),
+      },
+      answered,
+    );
   let masked: ReturnType<typeof maskResponse>;
   try {
     masked =

@@ -27,7 +27,7 @@ export class HttpSessionRegistry {
     }
     const session = new Session(this.services, { protocol: 'http', identity, clientAddress });
     this.sessions.set(key, { session, lastUsed: now });
-    this.services.metrics.activeSessions.inc({ protocol: 'http' });
+    this.services.metrics.sessionOpened('http');
     return session;
   }
 
@@ -39,7 +39,7 @@ export class HttpSessionRegistry {
       const expired = entry.session.identity.expiresAt <= now;
       if (expired || now - entry.lastUsed > this.idleMs) {
         this.sessions.delete(key);
-        this.services.metrics.activeSessions.dec({ protocol: 'http' });
+        this.services.metrics.sessionClosed('http');
         ending.push(entry.session.end(expired ? 'token-expired' : 'idle').catch(() => undefined));
       }
     }
@@ -51,8 +51,9 @@ export class HttpSessionRegistry {
     const ending = [...this.sessions.values()].map((entry) =>
       entry.session.end('gateway-stopped').catch(() => undefined),
     );
+    // One close per session this registry opened: the gauge also counts other protocols' sessions.
+    for (let i = 0; i < ending.length; i++) this.services.metrics.sessionClosed('http');
     this.sessions.clear();
-    this.services.metrics.activeSessions.reset();
     await Promise.all(ending);
   }
 }

@@ -10,7 +10,8 @@ import type { Operation } from '../../core/operation.js';
 import { Session } from '../../session/session.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { ProxySession } from './proxy-session.js';
-import { loadSqlClassifier } from './sql/classify.js';
+import { sqlClassificationCounter } from './sql/classification-counter.js';
+import { loadSqlClassifier, SqlClassifier } from './sql/classify.js';
 import { PARSE_IN_WORKER_ABOVE } from './sql/large-statements.js';
 import { ParsePool } from './sql/parse-pool.js';
 import type { BackendConnection, BackendConnector } from './startup/backend-connector.js';
@@ -72,6 +73,8 @@ export class PostgresListener implements Listener {
   private stopping = false;
   /** Large statements are classified on worker threads, within a size cap and a time budget. */
   private readonly parsePool: ParsePool;
+  /** Classifies every session's statements; its caches are shared by them. */
+  private readonly classifier = new SqlClassifier();
   private readonly parseInWorkerAbove: number;
 
   constructor(
@@ -80,6 +83,7 @@ export class PostgresListener implements Listener {
     options: PostgresListenerOptions = {},
   ) {
     const configured = services.config.postgres;
+    services.metrics.registerCounter(sqlClassificationCounter(this.classifier));
     this.connector = options.connector ?? new DirectConnector();
     this.startupTimeoutMs = options.startupTimeoutMs ?? configured.startupTimeout;
     this.maxMessageBytes = options.maxMessageBytes ?? configured.maxMessageBytes;
@@ -184,7 +188,7 @@ export class PostgresListener implements Listener {
       if (login.password === '') throw new GatehouseError('auth.missing_token');
       identity = await services.verifier.verify(login.password);
     } catch (error) {
-      services.metrics.authFailures.inc({ protocol: 'postgres' });
+      services.metrics.countAuthFailure('postgres');
       // The reason stays in the gateway's log; the client learns only that the token was not accepted.
       services.logger.info(
         { reason: isGatehouseError(error) ? error.details['reason'] : undefined, user: startup.parameters['user'] },
@@ -282,6 +286,7 @@ export class PostgresListener implements Listener {
       pinned,
       parsePool: this.parsePool,
       parseInWorkerAbove: this.parseInWorkerAbove,
+      classifier: this.classifier,
     });
     const key = this.cancelKeys.issue(proxy);
     this.sessions.add(proxy);

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../admin/metrics.js';
 import type { ApprovalService } from '../../approvals/approval-service.js';
 import type { PostgresResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
+import type { Metrics } from '../../core/metrics.js';
 import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { OperationHandle, Session } from '../../session/session.js';
@@ -17,11 +17,12 @@ import { type PendingResponse, PendingResponses } from './relay/pending-response
 import { PlanEstimator } from './relay/plan-probe.js';
 import { ResultLimiter, refusalBehindLimited } from './relay/result-limit.js';
 import { ResultRelay } from './relay/result-relay.js';
+import { SessionState } from './relay/session-state.js';
 import { SettingsBarrier } from './relay/settings-barrier.js';
 import { StatementGate } from './relay/statement-gate.js';
 import { StatementNames } from './relay/statement-names.js';
 import { StatementRun } from './relay/statement-run.js';
-import { toOperation } from './sql/classify.js';
+import { type SqlClassifier, toOperation } from './sql/classify.js';
 import { isLargeStatement, PARSE_IN_WORKER_ABOVE, preclassifyLarge } from './sql/large-statements.js';
 import type { ParsePool } from './sql/parse-pool.js';
 import { readFunctionsOf } from './sql/read-functions.js';
@@ -46,7 +47,7 @@ export interface ProxySessionOptions {
   readonly resource: PostgresResourceConfig;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
+  readonly metrics: Metrics;
   /** Largest backend message relayed (a DataRow is held whole). */
   readonly backendMaxMessageBytes: number;
   /** Holds statements policy sends to review until an approver decides. */
@@ -62,6 +63,8 @@ export interface ProxySessionOptions {
   /** Classifies statements longer than `parseInWorkerAbove` bytes off the event loop; without it, all on it. */
   readonly parsePool?: ParsePool;
   readonly parseInWorkerAbove?: number;
+  /** The listener's SQL classifier (its caches are shared by the listener's sessions). */
+  readonly classifier: SqlClassifier;
 }
 
 type ClientHandlers = {
@@ -101,11 +104,10 @@ export class ProxySession {
   private readonly finishing = new Set<Promise<void>>();
   /** Client -> backend: frontend messages gathered for one write. */
   private readonly toBackend: BackendWriter;
-  /** The backend ignores everything but Sync after an extended-protocol error; so does the gateway. */
-  private skipping = false;
+  /** Relaying, skipping to Sync after an extended-protocol error (as the backend does), or closing. */
+  private readonly state = new SessionState((reason, fatal) => this.shutdown(reason, fatal));
   private pumping = false;
   private clientPaused = false;
-  private closing: Promise<void> | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Results: capture for the audit record and masking (none for an exempt group). */
   private readonly results: ResultRelay;
@@ -129,7 +131,7 @@ export class ProxySession {
     this.toBackend = new BackendWriter(options.backend.socket);
     this.session = options.session;
     this.resource = options.resource;
-    this.names = new StatementNames(readFunctionsOf(options.resource));
+    this.names = new StatementNames(options.classifier, readFunctionsOf(options.resource));
     this.logger = options.logger.child({ session: options.session.id });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -151,20 +153,12 @@ export class ProxySession {
       prepared: this.names.prepared,
       results: this.results,
       limiter: this.limiter,
-      resourceName: options.resource.name,
       logger: this.logger,
-      metrics: options.metrics,
       pinned: options.pinned ?? pinnedFor(false),
-      owner: {
-        closing: () => this.closing !== undefined,
-        close: (reason, fatal) => this.close(reason, fatal),
-        skipUntilSync: () => {
-          this.skipping = true;
-        },
-        ready: () => {
-          if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
-          if (this.pending.size === 0) this.idle.wake();
-        },
+      state: this.state,
+      onReadyForQuery: () => {
+        if (!this.pending.awaitsReadyForQuery()) this.barrier.ready();
+        if (this.pending.size === 0) this.idle.wake();
       },
     });
     this.gate = new StatementGate({
@@ -181,17 +175,10 @@ export class ProxySession {
       approvalsPublicUrl: options.approvalsPublicUrl,
       logger: this.logger,
       metrics: options.metrics,
-      host: {
-        closing: () => this.closing !== undefined,
-        skipping: () => this.skipping,
-        skipUntilSync: () => {
-          this.skipping = true;
-        },
-        close: (reason, fatal) => this.close(reason, fatal),
-        track: (done) => this.track(done),
-      },
+      state: this.state,
+      track: (done) => this.track(done),
     });
-    this.idle = new BackendIdle(this.toBackend, this.pending, () => this.closing !== undefined);
+    this.idle = new BackendIdle(this.toBackend, this.pending, () => this.state.closing);
     this.estimator = new PlanEstimator(options.resource.name, {
       toBackend: this.toBackend,
       pending: this.pending,
@@ -202,7 +189,7 @@ export class ProxySession {
 
   /** Starts relaying in both directions and arms the token-expiry timer. */
   start(): void {
-    this.options.metrics.activeSessions.inc({ protocol: 'postgres' });
+    this.options.metrics.sessionOpened('postgres');
     this.client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     this.client.on('error', (error) => this.logger.debug({ err: error }, 'client socket error'));
     this.client.on('close', () => void this.onClientGone());
@@ -225,15 +212,14 @@ export class ProxySession {
 
   /** Ends the session: optional FATAL to the client, both connections closed, pending results and the end recorded. */
   close(reason: string, fatal?: ErrorFields): Promise<void> {
-    this.closing ??= this.shutdown(reason, fatal);
-    return this.closing;
+    return this.state.close(reason, fatal);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
   // Client -> backend
 
   private onClientData(chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.state.closing) return;
     this.clientReader.push(chunk);
     // Only pause while a decision is pending: otherwise the reader is waiting for the rest of one message, which
     // the configured maximum message length already bounds.
@@ -245,11 +231,11 @@ export class ProxySession {
   }
 
   private async pump(): Promise<void> {
-    if (this.pumping || this.closing) return;
+    if (this.pumping || this.state.closing) return;
     this.pumping = true;
     try {
       for (;;) {
-        if (this.closing) return;
+        if (this.state.closing) return;
         // A cut result's CancelRequest is handled before anything else reaches the backend (see result-limit.ts).
         const cancelling = this.limiter.settled();
         if (cancelling !== undefined) {
@@ -268,12 +254,12 @@ export class ProxySession {
         if (this.barrier.waiting && (frame.code === FRONTEND.Query || frame.code === FRONTEND.Parse)) {
           await this.toBackend.flush();
           await this.barrier.untilReady();
-          if (this.closing) return;
+          if (this.state.closing) return;
         }
         const pool = this.options.parsePool;
         if (
           pool !== undefined &&
-          !this.skipping &&
+          !this.state.skipping &&
           isLargeStatement(frame, this.options.parseInWorkerAbove ?? PARSE_IN_WORKER_ABOVE) &&
           !(await preclassifyLarge(frame, pool, this.names, (e, mode) => this.gate.refuse(e, mode), this.logger))
         )
@@ -292,7 +278,7 @@ export class ProxySession {
       void this.close('protocol violation', errorFieldsFor(error, 'FATAL'));
     } finally {
       this.pumping = false;
-      if (this.clientPaused && !this.closing) {
+      if (this.clientPaused && !this.state.closing) {
         this.clientPaused = false;
         this.client.resume();
       }
@@ -302,7 +288,7 @@ export class ProxySession {
   private onClientFrame(frame: Frame): void | Promise<void> {
     const message = decodeFrontendMessage(frame);
     // As the server does after an extended-protocol error: discard everything until Sync, without answering.
-    if (this.skipping && message.type !== 'Sync' && message.type !== 'Terminate') return;
+    if (this.state.skipping && message.type !== 'Sync' && message.type !== 'Terminate') return;
     const early = this.barrier.refusal(
       message.type,
       message.type === 'Query' || message.type === 'Parse' ? message.sql : undefined,
@@ -347,7 +333,7 @@ export class ProxySession {
         descriptions: proxy.results.closed(message.target, message.name),
       }),
     Sync: (proxy, _message, frame) => {
-      proxy.skipping = false;
+      proxy.state.synced();
       proxy.forward(frame, { kind: 'sync' });
       proxy.barrier.synced();
     },
@@ -376,7 +362,7 @@ export class ProxySession {
     const statements = this.names.classify(sql);
     const classified = toOperation(this.resource.name, statements, sql);
     const estimates = await this.estimator.estimate(statements, this.session.estimatesWantedFor(classified));
-    if (this.closing) return;
+    if (this.state.closing) return;
     const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(
       operation,
@@ -384,7 +370,7 @@ export class ProxySession {
       () => ({ protocol: 'postgres', sql }),
       this.gate.overlaps(statements),
     );
-    if (handle === undefined || this.closing) return;
+    if (handle === undefined || this.state.closing) return;
     const behind = refusalBehindLimited(
       handle.decision,
       statements.map((s) => s.kind),
@@ -395,7 +381,7 @@ export class ProxySession {
       return;
     }
     const run = this.newRun(handle);
-    if (this.skipping) {
+    if (this.state.skipping) {
       // An extended-protocol error arrived while the decision was being recorded: the backend ignores this Query.
       run.abandon('not run: ignored until Sync after an earlier error');
       return;
@@ -426,7 +412,7 @@ export class ProxySession {
             this.session.estimatesWantedFor(classified),
             this.names.boundStatement(portal, target.prepared),
           );
-    if (this.closing) return;
+    if (this.state.closing) return;
     const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(
       operation,
@@ -434,7 +420,7 @@ export class ProxySession {
       () => this.names.exact(portal, target?.prepared),
       target !== undefined && this.gate.overlaps(target.statements),
     );
-    if (handle === undefined || this.closing) return;
+    if (handle === undefined || this.state.closing) return;
     const behind = refusalBehindLimited(
       handle.decision,
       (target?.statements ?? []).map((s) => s.kind),
@@ -446,7 +432,7 @@ export class ProxySession {
     }
     const run = this.newRun(handle);
     run.portal = portal;
-    if (this.skipping) {
+    if (this.state.skipping) {
       // An earlier message of this batch failed while the decision was being recorded: the backend skips this one.
       run.abandon('not run: an earlier message in the batch failed');
       return;
@@ -503,7 +489,7 @@ export class ProxySession {
   }
 
   private async onClientGone(): Promise<void> {
-    if (this.closing) return;
+    if (this.state.closing) return;
     // A statement held for approval has nobody left to run for: its review is withdrawn.
     if (this.gate.withdraw()) await this.gate.settled();
     // A statement may still be running for a client that vanished: cancel it so the backend stops working on it.
@@ -514,7 +500,7 @@ export class ProxySession {
   private async shutdown(reason: string, fatal: ErrorFields | undefined): Promise<void> {
     clearTimeout(this.expiryTimer);
     this.barrier.ready();
-    this.options.metrics.activeSessions.dec({ protocol: 'postgres' });
+    this.options.metrics.sessionClosed('postgres');
     if (!this.client.destroyed) {
       if (fatal !== undefined) this.client.write(encodeErrorResponse(fatal));
       this.client.end();

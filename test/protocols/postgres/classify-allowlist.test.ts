@@ -12,8 +12,9 @@ import { PolicyEngine } from '../../../src/policy/engine.js';
 import { BUILTIN_FUNCTIONS_BY_VOLATILITY } from '../../../src/protocols/postgres/sql/builtin-functions.js';
 import {
   type ClassifiedStatement,
-  classifySql,
+  type ClassifyOptions,
   loadSqlClassifier,
+  SqlClassifier,
   toOperation,
 } from '../../../src/protocols/postgres/sql/classify.js';
 import {
@@ -22,6 +23,10 @@ import {
   VOLATILE_READS,
 } from '../../../src/protocols/postgres/sql/function-safety.js';
 import { ReadFunctions } from '../../../src/protocols/postgres/sql/read-functions.js';
+
+/** The gateway's classifier, one instance for this file (its caches, as a listener's). */
+const classifier = new SqlClassifier();
+const classifySql = (sql: string, options?: ClassifyOptions) => classifier.classify(sql, options);
 
 const CONFIG = `
 identity:

@@ -11,14 +11,19 @@ import {
 } from '../../../src/protocols/postgres/relay/record-gate.js';
 import {
   type ClassifiedStatement,
-  classifierCounts,
-  classifySql,
+  type ClassifyOptions,
   classifyUncached,
   KIND_RANK,
   loadSqlClassifier,
   mostPrivileged,
+  SqlClassifier,
   toOperation,
 } from '../../../src/protocols/postgres/sql/classify.js';
+
+/** The gateway's classifier, one instance for this file (its caches, as a listener's). */
+const classifier = new SqlClassifier();
+const classifySql = (sql: string, options?: ClassifyOptions) => classifier.classify(sql, options);
+const classifierCounts = () => classifier.counts();
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { classifySql, loadSqlClassifier } from '../../../src/protocols/postgres/sql/classify.js';
+import {
+  type ClassifyOptions,
+  loadSqlClassifier,
+  SqlClassifier,
+} from '../../../src/protocols/postgres/sql/classify.js';
 import {
   estimatesFromPlans,
   explainableTexts,
   explainSql,
 } from '../../../src/protocols/postgres/sql/plan-estimates.js';
+
+/** The gateway's classifier, one instance for this file (its caches, as a listener's). */
+const classifier = new SqlClassifier();
+const classifySql = (sql: string, options?: ClassifyOptions) => classifier.classify(sql, options);
 
 /** A plan document as EXPLAIN (FORMAT JSON) gives it (fields the gateway does not read left out). */
 const plan = (node: object) => JSON.stringify([{ Plan: node }]);

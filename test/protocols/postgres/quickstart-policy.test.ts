@@ -6,7 +6,16 @@ import { loadConfigFile } from '../../../src/config/load.js';
 import type { Verdict } from '../../../src/core/decision.js';
 import type { OperationKind, RiskTag } from '../../../src/core/operation.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
-import { classifySql, loadSqlClassifier, toOperation } from '../../../src/protocols/postgres/sql/classify.js';
+import {
+  type ClassifyOptions,
+  loadSqlClassifier,
+  SqlClassifier,
+  toOperation,
+} from '../../../src/protocols/postgres/sql/classify.js';
+
+/** The gateway's classifier, one instance for this file (its caches, as a listener's). */
+const classifier = new SqlClassifier();
+const classifySql = (sql: string, options?: ClassifyOptions) => classifier.classify(sql, options);
 
 const run = promisify(execFile);
 const CONFIG = new URL('../../../examples/quickstart/gatehouse.yaml', import.meta.url).pathname;

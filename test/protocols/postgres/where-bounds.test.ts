@@ -4,9 +4,18 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseConfig } from '../../../src/config/load.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
-import { classifySql, loadSqlClassifier, toOperation } from '../../../src/protocols/postgres/sql/classify.js';
+import {
+  type ClassifyOptions,
+  loadSqlClassifier,
+  SqlClassifier,
+  toOperation,
+} from '../../../src/protocols/postgres/sql/classify.js';
 import { runCli } from '../../cli/cli-run.js';
 import { temporaryDirectory } from '../../support/temp-dir.js';
+
+/** The gateway's classifier, one instance for this file (its caches, as a listener's). */
+const classifier = new SqlClassifier();
+const classifySql = (sql: string, options?: ClassifyOptions) => classifier.classify(sql, options);
 
 // The quickstart `vectors` policy: indexers write, but unbounded deletes and updates go to review.
 const QUICKSTART = `

@@ -1,13 +1,11 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../../admin/metrics.js';
 import { isGatehouseError } from '../../../core/errors.js';
 import type { OperationHandle } from '../../../session/session.js';
 import {
   decodeErrorFields,
   decodeParameterStatus,
   decodeReadyForQuery,
-  type ErrorFields,
   encodeErrorResponse,
 } from '../wire/backend-messages.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
@@ -19,6 +17,7 @@ import type { PreparedStatements } from './prepared-statements.js';
 import { RecordGate } from './record-gate.js';
 import type { ResultLimiter } from './result-limit.js';
 import type { ResultRelay } from './result-relay.js';
+import type { SessionControl } from './session-state.js';
 
 /** Output of at most this many buffers, together at least this many bytes, is written vectored (see `writeAll`). */
 const VECTORED_WRITE_BUFFERS = 8;
@@ -44,18 +43,6 @@ const COMPLETING = [
  */
 const HOLD_BYTES = 64 * 1024;
 
-/** What the relay needs from the session that owns it: its state, and the one way to end it. */
-export interface RelayOwner {
-  /** True once the session is closing: nothing more is relayed. */
-  readonly closing: () => boolean;
-  /** Ends the session, with a FATAL for the client when given. */
-  readonly close: (reason: string, fatal?: ErrorFields) => Promise<void>;
-  /** An extended-protocol error with no Sync queued: the client's messages are discarded up to its next Sync. */
-  readonly skipUntilSync: () => void;
-  /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
-  readonly ready?: () => void;
-}
-
 export interface BackendRelayOptions {
   readonly client: Duplex;
   readonly backend: Duplex;
@@ -69,10 +56,11 @@ export interface BackendRelayOptions {
   readonly results: ResultRelay;
   /** `maxResultRows` / `maxResultBytes` and the session's: cuts a result that crosses them. */
   readonly limiter: ResultLimiter;
-  readonly resourceName: string;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
-  readonly owner: RelayOwner;
+  /** The session's phase, and the one way to end it. */
+  readonly state: SessionControl;
+  /** A ReadyForQuery was relayed (the ParameterStatus reports before it already checked). */
+  readonly onReadyForQuery?: () => void;
   /** Settings whose reported value must stay as given (ParameterStatus): another value ends the session at once. */
   readonly pinned: ReadonlyMap<string, string>;
 }
@@ -93,7 +81,7 @@ export class BackendRelay {
   private readonly prepared: PreparedStatements;
   private readonly results: ResultRelay;
   private readonly logger: Logger;
-  private readonly owner: RelayOwner;
+  private readonly state: SessionControl;
   /** Holds backend answers while an overlapped read's record is not durable (`audit.overlapReads`). */
   private readonly recordGate: RecordGate;
   /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
@@ -117,7 +105,7 @@ export class BackendRelay {
     this.prepared = options.prepared;
     this.results = options.results;
     this.logger = options.logger;
-    this.owner = options.owner;
+    this.state = options.state;
     this.recordGate = new RecordGate(options.backend, {
       opened: () => {
         this.release();
@@ -126,12 +114,12 @@ export class BackendRelay {
       failed: (error) => {
         this.held = [];
         this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
-        void this.owner.close(
+        void this.state.close(
           'audit unavailable',
           sessionFatal('XX000', 'gatehouse: the statement could not be recorded, so its result was withheld'),
         );
       },
-      closing: () => this.owner.closing(),
+      closing: () => this.state.closing,
     });
   }
 
@@ -145,14 +133,14 @@ export class BackendRelay {
     this.backend.on('data', (chunk: Buffer) => this.onBackendData(chunk));
     // A reset while closing is the backend hanging up as asked; only one mid-session is worth a warning.
     this.backend.on('error', (error) =>
-      this.owner.closing()
+      this.state.closing
         ? this.logger.debug({ err: error }, 'backend socket error while closing')
         : this.logger.warn({ err: error }, 'backend socket error'),
     );
     this.backend.on('close', () => {
-      if (this.backendFatal) void this.owner.close('backend ended the session');
+      if (this.backendFatal) void this.state.close('backend ended the session');
       else
-        void this.owner.close(
+        void this.state.close(
           'backend connection lost',
           sessionFatal(SESSION_SQLSTATE.connectionFailure, 'gatehouse: the backend connection was lost'),
         );
@@ -225,7 +213,7 @@ export class BackendRelay {
   }
 
   private onBackendData(chunk: Buffer): void {
-    if (this.owner.closing()) return;
+    if (this.state.closing) return;
     this.reader.push(chunk);
     if (this.recordGate.shut && this.heldBytes >= HOLD_BYTES) {
       this.recordGate.hold();
@@ -246,7 +234,7 @@ export class BackendRelay {
         if (probe !== undefined) {
           this.heldFrame = undefined;
           this.onProbeFrame(probe, frame, out);
-          if (this.owner.closing()) return;
+          if (this.state.closing) return;
           continue;
         }
         if (frame.code === BACKEND.RowDescription && this.heldFrame === undefined) {
@@ -261,7 +249,7 @@ export class BackendRelay {
         if (this.options.limiter.swallowing) {
           this.heldFrame = undefined;
           this.swallow(frame, out);
-          if (this.owner.closing()) return;
+          if (this.state.closing) return;
           continue;
         }
         this.heldFrame = undefined;
@@ -272,7 +260,7 @@ export class BackendRelay {
             run.bytesOut += refusal.length;
             out.push(refusal);
             // The client saw its Execute fail: as after any error, its messages up to Sync are discarded.
-            if (this.pending.firstIsExtended() && !this.pending.awaitsReadyForQuery()) this.owner.skipUntilSync();
+            if (this.pending.firstIsExtended() && !this.pending.awaitsReadyForQuery()) this.state.skipUntilSync();
             continue;
           }
         }
@@ -280,7 +268,7 @@ export class BackendRelay {
         const handle = BackendRelay.HANDLERS[frame.code];
         if (handle === undefined) out.push(frame.bytes);
         else handle(this, frame, out);
-        if (this.owner.closing()) {
+        if (this.state.closing) {
           // Nothing more goes to the client; the masked rows gathered are let go with the list.
           this.results.seal(out);
           return;
@@ -299,11 +287,11 @@ export class BackendRelay {
       if (isGatehouseError(error) && error.code === 'internal') {
         // Fail closed: masking could not be applied, so the session ends instead of relaying raw values.
         this.logger.error({ reason: error.details['reason'] }, 'result masking failed; session closed');
-        void this.owner.close('masking failed', sessionFatal('XX000', error.message));
+        void this.state.close('masking failed', sessionFatal('XX000', error.message));
         return;
       }
       this.logger.error({ err: error }, 'malformed message from the backend');
-      void this.owner.close(
+      void this.state.close(
         'backend protocol error',
         sessionFatal('XX000', 'gatehouse: the backend sent a malformed message'),
       );
@@ -340,13 +328,13 @@ export class BackendRelay {
     this.backend.pause();
     lookup.then(
       () => {
-        if (this.owner.closing()) return;
+        if (this.state.closing) return;
         this.backend.resume();
         this.drain();
       },
       (error: unknown) => {
         this.logger.error({ err: error }, 'column names for masking could not be read; session closed');
-        void this.owner.close(
+        void this.state.close(
           'masking failed',
           sessionFatal('XX000', 'gatehouse: the result could not be masked, so it was withheld'),
         );
@@ -359,12 +347,8 @@ export class BackendRelay {
     if (item.change !== undefined) this.prepared.confirm(item.change);
     item.descriptions?.();
     if (item.run !== undefined) {
+      // Its result record counts the outcome in the metrics (OperationHandle.finish).
       const failed = item.run.failed;
-      this.options.metrics.requests.inc({
-        protocol: 'postgres',
-        resource: this.options.resourceName,
-        outcome: failed ? 'error' : 'ok',
-      });
       item.run.complete();
       if (!failed) item.onSuccess?.();
     }
@@ -413,7 +397,7 @@ export class BackendRelay {
         // so): the server now reads, or allows, otherwise. What came before this report is relayed, nothing after.
         relay.writeClient(out.splice(0));
         relay.logger.warn({ parameter: name, value, pinned }, 'the backend reported a pinned setting changed');
-        void relay.owner.close(
+        void relay.state.close(
           `pinned setting changed: ${name}=${value.slice(0, 64)}`,
           sessionFatal(SESSION_SQLSTATE.featureNotSupported, `gatehouse: ${name} must stay ${pinned}`),
         );
@@ -464,7 +448,7 @@ export class BackendRelay {
         const target = this.describeTargets.get(item);
         if (target !== undefined) this.results.describeLost(target);
       }
-      if (!syncPending) this.owner.skipUntilSync();
+      if (!syncPending) this.state.skipUntilSync();
       this.prepared.rebuild(this.pending.changes());
     } else if (first?.kind === 'query') {
       if (first.refusal !== undefined) answer = encodeErrorResponse(errorFieldsFor(first.refusal));
@@ -509,7 +493,7 @@ export class BackendRelay {
       out.push(this.results.maskError(frame, undefined).bytes);
       const { dropped, syncPending } = this.pending.dropUntilSync();
       for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
-      if (!syncPending) this.owner.skipUntilSync();
+      if (!syncPending) this.state.skipUntilSync();
       this.prepared.rebuild(this.pending.changes());
     } else if (
       (frame.code === BACKEND.ParseComplete ||
@@ -536,6 +520,6 @@ export class BackendRelay {
     }
     if (this.status === 'I') this.prepared.endTransaction(this.pending.changes());
     out.push(frame.bytes);
-    this.owner.ready?.();
+    this.options.onReadyForQuery?.();
   }
 }

@@ -1,18 +1,20 @@
 import { serialize } from 'pg-protocol';
 import type { Logger } from 'pino';
-import type { GatewayMetrics } from '../../../admin/metrics.js';
 import type { ApprovalService } from '../../../approvals/approval-service.js';
 import type { ExactOperation } from '../../../approvals/review.js';
 import { GatehouseError, isGatehouseError } from '../../../core/errors.js';
+import type { Metrics } from '../../../core/metrics.js';
 import type { Operation } from '../../../core/operation.js';
+import { countUnrecorded } from '../../../session/outcome.js';
 import type { OperationHandle, Session } from '../../../session/session.js';
 import type { ClassifiedStatement } from '../sql/classify.js';
-import { type ErrorFields, encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
+import { encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
 import { errorFieldsFor, refusalFor } from '../wire/error-response.js';
 import type { BackendRelay } from './backend-relay.js';
 import type { BackendWriter } from './backend-writer.js';
 import type { PendingResponses } from './pending-responses.js';
 import { mayOverlapInTransaction, mayOverlapRecord, onlyOpensTransaction } from './record-gate.js';
+import type { SessionControl } from './session-state.js';
 import { StatementApproval } from './statement-approval.js';
 import type { StatementNames } from './statement-names.js';
 import { recordRefusal } from './statement-run.js';
@@ -24,18 +26,6 @@ import { recordRefusal } from './statement-run.js';
 const REFUSAL_SQL = 'GATEHOUSE REFUSED THIS STATEMENT';
 /** Named, so the failing Parse leaves the client's unnamed statement alone; a Parse that fails creates nothing. */
 const REFUSAL_STATEMENT = 'gatehouse_refused';
-
-/** What the gate reads and changes of the proxy session it serves. */
-export interface StatementGateHost {
-  /** The session is closing: nothing more reaches the backend. */
-  closing(): boolean;
-  /** Client messages are discarded until Sync, after an extended-protocol error. */
-  skipping(): boolean;
-  skipUntilSync(): void;
-  close(reason: string, fatal?: ErrorFields): Promise<void>;
-  /** Keeps a record's write pending until the session ends (its end is recorded after it). */
-  track(done: Promise<void>): void;
-}
 
 export interface StatementGateOptions {
   readonly session: Session;
@@ -54,8 +44,11 @@ export interface StatementGateOptions {
   /** Where approvers reach the admin listener, for the notice's link. */
   readonly approvalsPublicUrl?: string | undefined;
   readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
-  readonly host: StatementGateHost;
+  readonly metrics: Metrics;
+  /** The session's phase, and the one way to end it. */
+  readonly state: SessionControl;
+  /** Keeps a record's write pending until the session ends (its end is recorded after it). */
+  readonly track: (done: Promise<void>) => void;
 }
 
 /**
@@ -85,8 +78,9 @@ export class StatementGate {
   private readonly overlapReads: boolean;
   private readonly overlapTransactionWrites: boolean;
   private readonly logger: Logger;
-  private readonly metrics: GatewayMetrics;
-  private readonly host: StatementGateHost;
+  private readonly metrics: Metrics;
+  private readonly state: SessionControl;
+  private readonly track: (done: Promise<void>) => void;
   /** Just-in-time approval: the statement held for a decision, if any. */
   private readonly approval: StatementApproval;
   /** The held statement's whole review handling (decision, refusal record), awaited before the session ends. */
@@ -104,7 +98,8 @@ export class StatementGate {
     this.overlapTransactionWrites = options.overlapTransactionWrites;
     this.logger = options.logger;
     this.metrics = options.metrics;
-    this.host = options.host;
+    this.state = options.state;
+    this.track = options.track;
     this.approval = new StatementApproval({
       approvals: options.approvals,
       publicUrl: options.approvalsPublicUrl,
@@ -189,6 +184,7 @@ export class StatementGate {
       handle = opened.handle;
     } catch (error) {
       this.logger.error({ err: error }, 'operation could not be recorded; refused');
+      countUnrecorded(this.metrics, 'postgres', this.resourceName, 'error');
       this.refuse(
         isGatehouseError(error) ? error : new GatehouseError('audit.unavailable', undefined, { cause: error }),
         mode,
@@ -205,11 +201,6 @@ export class StatementGate {
         this.reviewing = undefined;
       }
     }
-    this.metrics.requests.inc({
-      protocol: 'postgres',
-      resource: this.resourceName,
-      outcome: handle.decision.verdict,
-    });
     this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
     return undefined;
   }
@@ -228,7 +219,7 @@ export class StatementGate {
     // everything before the held statement answered while it waits.
     this.toBackend.send(serialize.flush());
     await this.toBackend.flush();
-    if (this.host.closing()) {
+    if (this.state.closing) {
       // Nobody is left to wait for a decision: no review is opened.
       this.refuse(refusalFor(handle.decision, operation.action), mode, handle);
       return undefined;
@@ -237,24 +228,23 @@ export class StatementGate {
       handle,
       operation,
       exact,
-      () => !this.host.closing() && !this.host.skipping(),
+      () => !this.state.closing && !this.state.skipping,
     );
     // `skip`: the caller finds the connection closing or skipping to Sync and records the run as not run.
     if (verdict.kind === 'run' || verdict.kind === 'skip') return handle;
-    this.metrics.requests.inc({ protocol: 'postgres', resource: this.resourceName, outcome: 'review' });
     this.refuse(verdict.refusal, mode, handle);
-    if (verdict.kind === 'end') void this.host.close('gateway stopping', verdict.fatal);
+    if (verdict.kind === 'end') void this.state.close('gateway stopping', verdict.fatal);
     return undefined;
   }
 
   refuse(refusal: GatehouseError, mode: 'simple' | 'extended', handle?: OperationHandle): void {
-    if (handle !== undefined) recordRefusal(handle, refusal, (done) => this.host.track(done));
+    if (handle !== undefined) recordRefusal(handle, refusal, (done) => this.track(done));
     // Skipping until Sync (possibly since the decision was awaited): the backend would ignore the message unanswered.
-    if (this.host.closing() || this.host.skipping()) return;
+    if (this.state.closing || this.state.skipping) return;
     if (mode === 'extended') {
       this.toBackend.send(serialize.parse({ name: REFUSAL_STATEMENT, text: REFUSAL_SQL }));
       this.pending.push({ kind: 'refusal', refusal });
-      this.host.skipUntilSync();
+      this.state.skipUntilSync();
       return;
     }
     const status = this.relay.transactionStatus;

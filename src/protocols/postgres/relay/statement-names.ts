@@ -1,5 +1,5 @@
 import type { ExactOperation } from '../../../approvals/review.js';
-import { type ClassifiedStatement, classifySql } from '../sql/classify.js';
+import type { ClassifiedStatement, SqlClassifier } from '../sql/classify.js';
 import type { ReadFunctions } from '../sql/read-functions.js';
 import type { BoundStatement } from './bound-explain.js';
 import { type NameChange, type PreparedStatement, PreparedStatements } from './prepared-statements.js';
@@ -32,15 +32,21 @@ export class StatementNames {
     this.preclassified = { sql, statements };
   }
 
-  /** `readFunctions`: the resource's functions that count as plain reads. */
-  constructor(private readonly readFunctions?: ReadFunctions) {}
+  /**
+   * @param classifier the listener's, with its caches.
+   * @param readFunctions the resource's functions that count as plain reads.
+   */
+  constructor(
+    private readonly classifier: SqlClassifier,
+    private readonly readFunctions?: ReadFunctions,
+  ) {}
 
   /** `sql` classified, `EXECUTE name` as the statement prepared under that name. */
   classify(sql: string): ClassifiedStatement[] {
     const pre = this.preclassified;
     this.preclassified = undefined;
     if (pre !== undefined && pre.sql === sql) return pre.statements;
-    return classifySql(sql, {
+    return this.classifier.classify(sql, {
       ...(this.readFunctions === undefined ? {} : { readFunctions: this.readFunctions }),
       preparedStatement: (name) => {
         const prepared = this.prepared.statement(name);

@@ -1,6 +1,6 @@
 import type { GatehouseError } from '../../../core/errors.js';
 import { MaskCounts } from '../../../masking/counts.js';
-import type { OperationHandle, OperationResult } from '../../../session/session.js';
+import type { FinishOptions, OperationHandle, OperationResult } from '../../../session/session.js';
 
 /**
  * One allowed operation while the backend runs it: counts the DataRow messages and the bytes relayed to the client,
@@ -20,6 +20,8 @@ export class StatementRun {
   portal: string | undefined;
   private error: string | undefined;
   private finished = false;
+  /** When the statement went to the backend: its completion is the SQL upstream duration. */
+  private readonly sentAt = performance.now();
 
   constructor(
     readonly handle: OperationHandle,
@@ -47,6 +49,7 @@ export class StatementRun {
       this.error === undefined
         ? { outcome: 'ok', rows: this.rows, bytesOut: this.bytesOut }
         : { outcome: 'error', rows: this.rows, bytesOut: this.bytesOut, error: this.error },
+      (performance.now() - this.sentAt) / 1000,
     );
   }
 
@@ -55,14 +58,16 @@ export class StatementRun {
     this.finish({ outcome: 'error', rows: this.rows, bytesOut: this.bytesOut, error: reason });
   }
 
-  private finish(result: OperationResult): void {
+  private finish(result: OperationResult, upstreamSeconds?: number): void {
     if (this.finished) return;
     this.finished = true;
     // The rows already went out and nothing waits on this record: let it share the next statement's transaction.
     const recorded = this.counts.empty ? result : { ...result, masked: this.counts.toRecord() };
-    this.track(this.handle.finish(recorded, { defer: true }));
+    this.track(this.handle.finish(recorded, upstreamSeconds === undefined ? DEFER : { defer: true, upstreamSeconds }));
   }
 }
+
+const DEFER: FinishOptions = { defer: true };
 
 /** Records a refused operation's result: it never reached the backend. */
 export function recordRefusal(

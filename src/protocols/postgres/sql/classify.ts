@@ -23,6 +23,7 @@ import {
   nodeType,
   orderTags,
   type Risks,
+  SourceText,
   valuesRead,
 } from './sql-ast.js';
 import { VISITORS } from './sql-functions.js';
@@ -45,51 +46,13 @@ export async function loadSqlClassifier(): Promise<void> {
 const CACHE_LIMIT = 512;
 /** Longer texts are classified every time: bulk INSERTs would otherwise pin megabytes in the cache. */
 const CACHE_TEXT_LIMIT = 16 * 1024;
-const cache = new LRUCache<string, readonly ClassifiedStatement[]>({ max: CACHE_LIMIT });
 
-/** How messages were classified since the process started: from either cache, or parsed (metrics, tests). */
+/** How messages were classified since the classifier was made: from either cache, or parsed (metrics, tests). */
 export interface ClassifierCounts {
   readonly exact: number;
   readonly shape: number;
   readonly parsed: number;
 }
-
-const counts = { exact: 0, shape: 0, parsed: 0 };
-
-export function classifierCounts(): ClassifierCounts {
-  return { ...counts };
-}
-
-export function classifySql(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
-  // The same text classifies differently under another resource's `readFunctions`: the list is part of the key.
-  const listKey = options.readFunctions?.key ?? '';
-  const key = listKey === '' ? sql : `${listKey}\0${sql}`;
-  const cached = cache.get(key);
-  if (cached !== undefined) {
-    counts.exact++;
-    return [...cached];
-  }
-  const cacheable = sql.length <= CACHE_TEXT_LIMIT && !sql.includes('\0');
-  const normalized = cacheable ? shapeOf(sql) : undefined;
-  const shape = normalized === undefined ? undefined : listKey === '' ? normalized : `${listKey}\0${normalized}`;
-  if (shape !== undefined) {
-    const statement = fromShape(sql, shape);
-    if (statement !== undefined) return [statement];
-  }
-  const readsBefore = valuesRead();
-  const result = classifyUncached(sql, options);
-  counts.parsed++;
-  // EXECUTE depends on what the session has prepared, so such results are not reusable.
-  if (cacheable && !result.some((s) => s.executes !== undefined)) {
-    cache.set(key, Object.freeze(result.map(freezeStatement)));
-    if (shape !== undefined && normalized !== undefined && valuesRead() === readsBefore)
-      rememberShape(sql, shape, normalized, result);
-  }
-  return result;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The shape cache
 
 /**
  * A statement's classification, kept under its text's shape: the text with every constant replaced by `$n`, as
@@ -110,7 +73,70 @@ interface ShapeEntry {
   readonly after: string;
 }
 
-const shapes = new LRUCache<string, ShapeEntry>({ max: CACHE_LIMIT });
+/**
+ * The SQL classifier with its caches: by exact text, and by shape (see `ShapeEntry`). One per listener (shared by
+ * its sessions, since classifications do not depend on the session); the parse worker and the CLI make their own.
+ */
+export class SqlClassifier {
+  private readonly exact = new LRUCache<string, readonly ClassifiedStatement[]>({ max: CACHE_LIMIT });
+  private readonly shapes = new LRUCache<string, ShapeEntry>({ max: CACHE_LIMIT });
+  private readonly tally = { exact: 0, shape: 0, parsed: 0 };
+
+  counts(): ClassifierCounts {
+    return { ...this.tally };
+  }
+
+  classify(sql: string, options: ClassifyOptions = {}): ClassifiedStatement[] {
+    // The same text classifies differently under another resource's `readFunctions`: the list is part of the key.
+    const listKey = options.readFunctions?.key ?? '';
+    const key = listKey === '' ? sql : `${listKey}\0${sql}`;
+    const cached = this.exact.get(key);
+    if (cached !== undefined) {
+      this.tally.exact++;
+      return [...cached];
+    }
+    const cacheable = sql.length <= CACHE_TEXT_LIMIT && !sql.includes('\0');
+    const normalized = cacheable ? shapeOf(sql) : undefined;
+    const shape = normalized === undefined ? undefined : listKey === '' ? normalized : `${listKey}\0${normalized}`;
+    if (shape !== undefined) {
+      const statement = this.fromShape(sql, shape);
+      if (statement !== undefined) return [statement];
+    }
+    const readsBefore = valuesRead();
+    const result = classifyUncached(sql, options);
+    this.tally.parsed++;
+    // EXECUTE depends on what the session has prepared, so such results are not reusable.
+    if (cacheable && !result.some((s) => s.executes !== undefined)) {
+      this.exact.set(key, Object.freeze(result.map(freezeStatement)));
+      if (shape !== undefined && normalized !== undefined && valuesRead() === readsBefore)
+        this.rememberShape(sql, shape, normalized, result);
+    }
+    return result;
+  }
+
+  private fromShape(sql: string, shape: string): ClassifiedStatement | undefined {
+    const entry = this.shapes.get(shape);
+    if (entry === undefined || !sql.endsWith(entry.after)) return undefined;
+    this.tally.shape++;
+    // As `classifyUncached` cuts it: from the start of the message (the first statement's location) to its end.
+    return { ...entry.statement, text: sql.slice(0, sql.length - entry.after.length).trim() };
+  }
+
+  private rememberShape(sql: string, shape: string, normalized: string, result: readonly ClassifiedStatement[]): void {
+    if (result.length !== 1) return;
+    const statement = result[0] as ClassifiedStatement;
+    if (statement.error !== undefined || statement.prepares !== undefined || statement.deallocates !== undefined)
+      return;
+    if (statement.deallocatesAll === true) return;
+    // The statement's text runs from the message's first non-space character (its location is 0) to `after`.
+    const start = sql.length - sql.trimStart().length;
+    if (!sql.startsWith(statement.text, start)) return;
+    const after = sql.slice(start + statement.text.length);
+    // What follows holds no constant: the shape ends with it too, and so does every text of the shape.
+    if (!normalized.endsWith(after)) return;
+    this.shapes.set(shape, { statement: freezeStatement({ ...statement }), after });
+  }
+}
 
 /** The text's shape; undefined when it has no constant (the exact cache is enough) or does not parse. */
 function shapeOf(sql: string): string | undefined {
@@ -121,28 +147,6 @@ function shapeOf(sql: string): string | undefined {
     return undefined;
   }
   return shape === sql ? undefined : shape;
-}
-
-function fromShape(sql: string, shape: string): ClassifiedStatement | undefined {
-  const entry = shapes.get(shape);
-  if (entry === undefined || !sql.endsWith(entry.after)) return undefined;
-  counts.shape++;
-  // As `classifyUncached` cuts it: from the start of the message (the first statement's location) to its end.
-  return { ...entry.statement, text: sql.slice(0, sql.length - entry.after.length).trim() };
-}
-
-function rememberShape(sql: string, shape: string, normalized: string, result: readonly ClassifiedStatement[]): void {
-  if (result.length !== 1) return;
-  const statement = result[0] as ClassifiedStatement;
-  if (statement.error !== undefined || statement.prepares !== undefined || statement.deallocates !== undefined) return;
-  if (statement.deallocatesAll === true) return;
-  // The statement's text runs from the message's first non-space character (its location is 0) to `after`.
-  const start = sql.length - sql.trimStart().length;
-  if (!sql.startsWith(statement.text, start)) return;
-  const after = sql.slice(start + statement.text.length);
-  // What follows holds no constant: the shape ends with it too, and so does every text of the shape.
-  if (!normalized.endsWith(after)) return;
-  shapes.set(shape, { statement: freezeStatement({ ...statement }), after });
 }
 
 /**
@@ -195,24 +199,17 @@ export function classifyUncached(sql: string, options: ClassifyOptions): Classif
   return stmts.map((raw) => {
     // The parser omits zero-valued fields: no location means 0, no length means "to the end".
     const text = source.cut(raw.stmt_location ?? 0, raw.stmt_len || undefined).trim();
-    return classifyStatement(raw.stmt ?? {}, { text, options });
+    return classifyStatement(raw.stmt ?? {}, { text, options, nested: classifyNested });
   });
+}
+
+/** SQL inside a statement (function bodies, PL/pgSQL) is classified on its own, with default options. */
+function classifyNested(sql: string): ClassifiedStatement[] {
+  return classifyUncached(sql, {});
 }
 
 function unparsable(text: string, error: string): ClassifiedStatement {
   return { kind: 'unknown', tags: [], action: 'UNPARSABLE', text, error };
-}
-
-/** The parser reports UTF-8 byte offsets; JavaScript strings index UTF-16 code units. */
-export class SourceText {
-  private readonly bytes: Buffer | undefined;
-  constructor(private readonly text: string) {
-    this.bytes = Buffer.byteLength(text) === text.length ? undefined : Buffer.from(text, 'utf8');
-  }
-  cut(start: number, length?: number): string {
-    const end = length === undefined ? undefined : start + length;
-    return this.bytes === undefined ? this.text.slice(start, end) : this.bytes.subarray(start, end).toString('utf8');
-  }
 }
 
 function classifyStatement(wrapper: Ast, context: Context): ClassifiedStatement {

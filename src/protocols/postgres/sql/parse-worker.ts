@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { type ClassifiedStatement, classifySql, loadSqlClassifier } from './classify.js';
+import { type ClassifiedStatement, loadSqlClassifier, SqlClassifier } from './classify.js';
 
 /**
  * A thread that classifies large statements (started by parse-pool.ts), so one multi-megabyte statement does not hold
@@ -14,13 +14,14 @@ export type ParseAnswer =
 
 const port = parentPort;
 if (!port) throw new Error('parse-worker.ts runs as a worker thread');
+const classifier = new SqlClassifier();
 const ready = loadSqlClassifier();
 // Announced once the parser is loaded: a statement's time budget counts its classification only.
 ready.then(
   () => {
     // A first parse of some size compiles the parser's hot paths, which would otherwise count against the first
     // statement's time budget.
-    classifySql(`select 1 where 1 in (${Array.from({ length: 2000 }, (_, i) => i).join(',')})`);
+    classifier.classify(`select 1 where 1 in (${Array.from({ length: 2000 }, (_, i) => i).join(',')})`);
     port.postMessage({ ready: true } satisfies ParseAnswer);
   },
   () => process.exit(1),
@@ -30,7 +31,7 @@ port.on('message', (request: ParseRequest) => {
   ready
     .then(() => {
       // Without the session's prepared names, EXECUTE is unknown here (and denied): fail closed.
-      const statements = classifySql(request.sql);
+      const statements = classifier.classify(request.sql);
       port.postMessage({ id: request.id, statements } satisfies ParseAnswer);
     })
     .catch((error: unknown) =>

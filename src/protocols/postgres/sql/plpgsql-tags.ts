@@ -1,9 +1,8 @@
-/** Risk tags of PL/pgSQL bodies (DO blocks, plpgsql functions) and of SQL embedded in them.
- * Imports the classifier back (for SQL inside bodies): a cycle used only at call time, never at load. */
+/** Risk tags of PL/pgSQL bodies (DO blocks, plpgsql functions) and of SQL embedded in them, which the caller's
+ * classifier (`Context.nested`) reads. */
 import { parsePlPgSQLSync, scanSync } from 'libpg-query';
 import type { RiskTag } from '../../../core/operation.js';
-import { classifyUncached, SourceText } from './classify.js';
-import { type Ast, asAst, readsValue } from './sql-ast.js';
+import { type Ast, asAst, type NestedClassifier, readsValue, SourceText } from './sql-ast.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // PL/pgSQL bodies (DO blocks and plpgsql functions)
@@ -12,7 +11,7 @@ import { type Ast, asAst, readsValue } from './sql-ast.js';
  * Tags of a PL/pgSQL body: dynamic-sql for any EXECUTE form, plus the tags of every embedded SQL statement and
  * expression. A body the PL/pgSQL parser rejects cannot be inspected, so it counts as dynamic-sql (fail closed).
  */
-export function plpgsqlTags(statementText: string, notes?: Set<string>): RiskTag[] {
+export function plpgsqlTags(statementText: string, classify: NestedClassifier, notes?: Set<string>): RiskTag[] {
   // The body is a string constant of the statement.
   readsValue();
   let tree: unknown;
@@ -22,7 +21,7 @@ export function plpgsqlTags(statementText: string, notes?: Set<string>): RiskTag
     return ['dynamic-sql'];
   }
   const tags = new Set<RiskTag>();
-  walkPlpgsql(tree, tags, notes);
+  walkPlpgsql(tree, tags, { classify, notes });
   return [...tags];
 }
 
@@ -32,9 +31,15 @@ const DYNAMIC_PLPGSQL = new Set(['PLpgSQL_stmt_dynexecute', 'PLpgSQL_stmt_dynfor
 /** PL/pgSQL expression parse modes (PostgreSQL's RawParseMode). */
 const PARSE_MODE = { statement: 0, expression: 2, assignFirst: 3, assignLast: 5 } as const;
 
-function walkPlpgsql(value: unknown, tags: Set<RiskTag>, notes: Set<string> | undefined): void {
+/** How embedded SQL is read, and where its notes go. */
+interface Embedded {
+  readonly classify: NestedClassifier;
+  readonly notes: Set<string> | undefined;
+}
+
+function walkPlpgsql(value: unknown, tags: Set<RiskTag>, embedded: Embedded): void {
   if (Array.isArray(value)) {
-    for (const item of value) walkPlpgsql(item, tags, notes);
+    for (const item of value) walkPlpgsql(item, tags, embedded);
     return;
   }
   if (value === null || typeof value !== 'object') return;
@@ -43,22 +48,22 @@ function walkPlpgsql(value: unknown, tags: Set<RiskTag>, notes: Set<string> | un
     const child = ast[key];
     if (DYNAMIC_PLPGSQL.has(key) || key === 'dynquery') tags.add('dynamic-sql');
     if (key === 'PLpgSQL_expr') {
-      for (const tag of embeddedSqlTags(asAst(child), notes)) tags.add(tag);
+      for (const tag of embeddedSqlTags(asAst(child), embedded)) tags.add(tag);
       continue;
     }
-    walkPlpgsql(child, tags, notes);
+    walkPlpgsql(child, tags, embedded);
   }
 }
 
-function embeddedSqlTags(expr: Ast | undefined, notes: Set<string> | undefined): RiskTag[] {
+function embeddedSqlTags(expr: Ast | undefined, { classify, notes }: Embedded): RiskTag[] {
   const query = expr?.['query'];
   if (typeof query !== 'string') return [];
   const mode = typeof expr?.['parseMode'] === 'number' ? expr['parseMode'] : PARSE_MODE.statement;
-  if (mode === PARSE_MODE.statement) return nestedSqlTags(query, notes);
-  if (mode === PARSE_MODE.expression) return nestedSqlTags(`SELECT ${query}`, notes);
+  if (mode === PARSE_MODE.statement) return nestedSqlTags(query, classify, notes);
+  if (mode === PARSE_MODE.expression) return nestedSqlTags(`SELECT ${query}`, classify, notes);
   if (mode >= PARSE_MODE.assignFirst && mode <= PARSE_MODE.assignLast) {
     const value = assignedExpression(query);
-    return value === undefined ? ['dynamic-sql'] : nestedSqlTags(`SELECT ${value}`, notes);
+    return value === undefined ? ['dynamic-sql'] : nestedSqlTags(`SELECT ${value}`, classify, notes);
   }
   return [];
 }
@@ -86,9 +91,9 @@ function assignedExpression(assignment: string): string | undefined {
  * Tags of SQL embedded in a function body; SQL that does not parse cannot be inspected (fail closed). The embedded
  * statements' notes (an unbounded WHERE) go to `notes` when given.
  */
-export function nestedSqlTags(sql: string, notes?: Set<string>): RiskTag[] {
+export function nestedSqlTags(sql: string, classify: NestedClassifier, notes?: Set<string>): RiskTag[] {
   readsValue();
-  const statements = classifyUncached(sql, {});
+  const statements = classify(sql);
   const tags = new Set<RiskTag>();
   for (const statement of statements) {
     if (statement.error !== undefined) tags.add('dynamic-sql');

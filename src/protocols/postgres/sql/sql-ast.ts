@@ -55,6 +55,26 @@ export interface Context {
   /** The top-level statement's text (PL/pgSQL bodies are parsed from it). */
   readonly text: string;
   readonly options: ClassifyOptions;
+  /**
+   * Classifies SQL found inside a statement (function bodies, PL/pgSQL): handed down by the classifier so the
+   * statement table and the PL/pgSQL reader need not import it back.
+   */
+  readonly nested: NestedClassifier;
+}
+
+/** Classifies SQL text, uncached (see `Context.nested`). */
+export type NestedClassifier = (sql: string) => ClassifiedStatement[];
+
+/** The parser reports UTF-8 byte offsets; JavaScript strings index UTF-16 code units. */
+export class SourceText {
+  private readonly bytes: Buffer | undefined;
+  constructor(private readonly text: string) {
+    this.bytes = Buffer.byteLength(text) === text.length ? undefined : Buffer.from(text, 'utf8');
+  }
+  cut(start: number, length?: number): string {
+    const end = length === undefined ? undefined : start + length;
+    return this.bytes === undefined ? this.text.slice(start, end) : this.bytes.subarray(start, end).toString('utf8');
+  }
 }
 
 /** What the statement table says about one statement node, before its subtree is walked. */

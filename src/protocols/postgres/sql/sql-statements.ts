@@ -253,7 +253,7 @@ export const STATEMENTS: Readonly<Record<string, StatementRule>> = nullPrototype
     const options = optionList(node['args']);
     const language = stringValue(options.find((o) => o.defname === 'language')?.arg) ?? 'plpgsql';
     const notes = new Set<string>();
-    const tags = language.toLowerCase() === 'plpgsql' ? plpgsqlTags(context.text, notes) : [];
+    const tags = language.toLowerCase() === 'plpgsql' ? plpgsqlTags(context.text, context.nested, notes) : [];
     return { kind: 'admin', action: 'DO', tags: [...tags, 'dynamic-sql'], notes: [...notes] };
   },
 });
@@ -370,9 +370,9 @@ function classifyCreateFunction(node: Ast, context: Context): Finding {
   if (asAst(security?.['Boolean'])?.['boolval'] === true) tags.push('privilege-change');
   // The body does not run now, but this is the only time it is seen: tag what it would do.
   if (language === 'plpgsql') {
-    tags.push(...plpgsqlTags(context.text, notes));
+    tags.push(...plpgsqlTags(context.text, context.nested, notes));
   } else if (language === 'sql') {
-    for (const body of functionBodies(options)) tags.push(...nestedSqlTags(body, notes));
+    for (const body of functionBodies(options)) tags.push(...nestedSqlTags(body, context.nested, notes));
   }
   return { kind: UNTRUSTED_LANGUAGES.has(language) ? 'admin' : 'ddl', action, tags, notes: [...notes] };
 }
