@@ -81,6 +81,7 @@ export const logger = pino({ level: 'silent' });
 
 /** A relay between two in-memory sockets, with the state and queues a proxy session would give it. */
 export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
+  let cancels = 0;
   const client = new PassThrough(
     options.clientHighWaterMark === undefined ? {} : { highWaterMark: options.clientHighWaterMark },
   );
@@ -99,7 +100,13 @@ export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
     pending,
     prepared: names.prepared,
     results: new ResultRelay(undefined),
-    limiter: new ResultLimiter({ toBackend: new BackendWriter(backend), pending, cancel: async () => undefined }),
+    limiter: new ResultLimiter({
+      toBackend: new BackendWriter(backend),
+      pending,
+      cancel: async () => {
+        cancels++;
+      },
+    }),
     logger,
     state,
     onReadyForQuery: () => {
@@ -108,7 +115,17 @@ export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
     pinned: new Map(),
   });
   relay.listen();
-  return { client, backend, pending, names, state, relay, closes, readyCount: () => readyCount };
+  return {
+    client,
+    backend,
+    pending,
+    names,
+    state,
+    relay,
+    closes,
+    readyCount: () => readyCount,
+    cancels: () => cancels,
+  };
 }
 
 const CONFIG = `
