@@ -490,7 +490,8 @@ export class BackendRelay {
       this.pending.shift();
       probe.fail(fields['C']);
       probe.finish();
-      out.push(this.results.maskError(frame, undefined).bytes);
+      // Unless an earlier result of the batch was cut: the client already has its one error for the batch.
+      if (!this.options.limiter.swallowing) out.push(this.results.maskError(frame, undefined).bytes);
       const { dropped, syncPending } = this.pending.dropUntilSync();
       for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
       if (!syncPending) this.state.skipUntilSync();
