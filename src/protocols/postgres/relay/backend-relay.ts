@@ -11,6 +11,7 @@ import {
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
+import { BOUND_EXPLAIN_COMPLETIONS } from './bound-explain.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
 import type { PlanProbe } from './plan-probe.js';
 import type { PreparedStatements } from './prepared-statements.js';
@@ -459,12 +460,9 @@ export class BackendRelay {
 
   /** An answer to the gateway's own EXPLAIN: read, never relayed (a setting's report is still checked and relayed). */
   private onProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
-    if (probe.steps !== undefined) {
-      this.onBoundProbeFrame(probe, frame, out);
-      return;
-    }
     if (frame.code === BACKEND.DataRow) probe.row(frame.body);
     else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+    else if (probe.steps !== undefined) this.onBoundProbeFrame(probe, frame, out);
     else if (frame.code === BACKEND.ErrorResponse) {
       const fields = decodeErrorFields(frame.body);
       if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
@@ -478,31 +476,16 @@ export class BackendRelay {
 
   /**
    * An answer to the gateway's EXPLAIN inside the client's batch (bound-explain.ts). Its error is what planning the
-   * client's statement with its parameters raised, and the backend now skips the batch to Sync: it is relayed as the
-   * answer the client's Execute gets (masked), and the client's messages are discarded to Sync as after any error.
+   * client's statement with its parameters raised, and the backend now skips the batch to Sync: it is handled as
+   * any extended-protocol error, the answer the client's Execute gets (unless an earlier result of the batch was
+   * cut: the client already has its one error).
    */
   private onBoundProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
-    if (frame.code === BACKEND.DataRow) probe.row(frame.body);
-    else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
-    else if (frame.code === BACKEND.ErrorResponse) {
-      const fields = decodeErrorFields(frame.body);
-      if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
-      this.pending.shift();
-      probe.fail(fields['C']);
+    if (frame.code === BACKEND.ErrorResponse) {
+      probe.fail(decodeErrorFields(frame.body)['C']);
       probe.finish();
-      // Unless an earlier result of the batch was cut: the client already has its one error for the batch.
-      if (!this.options.limiter.swallowing) out.push(this.results.maskError(frame, undefined).bytes);
-      const { dropped, syncPending } = this.pending.dropUntilSync();
-      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
-      if (!syncPending) this.state.skipUntilSync();
-      this.prepared.rebuild(this.pending.changes());
-    } else if (
-      (frame.code === BACKEND.ParseComplete ||
-        frame.code === BACKEND.BindComplete ||
-        frame.code === BACKEND.CommandComplete ||
-        frame.code === BACKEND.CloseComplete) &&
-      probe.step()
-    ) {
+      this.onErrorResponse(frame, this.options.limiter.swallowing ? [] : out);
+    } else if (BOUND_EXPLAIN_COMPLETIONS.has(frame.code) && probe.step()) {
       this.pending.shift();
       probe.finish();
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FieldWriter } from '../wire/field-writer.js';
-import { FRONTEND } from '../wire/message-codes.js';
+import { BACKEND, FRONTEND } from '../wire/message-codes.js';
 
 /**
  * The messages of an EXPLAIN (FORMAT JSON) of an extended-protocol statement with the parameters its portal was
@@ -13,6 +13,12 @@ import { FRONTEND } from '../wire/message-codes.js';
 
 /** Answers that complete one message of the probe, in order (its first Close through its last); no RFQ comes. */
 export const BOUND_EXPLAIN_STEPS = 6;
+export const BOUND_EXPLAIN_COMPLETIONS: ReadonlySet<number> = new Set([
+  BACKEND.CloseComplete,
+  BACKEND.ParseComplete,
+  BACKEND.BindComplete,
+  BACKEND.CommandComplete,
+]);
 
 /**
  * Per session, a name no client can guess, so the probe's statement and portal never meet the client's. The first
