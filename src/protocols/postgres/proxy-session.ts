@@ -314,12 +314,14 @@ export class ProxySession {
         kind: 'parse',
         change: proxy.names.parse(message.name, message.sql, message.parameterTypes),
       }),
-    Bind: (proxy, message, frame) =>
+    Bind: (proxy, message, frame) => {
+      proxy.limiter.bound(message.portal);
       proxy.forward(frame, {
         kind: 'bind',
         change: proxy.names.bind(message.portal, message.statement, frame.body),
         descriptions: proxy.results.bound(message.portal),
-      }),
+      });
+    },
     Describe: (proxy, message, frame) => {
       const item: PendingResponse = { kind: 'describe' };
       proxy.relay.describes(item, `${message.target}:${message.name}`);
@@ -432,6 +434,7 @@ export class ProxySession {
     }
     const run = this.newRun(handle);
     run.portal = portal;
+    this.limiter.resume(run);
     if (this.state.skipping) {
       // An earlier message of this batch failed while the decision was being recorded: the backend skips this one.
       run.abandon('not run: an earlier message in the batch failed');

@@ -204,6 +204,34 @@ describe('result limits on the PostgreSQL path', () => {
     assert.match(String(record['error']), /^54000: /);
   });
 
+  test('a portal fetched in pieces (Execute with a row count) counts on across its Executes', async () => {
+    // postgres.js fetches a cursor as Execute with a row count of 4 (PortalSuspended until the portal ends). Run in
+    // a child process: postgres.js also leaves the cursor's error as an unhandled rejection of its own.
+    const script = `
+import postgres from "postgres";
+process.on('unhandledRejection', () => undefined);
+// fetch_types: postgres.js's own catalog query at connect returns hundreds of rows, which the limit would cut.
+const sql = postgres({ ...JSON.parse(process.env.GH_PG), max: 1, idle_timeout: 5, fetch_types: false, onnotice: () => undefined });
+const received = [];
+const error = await sql\`select id from items where id > \${0} order by id\`
+  .cursor(4, (rows) => { for (const row of rows) received.push(row.id); })
+  .then(() => undefined, (e) => ({ code: e.code, message: e.message }));
+// postgres.js hands the rows of a batch that ended in an error to the next query (a server error does the same).
+const after = await sql\`select count(*)::int as n from items where id <= \${5}\`;
+await sql.end();
+console.log(JSON.stringify({ error, received, after: after.at(-1)?.n }));
+`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, GH_PG: JSON.stringify(gw.clientConfig(rowLimited)) },
+    });
+    const out = JSON.parse(stdout) as { error?: { code: string; message: string }; received: number[]; after: number };
+    assert.equal(out.error?.code, '54000', JSON.stringify(out.error));
+    assert.match(out.error?.message ?? '', /cut after 10 rows .*maxResultRows 10/);
+    // Two whole pieces of 4 went out; the third was cut after its 2nd row, at 10 for the portal.
+    assert.deepEqual(out.received, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.equal(out.after, 5, 'the session works after');
+  });
+
   test('psql: COPY TO STDOUT is cut as rows are; a multi-statement message stops at the cut', async () => {
     const psql = (command: string) =>
       run('psql', ['-X', '-At', '-h', gw.host, '-p', String(gw.port), '-U', 'rob', '-d', 'app', '-c', command], {

@@ -19,6 +19,9 @@ const RESULT_CUT_SQLSTATE = '54000';
  */
 const ABORT_BLOCK_SQL = 'SELECT 1 OPERATOR(pg_catalog./) 0 AS gatehouse_result_cut';
 
+/** Portals whose counts are kept at most (see `ResultLimiter.portals`). */
+const REMEMBERED_PORTALS = 4096;
+
 /** How the cut statement ended on the backend, by the message that ended it, for its record. */
 const CUT_STATEMENT_ENDS: Readonly<Record<number, string>> = Object.assign(Object.create(null), {
   [BACKEND.CommandComplete]: '; the backend completed the statement',
@@ -83,7 +86,34 @@ export class ResultLimiter {
   /** The CancelRequest in flight: no client message goes to the backend before it is handled (see `settled`). */
   private cancelling: Promise<void> | undefined;
 
+  /**
+   * The last Execute of each portal since its Bind: an Execute that resumes a suspended portal (an Execute row
+   * count, as JDBC's fetch size) counts on from where the last one stopped, or fetching in pieces would escape the
+   * per-statement limit.
+   */
+  private readonly portals = new Map<string, StatementRun['resultCounts']>();
+
   constructor(private readonly host: ResultLimiterHost) {}
+
+  /** A Bind of `portal`: a new portal, counted from nothing. */
+  bound(portal: string): void {
+    this.portals.delete(portal);
+  }
+
+  /** An Execute of `run.portal`: its rows count on from the portal's last Execute. */
+  resume(run: StatementRun): void {
+    const portal = run.portal;
+    if (portal === undefined) return;
+    const counts = this.portals.get(portal);
+    if (counts !== undefined) {
+      run.resultCounts = counts;
+      return;
+    }
+    // The client picks the names: past this many, the counts of portals bound earlier are forgotten (a portal kept
+    // suspended behind that many others counts from nothing again; the session's limits still hold).
+    if (this.portals.size >= REMEMBERED_PORTALS) this.portals.clear();
+    this.portals.set(portal, run.resultCounts);
+  }
 
   /** True from a cut until the next ReadyForQuery: the backend's answers are read, not relayed. */
   get swallowing(): boolean {
@@ -104,8 +134,9 @@ export class ResultLimiter {
    */
   admit(run: StatementRun, bytes: number): Buffer | undefined {
     const limits = run.handle.decision.resultLimits;
-    const rows = run.resultRows + 1;
-    const total = run.resultBytes + bytes;
+    const counts = run.resultCounts;
+    const rows = counts.rows + 1;
+    const total = counts.bytes + bytes;
     const sessionRows = this.sessionRows + 1;
     const sessionBytes = this.sessionBytes + bytes;
     if (limits !== undefined) {
@@ -121,8 +152,8 @@ export class ResultLimiter {
                 : undefined;
       if (over !== undefined) return this.cut(run, over, limits[over] as number);
     }
-    run.resultRows = rows;
-    run.resultBytes = total;
+    counts.rows = rows;
+    counts.bytes = total;
     this.sessionRows = sessionRows;
     this.sessionBytes = sessionBytes;
     return undefined;
@@ -182,7 +213,7 @@ export class ResultLimiter {
   private cut(run: StatementRun, over: keyof ResultLimits, limit: number): Buffer {
     this.cutRun = run;
     const message =
-      `gatehouse: the result was cut after ${run.resultRows} rows (${run.resultBytes} bytes): ` +
+      `gatehouse: the result was cut after ${run.resultCounts.rows} rows (${run.resultCounts.bytes} bytes): ` +
       `over ${LIMIT_NAMES[over]} ${limit} of the rule that allowed the statement (${run.handle.decision.rule.id})`;
     run.fail(RESULT_CUT_SQLSTATE, message);
     return encodeErrorResponse({

@@ -13,9 +13,11 @@ export class StatementRun {
   readonly counts = new MaskCounts();
   /** Rows already kept for the audit capture. */
   capturedRows = 0;
-  /** Rows (DataRow, CopyData) and their bytes counted against result limits (see result-limit.ts). */
-  resultRows = 0;
-  resultBytes = 0;
+  /**
+   * Rows (DataRow, CopyData) and their bytes counted against result limits (see result-limit.ts); shared by the
+   * Executes of one portal.
+   */
+  resultCounts = { rows: 0, bytes: 0 };
   /** The portal an Execute ran (its rows may come without a RowDescription). */
   portal: string | undefined;
   private error: string | undefined;
