@@ -222,7 +222,7 @@ export class ResultLimiter {
       message,
       hint: over.startsWith('session')
         ? 'The session has returned as many rows or bytes as its rule allows.'
-        : 'Narrow the statement (WHERE, LIMIT) or fetch the rest with a new statement.',
+        : 'Narrow the statement (WHERE, LIMIT), or ask for a higher limit.',
     });
   }
 }
