@@ -133,12 +133,14 @@ export class PlanEstimator {
     bound: BoundStatement | undefined,
   ): Promise<OperationEstimates | undefined> {
     if (!wanted.includes('cost') && !wanted.includes('rows')) return undefined;
-    if (bound === undefined || statements.length !== 1 || explainableTexts(statements) === undefined) return undefined;
+    if (statements.length !== 1 || explainableTexts(statements) === undefined) return undefined;
     // In a failed transaction block the statement fails anyway (and so would EXPLAIN).
     if (this.host.transactionStatus() === 'E' && !this.host.pending.mayChangeTransactionStatus()) return undefined;
     this.boundName ??= boundExplainName();
-    const messages = boundExplainMessages(this.boundName, bound);
-    if (messages === undefined) return undefined;
+    const messages = bound === undefined ? undefined : boundExplainMessages(this.boundName, bound);
+    // An explainable statement whose Bind the gateway no longer holds (a client binding many portals first) would
+    // escape its limits if judged by kind: unmeasured, it is over every limit (fail closed).
+    if (messages === undefined) return UNBOUNDED;
     const probe = new PlanProbe(BOUND_EXPLAIN_STEPS);
     this.host.pending.push({ kind: 'explain', probe });
     this.host.toBackend.send(messages);
