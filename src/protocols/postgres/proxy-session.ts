@@ -334,11 +334,7 @@ export class ProxySession {
         change: proxy.names.close(message.target, message.name),
         descriptions: proxy.results.closed(message.target, message.name),
       }),
-    Sync: (proxy, _message, frame) => {
-      proxy.state.synced();
-      proxy.forward(frame, { kind: 'sync' });
-      proxy.barrier.synced();
-    },
+    Sync: (proxy, _message, frame) => proxy.sync(frame),
     Flush: (proxy, _message, frame) => proxy.forward(frame),
     CopyData: (proxy, _message, frame) => proxy.forward(frame),
     CopyDone: (proxy, _message, frame) => proxy.forward(frame),
@@ -399,6 +395,21 @@ export class ProxySession {
     this.barrier.sent(statements, 'simple');
   }
 
+  private sync(frame: Frame): void | Promise<void> {
+    // A change under result limits: its transaction must not commit if its result was cut (result-limit.ts).
+    const waiting = this.limiter.beforeSync();
+    if (waiting === undefined) return this.synced(frame);
+    return waiting.then(() => {
+      if (!this.state.closing) this.synced(frame);
+    });
+  }
+
+  private synced(frame: Frame): void {
+    this.state.synced();
+    this.forward(frame, { kind: 'sync' });
+    this.barrier.synced();
+  }
+
   /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
   private async execute(portal: string, frame: Frame): Promise<void> {
     const target = this.names.portal(portal);
@@ -455,6 +466,8 @@ export class ProxySession {
       run,
       onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
+    if (handle.decision.resultLimits !== undefined && statements.some((s) => s.kind !== 'read'))
+      this.limiter.guard(run);
     // An unknown portal's statement is denied above; anything that ran may have changed a setting.
     this.barrier.sent(statements, 'extended');
   }

@@ -204,6 +204,26 @@ describe('result limits on the PostgreSQL path', () => {
     assert.match(String(record['error']), /^54000: /);
   });
 
+  test('extended protocol: a cut UPDATE ... RETURNING outside a block is rolled back, not committed', async () => {
+    const client = await connect(rowLimited);
+    try {
+      await cut(
+        client.query('update items set v = -9 where id <= $1 returning id /* cut-write */', [50]),
+        /cut after 10 rows .*maxResultRows 10/,
+      );
+      const changed = await direct(
+        async (c) => (await c.query('select count(*)::int as n from items where v = -9')).rows[0].n,
+      );
+      assert.equal(changed, 0, 'the UPDATE the client was told failed changed nothing');
+      // Under the limit the same kind of statement commits as usual.
+      assert.equal((await client.query('update items set v = v where id <= $1 returning id', [3])).rowCount, 3);
+      assert.deepEqual((await client.query('select $1::int as x', [1])).rows, [{ x: 1 }]);
+    } finally {
+      await client.end();
+    }
+    assert.match(String((await resultOf('cut-write'))['error']), /its transaction is failed before Sync|was stopped/);
+  });
+
   test('a portal fetched in pieces (Execute with a row count) counts on across its Executes', async () => {
     // postgres.js fetches a cursor as Execute with a row count of 4 (PortalSuspended until the portal ends). Run in
     // a child process: postgres.js also leaves the cursor's error as an unhandled rejection of its own.

@@ -19,6 +19,13 @@ const RESULT_CUT_SQLSTATE = '54000';
  */
 const ABORT_BLOCK_SQL = 'SELECT 1 OPERATOR(pg_catalog./) 0 AS gatehouse_result_cut';
 
+/**
+ * Sent before the client's Sync after a change under result limits was cut but completed: a Parse that fails, so the
+ * backend itself fails the implicit transaction (rolled back at the Sync) or the block ('E'). Named, so it leaves the
+ * client's unnamed statement alone; a Parse that fails creates nothing.
+ */
+const FAIL_BEFORE_SYNC = serialize.parse({ name: 'gatehouse_result_cut', text: 'GATEHOUSE RESULT CUT' });
+
 /** Portals whose counts are kept at most (see `ResultLimiter.portals`). */
 const REMEMBERED_PORTALS = 4096;
 
@@ -83,6 +90,13 @@ export class ResultLimiter {
   private cancelSent = false;
   /** What became of the cut statement on the backend is in its record. */
   private cutSettled = false;
+  /**
+   * The Execute of a change under result limits in the batch still open: the client's Sync waits for its answer,
+   * so that a cut one's effects are rolled back with its transaction (see `beforeSync`).
+   */
+  private guarded: StatementRun | undefined;
+  /** The guarded statement was cut and the backend completed it: its transaction must fail before the Sync. */
+  private guardedCompleted = false;
   /** The CancelRequest in flight: no client message goes to the backend before it is handled (see `settled`). */
   private cancelling: Promise<void> | undefined;
 
@@ -113,6 +127,43 @@ export class ResultLimiter {
     // suspended behind that many others counts from nothing again; the session's limits still hold).
     if (this.portals.size >= REMEMBERED_PORTALS) this.portals.clear();
     this.portals.set(portal, run.resultCounts);
+  }
+
+  /** An extended-protocol Execute of a statement that changes something, under result limits, was forwarded. */
+  guard(run: StatementRun): void {
+    this.guarded = run;
+    this.guardedCompleted = false;
+  }
+
+  /**
+   * Before the client's Sync goes to the backend. Behind a guarded Execute still unanswered, the backend is asked to
+   * flush its answers (a Sync would commit) and the Sync waits for them; if that statement was cut but completed,
+   * a failing Parse goes first, so the backend rolls back its implicit transaction (or fails the block) as it would
+   * had the statement itself failed.
+   */
+  beforeSync(): Promise<void> | undefined {
+    const run = this.guarded;
+    if (run === undefined) return undefined;
+    if (run.ended) {
+      this.failIfCut();
+      return undefined;
+    }
+    const ended = new Promise<void>((resolve) => {
+      run.onEnd = resolve;
+    });
+    this.host.toBackend.send(serialize.flush());
+    return this.host.toBackend
+      .flush()
+      .then(() => ended)
+      .then(() => this.failIfCut());
+  }
+
+  private failIfCut(): void {
+    this.guarded = undefined;
+    if (!this.guardedCompleted) return;
+    this.guardedCompleted = false;
+    this.host.pending.push({ kind: 'refusal', refusal: new GatehouseError('policy.denied', 'result cut') });
+    this.host.toBackend.send(FAIL_BEFORE_SYNC);
   }
 
   /** True from a cut until the next ReadyForQuery: the backend's answers are read, not relayed. */
@@ -173,6 +224,11 @@ export class ResultLimiter {
     const end = CUT_STATEMENT_ENDS[code];
     if (end === undefined) return;
     this.cutSettled = true;
+    if (run === this.guarded && code !== BACKEND.ErrorResponse) {
+      this.guardedCompleted = true;
+      run.amendError(`${end}; its transaction is failed before Sync`);
+      return;
+    }
     run.amendError(end);
   }
 

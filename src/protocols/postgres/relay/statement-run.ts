@@ -20,6 +20,8 @@ export class StatementRun {
   resultCounts = { rows: 0, bytes: 0 };
   /** The portal an Execute ran (its rows may come without a RowDescription). */
   portal: string | undefined;
+  /** Called once the result is recorded (completed or abandoned): a Sync held behind it waits (result-limit.ts). */
+  onEnd: (() => void) | undefined;
   private error: string | undefined;
   private finished = false;
   /** When the statement went to the backend: its completion is the SQL upstream duration. */
@@ -30,6 +32,11 @@ export class StatementRun {
     /** Called with the result record's promise, so the session can wait for it before it ends. */
     private readonly track: (done: Promise<void>) => void,
   ) {}
+
+  /** The result is recorded: the backend answered, or never will. */
+  get ended(): boolean {
+    return this.finished;
+  }
 
   get failed(): boolean {
     return this.error !== undefined;
@@ -63,6 +70,7 @@ export class StatementRun {
   private finish(result: OperationResult, upstreamSeconds?: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.onEnd?.();
     // The rows already went out and nothing waits on this record: let it share the next statement's transaction.
     const recorded = this.counts.empty ? result : { ...result, masked: this.counts.toRecord() };
     this.track(this.handle.finish(recorded, upstreamSeconds === undefined ? DEFER : { defer: true, upstreamSeconds }));
