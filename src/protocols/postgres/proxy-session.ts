@@ -417,12 +417,14 @@ export class ProxySession {
       target === undefined
         ? unknownPortal(this.resource.name, portal)
         : toOperation(this.resource.name, target.statements, target.prepared.text);
+    // Only where a rule asks: the await (and the EXPLAIN) is not paid by every Execute.
+    const wanted = target === undefined ? [] : this.session.estimatesWantedFor(classified);
     const estimates =
-      target === undefined
+      target === undefined || wanted.length === 0
         ? undefined
         : await this.estimator.estimateBound(
             target.statements,
-            this.session.estimatesWantedFor(classified),
+            wanted,
             this.names.boundStatement(portal, target.prepared),
           );
     if (this.state.closing) return;
