@@ -87,7 +87,7 @@ export const PAGE_JS = `'use strict';
       if (r.requestReason) text += '\\n\\nReason: ' + r.requestReason;
       cell(row, text, true);
       const limit = r.cause.threshold;
-      cell(row, r.cause.ruleId + ' (' + r.cause.selector + ')' + (limit ? '\\n' + limit.figure + ' ' + limit.value + ' over ' + limit.limitName + ' ' + limit.limit : ''), Boolean(limit));
+      cell(row, r.cause.ruleId + ' (' + r.cause.selector + ')' + (limit ? '\\n' + limit.figure + ' ' + (limit.value === null ? 'unbounded' : limit.value) + ' over ' + limit.limitName + ' ' + (limit.limit === null ? 'no limit' : limit.limit) : ''), Boolean(limit));
       const approvals = r.decisions.filter((d) => d.verdict === 'approve').length;
       cell(row, approvals + ' of ' + r.approvalsRequired);
       cell(row, new Date(r.expiresAt).toLocaleString());

@@ -9,6 +9,7 @@ import type {
   ReviewedOperation,
   ReviewState,
 } from './review.js';
+import { reviveCause } from './review.js';
 import { reviewError } from './review-errors.js';
 import { REVIEW_CHANNEL } from './review-feed.js';
 import type { ApprovalsSchema, ReviewDecisionsTable, ReviewsTable } from './review-tables.js';
@@ -327,7 +328,7 @@ function fromRow(row: ReviewRow, decisions: readonly ReviewDecisionRecord[]): Re
       sessionId: row.session_id,
     },
     operation: JSON.parse(row.operation) as ReviewedOperation,
-    cause: JSON.parse(row.cause) as ReviewCause,
+    cause: reviveCause(JSON.parse(row.cause) as ReviewCause),
     approverGroups: JSON.parse(row.approver_groups) as string[],
     approvalsRequired: Number(row.approvals_required),
     fingerprint: row.fingerprint,

@@ -71,9 +71,36 @@ export interface ReviewCause {
   readonly threshold?: ThresholdExceeded;
 }
 
-/** `estimated rows 12000 over maxRows 1000`, for approvers. */
+/**
+ * `estimated rows 12000 over maxRows 1000`, for approvers. A figure that could not be bounded (a cancelled EXPLAIN,
+ * a store that cannot count) is Infinity, `unbounded`; JSON (the API, webhooks) carries it as null.
+ */
 export function thresholdText(threshold: ThresholdExceeded): string {
-  return `estimated ${threshold.figure} ${threshold.value} over ${threshold.limitName} ${threshold.limit}`;
+  const value = figureText(threshold.value, 'unbounded');
+  return `estimated ${threshold.figure} ${value} over ${threshold.limitName} ${figureText(threshold.limit, 'no limit')}`;
+}
+
+function figureText(value: number | null, infinite: string): string {
+  return value === null || value === Number.POSITIVE_INFINITY ? infinite : String(value);
+}
+
+/** A cause read back from JSON, which has no Infinity (it stores null): an unbounded figure is Infinity again. */
+export function reviveCause(cause: ReviewCause): ReviewCause {
+  const threshold = cause.threshold as (Omit<ThresholdExceeded, 'value' | 'limit'> & JsonFigures) | undefined;
+  if (threshold === undefined || (threshold.value !== null && threshold.limit !== null)) return cause;
+  return {
+    ...cause,
+    threshold: {
+      ...threshold,
+      value: threshold.value ?? Number.POSITIVE_INFINITY,
+      limit: threshold.limit ?? Number.POSITIVE_INFINITY,
+    },
+  };
+}
+
+interface JsonFigures {
+  readonly value: number | null;
+  readonly limit: number | null;
 }
 
 /** The access window an `access` review asks for. */

@@ -29,7 +29,7 @@ function threshold(what: string, integer: boolean) {
 /** The rule fields, spread into the policy rule schema. */
 export const thresholdFields = {
   maxCost: threshold(
-    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection, before the statement is decided) above which a SQL statement needs review. Measured for simple-protocol SELECT, INSERT, UPDATE, DELETE and MERGE; other statements, and extended-protocol ones in this version, are judged by kind.",
+    "Planner's total cost (EXPLAIN, never ANALYZE, on the session's own connection, before the statement is decided) above which a SQL statement needs review. Measured for SELECT, INSERT, UPDATE, DELETE and MERGE, extended-protocol ones with their bound parameters; other statements are judged by kind.",
     false,
   ),
   maxRows: threshold(
@@ -37,11 +37,19 @@ export const thresholdFields = {
     true,
   ),
   maxResultRows: threshold(
-    'Rows a result may return; past it the result is cut with a clear error (the rows already sent stay sent). Not yet enforced by this version: allow decisions carry it for the protocols.',
+    'Rows one statement’s result may return (PostgreSQL: DataRow and COPY TO STDOUT data); past it the result is cut with an ErrorResponse (SQLSTATE 54000) and the backend statement cancelled (the rows already sent stay sent).',
     true,
   ),
   maxResultBytes: threshold(
-    'Bytes a result may return. HTTP: a response declaring more is refused (403), one streaming past it is cut and the connection closed (the bytes already sent stay sent). Not yet enforced on PostgreSQL by this version.',
+    'Bytes a result may return. HTTP: a response declaring more is refused (403), one streaming past it is cut and the connection closed (the bytes already sent stay sent). PostgreSQL: bytes of one statement’s rows (DataRow and COPY data messages), cut as maxResultRows is.',
+    true,
+  ),
+  maxSessionResultRows: threshold(
+    'PostgreSQL: rows all results of the session may return together, counted over every statement (so a cursor or portal fetched in pieces is limited too); a statement allowed by this rule is cut as for maxResultRows once the session’s total crosses it.',
+    true,
+  ),
+  maxSessionResultBytes: threshold(
+    'PostgreSQL: bytes of rows all results of the session may return together, as maxSessionResultRows.',
     true,
   ),
   maxCostUsd: threshold(
@@ -49,7 +57,7 @@ export const thresholdFields = {
     false,
   ),
   maxPoints: threshold(
-    'Records a vector-store delete or update by filter may touch before it needs review: counted first (Qdrant count API, Chroma get of ids) with the caller’s tenant filter; a store that cannot count is over the limit. Pinecone is not counted.',
+    'Records a vector-store delete or update by filter may touch before it needs review: counted first (Qdrant count API, Chroma get of ids, Pinecone describe_index_stats with the filter) with the caller’s tenant filter; a store that cannot count (a serverless Pinecone index) is over the limit.',
     true,
   ),
   over: over

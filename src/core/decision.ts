@@ -65,4 +65,7 @@ export interface ThresholdExceeded {
 export interface ResultLimits {
   readonly rows?: number;
   readonly bytes?: number;
+  /** Over the whole session's results (PostgreSQL): what a statement may return is what is left of these. */
+  readonly sessionRows?: number;
+  readonly sessionBytes?: number;
 }

@@ -7,6 +7,14 @@ import type { ThresholdAction } from '../config/threshold-schema.js';
 import { ESTIMATE_LIMITS, type EstimateFigure, type ResultLimits, type ThresholdExceeded } from '../core/decision.js';
 import type { OperationEstimates } from '../core/operation.js';
 
+/** The result limits and the rule field setting each. */
+const RESULT_LIMIT_FIELDS: readonly (readonly [keyof ResultLimits, keyof PolicyRuleConfig & `max${string}`])[] = [
+  ['rows', 'maxResultRows'],
+  ['bytes', 'maxResultBytes'],
+  ['sessionRows', 'maxSessionResultRows'],
+  ['sessionBytes', 'maxSessionResultBytes'],
+];
+
 interface Limit {
   readonly limit: number;
   readonly over: ThresholdAction;
@@ -26,12 +34,12 @@ export class RuleThresholds {
       if (limit !== undefined) limits.set(figure, limit);
     }
     this.limits = limits;
-    const rows = compile(config.maxResultRows, fallback)?.limit;
-    const bytes = compile(config.maxResultBytes, fallback)?.limit;
-    this.resultLimits =
-      rows === undefined && bytes === undefined
-        ? undefined
-        : { ...(rows === undefined ? {} : { rows }), ...(bytes === undefined ? {} : { bytes }) };
+    const resultLimits: { -readonly [K in keyof ResultLimits]: number } = {};
+    for (const [key, field] of RESULT_LIMIT_FIELDS) {
+      const limit = compile(config[field], fallback)?.limit;
+      if (limit !== undefined) resultLimits[key] = limit;
+    }
+    this.resultLimits = Object.keys(resultLimits).length === 0 ? undefined : resultLimits;
   }
 
   /** The figures this rule asks to be measured (a protocol pays for EXPLAIN or a count only when a rule asks). */
@@ -70,5 +78,6 @@ export function describeExceeded(exceeded: ThresholdExceeded): string {
 }
 
 function formatFigure(value: number): string {
+  if (value === Number.POSITIVE_INFINITY) return 'unbounded';
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(9)));
 }

@@ -38,6 +38,21 @@ describe('reviews created by a threshold', () => {
     const chat = g.slack.received.map((r) => JSON.parse(r.body).text as string).find((t) => t.includes(id));
     assert.match(chat ?? '', /Why: estimated rows 50000 over maxRows 1000\./);
 
+    // A figure that could not be bounded is Infinity: stored (JSON null) and read back as Infinity, shown unbounded.
+    const { id: unboundedId } = await g.hold(who, 'UPDATE documents SET stale = false', {
+      estimates: { rows: Number.POSITIVE_INFINITY },
+    });
+    const unbounded = (await g.gateway.services.approvals.get(unboundedId)) as Review;
+    assert.equal(unbounded.cause.threshold?.value, Number.POSITIVE_INFINITY);
+    assert.equal(unbounded.cause.threshold?.limit, 1000);
+    assert.match(formatReview(unbounded), /threshold {3}estimated rows unbounded over maxRows 1000/);
+    for (let i = 0; i < 100 && !g.slack.received.some((r) => r.body.includes(unboundedId)); i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const unboundedChat = g.slack.received
+      .map((r) => JSON.parse(r.body).text as string)
+      .find((t) => t.includes(unboundedId));
+    assert.match(unboundedChat ?? '', /Why: estimated rows unbounded over maxRows 1000\./);
+
     // The page, in a real browser.
     const browser = await chromium.launchPersistentContext(temporaryDirectory('gh-chromium-'), {
       executablePath: '/usr/bin/chromium',
@@ -52,6 +67,8 @@ describe('reviews created by a threshold', () => {
       const row = page.locator(`tr[data-review-id="${id}"]`);
       await row.waitFor();
       assert.match((await row.textContent()) ?? '', /rows 50000 over maxRows 1000/);
+      const unboundedRow = page.locator(`tr[data-review-id="${unboundedId}"]`);
+      assert.match((await unboundedRow.textContent()) ?? '', /rows unbounded over maxRows 1000/);
     } finally {
       await browser.close();
     }

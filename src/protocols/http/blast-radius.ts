@@ -4,10 +4,12 @@
  * the call itself, and hands the figure to policy as `estimates.points`:
  * - Qdrant: `POST /collections/{name}/points/count` with the filter, `exact: true`;
  * - Chroma: `POST .../collections/{id}/get` with the same `where` / `where_document` / `ids` and `include: []`,
- *   counting the ids it returns (Chroma's own count takes no filter).
+ *   counting the ids it returns (Chroma's own count takes no filter);
+ * - Pinecone: `POST /describe_index_stats` with the delete's (or update's) `filter`, reading the vector count of its
+ *   namespace (https://docs.pinecone.io/reference/api/data-plane/describeindexstats). Only pod-based indexes
+ *   filter stats: a serverless index refuses, and its deletes by filter are then unbounded.
  * Fails closed: a count the store cannot give is unbounded (over every limit), so the call needs review. Paid only
- * where a rule of the resource sets maxPoints. Pinecone deletes by filter are not counted (its stats API filters on
- * pod-based indexes only): they are judged by kind alone.
+ * where a rule of the resource sets maxPoints.
  */
 import type { Identity } from '../../core/identity.js';
 import type { Operation } from '../../core/operation.js';
@@ -57,7 +59,33 @@ function countRequest(context: ResourceContext, inspected: InspectedCall, scoped
       count: (answer) => (isObject(answer) && Array.isArray(answer.ids) ? answer.ids.length : undefined),
     } satisfies CountRequest;
   }
+  if (profile === 'pinecone' && PINECONE_FILTERED.has(call.operation)) {
+    if (!isObject(scoped.filter)) return undefined;
+    const namespace = typeof scoped.namespace === 'string' ? scoped.namespace : '';
+    return {
+      method: 'POST',
+      path: '/describe_index_stats',
+      body: { filter: scoped.filter },
+      count: (answer) => pineconeNamespaceCount(answer, namespace),
+    } satisfies CountRequest;
+  }
   return undefined;
+}
+
+/** Pinecone calls that act on every vector a metadata filter selects. */
+const PINECONE_FILTERED = new Set(['vectors.delete', 'vectors.update']);
+
+/**
+ * The vectors of `namespace` in a stats answer. A namespace no vector matched is left out of it: none. The default
+ * namespace is `""`, named `__default__` by newer API versions.
+ */
+function pineconeNamespaceCount(answer: unknown, namespace: string): number | undefined {
+  if (!isObject(answer) || !isObject(answer.namespaces)) return undefined;
+  const namespaces = answer.namespaces;
+  const key = namespace === '' && !Object.hasOwn(namespaces, '') ? '__default__' : namespace;
+  if (!Object.hasOwn(namespaces, key)) return 0;
+  const entry = namespaces[key];
+  return isObject(entry) && typeof entry.vectorCount === 'number' ? entry.vectorCount : undefined;
 }
 
 export async function withBlastRadius(

@@ -15,6 +15,7 @@ import { BackendRelay } from './relay/backend-relay.js';
 import { BackendWriter } from './relay/backend-writer.js';
 import { type PendingResponse, PendingResponses } from './relay/pending-responses.js';
 import { PlanEstimator } from './relay/plan-probe.js';
+import { ResultLimiter, refusalBehindLimited } from './relay/result-limit.js';
 import { ResultRelay } from './relay/result-relay.js';
 import { SessionState } from './relay/session-state.js';
 import { SettingsBarrier } from './relay/settings-barrier.js';
@@ -120,6 +121,8 @@ export class ProxySession {
   private readonly estimator: PlanEstimator;
   /** Waits for nothing to be in flight on the backend connection, before an EXPLAIN. */
   private readonly idle: BackendIdle;
+  /** Cuts results over `maxResultRows` / `maxResultBytes` (and the session's). */
+  private readonly limiter: ResultLimiter;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -137,6 +140,11 @@ export class ProxySession {
     this.results = new ResultRelay(
       masking.mode === 'mask' ? new ResultMasking(masking.plan, columnCatalogFor(options.resource)) : undefined,
     );
+    this.limiter = new ResultLimiter({
+      toBackend: this.toBackend,
+      pending: this.pending,
+      cancel: () => this.backend.cancel(),
+    });
     this.relay = new BackendRelay({
       client: options.client,
       backend: options.backend.socket,
@@ -144,6 +152,7 @@ export class ProxySession {
       pending: this.pending,
       prepared: this.names.prepared,
       results: this.results,
+      limiter: this.limiter,
       logger: this.logger,
       pinned: options.pinned ?? pinnedFor(false),
       state: this.state,
@@ -227,6 +236,13 @@ export class ProxySession {
     try {
       for (;;) {
         if (this.state.closing) return;
+        // A cut result's CancelRequest is handled before anything else reaches the backend (see result-limit.ts).
+        const cancelling = this.limiter.settled();
+        if (cancelling !== undefined) {
+          await this.toBackend.flush();
+          await cancelling;
+          continue;
+        }
         const frame = this.clientReader.next();
         if (frame === undefined) {
           if (this.toBackend.bytes === 0) break;
@@ -294,13 +310,18 @@ export class ProxySession {
   private static readonly CLIENT_HANDLERS: ClientHandlers = Object.assign(Object.create(null), {
     Query: (proxy, message, frame) => proxy.query(message.sql, frame),
     Parse: (proxy, message, frame) =>
-      proxy.forward(frame, { kind: 'parse', change: proxy.names.parse(message.name, message.sql) }),
-    Bind: (proxy, message, frame) =>
+      proxy.forward(frame, {
+        kind: 'parse',
+        change: proxy.names.parse(message.name, message.sql, message.parameterTypes),
+      }),
+    Bind: (proxy, message, frame) => {
+      proxy.limiter.bound(message.portal);
       proxy.forward(frame, {
         kind: 'bind',
         change: proxy.names.bind(message.portal, message.statement, frame.body),
         descriptions: proxy.results.bound(message.portal),
-      }),
+      });
+    },
     Describe: (proxy, message, frame) => {
       const item: PendingResponse = { kind: 'describe' };
       proxy.relay.describes(item, `${message.target}:${message.name}`);
@@ -313,11 +334,7 @@ export class ProxySession {
         change: proxy.names.close(message.target, message.name),
         descriptions: proxy.results.closed(message.target, message.name),
       }),
-    Sync: (proxy, _message, frame) => {
-      proxy.state.synced();
-      proxy.forward(frame, { kind: 'sync' });
-      proxy.barrier.synced();
-    },
+    Sync: (proxy, _message, frame) => proxy.sync(frame),
     Flush: (proxy, _message, frame) => proxy.forward(frame),
     CopyData: (proxy, _message, frame) => proxy.forward(frame),
     CopyDone: (proxy, _message, frame) => proxy.forward(frame),
@@ -352,6 +369,15 @@ export class ProxySession {
       this.gate.overlaps(statements),
     );
     if (handle === undefined || this.state.closing) return;
+    const behind = refusalBehindLimited(
+      handle.decision,
+      statements.map((s) => s.kind),
+      false,
+    );
+    if (behind !== undefined) {
+      this.gate.refuse(behind, 'simple', handle);
+      return;
+    }
     const run = this.newRun(handle);
     if (this.state.skipping) {
       // An extended-protocol error arrived while the decision was being recorded: the backend ignores this Query.
@@ -369,13 +395,40 @@ export class ProxySession {
     this.barrier.sent(statements, 'simple');
   }
 
+  private sync(frame: Frame): void | Promise<void> {
+    // A change under result limits: its transaction must not commit if its result was cut (result-limit.ts).
+    const waiting = this.limiter.beforeSync();
+    if (waiting === undefined) return this.synced(frame);
+    return waiting.then(() => {
+      if (!this.state.closing) this.synced(frame);
+    });
+  }
+
+  private synced(frame: Frame): void {
+    this.state.synced();
+    this.forward(frame, { kind: 'sync' });
+    this.barrier.synced();
+  }
+
   /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
   private async execute(portal: string, frame: Frame): Promise<void> {
     const target = this.names.portal(portal);
-    const operation =
+    const classified =
       target === undefined
         ? unknownPortal(this.resource.name, portal)
         : toOperation(this.resource.name, target.statements, target.prepared.text);
+    // Only where a rule asks: the await (and the EXPLAIN) is not paid by every Execute.
+    const wanted = target === undefined ? [] : this.session.estimatesWantedFor(classified);
+    const estimates =
+      target === undefined || wanted.length === 0
+        ? undefined
+        : await this.estimator.estimateBound(
+            target.statements,
+            wanted,
+            this.names.boundStatement(portal, target.prepared),
+          );
+    if (this.state.closing) return;
+    const operation = estimates === undefined ? classified : { ...classified, estimates };
     const handle = await this.gate.decide(
       operation,
       'extended',
@@ -383,8 +436,18 @@ export class ProxySession {
       target !== undefined && this.gate.overlaps(target.statements),
     );
     if (handle === undefined || this.state.closing) return;
+    const behind = refusalBehindLimited(
+      handle.decision,
+      (target?.statements ?? []).map((s) => s.kind),
+      this.pending.limitedInOpenBatch(),
+    );
+    if (behind !== undefined) {
+      this.gate.refuse(behind, 'extended', handle);
+      return;
+    }
     const run = this.newRun(handle);
     run.portal = portal;
+    this.limiter.resume(run);
     if (this.state.skipping) {
       // An earlier message of this batch failed while the decision was being recorded: the backend skips this one.
       run.abandon('not run: an earlier message in the batch failed');
@@ -405,6 +468,8 @@ export class ProxySession {
       run,
       onSuccess: () => this.names.define(statements, this.pending.changes()),
     });
+    if (handle.decision.resultLimits !== undefined && statements.some((s) => s.kind !== 'read'))
+      this.limiter.guard(run);
     // An unknown portal's statement is denied above; anything that ran may have changed a setting.
     this.barrier.sent(statements, 'extended');
   }

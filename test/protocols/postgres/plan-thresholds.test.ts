@@ -43,9 +43,9 @@ describe('planner thresholds through the gateway', () => {
     return client;
   };
   /** The statement is held for review (a notice naming it) and, unapproved, fails without running. */
-  const held = async (client: pg.Client, sql: string): Promise<void> => {
+  const held = async (client: pg.Client, sql: string, values?: unknown[]): Promise<void> => {
     const notice = new Promise<NoticeMessage>((resolve) => client.once('notice', resolve));
-    const result = client.query(sql);
+    const result = client.query(sql, values);
     result.catch(() => undefined);
     const ran = result.then(() => {
       throw new Error(`${sql} ran without review`);
@@ -60,8 +60,9 @@ describe('planner thresholds through the gateway', () => {
     const review = await gw.services.approvals.reviews.get(String(created.at(-1)?.payload['reviewId']));
     const threshold = review?.cause.threshold;
     assert.equal(threshold?.limitName, limitName, JSON.stringify(review?.cause));
-    // An unmeasured figure is Infinity, which the stored review keeps as null (JSON).
+    // An unmeasured figure is Infinity (stored as JSON null, read back as Infinity).
     if (measured) assert.ok((threshold?.value ?? 0) > (threshold?.limit ?? Infinity));
+    else assert.equal(threshold?.value, Number.POSITIVE_INFINITY);
   };
 
   before(async () => {
@@ -114,6 +115,56 @@ describe('planner thresholds through the gateway', () => {
       await client.end();
     }
     await assertThreshold('maxRows');
+  });
+
+  test('extended protocol: the EXPLAIN plans with the bound parameters; a wide one is held, a narrow one runs', async () => {
+    const client = await connect(analyst);
+    try {
+      await held(client, 'update big set v = -3 where id <= $1', [5000]);
+      await held(client, 'select sum(v) from big where id > $1', [0]);
+      const changed = await direct(
+        async (c) => (await c.query('select count(*)::int as n from big where v = -3')).rows[0].n,
+      );
+      assert.equal(changed, 0, 'the wide UPDATE did not run');
+      // Planned for the value 5, not a default selectivity (a generic plan guesses a third of the table).
+      const narrow = await client.query('update big set v = v where id <= $1', [5]);
+      assert.equal(narrow.rowCount, 5);
+      const read = await client.query('select v from big where id = $1', [9]);
+      assert.deepEqual(read.rows, [{ v: 9 }]);
+      assert.deepEqual(
+        read.fields.map((f) => f.name),
+        ['v'],
+        'the EXPLAIN answer never reached the client',
+      );
+    } finally {
+      await client.end();
+    }
+    await assertThreshold('maxCost');
+  });
+
+  test('extended protocol: an EXPLAIN that fails is the statement failing; the batch and the session go on right', async () => {
+    const client = await connect(analyst);
+    try {
+      // Planned with its value, 1/$1 folds to a division by zero: the client's statement fails as it would.
+      await assert.rejects(
+        client.query('select 1 / $1::int as x', [0]),
+        (error: DatabaseError) => error.code === '22012',
+      );
+      assert.deepEqual((await client.query('select 1 / $1::int as x', [1])).rows, [{ x: 1 }]);
+      await client.query('begin');
+      assert.equal((await client.query('update big set v = -4 where id = $1', [11])).rowCount, 1);
+      await assert.rejects(
+        client.query('select 1 / $1::int as x', [0]),
+        (error: DatabaseError) => error.code === '22012',
+      );
+      await assert.rejects(client.query('select $1::int', [1]), (error: DatabaseError) => error.code === '25P02');
+      await client.query('rollback');
+      const v = await direct(async (c) => (await c.query('select v from big where id = 11')).rows[0].v);
+      assert.equal(v, 11, 'the block was rolled back');
+      assert.deepEqual((await client.query('select v from big where id = $1', [12])).rows, [{ v: 12 }]);
+    } finally {
+      await client.end();
+    }
   });
 
   test('an EXPLAIN stopped by a timeout (or a cancel) leaves the statement over its limits: held, not run', async () => {

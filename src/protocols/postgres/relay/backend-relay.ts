@@ -11,10 +11,12 @@ import {
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
+import { BOUND_EXPLAIN_COMPLETIONS } from './bound-explain.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
 import type { PlanProbe } from './plan-probe.js';
 import type { PreparedStatements } from './prepared-statements.js';
 import { RecordGate } from './record-gate.js';
+import type { ResultLimiter } from './result-limit.js';
 import type { ResultRelay } from './result-relay.js';
 import type { SessionControl } from './session-state.js';
 
@@ -53,6 +55,8 @@ export interface BackendRelayOptions {
   readonly prepared: PreparedStatements;
   /** Capture for the audit record and masking of results. */
   readonly results: ResultRelay;
+  /** `maxResultRows` / `maxResultBytes` and the session's: cuts a result that crosses them. */
+  readonly limiter: ResultLimiter;
   readonly logger: Logger;
   /** The session's phase, and the one way to end it. */
   readonly state: SessionControl;
@@ -242,8 +246,25 @@ export class BackendRelay {
             return;
           }
         }
+        // After the column names are looked up: a description kept for a portal must be complete for masking.
+        if (this.options.limiter.swallowing) {
+          this.heldFrame = undefined;
+          this.swallow(frame, out);
+          if (this.state.closing) return;
+          continue;
+        }
         this.heldFrame = undefined;
         const run = this.pending.first?.run;
+        if (run !== undefined && (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData)) {
+          const refusal = this.options.limiter.admit(run, frame.bytes.length);
+          if (refusal !== undefined) {
+            run.bytesOut += refusal.length;
+            out.push(refusal);
+            // The client saw its Execute fail: as after any error, its messages up to Sync are discarded.
+            if (this.pending.firstIsExtended() && !this.pending.awaitsReadyForQuery()) this.state.skipUntilSync();
+            continue;
+          }
+        }
         if (run !== undefined) run.bytesOut += frame.bytes.length;
         const handle = BackendRelay.HANDLERS[frame.code];
         if (handle === undefined) out.push(frame.bytes);
@@ -277,7 +298,25 @@ export class BackendRelay {
       );
       return;
     }
+    this.options.limiter.afterDrain();
     this.writeClient(out);
+  }
+
+  /**
+   * After a cut (result-limit.ts), up to the ReadyForQuery the client waits for: answers keep the session's
+   * bookkeeping (names confirmed, results recorded, errors skip to Sync) and reach the client only as far as its
+   * state needs them (setting reports, the ReadyForQuery). Rows are dropped unread.
+   */
+  private swallow(frame: Frame, out: Buffer[]): void {
+    if (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData) return;
+    this.options.limiter.answered(frame.code, this.pending.first?.run);
+    if (frame.code === BACKEND.ParameterStatus) {
+      BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+      return;
+    }
+    const unseen: Buffer[] = [];
+    BackendRelay.HANDLERS[frame.code]?.(this, frame, unseen);
+    if (frame.code === BACKEND.ReadyForQuery) out.push(this.options.limiter.readyForQuery(frame.bytes, this.status));
   }
 
   private nextFrame(): Frame | undefined {
@@ -401,7 +440,10 @@ export class BackendRelay {
       first.run?.complete();
       // The backend now skips every message until Sync; those still queued will never be answered.
       const { dropped, syncPending } = this.pending.dropUntilSync();
-      for (const item of dropped) item.run?.abandon('not run: an earlier message in the batch failed');
+      for (const item of dropped) {
+        item.run?.abandon('not run: an earlier message in the batch failed');
+        item.probe?.finish(true);
+      }
       // Describes the backend never answered: their portals are described again before they run.
       for (const item of [first, ...dropped]) {
         const target = this.describeTargets.get(item);
@@ -420,12 +462,30 @@ export class BackendRelay {
   private onProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
     if (frame.code === BACKEND.DataRow) probe.row(frame.body);
     else if (frame.code === BACKEND.ParameterStatus) BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+    else if (probe.steps !== undefined) this.onBoundProbeFrame(probe, frame, out);
     else if (frame.code === BACKEND.ErrorResponse) {
       const fields = decodeErrorFields(frame.body);
       if (fields['V'] === 'FATAL' || fields['V'] === 'PANIC') this.backendFatal = true;
       probe.fail(fields['C']);
     } else if (frame.code === BACKEND.ReadyForQuery) {
       this.status = decodeReadyForQuery(frame.body);
+      this.pending.shift();
+      probe.finish();
+    }
+  }
+
+  /**
+   * An answer to the gateway's EXPLAIN inside the client's batch (bound-explain.ts). Its error is what planning the
+   * client's statement with its parameters raised, and the backend now skips the batch to Sync: it is handled as
+   * any extended-protocol error, the answer the client's Execute gets (unless an earlier result of the batch was
+   * cut: the client already has its one error).
+   */
+  private onBoundProbeFrame(probe: PlanProbe, frame: Frame, out: Buffer[]): void {
+    if (frame.code === BACKEND.ErrorResponse) {
+      probe.fail(decodeErrorFields(frame.body)['C']);
+      probe.finish();
+      this.onErrorResponse(frame, this.options.limiter.swallowing ? [] : out);
+    } else if (BOUND_EXPLAIN_COMPLETIONS.has(frame.code) && probe.step()) {
       this.pending.shift();
       probe.finish();
     }

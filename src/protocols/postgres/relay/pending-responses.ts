@@ -5,7 +5,17 @@ import type { NameChange } from './prepared-statements.js';
 import type { StatementRun } from './statement-run.js';
 
 /** What a forwarded frontend message waits for. `refusal` is the gateway's own erroring stand-in for a denied Execute. */
-export type PendingKind = 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' | 'query' | 'refusal';
+export type PendingKind =
+  | 'parse'
+  | 'bind'
+  | 'describe'
+  | 'execute'
+  | 'close'
+  | 'sync'
+  | 'query'
+  | 'refusal'
+  /** The gateway's own EXPLAIN inside an extended-protocol batch (bound-explain.ts), answered to its `probe`. */
+  | 'explain';
 
 /**
  * One forwarded message whose answer has not arrived yet. The backend answers in order, so these form a FIFO.
@@ -28,7 +38,10 @@ export interface PendingResponse {
   readonly injected?: boolean;
   /** For `query` and `execute`: run when the statement completed without error (SQL PREPARE bookkeeping). */
   readonly onSuccess?: () => void;
-  /** For `query`: the gateway's own EXPLAIN (see plan-probe.ts); its answers go to the probe, never to the client. */
+  /**
+   * For `query` and `explain`: the gateway's own EXPLAIN (see plan-probe.ts); its answers go to the probe, never to
+   * the client (but for an `explain`'s error, which is then the client's statement's, see `BackendRelay`).
+   */
   readonly probe?: PlanProbe;
 }
 
@@ -45,10 +58,19 @@ const COMPLETIONS: Readonly<Record<PendingKind, readonly number[]>> = Object.ass
   sync: [BACKEND.ReadyForQuery],
   query: [BACKEND.ReadyForQuery],
   refusal: [],
+  explain: [],
 } satisfies Record<PendingKind, readonly number[]>);
 
 /** Kinds the protocol's extended-query error handling applies to (the backend then ignores messages until Sync). */
-const EXTENDED: ReadonlySet<PendingKind> = new Set(['parse', 'bind', 'describe', 'execute', 'close', 'refusal']);
+const EXTENDED: ReadonlySet<PendingKind> = new Set([
+  'parse',
+  'bind',
+  'describe',
+  'execute',
+  'close',
+  'refusal',
+  'explain',
+]);
 
 /** Kinds that run a statement, or end an implicit transaction (Sync). */
 const STATUS_CHANGING: ReadonlySet<PendingKind> = new Set(['execute', 'sync', 'query', 'refusal']);
@@ -116,6 +138,25 @@ export class PendingResponses {
     for (let i = this.head; i < this.items.length; i++) {
       const kind = this.items[i]?.kind;
       if (kind === 'query' || kind === 'sync') return true;
+    }
+    return false;
+  }
+
+  /** True while an Execute under result limits is unanswered in the batch still open (after the last Sync or Query). */
+  limitedInOpenBatch(): boolean {
+    for (let i = this.items.length - 1; i >= this.head; i--) {
+      const item = this.items[i];
+      if (item === undefined || item.kind === 'sync' || item.kind === 'query') return false;
+      if (item.kind === 'execute' && item.run?.handle.decision.resultLimits !== undefined) return true;
+    }
+    return false;
+  }
+
+  /** True when messages are pending behind the next Query or Sync (a pipelining client's next statements). */
+  beyondNextReady(): boolean {
+    for (let i = this.head; i < this.items.length; i++) {
+      const kind = this.items[i]?.kind;
+      if (kind === 'query' || kind === 'sync') return i + 1 < this.items.length;
     }
     return false;
   }

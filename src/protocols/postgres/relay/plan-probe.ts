@@ -11,6 +11,7 @@ import {
 } from '../sql/plan-estimates.js';
 import type { TransactionStatus } from '../wire/message-codes.js';
 import type { BackendWriter } from './backend-writer.js';
+import { BOUND_EXPLAIN_STEPS, type BoundStatement, boundExplainMessages, boundExplainName } from './bound-explain.js';
 import type { PendingResponses } from './pending-responses.js';
 
 const UNBOUNDED: OperationEstimates = Object.freeze({ cost: Number.POSITIVE_INFINITY, rows: Number.POSITIVE_INFINITY });
@@ -24,13 +25,19 @@ const SAVEPOINT = 'gatehouse_plan';
  */
 export class PlanProbe {
   readonly rows: string[] = [];
+  /**
+   * For a probe in the middle of an extended-protocol batch (bound-explain.ts): the completing answers still to
+   * come; it ends with the last of them, or an ErrorResponse, which is then the client's (see `BackendRelay`).
+   */
+  steps: number | undefined;
   failed = false;
   /** SQLSTATE of the first error. */
   sqlstate: string | undefined;
   readonly done: Promise<void>;
   private resolve!: () => void;
 
-  constructor() {
+  constructor(steps?: number) {
+    this.steps = steps;
     this.done = new Promise((resolve) => {
       this.resolve = resolve;
     });
@@ -41,6 +48,12 @@ export class PlanProbe {
     if (body.length < 6 || body.readInt16BE(0) < 1) return;
     const length = body.readInt32BE(2);
     if (length >= 0 && 6 + length <= body.length) this.rows.push(body.toString('utf8', 6, 6 + length));
+  }
+
+  /** An extended probe's message completed; true when it was the last. */
+  step(): boolean {
+    this.steps = (this.steps ?? 1) - 1;
+    return this.steps <= 0;
   }
 
   fail(sqlstate: string | undefined): void {
@@ -69,6 +82,8 @@ export interface PlanEstimatorHost {
  * the statement is decided. Paid only when a rule for the caller asks (`Session.wantedEstimates`).
  */
 export class PlanEstimator {
+  /** The statement and portal name of this session's extended-protocol probes. */
+  private boundName: string | undefined;
   constructor(
     private readonly resource: string,
     private readonly host: PlanEstimatorHost,
@@ -105,6 +120,35 @@ export class PlanEstimator {
     const estimates = estimatesFromPlans(probe.rows);
     if (estimates !== undefined && status === 'I') cacheEstimates(this.resource, sql, estimates);
     return estimates;
+  }
+
+  /**
+   * An Execute's statement with its portal's parameters, in the middle of the client's batch (see bound-explain.ts).
+   * Undefined as `estimate`; an EXPLAIN that fails has put the backend in the state the statement itself would (its
+   * error is the client's, and the backend skips to Sync), so nothing of the batch runs after it.
+   */
+  async estimateBound(
+    statements: readonly ClassifiedStatement[],
+    wanted: readonly EstimateFigure[],
+    bound: BoundStatement | undefined,
+  ): Promise<OperationEstimates | undefined> {
+    if (!wanted.includes('cost') && !wanted.includes('rows')) return undefined;
+    if (statements.length !== 1 || explainableTexts(statements) === undefined) return undefined;
+    // In a failed transaction block the statement fails anyway (and so would EXPLAIN).
+    if (this.host.transactionStatus() === 'E' && !this.host.pending.mayChangeTransactionStatus()) return undefined;
+    this.boundName ??= boundExplainName();
+    const messages = bound === undefined ? undefined : boundExplainMessages(this.boundName, bound);
+    // An explainable statement whose Bind the gateway no longer holds (a client binding many portals first) would
+    // escape its limits if judged by kind: unmeasured, it is over every limit (fail closed).
+    if (messages === undefined) return UNBOUNDED;
+    const probe = new PlanProbe(BOUND_EXPLAIN_STEPS);
+    this.host.pending.push({ kind: 'explain', probe });
+    this.host.toBackend.send(messages);
+    await this.host.toBackend.flush();
+    await probe.done;
+    // Failed, the statement cannot run either (the backend now skips to Sync): a cancel cannot help it escape.
+    if (probe.failed) return undefined;
+    return probe.rows.length === 1 ? estimatesFromPlans(probe.rows) : undefined;
   }
 
   private async run(sql: string): Promise<PlanProbe> {

@@ -4,6 +4,8 @@ import type { ClassifiedStatement } from '../sql/classify.js';
 export interface PreparedStatement {
   readonly statements: readonly ClassifiedStatement[];
   readonly text: string;
+  /** Parameter type OIDs of a protocol Parse (an EXPLAIN of it with its bound values is parsed alike). */
+  readonly parameterTypes?: readonly number[];
 }
 
 /** Statement and portal names as one backend session sees them. The empty name is the unnamed statement/portal. */

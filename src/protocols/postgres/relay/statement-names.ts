@@ -1,6 +1,7 @@
 import type { ExactOperation } from '../../../approvals/review.js';
 import type { ClassifiedStatement, SqlClassifier } from '../sql/classify.js';
 import type { ReadFunctions } from '../sql/read-functions.js';
+import type { BoundStatement } from './bound-explain.js';
 import { type NameChange, type PreparedStatement, PreparedStatements } from './prepared-statements.js';
 import { bindParameters } from './statement-approval.js';
 
@@ -54,8 +55,14 @@ export class StatementNames {
     });
   }
 
-  parse(name: string, sql: string): NameChange {
-    return this.stage(PreparedStatements.define(name, { statements: this.classify(sql), text: sql }));
+  parse(name: string, sql: string, parameterTypes?: readonly number[]): NameChange {
+    return this.stage(
+      PreparedStatements.define(name, {
+        statements: this.classify(sql),
+        text: sql,
+        ...(parameterTypes === undefined ? {} : { parameterTypes }),
+      }),
+    );
   }
 
   bind(portal: string, statement: string, body: Buffer): NameChange {
@@ -93,6 +100,13 @@ export class StatementNames {
     const bound = this.bound.get(portal);
     const parameters = bound === undefined ? [] : bindParameters(bound);
     return { protocol: 'postgres', sql: prepared?.text ?? '', ...(parameters.length > 0 ? { parameters } : {}) };
+  }
+
+  /** What an EXPLAIN of an Execute needs (bound-explain.ts); undefined when its Bind is no longer remembered. */
+  boundStatement(portal: string, prepared: PreparedStatement): BoundStatement | undefined {
+    const bindBody = this.bound.get(portal);
+    if (bindBody === undefined || prepared.parameterTypes === undefined) return undefined;
+    return { text: prepared.text, parameterTypes: prepared.parameterTypes, bindBody };
   }
 
   /**

@@ -13,8 +13,15 @@ export class StatementRun {
   readonly counts = new MaskCounts();
   /** Rows already kept for the audit capture. */
   capturedRows = 0;
+  /**
+   * Rows (DataRow, CopyData) and their bytes counted against result limits (see result-limit.ts); shared by the
+   * Executes of one portal.
+   */
+  resultCounts = { rows: 0, bytes: 0 };
   /** The portal an Execute ran (its rows may come without a RowDescription). */
   portal: string | undefined;
+  /** Called once the result is recorded (completed or abandoned): a Sync held behind it waits (result-limit.ts). */
+  onEnd: (() => void) | undefined;
   private error: string | undefined;
   private finished = false;
   /** When the statement went to the backend: its completion is the SQL upstream duration. */
@@ -26,6 +33,11 @@ export class StatementRun {
     private readonly track: (done: Promise<void>) => void,
   ) {}
 
+  /** The result is recorded: the backend answered, or never will. */
+  get ended(): boolean {
+    return this.finished;
+  }
+
   get failed(): boolean {
     return this.error !== undefined;
   }
@@ -33,6 +45,11 @@ export class StatementRun {
   /** Notes an ErrorResponse: SQLSTATE and primary message only (detail may hold row values). */
   fail(sqlstate: string | undefined, message: string | undefined): void {
     this.error ??= `${sqlstate ?? '?????'}: ${(message ?? '').slice(0, 200)}`;
+  }
+
+  /** Adds to the error noted (what became of a statement after the gateway failed it, see result-limit.ts). */
+  amendError(addition: string): void {
+    if (this.error !== undefined) this.error += addition;
   }
 
   /** Records the result after the backend completed the statement. */
@@ -53,6 +70,7 @@ export class StatementRun {
   private finish(result: OperationResult, upstreamSeconds?: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.onEnd?.();
     // The rows already went out and nothing waits on this record: let it share the next statement's transaction.
     const recorded = this.counts.empty ? result : { ...result, masked: this.counts.toRecord() };
     this.track(this.handle.finish(recorded, upstreamSeconds === undefined ? DEFER : { defer: true, upstreamSeconds }));

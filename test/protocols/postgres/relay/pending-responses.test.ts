@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PendingResponses } from '../../../../src/protocols/postgres/relay/pending-responses.js';
+import type { StatementRun } from '../../../../src/protocols/postgres/relay/statement-run.js';
 import { BACKEND } from '../../../../src/protocols/postgres/wire/message-codes.js';
 
 test('answers complete pending messages in order, each by its own completion message', () => {
@@ -80,4 +81,28 @@ test('a long pipeline keeps its order across the queue compacting itself, and na
     assert.equal(item.kind, next % 2 === 0 ? 'parse' : 'bind', `item ${next}`);
   }
   assert.equal(next, 5000);
+});
+
+test('a cut may cancel only when nothing the client sent waits behind the next Query or Sync', () => {
+  const pending = new PendingResponses();
+  pending.push({ kind: 'execute' });
+  pending.push({ kind: 'execute' });
+  assert.equal(pending.beyondNextReady(), false, 'no Sync yet: the rest of the batch is skipped anyway');
+  pending.push({ kind: 'sync' });
+  assert.equal(pending.beyondNextReady(), false);
+  pending.push({ kind: 'query' });
+  assert.equal(pending.beyondNextReady(), true, 'a pipelined Query after the Sync would be hit');
+});
+
+test('an Execute under result limits is found only in the batch still open', () => {
+  const limited = { handle: { decision: { resultLimits: { rows: 10 } } } } as unknown as StatementRun;
+  const unlimited = { handle: { decision: {} } } as unknown as StatementRun;
+  const pending = new PendingResponses();
+  pending.push({ kind: 'execute', run: limited });
+  pending.push({ kind: 'sync' });
+  pending.push({ kind: 'execute', run: unlimited });
+  assert.equal(pending.limitedInOpenBatch(), false, 'the limited Execute is in a batch already synced');
+  pending.push({ kind: 'execute', run: limited });
+  pending.push({ kind: 'bind' });
+  assert.equal(pending.limitedInOpenBatch(), true);
 });

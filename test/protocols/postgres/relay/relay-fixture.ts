@@ -8,6 +8,7 @@ import { systemClock } from '../../../../src/core/clock.js';
 import { BackendRelay } from '../../../../src/protocols/postgres/relay/backend-relay.js';
 import { BackendWriter } from '../../../../src/protocols/postgres/relay/backend-writer.js';
 import { PendingResponses } from '../../../../src/protocols/postgres/relay/pending-responses.js';
+import { ResultLimiter } from '../../../../src/protocols/postgres/relay/result-limit.js';
 import { ResultRelay } from '../../../../src/protocols/postgres/relay/result-relay.js';
 import { SessionState } from '../../../../src/protocols/postgres/relay/session-state.js';
 import { StatementGate } from '../../../../src/protocols/postgres/relay/statement-gate.js';
@@ -80,6 +81,7 @@ export const logger = pino({ level: 'silent' });
 
 /** A relay between two in-memory sockets, with the state and queues a proxy session would give it. */
 export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
+  let cancels = 0;
   const client = new PassThrough(
     options.clientHighWaterMark === undefined ? {} : { highWaterMark: options.clientHighWaterMark },
   );
@@ -98,6 +100,13 @@ export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
     pending,
     prepared: names.prepared,
     results: new ResultRelay(undefined),
+    limiter: new ResultLimiter({
+      toBackend: new BackendWriter(backend),
+      pending,
+      cancel: async () => {
+        cancels++;
+      },
+    }),
     logger,
     state,
     onReadyForQuery: () => {
@@ -106,7 +115,17 @@ export function relayFixture(options: { clientHighWaterMark?: number } = {}) {
     pinned: new Map(),
   });
   relay.listen();
-  return { client, backend, pending, names, state, relay, closes, readyCount: () => readyCount };
+  return {
+    client,
+    backend,
+    pending,
+    names,
+    state,
+    relay,
+    closes,
+    readyCount: () => readyCount,
+    cancels: () => cancels,
+  };
 }
 
 const CONFIG = `
