@@ -127,9 +127,10 @@ export function appendStatement(
   chained: readonly ChainedEvent[],
   index: SessionIndexChanges,
   chain: string,
-): { text: string; values: unknown[] } {
+): { name: string; text: string; values: unknown[] } {
   const { starts, deltas } = index;
   return {
+    name: 'gatehouse_append',
     text: APPEND_SQL,
     values: [
       chain,
