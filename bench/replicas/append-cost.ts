@@ -3,7 +3,8 @@
 // with the real AuditRecorder, ChainWriter and SessionIndexer, and pgbench-like records (an operation with its
 // result folded in) from CLIENTS callers that each wait for their record, as sessions do. CPU per event is meaningful
 // on a busy machine, unlike throughput. Writes bench/results/store-append.{md,json}.
-// Tunables: BENCH_APPEND_SECONDS (default 5), BENCH_APPEND_CLIENTS (8), BENCH_APPEND_ROUNDS (3).
+// Tunables: BENCH_APPEND_SECONDS (default 5), BENCH_APPEND_CLIENTS (8), BENCH_APPEND_ROUNDS (3), BENCH_APPEND_THREAD
+// (1: the chain writer on its own thread, as the gateway runs it; 0: on the main thread, as before).
 // A quick check that it runs: BENCH_APPEND_SECONDS=1 BENCH_APPEND_ROUNDS=1 node --import tsx bench/replicas/append-cost.ts
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -20,6 +21,7 @@ import { machineMarkdown, median, round, table, writeResults } from '../lib/repo
 const SECONDS = Number(process.env.BENCH_APPEND_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_APPEND_CLIENTS ?? 8);
 const ROUNDS = Number(process.env.BENCH_APPEND_ROUNDS ?? 3);
+const THREAD = process.env.BENCH_APPEND_THREAD !== '0';
 const TICKS_PER_SECOND = 100;
 
 interface Round {
@@ -28,6 +30,8 @@ interface Round {
   readonly eventsPerSecond: number;
   readonly mainThreadUs: number;
   readonly processUs: number;
+  /** The busiest thread besides the main one: the chain writer's, when it has one. */
+  readonly busiestOtherThreadUs: number;
   readonly writerBackendUs: number;
   readonly storeServerUs: number;
 }
@@ -37,6 +41,19 @@ function statCpuMs(path: string): number {
   const text = readFileSync(path, 'utf8');
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/** CPU ms of each of this process's threads, by thread id. */
+function threadCpuMs(): Map<string, number> {
+  const cpu = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      cpu.set(tid, statCpuMs(`/proc/self/task/${tid}/stat`));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return cpu;
 }
 
 /** A pgbench -S statement's record with its result folded in, as session.ts and the relay build it. */
@@ -77,7 +94,7 @@ try {
     const chain = `bench-${round_}`;
     const s = await PostgresStore.open(url.toString(), { chain });
     await s.migrate();
-    await s.claimChain();
+    await s.claimChain({ thread: THREAD });
     const recorder = new AuditRecorder(s, { logger: silent });
     const indexer = new SessionIndexer(s, { intervalMs: 250, logger: silent });
     indexer.start();
@@ -117,12 +134,18 @@ try {
       counts: { ...recorder.counts },
       main: statCpuMs(`/proc/self/task/${process.pid}/stat`),
       process: process.cpuUsage(),
+      threads: threadCpuMs(),
       writer: writerPid ? statCpuMs(`/proc/${writerPid}/stat`) : Number.NaN,
       server: serverPid ? processTreeCpuMs(serverPid) : Number.NaN,
       at: performance.now(),
     };
     await drive(SECONDS * 1000);
     const cpu = process.cpuUsage(before.process);
+    const threadsAfter = threadCpuMs();
+    let busiestOther = 0;
+    for (const [tid, ms] of threadsAfter) {
+      if (tid !== String(process.pid)) busiestOther = Math.max(busiestOther, ms - (before.threads.get(tid) ?? 0));
+    }
     const events = recorder.counts.events - before.counts.events;
     const writes = recorder.counts.writes - before.counts.writes;
     const per = (ms: number) => round((ms * 1000) / events, 1);
@@ -132,6 +155,7 @@ try {
       eventsPerSecond: round((events * 1000) / (performance.now() - before.at), 0),
       mainThreadUs: per(statCpuMs(`/proc/self/task/${process.pid}/stat`) - before.main),
       processUs: per((cpu.user + cpu.system) / 1000),
+      busiestOtherThreadUs: per(busiestOther),
       writerBackendUs: writerPid ? per(statCpuMs(`/proc/${writerPid}/stat`) - before.writer) : Number.NaN,
       storeServerUs: serverPid ? per(processTreeCpuMs(serverPid) - before.server) : Number.NaN,
     });
@@ -152,26 +176,36 @@ const summary = {
   eventsPerSecond: medianOf('eventsPerSecond'),
   mainThreadUs: medianOf('mainThreadUs'),
   processUs: medianOf('processUs'),
+  busiestOtherThreadUs: medianOf('busiestOtherThreadUs'),
   writerBackendUs: medianOf('writerBackendUs'),
   storeServerUs: medianOf('storeServerUs'),
 };
 const machine = machineInfo();
 writeResults(
   'store-append',
-  { machine, settings: { seconds: SECONDS, clients: CLIENTS, rounds: ROUNDS }, rounds, summary },
+  { machine, settings: { seconds: SECONDS, clients: CLIENTS, rounds: ROUNDS, writerThread: THREAD }, rounds, summary },
   [
     '# The PostgreSQL store append path: CPU per audit event',
     '',
-    `bench/replicas/append-cost.ts: ${CLIENTS} callers each recording a pgbench -S record (result folded in) and waiting for it, through the AuditRecorder into a claimed chain, with the session indexer running; ${ROUNDS} rounds of ${SECONDS} s (medians). CPU from /proc, in µs per event.`,
+    `bench/replicas/append-cost.ts: ${CLIENTS} callers each recording a pgbench -S record (result folded in) and waiting for it, through the AuditRecorder into a claimed chain (writer ${THREAD ? 'on its own thread' : 'on the main thread'}), with the session indexer running; ${ROUNDS} rounds of ${SECONDS} s (medians). CPU from /proc, in µs per event.`,
     '',
     table(
-      ['events/write', 'events/s', 'gateway main thread', 'gateway process', 'writer backend', 'store server'],
+      [
+        'events/write',
+        'events/s',
+        'gateway main thread',
+        'gateway process',
+        'busiest other thread',
+        'writer backend',
+        'store server',
+      ],
       [
         [
           summary.eventsPerWrite,
           summary.eventsPerSecond,
           summary.mainThreadUs,
           summary.processUs,
+          summary.busiestOtherThreadUs,
           summary.writerBackendUs,
           summary.storeServerUs,
         ],

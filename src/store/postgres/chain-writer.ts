@@ -1,8 +1,13 @@
 import pg from 'pg';
-import type { AuditEventInput } from '../../core/audit-event.js';
 import { GatehouseError } from '../../core/errors.js';
-import { type ChainedEvent, type ChainHead, type ChainLink, chainSerialised, serialiseEvents } from '../hash-chain.js';
-import { sessionIndexChanges } from '../session-index.js';
+import {
+  type ChainedEvent,
+  type ChainHead,
+  type ChainLink,
+  chainSerialised,
+  type SerialisedEvent,
+} from '../hash-chain.js';
+import type { SessionIndexChanges } from '../session-index.js';
 
 /**
  * The advisory lock key of a chain: one per chain, so instances never wait for each other; a 64-bit hash of the
@@ -75,10 +80,11 @@ export class ChainWriter {
     }
   }
 
-  append(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
-    // Checked before queueing, so a payload that is not JSON fails alone and nothing is written.
-    const serialised = serialiseEvents(events);
-    const index = sessionIndexChanges(events);
+  /**
+   * Chains and writes a batch already serialised (by `serialiseEvents`, so a payload that is not JSON failed alone
+   * before it came here) with the session index changes it makes.
+   */
+  append(serialised: readonly SerialisedEvent[], index: SessionIndexChanges): Promise<readonly ChainLink[]> {
     const run = this.queue.then(async () => {
       if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
       if (!this.client) await this.claim();
@@ -119,8 +125,6 @@ export class ChainWriter {
     await client.end().catch(() => undefined);
   }
 }
-
-type SessionIndexChanges = ReturnType<typeof sessionIndexChanges>;
 
 /** The one statement of a batch (see APPEND_SQL), with its array parameters. */
 export function appendStatement(
