@@ -194,6 +194,12 @@ const store = z
             .describe(
               "This gateway instance's id: the name of the hash chain it appends to (one per instance, so replicas never wait for each other). Stable across restarts of the same instance. Default: GATEHOUSE_INSTANCE_ID, else an id made once from the host name and kept in `.gatehouse/instance-id`. Two running processes with one id are refused at start.",
             ),
+          writerThread: z
+            .boolean()
+            .default(true)
+            .describe(
+              "Chain, encode and send each batch of audit events from a thread of its own, keeping the gateway's thread free for traffic (at some extra CPU in all, for the hand-over between threads); off: on the gateway's thread.",
+            ),
         })
         .describe('A shared PostgreSQL store, for several gateway replicas.'),
     }),
