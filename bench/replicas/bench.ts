@@ -2,7 +2,8 @@
 // pgbench -S (8 clients spread over the replicas) and wrk on the HTTP path (8 connections spread likewise); plus the
 // store's own cost per audit event (its PostgreSQL server's CPU, its busy time, commits, and any lock waits), to show
 // on a small machine whether the store is the limit. Writes bench/results/replicas.{md,json}.
-// Run by bench/replicas/run.sh (which installs wrk). Tunables: BENCH_REPLICAS_SECONDS, BENCH_REPLICAS_WARMUP.
+// Run by bench/replicas/run.sh (which installs wrk). Tunables: BENCH_REPLICAS_SECONDS, BENCH_REPLICAS_WARMUP,
+// BENCH_REPLICAS_WRITER_THREAD (0: the PostgreSQL store's chain writer on the gateway's thread; default: its own).
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,7 @@ const SECONDS = Number(process.env.BENCH_REPLICAS_SECONDS ?? 15);
 const WARMUP_SECONDS = Number(process.env.BENCH_REPLICAS_WARMUP ?? 3);
 const CLIENTS = 8;
 const SCALE = 10;
+const WRITER_THREAD = process.env.BENCH_REPLICAS_WRITER_THREAD !== '0';
 
 type SetupName = 'sqlite-1' | 'postgres-1' | 'postgres-2';
 const SETUPS: readonly { name: SetupName; replicas: number; store: 'sqlite' | 'postgres' }[] = [
@@ -154,7 +156,14 @@ try {
   const json = {
     machine,
     loadAfter: loadAverage(),
-    settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, clients: CLIENTS, scale: SCALE, protocol: 'extended' },
+    settings: {
+      seconds: SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
+      clients: CLIENTS,
+      scale: SCALE,
+      protocol: 'extended',
+      writerThread: WRITER_THREAD,
+    },
     results,
     commands: log.commands,
   };
@@ -177,7 +186,7 @@ function writeConfig(
 ): string {
   const path = join(dir, `${name}.yaml`);
   const storeYaml = storeUrlText
-    ? `store:\n  postgres:\n    url: ${storeUrlText}\n    instanceId: ${instance}\n`
+    ? `store:\n  postgres:\n    url: ${storeUrlText}\n    instanceId: ${instance}\n    writerThread: ${WRITER_THREAD}\n`
     : `store:\n  sqlite:\n    path: ${name}.db\n`;
   writeFileSync(
     path,
