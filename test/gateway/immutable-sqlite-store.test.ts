@@ -159,6 +159,10 @@ resources:
         );
       }
       assert.ok(!texts.some((t) => t.includes('immutable-')), 'no refused request is in the log as run');
+      const { refused } = db.prepare('select sum(refused_events) as refused from gateway_instances').get() as {
+        refused: number;
+      };
+      assert.ok(refused >= whileImmutable.length, `the refusals left a count in the store: ${refused}`);
     } finally {
       db.close();
     }

@@ -223,6 +223,14 @@ resources:
     await query(server.database, cut);
     await assertResumes('writable-again', 5);
 
+    // The refusals left a trace in the store once it took writes again (the instance's heartbeat carries the count).
+    const traced = await eventually(
+      () => storeQuery('select coalesce(sum(refused_events), 0)::int as refused from gateway_instances'),
+      (rows) => Number(rows[0]?.refused) >= 2,
+      15_000,
+    );
+    assert.ok(Number(traced[0]?.refused) >= 2, `refused events counted in the store: ${JSON.stringify(traced)}`);
+
     // Every write that reached the backend is in the log; none of the refused ones is.
     const texts = await recordedTexts();
     for (const id of await docIds()) {
