@@ -4,7 +4,7 @@
 // result folded in) from CLIENTS callers that each wait for their record, as sessions do. CPU per event is meaningful
 // on a busy machine, unlike throughput. Writes bench/results/store-append.{md,json}.
 // Tunables: BENCH_APPEND_SECONDS (default 5), BENCH_APPEND_CLIENTS (8), BENCH_APPEND_ROUNDS (3), BENCH_APPEND_THREAD
-// (1: the chain writer on its own thread, as the gateway runs it; 0: on the main thread, as before).
+// (1: the chain writer on its own thread, `store.postgres.writerThread: true`; default 0: on the main thread).
 // A quick check that it runs: BENCH_APPEND_SECONDS=1 BENCH_APPEND_ROUNDS=1 node --import tsx bench/replicas/append-cost.ts
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -21,7 +21,7 @@ import { machineMarkdown, median, round, table, writeResults } from '../lib/repo
 const SECONDS = Number(process.env.BENCH_APPEND_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_APPEND_CLIENTS ?? 8);
 const ROUNDS = Number(process.env.BENCH_APPEND_ROUNDS ?? 3);
-const THREAD = process.env.BENCH_APPEND_THREAD !== '0';
+const THREAD = process.env.BENCH_APPEND_THREAD === '1';
 const TICKS_PER_SECOND = 100;
 
 interface Round {

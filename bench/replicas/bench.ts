@@ -3,7 +3,7 @@
 // store's own cost per audit event (its PostgreSQL server's CPU, its busy time, commits, and any lock waits), to show
 // on a small machine whether the store is the limit. Writes bench/results/replicas.{md,json}.
 // Run by bench/replicas/run.sh (which installs wrk). Tunables: BENCH_REPLICAS_SECONDS, BENCH_REPLICAS_WARMUP,
-// BENCH_REPLICAS_WRITER_THREAD (0: the PostgreSQL store's chain writer on the gateway's thread; default: its own).
+// BENCH_REPLICAS_WRITER_THREAD (1: the PostgreSQL store's chain writer on a thread of its own; default: the gateway's).
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +23,7 @@ const SECONDS = Number(process.env.BENCH_REPLICAS_SECONDS ?? 15);
 const WARMUP_SECONDS = Number(process.env.BENCH_REPLICAS_WARMUP ?? 3);
 const CLIENTS = 8;
 const SCALE = 10;
-const WRITER_THREAD = process.env.BENCH_REPLICAS_WRITER_THREAD !== '0';
+const WRITER_THREAD = process.env.BENCH_REPLICAS_WRITER_THREAD === '1';
 
 type SetupName = 'sqlite-1' | 'postgres-1' | 'postgres-2';
 const SETUPS: readonly { name: SetupName; replicas: number; store: 'sqlite' | 'postgres' }[] = [

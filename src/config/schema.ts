@@ -196,9 +196,9 @@ const store = z
             ),
           writerThread: z
             .boolean()
-            .default(true)
+            .default(false)
             .describe(
-              "Chain, encode and send each batch of audit events from a thread of its own, keeping the gateway's thread free for traffic (at some extra CPU in all, for the hand-over between threads); off: on the gateway's thread.",
+              "Chain, encode and send each batch of audit events from a thread of its own, keeping the gateway's thread free for traffic, at the cost of more CPU in all and a longer wait for each record (the hand-over between threads): for a gateway whose thread is the limit and that has cores to spare. Off (the default): on the gateway's thread.",
             ),
         })
         .describe('A shared PostgreSQL store, for several gateway replicas.'),

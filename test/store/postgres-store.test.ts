@@ -133,7 +133,7 @@ describe('PostgresStore', () => {
     const store = await PostgresStore.open(url, { chain: 'crashing' });
     try {
       await store.migrate();
-      await store.claimChain();
+      await store.claimChain({ thread: true });
       assert.equal(store.writesOnThread, true);
       await store.appendEvents(sessionEvents('before', 1));
       const thread = (store as unknown as { thread: { terminate(): Promise<void> } }).thread;

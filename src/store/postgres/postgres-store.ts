@@ -96,13 +96,13 @@ export class PostgresStore extends KyselyStore implements Store {
 
   /**
    * From now on this store appends to its chain through a ChainWriter holding the chain's lock for the process's
-   * life (the gateway's store), on a thread of its own (chain-thread.ts) unless `thread` is false; refuses, clearly,
+   * life (the gateway's store), on a thread of its own (chain-thread.ts) if `thread`; refuses, clearly,
    * if another process holds it. Without a claim (CLI commands, tests) each append takes the chain's lock for its
    * own transaction and reads the head (four round trips).
    */
   async claimChain(options: { readonly thread?: boolean } = {}): Promise<void> {
     if (this.thread || this.writer) return;
-    if (options.thread !== false) {
+    if (options.thread === true) {
       const thread = await ChainThread.start(this.url, this.chain);
       if (thread) {
         this.thread = thread;
