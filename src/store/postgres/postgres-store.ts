@@ -135,7 +135,7 @@ export class PostgresStore extends KyselyStore implements Store {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
     if (events.length === 0) return [];
     // Serialised here, before anything is queued: a payload that is not JSON fails its batch alone, and a payload
-    // the recorder may still amend is captured as it is now. Chaining and writing happen on the writer's thread.
+    // the recorder may still amend is captured as it is now. Chaining and writing follow, on the writer's thread if any.
     const serialised = serialiseEvents(events);
     const index = sessionIndexChanges(events);
     if (this.thread?.running) return this.thread.append(serialised, index, links);
