@@ -83,12 +83,16 @@ for (const [file, output] of Object.entries(main.metafile.outputs)) {
   if (nested && rewrittenInside.length > 0)
     throw new Error(`${file} is not at the top of dist/ but holds ${rewrittenInside}`);
 }
-// The SQLite spool thread's worker, self-contained where spool-thread.js looks for it: that thread bundles it once
-// more at start-up (to CommonJS, the form its worker runs), so it must not share chunks or a require() banner.
+// The store's worker threads (the SQLite spool's, the PostgreSQL chain writer's), self-contained where
+// spool-thread.js and chain-thread.js look for them: those bundle them once more at start-up (to CommonJS, the form
+// their workers run), so they must not share chunks or a require() banner.
 const worker = await esbuild.build({
   ...common,
-  entryPoints: { 'store/sqlite/spool-worker': 'src/store/sqlite/spool-worker.ts' },
-  external: ['better-sqlite3'],
+  entryPoints: {
+    'store/sqlite/spool-worker': 'src/store/sqlite/spool-worker.ts',
+    'store/postgres/chain-worker': 'src/store/postgres/chain-worker.ts',
+  },
+  external: ['better-sqlite3', 'pg'],
 });
 // The stand-ins as processes of their own: the OpenAI-compatible upstream (deploy/compose/ runs it next to the
 // gateways) and the quickstart's pgvector database (scripts/container-smoke.sh). PGlite stays in node_modules.

@@ -2,7 +2,8 @@
 // pgbench -S (8 clients spread over the replicas) and wrk on the HTTP path (8 connections spread likewise); plus the
 // store's own cost per audit event (its PostgreSQL server's CPU, its busy time, commits, and any lock waits), to show
 // on a small machine whether the store is the limit. Writes bench/results/replicas.{md,json}.
-// Run by bench/replicas/run.sh (which installs wrk). Tunables: BENCH_REPLICAS_SECONDS, BENCH_REPLICAS_WARMUP.
+// Run by bench/replicas/run.sh (which installs wrk). Tunables: BENCH_REPLICAS_SECONDS, BENCH_REPLICAS_WARMUP,
+// BENCH_REPLICAS_WRITER_THREAD (1: the PostgreSQL store's chain writer on a thread of its own; default: the gateway's).
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +24,7 @@ const SECONDS = Number(process.env.BENCH_REPLICAS_SECONDS ?? 15);
 const WARMUP_SECONDS = Number(process.env.BENCH_REPLICAS_WARMUP ?? 3);
 const CLIENTS = 8;
 const SCALE = 10;
+const WRITER_THREAD = process.env.BENCH_REPLICAS_WRITER_THREAD === '1';
 
 type SetupName = 'sqlite-1' | 'postgres-1' | 'postgres-2';
 const SETUPS: readonly { name: SetupName; replicas: number; store: 'sqlite' | 'postgres' }[] = [
@@ -155,7 +157,14 @@ try {
   const json = {
     machine,
     loadAfter: loadAverage(),
-    settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, clients: CLIENTS, scale: SCALE, protocol: 'extended' },
+    settings: {
+      seconds: SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
+      clients: CLIENTS,
+      scale: SCALE,
+      protocol: 'extended',
+      writerThread: WRITER_THREAD,
+    },
     results,
     commands: log.commands,
   };
@@ -180,7 +189,9 @@ function writeConfig(
   const yaml = gatewayConfigYaml({
     logLevel: 'warn',
     devIssuer: { keyFile: 'dev-issuer.jwk.json', maxTokenLifetime: '2h' },
-    store: storeUrlText ? { postgresUrl: storeUrlText, instanceId: instance } : { path: `${name}.db` },
+    store: storeUrlText
+      ? { postgresUrl: storeUrlText, instanceId: instance, writerThread: WRITER_THREAD }
+      : { path: `${name}.db` },
     body: `listen:
   postgres: 127.0.0.1:${ports.pg}
   http: 127.0.0.1:${ports.http}

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../core/errors.js';
@@ -14,12 +15,18 @@ export function loadOrCreateCheckpointKey(path: string, logger: Logger): Checkpo
   const existing = readKey(path);
   if (existing !== undefined) return CheckpointSigner.fromPem(existing, path);
   const { signer, privatePem } = CheckpointSigner.generate();
+  // Written whole to a file of its own, then linked into place (which fails if the key exists): a replica that loses
+  // the race never reads the winner's file half-written, as it could when the file was created and then filled.
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, privatePem, { mode: 0o600, flag: 'wx' });
+    writeFileSync(temporary, privatePem, { mode: 0o600, flag: 'wx' });
+    linkSync(temporary, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return CheckpointSigner.fromPem(readKey(path) ?? '', path);
     throw new GatehouseError('config.invalid', `cannot write the audit checkpoint key to ${path}`, { cause: error });
+  } finally {
+    rmSync(temporary, { force: true });
   }
   logger.warn(
     { keyFile: path, keyId: signer.keyId },

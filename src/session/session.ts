@@ -208,9 +208,13 @@ export class Session {
     return this.services.policy.decide(operation, { identity: this.identity }).verdict === 'allow' ? wanted : [];
   }
 
-  /** Records the session's start once; later calls share the same promise. */
+  /**
+   * Records the session's start once; later calls share the same promise. A start the store refused is tried again
+   * by the next call: an HTTP session lives as long as its token, and must not stay refused once the store recovers.
+   */
   start(): Promise<void> {
-    this.started ??= this.services.recorder
+    if (this.started) return this.started;
+    const started = this.services.recorder
       .record({
         sessionId: this.id,
         type: 'session.start',
@@ -229,7 +233,11 @@ export class Session {
       .then(() => {
         this.startDurable = true;
       });
-    return this.started;
+    started.catch(() => {
+      if (this.started === started) this.started = undefined;
+    });
+    this.started = started;
+    return started;
   }
 
   /**

@@ -34,6 +34,12 @@ export const storeSchema = z
             .describe(
               "This gateway instance's id: the name of the hash chain it appends to (one per instance, so replicas never wait for each other). Stable across restarts of the same instance. Default: GATEHOUSE_INSTANCE_ID, else an id made once from the host name and kept in `.gatehouse/instance-id`. Two running processes with one id are refused at start.",
             ),
+          writerThread: z
+            .boolean()
+            .default(false)
+            .describe(
+              "Chain, encode and send each batch of audit events from a thread of its own, keeping the gateway's thread free for traffic, at the cost of more CPU in all and a longer wait for each record (the hand-over between threads): for a gateway whose thread is the limit and that has cores to spare. Off (the default): on the gateway's thread.",
+            ),
         })
         .describe('A shared PostgreSQL store, for several gateway replicas.'),
     }),

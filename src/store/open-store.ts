@@ -33,7 +33,9 @@ export async function openStore(config: StoreConfig, baseDir: string, options: O
           });
     await store.migrate(options.migrations);
     await store.settle();
-    if (options.gateway && store instanceof PostgresStore) await store.claimChain();
+    if (options.gateway && store instanceof PostgresStore && 'postgres' in config) {
+      await store.claimChain({ thread: config.postgres.writerThread });
+    }
     if (options.gateway && store instanceof SqliteStore && 'sqlite' in config && config.sqlite.spool) {
       await store.startSpool({ logger: options.logger });
     }

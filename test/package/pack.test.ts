@@ -30,6 +30,7 @@ const REQUIRED = [
   'bin/gatehouse.js',
   'dist/main.js',
   'dist/store/sqlite/spool-worker.js',
+  'dist/store/postgres/chain-worker.js',
   'examples/quickstart/gatehouse.yaml',
 ];
 

@@ -99,26 +99,66 @@ describe('PostgresStore', () => {
     }
   });
 
-  it('a claimed chain recovers from a dropped connection without a restart', async () => {
+  for (const thread of [true, false]) {
+    it(`a claimed chain recovers from a dropped connection without a restart (writer thread: ${thread})`, async () => {
+      const url = await freshDatabaseUrl();
+      const store = await PostgresStore.open(url, { chain: 'dropped' });
+      try {
+        await store.migrate();
+        await store.claimChain({ thread });
+        assert.equal(store.writesOnThread, thread);
+        await store.appendEvents(sessionEvents('before', 1));
+        await admin((client) =>
+          client.query(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'gatehouse dropped'",
+          ),
+        );
+        // The first append after the drop may fail (its connection is gone); the next reconnects, re-reads the head.
+        await store.appendEvents(sessionEvents('during', 2)).catch(() => undefined);
+        await store.appendEvents(sessionEvents('after', 3));
+        const all = await readAll(store);
+        assertChain(all);
+        assert.deepEqual(
+          all.map((e) => e.seq),
+          all.map((_, i) => i + 1),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  it('a writer thread that dies fails what it was writing, and the chain continues on the gateway thread', async () => {
     const url = await freshDatabaseUrl();
-    const store = await PostgresStore.open(url, { chain: 'dropped' });
+    const store = await PostgresStore.open(url, { chain: 'crashing' });
     try {
       await store.migrate();
-      await store.claimChain();
+      await store.claimChain({ thread: true });
+      assert.equal(store.writesOnThread, true);
       await store.appendEvents(sessionEvents('before', 1));
-      await admin((client) =>
-        client.query(
-          "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'gatehouse dropped'",
-        ),
+      const thread = (store as unknown as { thread: { terminate(): Promise<void> } }).thread;
+      const inFlight = store.appendEvents(sessionEvents('in-flight', 2));
+      await thread.terminate();
+      // Committed or not, it is not acknowledged: whoever waits on it is refused.
+      const settled = await inFlight.then(
+        () => 'acknowledged',
+        (error: Error) => error.message,
       );
-      // The first append after the drop may fail (its connection is gone); the next reconnects and re-reads the head.
-      await store.appendEvents(sessionEvents('during', 2)).catch(() => undefined);
-      await store.appendEvents(sessionEvents('after', 3));
+      assert.ok(settled === 'acknowledged' || /writer thread stopped/.test(settled), settled);
+      assert.equal(store.writesOnThread, false);
+      // The thread's connection (and the chain's lock) went with it: the store claims the chain on its own thread.
+      let after: Awaited<ReturnType<PostgresStore['appendEvents']>> | undefined;
+      for (let i = 0; i < 50 && after === undefined; i++) {
+        after = await store.appendEvents(sessionEvents(`after-${i}`, 3)).catch(() => undefined);
+        if (after === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(after, 'an append succeeded after the thread died');
       const all = await readAll(store);
       assertChain(all);
       assert.deepEqual(
         all.map((e) => e.seq),
         all.map((_, i) => i + 1),
+        'one chain, no gap and no fork',
       );
     } finally {
       await store.close();

@@ -23,7 +23,7 @@ export interface GatewayConfigParts {
    */
   readonly store?:
     | { readonly path?: string; readonly spool?: boolean }
-    | { readonly postgresUrl: string; readonly instanceId?: string };
+    | { readonly postgresUrl: string; readonly instanceId?: string; readonly writerThread?: boolean };
   /** The rest of the config, top-level YAML: listen, resources, approvals, quotas... */
   readonly body: string;
 }
@@ -50,7 +50,7 @@ export function gatewayConfigYaml(parts: GatewayConfigParts): string {
   const store = parts.store ?? {};
   lines.push(
     'postgresUrl' in store
-      ? `store: { postgres: ${flowMapping({ url: store.postgresUrl, instanceId: store.instanceId })} }`
+      ? `store: { postgres: ${flowMapping({ url: store.postgresUrl, instanceId: store.instanceId, writerThread: store.writerThread })} }`
       : `store: { sqlite: ${flowMapping({ path: store.path ?? 'audit.db', spool: store.spool })} }`,
   );
   return `${lines.join('\n')}\n${parts.body}`;

@@ -22,6 +22,7 @@ import {
 import { catchUpIn } from '../session-event-index.js';
 import { sessionIndexChanges } from '../session-index.js';
 import type { PruneResult, SignedCheckpoint, Store } from '../store.js';
+import { ChainThread } from './chain-thread.js';
 import { appendStatement, CHAIN_LOCK_SQL, ChainWriter } from './chain-writer.js';
 
 /** Advisory lock key for migrations (an arbitrary constant, "gatemig" in ASCII). Chains have their own keys. */
@@ -44,6 +45,8 @@ export class PostgresStore extends KyselyStore implements Store {
   readonly indexesInBackground = false;
   readonly chain: string;
   private closed = false;
+  /** The claimed chain's writer thread, or the writer on this thread (without the thread, or once it stopped). */
+  private thread: ChainThread | undefined;
   private writer: ChainWriter | undefined;
 
   constructor(
@@ -99,29 +102,52 @@ export class PostgresStore extends KyselyStore implements Store {
 
   /**
    * From now on this store appends to its chain through a ChainWriter holding the chain's lock for the process's
-   * life (the gateway's store); refuses, clearly, if another process holds it. Without a claim (CLI commands, tests)
-   * each append takes the chain's lock for its own transaction and reads the head (four round trips).
+   * life (the gateway's store), on a thread of its own (chain-thread.ts) if `thread`; refuses, clearly,
+   * if another process holds it. Without a claim (CLI commands, tests) each append takes the chain's lock for its
+   * own transaction and reads the head (four round trips).
    */
-  async claimChain(): Promise<void> {
-    if (this.writer) return;
+  async claimChain(options: { readonly thread?: boolean } = {}): Promise<void> {
+    if (this.thread || this.writer) return;
+    if (options.thread === true) {
+      const thread = await ChainThread.start(this.url, this.chain);
+      if (thread) {
+        this.thread = thread;
+        return;
+      }
+    }
     const writer = new ChainWriter(this.url, this.chain);
     await writer.claim();
     this.writer = writer;
   }
 
+  /** Whether appends go through the writer's thread (false once it stopped, or if it never started). */
+  get writesOnThread(): boolean {
+    return this.thread?.running ?? false;
+  }
+
   async recordEvents(events: readonly AuditEventInput[]): Promise<void> {
-    await this.appendEvents(events);
+    await this.append(events, false);
   }
 
   /** Appends write the log itself: nothing is held elsewhere. */
   async settle(): Promise<void> {}
 
   async appendEvents(events: readonly AuditEventInput[]): Promise<readonly ChainLink[]> {
+    return (await this.append(events, true)) ?? [];
+  }
+
+  /** Appends a batch; its links only if `links` (the recorder needs none: they would cross threads for nothing). */
+  private async append(events: readonly AuditEventInput[], links: boolean): Promise<readonly ChainLink[] | undefined> {
     if (this.closed) throw new GatehouseError('internal', 'the PostgreSQL store is closed');
     if (events.length === 0) return [];
-    if (this.writer) return this.writer.append(events);
+    // Serialised here, before anything is queued: a payload that is not JSON fails its batch alone, and a payload
+    // the recorder may still amend is captured as it is now. Chaining and writing follow, on the writer's thread if any.
     const serialised = serialiseEvents(events);
     const index = sessionIndexChanges(events);
+    if (this.thread?.running) return this.thread.append(serialised, index, links);
+    // The thread stopped on its own: write here from now on (the writer claims the chain on its first append).
+    if (this.thread && !this.writer) this.writer = new ChainWriter(this.url, this.chain);
+    if (this.writer) return this.writer.append(serialised, index);
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
@@ -181,6 +207,7 @@ export class PostgresStore extends KyselyStore implements Store {
     if (this.closed) return;
     this.closed = true;
     // Ending the writer's connection releases the chain's lock.
+    await this.thread?.close();
     await this.writer?.close();
     // Ends the pool too.
     await this.kysely.destroy();

@@ -1,5 +1,5 @@
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { threadScript, workerEntry } from '../thread-script.js';
 import type { DrainReport } from './spool-drain.js';
 import type { SpoolWorkerData, SpoolWorkerMessage } from './spool-worker.js';
 
@@ -12,42 +12,6 @@ export interface SpoolThreadEvents {
   readonly onExit: (reason: string) => void;
   /** A drain failed (it is retried at the next interval). */
   readonly onDrainFailed: (message: string) => void;
-}
-
-let workerSource: Promise<string> | undefined;
-/** The worker's source next to this file: TypeScript under tsx, the compiled file in dist/ (scripts/build.mjs). */
-const WORKER_ENTRY = import.meta.url.endsWith('.ts') ? './spool-worker.ts' : './spool-worker.js';
-
-/**
- * spool-worker.ts and what it imports, as one CommonJS script, built once per process. Why a bundle: a worker thread
- * does not inherit the tsx loader the gateway runs under, and loading tsx in the thread is slow at every start;
- * esbuild (tsx's own compiler) bundles these few files far quicker, off the event loop (bench/results/recording.md).
- * better-sqlite3 stays outside, required from this package.
- */
-function bundledWorker(): Promise<string> {
-  workerSource ??= import('esbuild')
-    .then((esbuild) =>
-      esbuild.build({
-        entryPoints: [fileURLToPath(new URL(WORKER_ENTRY, import.meta.url))],
-        bundle: true,
-        platform: 'node',
-        format: 'cjs',
-        target: 'node20',
-        external: ['better-sqlite3'],
-        write: false,
-        logLevel: 'silent',
-      }),
-    )
-    .then((result) => {
-      const [output] = result.outputFiles;
-      if (!output) throw new Error('esbuild produced no output for the spool worker');
-      // The script runs with a `require` that resolves from this package, wherever the process started.
-      return `(function (require) {\n${output.text}\n})(require('node:module').createRequire(require('node:worker_threads').workerData.base));`;
-    });
-  workerSource.catch(() => {
-    workerSource = undefined; // a later start may try again
-  });
-  return workerSource;
 }
 
 /** Runs spool-worker.ts on a thread of its own, and stops it after a last drain. */
@@ -78,7 +42,8 @@ export class SpoolThread {
 
   /** Rejects when the worker's code cannot be built: the store then drains on its own thread. */
   static async start(data: SpoolWorkerData, events: SpoolThreadEvents): Promise<SpoolThread> {
-    const source = await bundledWorker();
+    // better-sqlite3 (a native addon) stays outside the bundle.
+    const source = await threadScript(workerEntry(import.meta.url, 'spool-worker'), ['better-sqlite3']);
     const worker = new Worker(source, {
       eval: true,
       // Not the parent's flags (such as `--import tsx`): the bundle is plain JavaScript.
