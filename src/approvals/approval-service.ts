@@ -179,7 +179,9 @@ export class ApprovalService {
     }
     const now = this.options.clock.now();
     const existing =
-      exact.protocol !== 'postgres' ? await this.reviews.findByFingerprint(fingerprint, identity, ['pending']) : undefined;
+      exact.protocol !== 'postgres'
+        ? await this.reviews.findByFingerprint(fingerprint, identity, ['pending'])
+        : undefined;
     let review: Review;
     if (existing !== undefined && existing.expiresAt > now) {
       review = existing;

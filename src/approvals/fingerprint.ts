@@ -22,12 +22,12 @@ export function operationFingerprint(
       : exact.protocol === 'mcp'
         ? ['mcp', exact.method, exact.target, sha256(exact.arguments)]
         : [
-          'http',
-          exact.method.toUpperCase(),
-          exact.path,
-          exact.query,
-          exact.body === undefined || exact.body.length === 0 ? null : sha256(exact.body),
-        ];
+            'http',
+            exact.method.toUpperCase(),
+            exact.path,
+            exact.query,
+            exact.body === undefined || exact.body.length === 0 ? null : sha256(exact.body),
+          ];
   return sha256(JSON.stringify([identity.issuer, identity.subject, resource, canonical]));
 }
 

@@ -6,6 +6,7 @@ import { READ_FUNCTION_PATTERN } from '../protocols/postgres/sql/read-functions.
 import { quotasSchema } from '../quotas/config.js';
 import { agentsSchema } from './agents-schema.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
+import { mcpResourceSchema } from './mcp-schema.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
 import { modelPricesSchema } from './price-schema.js';
 import { duration, httpUrl, listenAddress } from './schema-parts.js';
@@ -160,8 +161,8 @@ const postgresResource = z.strictObject({
     .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
 });
 
-const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource], {
-  error: 'expected protocol: http or postgres',
+const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource, mcpResourceSchema], {
+  error: 'expected protocol: http, postgres or mcp',
 });
 
 const store = z
@@ -468,6 +469,7 @@ export const configObjectSchema = z
       .strictObject({
         http: listenAddress.optional().describe('HTTP data path.'),
         postgres: listenAddress.optional().describe('PostgreSQL data path.'),
+        mcp: listenAddress.optional().describe('MCP data path (Streamable HTTP).'),
         admin: listenAddress.optional().describe('Admin listener: health, readiness, metrics, reviews.'),
       })
       .prefault({})
@@ -621,6 +623,7 @@ export type DevIssuerConfig = GatehouseConfig['identity']['devIssuer'];
 export type ResourceConfig = GatehouseConfig['resources'][number];
 export type HttpResourceConfig = Extract<ResourceConfig, { protocol: 'http' }>;
 export type PostgresResourceConfig = Extract<ResourceConfig, { protocol: 'postgres' }>;
+export type McpResourceConfig = Extract<ResourceConfig, { protocol: 'mcp' }>;
 export type PolicyRuleConfig = HttpResourceConfig['policy'][number];
 export type AuditConfig = GatehouseConfig['audit'];
 export type AuditSinkConfig = AuditConfig['export']['sinks'][number];

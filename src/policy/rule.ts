@@ -3,6 +3,7 @@ import { ClaimConditions } from '../core/claim-condition.js';
 import type { ThresholdExceeded, Verdict } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import { isRiskTag, type Operation, REVIEWED_UNLESS_NAMED, RISK_TAGS } from '../core/operation.js';
+import { AttributeConditions } from './attribute-conditions.js';
 import { wildcardMatcher } from './pattern.js';
 import { describeExceeded, RuleThresholds } from './thresholds.js';
 
@@ -47,6 +48,8 @@ export class PolicyRule {
   private readonly collectionMatchers: ((collection: string) => boolean)[] | undefined;
   private readonly subjectMatchers: ((subject: string) => boolean)[] | undefined;
   private readonly claimConditions: ClaimConditions | undefined;
+  private readonly targetMatchers: ((target: string) => boolean)[] | undefined;
+  private readonly conditions: AttributeConditions | undefined;
   readonly thresholds: RuleThresholds;
 
   constructor(id: string, config: PolicyRuleConfig) {
@@ -68,6 +71,8 @@ export class PolicyRule {
     this.verdictBySelector = verdicts;
     this.modelMatchers = config.models?.map(wildcardMatcher);
     this.collectionMatchers = config.collections?.map(wildcardMatcher);
+    this.targetMatchers = config.targets?.map(wildcardMatcher);
+    this.conditions = config.conditions === undefined ? undefined : new AttributeConditions(config.conditions);
     this.thresholds = new RuleThresholds(config);
   }
 
@@ -97,7 +102,23 @@ export class PolicyRule {
     return matched;
   }
 
-  evaluate(operation: Operation): RuleEvaluation {
+  /** Whether the rule names targets or conditions (an operation's name or values decide whether it applies). */
+  get narrowed(): boolean {
+    return this.targetMatchers !== undefined || this.conditions !== undefined;
+  }
+
+  /**
+   * `listing`: judging whether a caller may see a target at all (an MCP tool in `tools/list`), before any values are
+   * known. A rule's conditions are then taken to hold when it would allow or review (some call may pass), and a
+   * conditional deny is left out (some call may escape it); an unconditional deny still hides the target.
+   */
+  evaluate(operation: Operation, listing = false): RuleEvaluation {
+    // A rule naming targets speaks for those only: an operation on another, or on none, falls to other rules.
+    if (this.targetMatchers !== undefined) {
+      const target = operation.target;
+      if (target === undefined || !this.targetMatchers.some((matches) => matches(target)))
+        return { applies: false, modelRejected: false };
+    }
     const candidates: RuleOutcome[] = [];
     // Session and transaction control is harmless: whoever may read may run it.
     const kindSelector =
@@ -131,6 +152,17 @@ export class PolicyRule {
     let strictest = candidates[0] as RuleOutcome;
     for (const candidate of candidates)
       if (SEVERITY[candidate.verdict] > SEVERITY[strictest.verdict]) strictest = candidate;
+    if (this.conditions !== undefined) {
+      const denies = strictest.verdict === 'deny';
+      if (listing) {
+        if (denies) return { applies: false, modelRejected: false };
+      } else {
+        const held = this.conditions.check(operation.attributes);
+        // A value of a type a test cannot judge: an allowing rule does not apply, a denying one does.
+        if (held === 'fails' || (held === 'unknown' && !denies)) return { applies: false, modelRejected: false };
+      }
+      strictest = { ...strictest, selector: `${strictest.selector} where ${this.conditions.describe()}` };
+    }
     // A threshold limits what the rule grants: a figure over it raises the verdict, never lowers it.
     const exceeded = this.thresholds.exceeded(operation.estimates);
     if (exceeded !== undefined && SEVERITY[exceeded.over] > SEVERITY[strictest.verdict]) {
