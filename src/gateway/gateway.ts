@@ -24,7 +24,7 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Replace configured listen addresses (tests use port 0). */
-  readonly listen?: Partial<Record<'http' | 'postgres' | 'admin' | 'agents', ListenAddress>>;
+  readonly listen?: Partial<Record<'http' | 'postgres' | 'mcp' | 'admin' | 'agents', ListenAddress>>;
 }
 
 export interface BoundAddresses {
@@ -32,6 +32,7 @@ export interface BoundAddresses {
   [protocol: string]: { host: string; port: number } | undefined;
   http?: { host: string; port: number };
   postgres?: { host: string; port: number };
+  mcp?: { host: string; port: number };
   admin?: { host: string; port: number };
   agents?: { host: string; port: number };
 }

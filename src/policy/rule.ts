@@ -113,7 +113,15 @@ export class PolicyRule {
    * conditional deny is left out (some call may escape it); an unconditional deny still hides the target.
    */
   evaluate(operation: Operation, listing = false): RuleEvaluation {
-    // A rule naming targets speaks for those only: an operation on another, or on none, falls to other rules.
+    // A rule naming targets speaks for those only: an operation on another, or on none, falls to other rules. But
+    // session control without a target (connecting, listing what there is: the lists are filtered per target) is
+    // granted to whom such a rule grants anything, or its callers could never reach what it allows.
+    if (this.targetMatchers !== undefined && operation.kind === 'session' && operation.target === undefined) {
+      const grants = [...this.verdictBySelector.values()].some((verdict) => verdict !== 'deny');
+      return grants
+        ? { applies: true, outcome: { verdict: 'allow', selector: 'allow: session', implicit: false } }
+        : { applies: false, modelRejected: false };
+    }
     if (this.targetMatchers !== undefined) {
       const target = operation.target;
       if (target === undefined || !this.targetMatchers.some((matches) => matches(target)))
