@@ -50,6 +50,12 @@ export const mcpResourceSchema = z.strictObject({
     .describe(
       'Operation kinds of tool calls (first match wins); a tool matching none is a `write`: it may do anything.',
     ),
+  toolApprovers: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Groups who may accept a changed tool definition (`gatehouse mcp accept`); none: a changed tool stays hidden.',
+    ),
   maskArguments: z
     .boolean()
     .default(false)

@@ -43,7 +43,7 @@ export class McpListener implements Listener {
         services.logger.warn({ err: error, resource: resource.name }, message),
       ),
   ) {
-    this.pins = new ToolPins(services.store, services.recorder, services.clock);
+    this.pins = new ToolPins(services.store, (event) => services.recorder.record(event), services.clock);
     this.sessions = new McpSessionRegistry(services);
     for (const resource of services.config.resources) {
       if (resource.protocol !== 'mcp') continue;

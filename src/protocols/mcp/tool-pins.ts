@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AuditRecorder } from '../../audit/recorder.js';
+import type { AuditEventInput } from '../../core/audit-event.js';
 import type { Clock } from '../../core/clock.js';
 import type { Store } from '../../store/store.js';
 import { canonicalJson } from './canonical-json.js';
@@ -63,8 +63,9 @@ export class ToolPins {
   private ready: Promise<void> | undefined;
 
   constructor(
-    store: Store,
-    private readonly recorder: AuditRecorder,
+    store: Pick<Store, 'kysely'>,
+    /** Makes an audit event durable: the gateway's recorder, or the store itself from the CLI. */
+    private readonly record: (event: AuditEventInput) => Promise<unknown>,
     private readonly clock: Clock,
   ) {
     this.db = store.kysely as unknown as Kysely<PinSchema>;
@@ -137,7 +138,7 @@ export class ToolPins {
           .where('resource', '=', resource)
           .where('tool', '=', tool.name)
           .execute();
-        await this.recorder.record({
+        await this.record({
           sessionId,
           type: 'review',
           at: now,
@@ -203,7 +204,7 @@ export class ToolPins {
       .where('pending_fingerprint', '=', fingerprint)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) return false;
-    await this.recorder.record({
+    await this.record({
       sessionId,
       type: 'review',
       at: now,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -51,10 +51,15 @@ export interface McpGateway {
 }
 
 /** The real gateway (`Gateway.start`) with an MCP listener and the admin API, and a local token issuer. */
-export async function startMcpGateway(dir: string, resources: string, extra = ''): Promise<McpGateway> {
-  const issuer = await startLocalIssuer();
-  const loaded = parseConfig(
-    `
+export async function startMcpGateway(
+  dir: string,
+  resources: string,
+  extra = '',
+  existingIssuer?: LocalIssuer,
+): Promise<McpGateway> {
+  const issuer = existingIssuer ?? (await startLocalIssuer());
+  // Also written out, for CLI commands run against the same config and store.
+  const text = `
 identity:
   issuers:
     - { issuer: ${issuer.issuer}, audience: ${AUDIENCE}, jwksUri: ${issuer.jwksUri}, algorithms: [ES256] }
@@ -63,9 +68,9 @@ approvals: { httpWait: 1500ms, postgresWait: 20s, pollInterval: 200ms }
 ${extra}
 resources:
 ${resources}
-`,
-    join(dir, 'gatehouse.yaml'),
-  );
+`;
+  writeFileSync(join(dir, 'gatehouse.yaml'), text);
+  const loaded = parseConfig(text, join(dir, 'gatehouse.yaml'));
   const free = { host: '127.0.0.1', port: 0 };
   const gateway = await Gateway.start(loaded, { logger: createLogger('silent'), listen: { mcp: free, admin: free } });
   const mcpBase = `http://127.0.0.1:${gateway.addresses.mcp?.port}`;
@@ -99,7 +104,7 @@ ${resources}
     async stop() {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await gateway.stop();
-      await issuer.close();
+      if (existingIssuer === undefined) await issuer.close();
     },
   };
 }
