@@ -13,7 +13,7 @@ export const attributeConditionSchema = z
       .min(1)
       .optional()
       .describe(
-        'The value must be a string matching this `*` glob (`*` also matches `/`; a server may still normalise a path, so prefer allow-lists).',
+        'The value must be a string matching this `*` glob (`*` also matches `/`). A value with a `..` path segment is not judged: an allowing rule does not apply to it, a denying one does.',
       ),
     min: z.number().optional().describe('The value must be a number at least this.'),
     max: z.number().optional().describe('The value must be a number at most this.'),

@@ -45,6 +45,8 @@ export class AttributeConditions {
   }
 }
 
+const DOT_DOT = /(^|[/\\])\.\.([/\\]|$)/;
+
 function checkOne(condition: Compiled, value: unknown): ConditionResult {
   const { config, matcher } = condition;
   if (config.present !== undefined && (value !== undefined) !== config.present) return 'fails';
@@ -69,7 +71,8 @@ function checkOne(condition: Compiled, value: unknown): ConditionResult {
     else if (!config.oneOf.includes(value)) return 'fails';
   }
   if (matcher !== undefined) {
-    if (typeof value !== 'string') unknown = true;
+    // A dot-dot segment lets a server resolve `/data/out/../x` outside what the glob seems to hold: not judged.
+    if (typeof value !== 'string' || DOT_DOT.test(value)) unknown = true;
     else if (!matcher(value)) return 'fails';
   }
   if (config.min !== undefined || config.max !== undefined) {
