@@ -159,15 +159,6 @@ async function relay(
     count('error');
     throw failure;
   }
-  const rawBytes = Buffer.byteLength(JSON.stringify(result));
-  if (rawBytes > resource.maxResultBytes) {
-    await handle.finish({ outcome: 'refused', error: 'mcp.result_too_large', bytesOut: 0 });
-    count('denied');
-    throw new RpcError(
-      RPC_ERRORS.tooLarge,
-      `the result (${rawBytes} bytes) is larger than this resource allows (${resource.maxResultBytes})`,
-    );
-  }
   let shown = result;
   let masked: Record<string, number> | undefined;
   if (redactor !== undefined) {
@@ -175,12 +166,22 @@ async function relay(
     shown = outcome.value;
     if (!outcome.counts.empty) masked = outcome.counts.toRecord();
   }
+  // Judged as the caller would receive it (masked), serialised once.
   const text = JSON.stringify(shown);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > resource.maxResultBytes) {
+    await handle.finish({ outcome: 'refused', error: 'mcp.result_too_large', bytesOut: 0 });
+    count('denied');
+    throw new RpcError(
+      RPC_ERRORS.tooLarge,
+      `the result (${bytes} bytes) is larger than this resource allows (${resource.maxResultBytes})`,
+    );
+  }
   handle.capture({ type: 'http-body', chunk: text });
   const toolError = (shown as { isError?: unknown } | null)?.isError === true;
   await handle.finish({
     outcome: toolError ? 'error' : 'ok',
-    bytesOut: Buffer.byteLength(text),
+    bytesOut: bytes,
     ...(toolError ? { error: 'mcp.tool_error' } : {}),
     ...(masked === undefined ? {} : { masked }),
     ...(argumentsMasked === undefined ? {} : ({ argumentsMasked } as object)),

@@ -64,7 +64,17 @@ export class McpListener implements Listener {
       metrics: services.metrics,
       publicUrl: services.config.approvals.publicUrl,
     };
-    this.server = createServer({ headersTimeout: 10_000, requestTimeout: 0 }, (req, res) => void this.handle(req, res));
+    const http = services.config.http;
+    // The request must arrive within the HTTP limits; a call held for review afterwards is not cut by them.
+    this.server = createServer(
+      {
+        maxHeaderSize: http.maxHeaderBytes,
+        headersTimeout: http.headersTimeout,
+        requestTimeout: http.requestTimeout,
+        connectionsCheckingInterval: Math.min(1_000, Math.max(100, http.headersTimeout / 4)),
+      },
+      (req, res) => void this.handle(req, res),
+    );
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));

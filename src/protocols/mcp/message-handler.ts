@@ -7,7 +7,7 @@ import type { ProgressSink } from './held-call.js';
 import { errorMessage, type InboundMessage, RPC_ERRORS, RpcError, resultMessage } from './jsonrpc.js';
 import { listFor } from './list-handler.js';
 import type { McpResourceContext } from './resource-context.js';
-import type { McpSession, McpSessionRegistry } from './session-registry.js';
+import { type McpSession, McpSessionRegistry } from './session-registry.js';
 
 /** MCP revisions served: the current one and the previous one. The first is offered when a caller asks for another. */
 export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18'] as const;
@@ -119,6 +119,8 @@ async function initialize(
   if (typeof requested !== 'string') throw new RpcError(RPC_ERRORS.invalidParams, 'initialize needs a protocolVersion');
   const version = (SUPPORTED_VERSIONS as readonly string[]).includes(requested) ? requested : SUPPORTED_VERSIONS[0];
   const { context } = ctx;
+  if (services.sessions.countOf(ctx.identity) >= McpSessionRegistry.MAX_PER_IDENTITY)
+    throw new RpcError(RPC_ERRORS.session, 'too many open sessions for this caller: end some (DELETE) first');
   const mcp = services.sessions.open(context.resource.name, ctx.identity, version, ctx.clientAddress);
   const client = message.params.clientInfo as { name?: unknown; version?: unknown } | undefined;
   const detail = `${String(client?.name ?? 'unknown client').slice(0, 64)} ${String(client?.version ?? '').slice(0, 32)} (${version})`;

@@ -32,6 +32,18 @@ export class McpSessionRegistry {
     this.sweeper.unref();
   }
 
+  /** Sessions one identity may hold open at once: more would let one caller grow the gateway's memory unbounded. */
+  static readonly MAX_PER_IDENTITY = 64;
+
+  /** How many sessions this identity holds open now. */
+  countOf(identity: Identity): number {
+    let count = 0;
+    for (const entry of this.sessions.values())
+      if (entry.session.identity.issuer === identity.issuer && entry.session.identity.subject === identity.subject)
+        count++;
+    return count;
+  }
+
   open(resource: string, identity: Identity, protocolVersion: string, clientAddress: string | undefined): McpSession {
     const session = new Session(this.services, {
       protocol: 'mcp',
