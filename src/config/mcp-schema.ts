@@ -24,7 +24,9 @@ const stdioUpstream = z.strictObject({
   env: z
     .record(z.string(), z.string())
     .default({})
-    .describe('Environment of the child (values may be secret references); only PATH and HOME are inherited.'),
+    .describe(
+      "Environment of the child (values may be secret references); of the gateway's own only HOME, LOGNAME, PATH, SHELL, TERM and USER are passed on.",
+    ),
   cwd: z.string().min(1).optional().describe('Working directory of the child.'),
 });
 

@@ -235,6 +235,11 @@ export class McpListener implements Listener {
     const id = message.type === 'request' ? message.id : null;
     const accepts = String(req.headers.accept ?? '');
     let streaming: ProgressSink | undefined;
+    let progress = 0;
+    const closed = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) closed.abort();
+    });
     // Held calls with a progress token answer as an event stream: progress first, the response last.
     const stream = (token: string | number): ProgressSink => {
       streaming ??= {
@@ -243,7 +248,12 @@ export class McpListener implements Listener {
             res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
           res.write(
             sseEvent(
-              notificationMessage('notifications/progress', { progressToken: token, progress: 0, message: text }),
+              // `progress` grows with every notification; there is no total: nobody knows when approvers decide.
+              notificationMessage('notifications/progress', {
+                progressToken: token,
+                progress: ++progress,
+                message: text,
+              }),
             ),
           );
         },
@@ -256,6 +266,7 @@ export class McpListener implements Listener {
         context,
         identity,
         clientAddress: req.socket.remoteAddress,
+        closed: closed.signal,
         ...(mcp === undefined ? {} : { mcp }),
         ...(accepts.includes('text/event-stream') ? { stream } : {}),
       });

@@ -31,6 +31,8 @@ export interface MessageContext {
   readonly clientAddress: string | undefined;
   /** The caller's session; absent only for `initialize`. */
   readonly mcp?: McpSession;
+  /** Aborted when the caller's connection closes before its answer: a held call's review is then withdrawn. */
+  readonly closed?: AbortSignal;
   /** Switches the answer to an event stream for progress notifications (when the caller accepts one). */
   readonly stream?: (progressToken: string | number) => ProgressSink;
 }
@@ -66,6 +68,8 @@ export async function handleMessage(
   const { id, method, params } = message;
   if (isCall(method)) {
     const abort = new AbortController();
+    const onClosed = () => abort.abort();
+    ctx.closed?.addEventListener('abort', onClosed, { once: true });
     mcp.inflight.set(id, abort);
     try {
       const meta = params._meta as { progressToken?: unknown } | undefined;
@@ -83,6 +87,7 @@ export async function handleMessage(
       });
       return { type: 'response', body: resultMessage(id, result) };
     } finally {
+      ctx.closed?.removeEventListener('abort', onClosed);
       mcp.inflight.delete(id);
     }
   }

@@ -165,6 +165,55 @@ describe('MCP through the gateway: the SDK client in front of a real counting MC
     assert.equal(serverRan(countFile, 'transfer'), before + 2);
   });
 
+  it('withdraws the review of a held call whose caller went away; it never runs', async () => {
+    const approver = await mcp.token('alice', ['owners']);
+    const before = serverRan(countFile, 'transfer');
+    // The SDK client's own session, spoken to by hand so the request can be cut while it is held.
+    const bearer = await mcp.token('agent-9', ['agents']);
+    const url = `${mcp.mcpBase}/mcp/tools`;
+    const headers = {
+      authorization: `Bearer ${bearer}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    const init = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+      }),
+    });
+    const session = init.headers.get('mcp-session-id') as string;
+    const cut = new AbortController();
+    const held = fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-session-id': session },
+      signal: cut.signal,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'transfer', arguments: { account: 'acct-5', amount: 555 }, _meta: { progressToken: 'p1' } },
+      }),
+    }).catch(() => undefined);
+    const id = await pendingReview(mcp, 'agent-9', approver, '555');
+    cut.abort();
+    await held;
+    for (let i = 0; i < 100; i++) {
+      const review = await fetch(`${mcp.adminBase}/api/reviews/${id}`, {
+        headers: { authorization: `Bearer ${approver}` },
+      });
+      if (((await review.json()) as { review?: { state: string }; state?: string }).review?.state === 'withdrawn')
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.notEqual((await decide(mcp, id, approver, 'approve')).status, 200, 'a withdrawn review cannot be approved');
+    assert.equal(serverRan(countFile, 'transfer'), before);
+  });
+
   it('masks personal data in text, structured content and embedded resources, and in the record', async () => {
     const result = (await agent.callTool({ name: 'customer', arguments: { id: 'c-1' } })) as {
       content: { type: string; text?: string; resource?: { text?: string; uri: string } }[];
