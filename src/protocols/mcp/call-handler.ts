@@ -49,7 +49,19 @@ export async function runCall(
     redactor === undefined
       ? call.operation
       : { ...call.operation, text: redactor.mask(call.operation.text, new MaskCounts()) };
-  const handle = await session.begin(operation, { ...maskingNote(masking), rpcId: request.id });
+  // Arguments masked before the server sees them (`maskArguments`); the counts are recorded with the decision.
+  let sent = call.arguments;
+  let maskedRequest: Record<string, number> | undefined;
+  if (resource.maskArguments && redactor !== undefined && call.method !== 'resources/read') {
+    const masked = maskArguments(call.arguments, redactor);
+    sent = masked.value;
+    if (!masked.counts.empty) maskedRequest = masked.counts.toRecord();
+  }
+  const handle = await session.begin(operation, {
+    ...maskingNote(masking),
+    rpcId: request.id,
+    ...(maskedRequest === undefined ? {} : { maskedRequest }),
+  });
   const count = (outcome: string) =>
     services.metrics.requests.inc({ protocol: 'mcp', resource: resource.name, outcome });
   const refuse = async (error: RpcError, code: string, outcome = 'denied'): Promise<never> => {
@@ -97,7 +109,7 @@ export async function runCall(
       ...budget,
     });
   }
-  return relay(context, handle, call.method, call.target, call.arguments, redactor, count, request.signal);
+  return relay(context, handle, call.method, call.target, sent, redactor, count, request.signal);
 }
 
 async function confirmPinned(
@@ -135,19 +147,13 @@ async function relay(
   handle: OperationHandle,
   method: CallMethod,
   target: string,
-  args: Readonly<Record<string, unknown>>,
+  /** The arguments as they go to the server (masked when the resource says so). */
+  sent: Readonly<Record<string, unknown>>,
   redactor: Redactor | undefined,
   count: (outcome: string) => void,
   signal: AbortSignal,
 ): Promise<unknown> {
   const { resource, connector } = context;
-  let sent = args;
-  let argumentsMasked: Record<string, number> | undefined;
-  if (resource.maskArguments && redactor !== undefined && method !== 'resources/read') {
-    const masked = maskArguments(args, redactor);
-    sent = masked.value;
-    if (!masked.counts.empty) argumentsMasked = masked.counts.toRecord();
-  }
   const params = method === 'resources/read' ? { uri: target } : { name: target, arguments: sent };
   let result: unknown;
   try {
@@ -162,9 +168,16 @@ async function relay(
   let shown = result;
   let masked: Record<string, number> | undefined;
   if (redactor !== undefined) {
-    const outcome = maskResult(result, redactor);
-    shown = outcome.value;
-    if (!outcome.counts.empty) masked = outcome.counts.toRecord();
+    try {
+      const outcome = maskResult(result, redactor);
+      shown = outcome.value;
+      if (!outcome.counts.empty) masked = outcome.counts.toRecord();
+    } catch {
+      // Fail closed: the caller gets an error, never an unmasked result.
+      await handle.finish({ outcome: 'error', error: 'masking-failed' });
+      count('error');
+      throw new RpcError(RPC_ERRORS.internal, 'the result could not be masked, so it was withheld');
+    }
   }
   // Judged as the caller would receive it (masked), serialised once.
   const text = JSON.stringify(shown);
@@ -184,7 +197,6 @@ async function relay(
     bytesOut: bytes,
     ...(toolError ? { error: 'mcp.tool_error' } : {}),
     ...(masked === undefined ? {} : { masked }),
-    ...(argumentsMasked === undefined ? {} : ({ argumentsMasked } as object)),
   });
   count('ok');
   return shown;

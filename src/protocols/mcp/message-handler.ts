@@ -103,7 +103,8 @@ export async function handleMessage(
     }
     try {
       const listed = await listFor(context, method, services.policy, mcp.session.identity, mcp.session.id);
-      await handle.finish({ outcome: 'ok', rows: listed.shown, ...({ hidden: listed.hidden } as object) });
+      // rows: entries shown to this caller (the rest were filtered out).
+      await handle.finish({ outcome: 'ok', rows: listed.shown });
       return { type: 'response', body: resultMessage(id, listed.result) };
     } catch (error) {
       await handle.finish({ outcome: 'error', error: 'upstream.unavailable' }).catch(() => undefined);

@@ -17,6 +17,7 @@ const UPSTREAM_SECRET = 'Bearer upstream-secret-7f3a';
 class HttpCountingServer {
   readonly headers: IncomingHttpHeaders[] = [];
   readonly calls: string[] = [];
+  readonly messages: string[] = [];
   readonly mcp = new McpServer({ name: 'http-counting', version: '1.0.0' });
   private readonly server: Server;
   private readonly transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
@@ -27,6 +28,7 @@ class HttpCountingServer {
       { description: 'Echoes.', inputSchema: { message: z.string() } },
       async ({ message }) => {
         this.calls.push('echo');
+        this.messages.push(message);
         return { content: [{ type: 'text', text: message }] };
       },
     );
@@ -69,6 +71,8 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     protocol: mcp
     upstream: { transport: http, url: ${url}, credential: { value: "\${env:GH_TEST_MCP_SECRET}" } }
     maxResultBytes: 2048
+    maskArguments: true
+    masking: {}
     callBudgets: [{ tools: echo, calls: 2, window: 1h }]
     policy:
       - groups: [agents]
@@ -87,6 +91,17 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.match(JSON.stringify(result), /hi/);
     assert.ok(upstream.headers.length > 0);
     for (const headers of upstream.headers) assert.equal(headers.authorization, UPSTREAM_SECRET);
+  });
+
+  it('masks arguments before the server sees them when the resource says so, and records the counts', async () => {
+    const agent = await mcp.client('remote', 'agent-6', ['agents']);
+    const result = await agent.callTool({ name: 'echo', arguments: { message: 'mail bob@example.org now' } });
+    assert.doesNotMatch(upstream.messages.at(-1) ?? '', /bob@example\.org/);
+    assert.match(upstream.messages.at(-1) ?? '', /^mail .+ now$/);
+    assert.doesNotMatch(JSON.stringify(result), /bob@example\.org/);
+    const events = await mcp.events();
+    assert.ok(events.some((e) => e.type === 'operation' && e.payload.maskedRequest !== undefined));
+    assert.doesNotMatch(JSON.stringify(events), /bob@example\.org/);
   });
 
   it('refuses a call over its budget with a JSON-RPC error, before the server', async () => {
