@@ -310,10 +310,25 @@ export class McpListener implements Listener {
     });
   }
 
-  /** Tells every open stream of the resource's sessions that a list changed (they list again, filtered). */
+  /**
+   * Tells every open stream of the resource's sessions that a list changed (they list again, filtered). Recorded in
+   * each session before it is sent, like every message.
+   */
   private broadcast(resource: string, method: string): void {
-    for (const mcp of this.sessions.ofResource(resource))
-      for (const stream of mcp.streams) stream.write(sseEvent(notificationMessage(method, {})));
+    const context = this.contexts.get(resource);
+    if (context === undefined) return;
+    for (const mcp of this.sessions.ofResource(resource)) {
+      if (mcp.streams.size === 0) continue;
+      void mcp.session
+        .begin(context.classifier.control(`server ${method}`))
+        .then(async (handle) => {
+          for (const stream of mcp.streams) stream.write(sseEvent(notificationMessage(method, {})));
+          await handle.finish({ outcome: 'ok' });
+        })
+        .catch((error: unknown) =>
+          this.services.logger.warn({ err: error }, 'MCP notification not recorded, not sent'),
+        );
+    }
   }
 }
 

@@ -135,5 +135,9 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     upstream.mcp.registerTool('late', { description: 'Added later.', inputSchema: {} }, async () => ({ content: [] }));
     await changed;
     assert.ok((await agent.listTools()).tools.some((t) => t.name === 'late'));
+    const events = await mcp.events();
+    assert.ok(
+      events.some((e) => e.type === 'operation' && e.payload.action === 'server notifications/tools/list_changed'),
+    );
   });
 });
