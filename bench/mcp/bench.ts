@@ -2,12 +2,14 @@
 // SDK client calling a small `echo` tool on the SDK's McpServer (Streamable HTTP, a process of its own), rounds
 // alternating between the two paths. Added latency is the gateway's p50/p99 minus the direct one. The gateway runs
 // as an operator runs it (bin/gatehouse.js serve, audit to SQLite). Writes bench/results/mcp.{md,json}.
-// Tunables: BENCH_MCP_CALLS (per round and client), BENCH_MCP_ROUNDS, BENCH_MCP_CLIENTS (concurrent clients).
+// Tunables: BENCH_MCP_CALLS (per round and client), BENCH_MCP_ROUNDS, BENCH_MCP_CLIENTS (concurrent clients),
+// BENCH_MCP_PROFILE=1 (the gateway under V8's sampling profiler: its top functions go into the results; slower).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { profileMarkdown, summariseProfile } from '../lib/cpuprofile.js';
 import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
@@ -17,6 +19,7 @@ import { machineMarkdown, median, round, table, writeResults } from '../lib/repo
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 3);
 const CLIENTS = Number(process.env.BENCH_MCP_CLIENTS ?? 1);
+const PROFILE = process.env.BENCH_MCP_PROFILE === '1';
 const PATHS = ['direct', 'gatehouse'] as const;
 type Path = (typeof PATHS)[number];
 
@@ -57,7 +60,8 @@ resources:
 `,
   );
   const token = await mintToken(log, config, 'bench');
-  gateway = await startGatehouse(log, config, gatewayPort);
+  const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'gatehouse-bench-profile-mcp-')) : undefined;
+  gateway = await startGatehouse(log, config, gatewayPort, profileDir === undefined ? {} : { profileDir });
   const urls: Record<Path, string> = {
     direct: `http://127.0.0.1:${upstreamPort}/mcp`,
     gatehouse: `http://127.0.0.1:${gatewayPort}/mcp/echo`,
@@ -98,14 +102,24 @@ resources:
       runs[path].push(await round(path, CALLS));
     }
   }
+  let profile: ReturnType<typeof summariseProfile> | undefined;
+  if (profileDir !== undefined) {
+    await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+    await gateway.server.stop();
+    const path = gateway.profilePath();
+    gateway = undefined;
+    if (path !== undefined) profile = summariseProfile(path, REPO_ROOT, { skipMs: 2_000 });
+    rmSync(profileDir, { recursive: true, force: true });
+  }
   const results = {
     machine,
     loadAfter: loadAverage(),
-    settings: { CALLS, ROUNDS, CLIENTS },
+    settings: { CALLS, ROUNDS, CLIENTS, PROFILE },
     runs,
+    ...(profile === undefined ? {} : { profile }),
     commands: log.commands,
   };
-  writeResults('mcp', results, markdown(results.loadAfter, runs));
+  writeResults('mcp', results, markdown(results.loadAfter, runs, profile));
   progress('wrote bench/results/mcp.md and mcp.json');
 } finally {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
@@ -114,7 +128,11 @@ resources:
   rmSync(dir, { recursive: true, force: true });
 }
 
-function markdown(loadAfter: readonly number[], runs: Record<Path, RoundResult[]>): string {
+function markdown(
+  loadAfter: readonly number[],
+  runs: Record<Path, RoundResult[]>,
+  profile: ReturnType<typeof summariseProfile> | undefined,
+): string {
   const med = (path: Path, key: keyof RoundResult) => median(runs[path].map((r) => r[key]));
   const rows = PATHS.map((path) => [
     path,
@@ -134,6 +152,9 @@ function markdown(loadAfter: readonly number[], runs: Record<Path, RoundResult[]
     '',
     `Added by Gatehouse: p50 ${added('p50Ms')} ms, p99 ${added('p99Ms')} ms.`,
     '',
+    ...(profile === undefined
+      ? []
+      : ['## The gateway under the profiler (these rounds ran slower)', '', profileMarkdown(profile), '']),
     machineMarkdown(machine, loadAfter, { node: process.version }),
   ].join('\n');
 }
