@@ -138,6 +138,21 @@ describe('MCP bad input: clear JSON-RPC errors, no crash, recorded', () => {
     assert.equal(serverRan(countFile, 'echo'), 1, 'only the legitimate call ran');
   });
 
+  it('refuses initialize to a caller no rule speaks for, and a session to a token whose groups changed', async () => {
+    const stranger = await mcp.token('stranger', ['visitors']);
+    const init = await post(
+      rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '0' } }),
+      { authorization: `Bearer ${stranger}` },
+    );
+    const body = (await init.json()) as { error?: { code: number; message: string } };
+    assert.equal(body.error?.code, -32003);
+    assert.equal(init.headers.get('mcp-session-id'), null);
+    // The same subject with other groups than at initialize: the session is not theirs any more.
+    const regrouped = await mcp.token('agent-1', ['agents', 'auditors']);
+    const changed = await inSession(rpc('ping', {}, 13), { authorization: `Bearer ${regrouped}` });
+    assert.equal(changed.status, 404);
+  });
+
   it('ends a session on DELETE; the id is then unknown', async () => {
     const deleted = await fetch(url, {
       method: 'DELETE',
