@@ -42,7 +42,8 @@ export class SdkMcpConnector implements McpConnector {
   }
 
   async request(method: string, params: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<unknown> {
-    const client = await this.client();
+    const attempt = this.client();
+    const client = await attempt;
     try {
       // ResultSchema is loose: the gateway relays what the server said and judges it itself (size, masking).
       return await client.request({ method, params } as never, ResultSchema.passthrough(), {
@@ -50,6 +51,12 @@ export class SdkMcpConnector implements McpConnector {
         ...(signal === undefined ? {} : { signal }),
       });
     } catch (error) {
+      // The transport failed, not the call (an HTTP server restarted and forgot the gateway's session, a connection
+      // broke): the next request connects afresh. Nothing is retried: the server may have run the call.
+      if (!(error instanceof McpError) && signal?.aborted !== true && this.connecting === attempt) {
+        this.connecting = undefined;
+        void client.close().catch(() => undefined);
+      }
       throw upstreamFailure(error);
     }
   }

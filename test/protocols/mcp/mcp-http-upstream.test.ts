@@ -42,9 +42,9 @@ class HttpCountingServer {
     });
   }
 
-  async start(): Promise<string> {
+  async start(port = 0): Promise<string> {
     await this.mcp.connect(this.transport);
-    this.server.listen(0, '127.0.0.1');
+    this.server.listen(port, '127.0.0.1');
     await once(this.server, 'listening');
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/mcp`;
   }
@@ -59,10 +59,11 @@ class HttpCountingServer {
 describe('MCP through the gateway to a Streamable HTTP server: credential, budgets, result size, list changes', () => {
   let upstream: HttpCountingServer;
   let mcp: McpGateway;
+  let url: string;
 
   before(async () => {
     upstream = new HttpCountingServer();
-    const url = await upstream.start();
+    url = await upstream.start();
     process.env.GH_TEST_MCP_SECRET = UPSTREAM_SECRET;
     mcp = await startMcpGateway(
       temporaryDirectory('gh-mcp-http-'),
@@ -73,7 +74,7 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     maxResultBytes: 2048
     maskArguments: true
     masking: {}
-    callBudgets: [{ tools: echo, calls: 2, window: 1h }]
+    callBudgets: [{ tools: echo, calls: 3, window: 1h }]
     policy:
       - groups: [agents]
         targets: ["*"]
@@ -106,10 +107,9 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
 
   it('refuses a call over its budget with a JSON-RPC error, before the server', async () => {
     const agent = await mcp.client('remote', 'agent-2', ['agents']);
-    await agent.callTool({ name: 'echo', arguments: { message: '1' } });
-    await agent.callTool({ name: 'echo', arguments: { message: '2' } });
+    for (const message of ['1', '2', '3']) await agent.callTool({ name: 'echo', arguments: { message } });
     const before = upstream.calls.length;
-    const error = await agent.callTool({ name: 'echo', arguments: { message: '3' } }).catch((e: unknown) => e);
+    const error = await agent.callTool({ name: 'echo', arguments: { message: '4' } }).catch((e: unknown) => e);
     assert.ok(error instanceof McpError);
     assert.equal(error.code, -32005);
     assert.equal(upstream.calls.length, before);
@@ -139,5 +139,20 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.ok(
       events.some((e) => e.type === 'operation' && e.payload.action === 'server notifications/tools/list_changed'),
     );
+  });
+
+  it('connects afresh after the server restarted and forgot the gateway', async () => {
+    const agent = await mcp.client('remote', 'agent-8', ['agents']);
+    await agent.callTool({ name: 'echo', arguments: { message: 'before' } });
+    await upstream.stop();
+    upstream = new HttpCountingServer();
+    await upstream.start(Number(new URL(url).port));
+    // The first call after the restart fails (the server forgot the session); none is retried behind the caller.
+    const failed = await agent.callTool({ name: 'echo', arguments: { message: 'lost' } }).catch((e: unknown) => e);
+    assert.ok(failed instanceof McpError);
+    assert.equal(failed.code, -32001);
+    const after = await agent.callTool({ name: 'echo', arguments: { message: 'after' } });
+    assert.match(JSON.stringify(after), /after/);
+    assert.deepEqual(upstream.messages, ['after']);
   });
 });
