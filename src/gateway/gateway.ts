@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { AdminServer } from '../admin/admin-server.js';
 import { GatewayMetrics } from '../admin/metrics.js';
+import type { ToolDefinitionApprovals } from '../admin/tool-definition-api.js';
 import { createApprovals } from '../approvals/create-approvals.js';
 import { AuditServices } from '../audit/audit-services.js';
 import { AuditRecorder } from '../audit/recorder.js';
@@ -9,6 +10,7 @@ import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
+import { McpListener } from '../protocols/mcp/listener.js';
 import { classifierCounts } from '../protocols/postgres/sql/classify.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
@@ -130,6 +132,7 @@ export class Gateway {
         address: adminAddress,
         metrics: this.services.metrics,
         reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
+        ...toolDefinitionsOf(this.listeners),
         readiness: async () => {
           await this.readiness.check();
           const agents = this.services.agents;
@@ -157,4 +160,10 @@ export class Gateway {
     })();
     return this.stopping;
   }
+}
+
+/** The MCP listener's changed tool definitions for the admin API, when an MCP listener runs. */
+function toolDefinitionsOf(listeners: readonly Listener[]): { toolDefinitions?: ToolDefinitionApprovals } {
+  const mcp = listeners.find((listener): listener is McpListener => listener instanceof McpListener);
+  return mcp === undefined ? {} : { toolDefinitions: mcp.toolDefinitions() };
 }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { PendingToolDefinition, ToolDefinitionApprovals } from '../../admin/tool-definition-api.js';
 import type { ListenAddress, McpResourceConfig } from '../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
@@ -79,6 +81,19 @@ export class McpListener implements Listener {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+  }
+
+  /** Changed tool definitions for approvers on the admin API (accepting one needs a group of `toolApprovers`). */
+  toolDefinitions(): ToolDefinitionApprovals {
+    const resources = [...this.contexts.values()].map((c) => c.resource);
+    return {
+      approvableBy: (identity) =>
+        resources.filter((r) => r.toolApprovers.some((group) => identity.groups.includes(group))).map((r) => r.name),
+      pending: (resource): Promise<readonly PendingToolDefinition[]> => this.pins.pending(resource),
+      // Recorded under a session of its own: the acceptance is the approver's act, not a caller's.
+      accept: (resource, tool, fingerprint, by) =>
+        this.pins.acceptChange(resource, tool, fingerprint, `${by.issuer} ${by.subject}`, randomUUID()),
+    };
   }
 
   async start(): Promise<{ host: string; port: number }> {

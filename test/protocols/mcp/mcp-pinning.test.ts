@@ -117,4 +117,35 @@ describe('MCP tool definition pinning: a changed definition is caught (real SDK 
       await third.stop();
     }
   });
+
+  it('an approver accepts a changed definition on the admin API of the running gateway', async () => {
+    const gateway = await run('Echoes the message back, version three.');
+    try {
+      const agent = await gateway.client('tools', 'agent-2', ['agents']);
+      assert.ok(!(await agent.listTools()).tools.some((t) => t.name === 'echo'), 'hidden once more');
+      const owner = await gateway.token('dave', ['tool-owners']);
+      const agentToken = await gateway.token('agent-2', ['agents']);
+      const listFor = async (bearer: string) =>
+        (await (
+          await fetch(`${gateway.adminBase}/api/mcp/tools`, { headers: { authorization: `Bearer ${bearer}` } })
+        ).json()) as { tools: { resource: string; tool: string; pendingFingerprint: string }[] };
+      assert.deepEqual((await listFor(agentToken)).tools, [], 'an agent sees no changes to accept');
+      const change = (await listFor(owner)).tools.find((t) => t.tool === 'echo');
+      assert.ok(change);
+      const accept = (bearer: string, fingerprint: string) =>
+        fetch(`${gateway.adminBase}/api/mcp/tools/tools/echo/accept`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ fingerprint }),
+        });
+      assert.equal((await accept(agentToken, change.pendingFingerprint)).status, 403);
+      assert.equal((await accept(owner, 'f'.repeat(64))).status, 404, 'only the definition the approver saw');
+      assert.equal((await accept(owner, change.pendingFingerprint)).status, 200);
+      const before = serverRan(countFile, 'echo');
+      await agent.callTool({ name: 'echo', arguments: { message: 'four' } });
+      assert.equal(serverRan(countFile, 'echo'), before + 1, 'callable at once, no restart');
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
