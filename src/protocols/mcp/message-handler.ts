@@ -67,6 +67,8 @@ export async function handleMessage(
   }
   const { id, method, params } = message;
   if (isCall(method)) {
+    // An id names one request until it is answered: a second with the same id could not be cancelled apart.
+    if (mcp.inflight.has(id)) throw new RpcError(RPC_ERRORS.invalidRequest, 'a request with this id is still running');
     const abort = new AbortController();
     const onClosed = () => abort.abort();
     ctx.closed?.addEventListener('abort', onClosed, { once: true });
