@@ -5,6 +5,7 @@ import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { Redactor } from '../../masking/redactor.js';
 import type { OperationHandle } from '../../session/session.js';
 import type { CallMethod } from './classify.js';
+import { refusalOf } from './error-response.js';
 import { awaitMcpApproval, type ProgressSink } from './held-call.js';
 import { type JsonRpcId, type Params, RPC_ERRORS, RpcError } from './jsonrpc.js';
 import { refreshTools } from './list-handler.js';
@@ -71,14 +72,7 @@ export async function runCall(
   };
   const { decision } = handle;
   if (decision.verdict === 'deny') {
-    const unclassifiable = decision.reason === 'unclassifiable';
-    await refuse(
-      new RpcError(unclassifiable ? RPC_ERRORS.invalidParams : RPC_ERRORS.denied, decision.message, {
-        rule: decision.rule.id,
-        reason: decision.reason,
-      }),
-      unclassifiable ? 'request.invalid' : 'policy.denied',
-    );
+    await refuse(refusalOf(decision), decision.reason === 'unclassifiable' ? 'request.invalid' : 'policy.denied');
   }
   if (decision.verdict === 'review') {
     try {

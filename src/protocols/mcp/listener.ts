@@ -11,6 +11,7 @@ import type { GatewayServices } from '../protocol-services.js';
 import { CallBudgets } from './call-budgets.js';
 import { McpClassifier } from './classify.js';
 import { type McpConnector, SdkMcpConnector } from './connector.js';
+import { failureOf } from './error-response.js';
 import type { ProgressSink } from './held-call.js';
 import { errorMessage, notificationMessage, parseMessage, RPC_ERRORS, RpcError } from './jsonrpc.js';
 import { handleMessage, type MessageServices, SUPPORTED_VERSIONS } from './message-handler.js';
@@ -157,8 +158,7 @@ export class McpListener implements Listener {
       }
     } catch (error) {
       this.services.logger.error({ err: error }, 'MCP request failed');
-      if (!res.headersSent)
-        sendJson(res, 500, errorMessage(null, new RpcError(RPC_ERRORS.internal, 'internal gateway error')));
+      if (!res.headersSent) sendJson(res, 500, errorMessage(null, failureOf(error)));
       else res.end();
     }
   }
@@ -286,12 +286,7 @@ export class McpListener implements Listener {
         ...(accepts.includes('text/event-stream') ? { stream } : {}),
       });
     } catch (error) {
-      const failure =
-        error instanceof RpcError
-          ? error
-          : isGatehouseError(error) && error.code === 'audit.unavailable'
-            ? new RpcError(RPC_ERRORS.audit, error.message)
-            : new RpcError(RPC_ERRORS.internal, 'internal gateway error');
+      const failure = failureOf(error);
       if (!(error instanceof RpcError) && failure.code === RPC_ERRORS.internal)
         this.services.logger.error({ err: error }, 'MCP message failed');
       if (id === null) return void res.writeHead(res.headersSent ? 200 : 202).end();

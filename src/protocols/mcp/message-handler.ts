@@ -3,6 +3,7 @@ import type { Operation } from '../../core/operation.js';
 import type { PolicyEngine } from '../../policy/engine.js';
 import { type CallServices, runCall } from './call-handler.js';
 import { CALL_METHODS, type CallMethod, LIST_METHODS, type ListMethod } from './classify.js';
+import { refusalOf } from './error-response.js';
 import type { ProgressSink } from './held-call.js';
 import { errorMessage, type InboundMessage, RPC_ERRORS, RpcError, resultMessage } from './jsonrpc.js';
 import { listFor } from './list-handler.js';
@@ -97,7 +98,7 @@ export async function handleMessage(
     const handle = await mcp.session.begin(context.classifier.control(method));
     if (handle.decision.verdict !== 'allow') {
       await handle.finish({ outcome: 'refused', error: 'policy.denied' });
-      throw new RpcError(RPC_ERRORS.denied, handle.decision.message, { rule: handle.decision.rule.id });
+      throw refusalOf(handle.decision);
     }
     if (method === 'ping') {
       await handle.finish({ outcome: 'ok' });
@@ -136,7 +137,7 @@ async function initialize(
   if (handle.decision.verdict !== 'allow') {
     await handle.finish({ outcome: 'refused', error: 'policy.denied' });
     await services.sessions.end(mcp, 'refused');
-    throw new RpcError(RPC_ERRORS.denied, handle.decision.message, { rule: handle.decision.rule.id });
+    throw refusalOf(handle.decision);
   }
   let upstream: Awaited<ReturnType<McpResourceContext['connector']['capabilities']>>;
   try {
