@@ -40,7 +40,7 @@ export const policyRuleSchema = z
       .min(1)
       .optional()
       .describe(
-        'Names this rule speaks for (`*` wildcard): MCP tool and prompt names, resource URIs. A rule naming targets does not apply to operations on others, nor to operations without a target.',
+        'Names this rule speaks for (`*` wildcard): MCP tool and prompt names, resource URIs. A rule naming targets does not apply to operations on others, nor to operations without a target; a target with a `..` segment is denied by a matching glob but never allowed by one.',
       ),
     conditions: attributeConditionsSchema
       .optional()

@@ -1,6 +1,6 @@
 import type { AttributeConditionConfig } from '../config/attribute-condition-schema.js';
 import { type ClaimPath, claimAt, parseClaimPath } from '../core/claim-path.js';
-import { wildcardMatcher } from './pattern.js';
+import { hasDotDotSegment, wildcardMatcher } from './pattern.js';
 
 /**
  * What a rule's conditions say of one operation's attributes. `unknown`: a value is there but of a type a test cannot
@@ -45,8 +45,6 @@ export class AttributeConditions {
   }
 }
 
-const DOT_DOT = /(^|[/\\])\.\.([/\\]|$)/;
-
 function checkOne(condition: Compiled, value: unknown): ConditionResult {
   const { config, matcher } = condition;
   if (config.present !== undefined && (value !== undefined) !== config.present) return 'fails';
@@ -72,7 +70,7 @@ function checkOne(condition: Compiled, value: unknown): ConditionResult {
   }
   if (matcher !== undefined) {
     // A dot-dot segment lets a server resolve `/data/out/../x` outside what the glob seems to hold: not judged.
-    if (typeof value !== 'string' || DOT_DOT.test(value)) unknown = true;
+    if (typeof value !== 'string' || hasDotDotSegment(value)) unknown = true;
     else if (!matcher(value)) return 'fails';
   }
   if (config.min !== undefined || config.max !== undefined) {

@@ -4,7 +4,7 @@ import type { ThresholdExceeded, Verdict } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import { isRiskTag, type Operation, REVIEWED_UNLESS_NAMED, RISK_TAGS } from '../core/operation.js';
 import { AttributeConditions } from './attribute-conditions.js';
-import { wildcardMatcher } from './pattern.js';
+import { hasDotDotSegment, wildcardMatcher } from './pattern.js';
 import { describeExceeded, RuleThresholds } from './thresholds.js';
 
 /** Verdicts ordered from least to most restrictive; a rule's verdict is the most restrictive that applies. */
@@ -49,6 +49,8 @@ export class PolicyRule {
   private readonly subjectMatchers: ((subject: string) => boolean)[] | undefined;
   private readonly claimConditions: ClaimConditions | undefined;
   private readonly targetMatchers: ((target: string) => boolean)[] | undefined;
+  /** Whether some target pattern has a wildcard (a glob cannot vouch for a target with a `..` segment). */
+  private readonly targetGlobs: boolean;
   private readonly conditions: AttributeConditions | undefined;
   readonly thresholds: RuleThresholds;
 
@@ -72,6 +74,7 @@ export class PolicyRule {
     this.modelMatchers = config.models?.map(wildcardMatcher);
     this.collectionMatchers = config.collections?.map(wildcardMatcher);
     this.targetMatchers = config.targets?.map(wildcardMatcher);
+    this.targetGlobs = config.targets?.some((target) => target.includes('*')) ?? false;
     this.conditions = config.conditions === undefined ? undefined : new AttributeConditions(config.conditions);
     this.thresholds = new RuleThresholds(config);
   }
@@ -122,10 +125,13 @@ export class PolicyRule {
         ? { applies: true, outcome: { verdict: 'allow', selector: 'allow: session', implicit: false } }
         : { applies: false, modelRejected: false };
     }
+    // A target with a `..` segment (a resource URI) is not vouched for by a glob: allowing rules leave it alone.
+    let targetUnsure = false;
     if (this.targetMatchers !== undefined) {
       const target = operation.target;
       if (target === undefined || !this.targetMatchers.some((matches) => matches(target)))
         return { applies: false, modelRejected: false };
+      targetUnsure = this.targetGlobs && hasDotDotSegment(target);
     }
     const candidates: RuleOutcome[] = [];
     // Session and transaction control is harmless: whoever may read may run it.
@@ -160,6 +166,7 @@ export class PolicyRule {
     let strictest = candidates[0] as RuleOutcome;
     for (const candidate of candidates)
       if (SEVERITY[candidate.verdict] > SEVERITY[strictest.verdict]) strictest = candidate;
+    if (targetUnsure && strictest.verdict !== 'deny') return { applies: false, modelRejected: false };
     if (this.conditions !== undefined) {
       const denies = strictest.verdict === 'deny';
       if (listing) {

@@ -94,4 +94,18 @@ describe('policy rules with targets and conditions on operation attributes', () 
     assert.equal(policy.decide(session, caller).verdict, 'allow');
     assert.equal(policy.decide(session, { identity: { groups: ['strangers'] } }).verdict, 'deny');
   });
+
+  it('a target with a dot-dot segment is not allowed by a glob, but still denied by one', () => {
+    const uris = engine([
+      { groups: ['agents'], targets: ['file:///keep/*'], deny: ['read'] },
+      { groups: ['agents'], targets: ['file:///srv/data/*'], allow: ['read'] },
+      { groups: ['agents'], targets: ['file:///srv/exact/../odd'], allow: ['read'] },
+    ]);
+    const read = (uri: string) =>
+      uris.decide({ ...call(uri, undefined, 'read'), action: 'resources/read' }, caller).verdict;
+    assert.equal(read('file:///srv/data/a.txt'), 'allow');
+    assert.equal(read('file:///srv/data/../../etc/passwd'), 'deny');
+    assert.equal(read('file:///keep/../keep/secret'), 'deny');
+    assert.equal(read('file:///srv/exact/../odd'), 'allow', 'an exact name is what it says');
+  });
 });
