@@ -106,6 +106,8 @@ describe('policy rules with targets and conditions on operation attributes', () 
     assert.equal(read('file:///srv/data/a.txt'), 'allow');
     assert.equal(read('file:///srv/data/../../etc/passwd'), 'deny');
     assert.equal(read('file:///keep/../keep/secret'), 'deny');
+    assert.equal(read('file:///srv/data/%2e%2E/%2E./etc/passwd'), 'deny');
+    assert.equal(read('file:///srv/data/a..b/c'), 'allow', 'dots inside a name are no segment');
     assert.equal(read('file:///srv/exact/../odd'), 'allow', 'an exact name is what it says');
   });
 });
