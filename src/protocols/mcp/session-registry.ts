@@ -89,7 +89,10 @@ export class McpSessionRegistry {
 
   async sweep(): Promise<void> {
     const now = this.services.clock.now();
-    const idle = [...this.sessions.values()].filter((entry) => now - entry.lastUsed > this.idleMs);
+    // A session listening on an open GET stream is in use, however long since its last POST.
+    const idle = [...this.sessions.values()].filter(
+      (entry) => entry.streams.size === 0 && now - entry.lastUsed > this.idleMs,
+    );
     await Promise.all(idle.map((entry) => this.end(entry, 'idle')));
   }
 
