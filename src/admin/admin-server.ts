@@ -5,6 +5,7 @@ import type { ListenAddress } from '../config/schema.js';
 import type { GatewayMetrics } from './metrics.js';
 import { ReviewApi, type ReviewApiOptions } from './review-api.js';
 import { PAGE_CSP, PAGE_CSS, PAGE_HTML, PAGE_JS } from './review-page.js';
+import { ToolDefinitionApi, type ToolDefinitionApprovals } from './tool-definition-api.js';
 
 export interface AdminServerOptions {
   readonly address: ListenAddress;
@@ -13,6 +14,8 @@ export interface AdminServerOptions {
   readonly readiness: () => Promise<unknown>;
   /** The approvers' REST API and web page; absent, only the operations endpoints are served. */
   readonly reviews?: ReviewApiOptions;
+  /** Accepting changed MCP tool definitions (needs `reviews` for its token verifier); absent without MCP resources. */
+  readonly toolDefinitions?: ToolDefinitionApprovals;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -25,9 +28,14 @@ export class AdminServer {
   private readonly server: Server;
   private readonly routes: Readonly<Record<string, Handler>>;
   private readonly reviewApi: ReviewApi | undefined;
+  private readonly toolApi: ToolDefinitionApi | undefined;
 
   constructor(private readonly options: AdminServerOptions) {
     this.reviewApi = options.reviews === undefined ? undefined : new ReviewApi(options.reviews);
+    this.toolApi =
+      options.reviews === undefined || options.toolDefinitions === undefined
+        ? undefined
+        : new ToolDefinitionApi(options.toolDefinitions, options.reviews.verifier);
     this.routes = Object.assign(Object.create(null), {
       'GET /healthz': async (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { status: 'ok' }),
       'GET /readyz': async (_req: IncomingMessage, res: ServerResponse) => {
@@ -56,9 +64,11 @@ export class AdminServer {
       const handler = this.routes[`${req.method} ${url.pathname}`];
       const handled = handler
         ? handler(req, res).then(() => true)
-        : url.pathname.startsWith('/api/') && this.reviewApi !== undefined
-          ? this.reviewApi.handle(req, res, url.pathname, url.searchParams)
-          : Promise.resolve(false);
+        : url.pathname.startsWith('/api/mcp/') && this.toolApi !== undefined
+          ? this.toolApi.handle(req, res, url.pathname)
+          : url.pathname.startsWith('/api/') && this.reviewApi !== undefined
+            ? this.reviewApi.handle(req, res, url.pathname, url.searchParams)
+            : Promise.resolve(false);
       handled.then(
         (done) => {
           if (!done) json(res, 404, { error: { code: 'request.not_found', message: 'not found' } });

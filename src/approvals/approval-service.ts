@@ -169,7 +169,8 @@ export class ApprovalService {
       throw reviewError('no-approvers', `rule ${decision.rule.id} names no approvers, so this cannot be approved`);
     }
     const fingerprint = operationFingerprint(identity, operation.resource, exact);
-    if (exact.protocol === 'http') {
+    // HTTP requests and MCP calls may be sent again once approved; a held PostgreSQL statement never is.
+    if (exact.protocol !== 'postgres') {
       const approved = await this.findApproved(fingerprint, identity);
       if (approved !== undefined) {
         await options.onReview?.(approved, false);
@@ -178,7 +179,9 @@ export class ApprovalService {
     }
     const now = this.options.clock.now();
     const existing =
-      exact.protocol === 'http' ? await this.reviews.findByFingerprint(fingerprint, identity, ['pending']) : undefined;
+      exact.protocol !== 'postgres'
+        ? await this.reviews.findByFingerprint(fingerprint, identity, ['pending'])
+        : undefined;
     let review: Review;
     if (existing !== undefined && existing.expiresAt > now) {
       review = existing;

@@ -19,13 +19,15 @@ export function operationFingerprint(
   const canonical =
     exact.protocol === 'postgres'
       ? ['postgres', exact.sql, exact.parameters ?? null]
-      : [
-          'http',
-          exact.method.toUpperCase(),
-          exact.path,
-          exact.query,
-          exact.body === undefined || exact.body.length === 0 ? null : sha256(exact.body),
-        ];
+      : exact.protocol === 'mcp'
+        ? ['mcp', exact.method, exact.target, sha256(exact.arguments)]
+        : [
+            'http',
+            exact.method.toUpperCase(),
+            exact.path,
+            exact.query,
+            exact.body === undefined || exact.body.length === 0 ? null : sha256(exact.body),
+          ];
   return sha256(JSON.stringify([identity.issuer, identity.subject, resource, canonical]));
 }
 
@@ -63,6 +65,19 @@ export function reviewedOperation(
         ? ''
         : `\n-- parameters: ${JSON.stringify(exact.parameters.map((p) => (p === null ? null : clip(p, 256).text)))}`;
     return { ...base, text: exact.sql + parameters };
+  }
+  if (exact.protocol === 'mcp') {
+    // Arguments are shown like an HTTP body: a bounded excerpt, masked with the resource's profile when handed one.
+    const bytes = Buffer.from(exact.arguments, 'utf8');
+    const excerpt = clip(bytes.subarray(0, excerptBytes).toString('utf8'), excerptBytes);
+    return {
+      ...base,
+      text: `${exact.method} ${exact.target}`,
+      bodyExcerpt: mask === undefined ? excerpt.text : mask(excerpt.text),
+      bodySha256: sha256(bytes),
+      bodyBytes: bytes.length,
+      bodyTruncated: bytes.length > excerptBytes,
+    };
   }
   const text = `${exact.method.toUpperCase()} ${exact.path}${exact.query === '' ? '' : `?${exact.query}`}`;
   if (exact.body === undefined || exact.body.length === 0) return { ...base, text };

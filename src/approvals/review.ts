@@ -43,6 +43,15 @@ export type ExactOperation =
       readonly query: string;
       readonly body?: Buffer | string;
       readonly contentType?: string;
+    }
+  | {
+      readonly protocol: 'mcp';
+      /** JSON-RPC method: `tools/call`, `resources/read`, `prompts/get`. */
+      readonly method: string;
+      /** Tool or prompt name, or resource URI. */
+      readonly target: string;
+      /** The arguments as canonical JSON (keys sorted), as they would go upstream. */
+      readonly arguments: string;
     };
 
 /** What approvers are shown of the operation: never the raw body beyond a bounded excerpt. */

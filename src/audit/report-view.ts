@@ -18,7 +18,7 @@ export function formatReport(report: AuditReport): string {
       const entries = Object.entries(table).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
       if (entries.length > 0) lines.push(`      ${label}: ${entries.map(([k, n]) => `${k} (${n})`).join(', ')}`);
     };
-    counts(row.protocol === 'postgres' ? 'tables' : 'collections', row.objects);
+    counts(row.protocol === 'postgres' ? 'tables' : row.protocol === 'mcp' ? 'tool calls' : 'collections', row.objects);
     counts('models', row.models);
     counts('masked', row.masked);
     counts('masked in requests', row.maskedInRequests);

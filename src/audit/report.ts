@@ -20,7 +20,7 @@ export interface AccessRow {
   readonly denied: number;
   readonly reviewed: number;
   readonly errors: number;
-  /** Tables (PostgreSQL) or collections (vector stores), with how often each was reached. */
+  /** Tables (PostgreSQL), collections (vector stores) or tools called (MCP), with how often each was reached. */
   readonly objects: Readonly<Record<string, number>>;
   readonly models: Readonly<Record<string, number>>;
   /** Masked values by type, from results' `masked` counts when masking reported them. */
@@ -169,7 +169,15 @@ export class ReportBuilder {
     row.operations++;
     row.lastAt = event.at;
     const text = typeof p.text === 'string' ? p.text : '';
-    const objects = owner.protocol === 'postgres' ? sqlTables(text) : httpCollections(text);
+    const objects =
+      owner.protocol === 'postgres'
+        ? sqlTables(text)
+        : owner.protocol === 'mcp'
+          ? // Tool calls per tool (what an MCP caller ran), not reads of resources or prompts.
+            p.action === 'tools/call' && typeof p.target === 'string'
+            ? [p.target]
+            : []
+          : httpCollections(text);
     for (const o of objects) row.objects[o] = (row.objects[o] ?? 0) + 1;
     if (typeof p.model === 'string') row.models[p.model] = (row.models[p.model] ?? 0) + 1;
     addMaskCounts(row.maskedInRequests, p.maskedRequest);

@@ -66,6 +66,10 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = Object.assign(Ob
     description: 'run an agent next to backends: it dials out to the gateway and opens backend connections',
     load: async () => (await import('./commands/agent.js')).registerAgentCommand,
   },
+  mcp: {
+    description: 'MCP tool definitions: list changed ones and accept them',
+    load: async () => (await import('./commands/mcp.js')).registerMcpCommands,
+  },
   agents: {
     description: 'agents connected to the gateway',
     load: async () => (await import('./commands/agents.js')).registerAgentsCommands,

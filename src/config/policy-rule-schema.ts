@@ -1,6 +1,7 @@
 // One policy rule of a resource: whom it speaks for (groups, subjects, claims) and its verdict per kind or tag.
 import { z } from 'zod';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
+import { attributeConditionsSchema } from './attribute-condition-schema.js';
 import { claimConditions } from './identity-schema.js';
 import { thresholdFields } from './threshold-schema.js';
 
@@ -34,6 +35,18 @@ export const policyRuleSchema = z
       .array(z.string().min(1))
       .optional()
       .describe('Collection name patterns (`*` wildcard) this rule admits for vector-store calls; absent means any.'),
+    targets: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        'Names this rule speaks for (`*` wildcard): MCP tool and prompt names, resource URIs. A rule naming targets does not apply to operations on others, nor to operations without a target; a target with a `..` segment is denied by a matching glob but never allowed by one.',
+      ),
+    conditions: attributeConditionsSchema
+      .optional()
+      .describe(
+        "Conditions on the operation's named values (an MCP tool call's arguments), by path: equals, oneOf, pattern, min, max, present. The rule applies only when all hold.",
+      ),
     approvers: z
       .array(z.string().min(1))
       .default([])

@@ -5,6 +5,7 @@ import { quotasSchema } from '../quotas/config.js';
 import { storeSchema } from '../store/config.js';
 import { agentsSchema } from './agents-schema.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';
+import { mcpResourceSchema } from './mcp-schema.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
 import { modelPricesSchema } from './price-schema.js';
 import { PROFILE_NAMES, READ_FUNCTION_PATTERN, tenantFilterSchema } from './protocol-options.js';
@@ -160,8 +161,8 @@ const postgresResource = z.strictObject({
     .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
 });
 
-const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource], {
-  error: 'expected protocol: http or postgres',
+const resource = z.discriminatedUnion('protocol', [httpResource, postgresResource, mcpResourceSchema], {
+  error: 'expected protocol: http, postgres or mcp',
 });
 
 /** One continuous export destination for a SIEM; each keeps its own delivery cursor in the store. */
@@ -432,6 +433,7 @@ export const configObjectSchema = z
       .strictObject({
         http: listenAddress.optional().describe('HTTP data path.'),
         postgres: listenAddress.optional().describe('PostgreSQL data path.'),
+        mcp: listenAddress.optional().describe('MCP data path (Streamable HTTP).'),
         admin: listenAddress.optional().describe('Admin listener: health, readiness, metrics, reviews.'),
       })
       .prefault({})
@@ -585,6 +587,7 @@ export type DevIssuerConfig = GatehouseConfig['identity']['devIssuer'];
 export type ResourceConfig = GatehouseConfig['resources'][number];
 export type HttpResourceConfig = Extract<ResourceConfig, { protocol: 'http' }>;
 export type PostgresResourceConfig = Extract<ResourceConfig, { protocol: 'postgres' }>;
+export type McpResourceConfig = Extract<ResourceConfig, { protocol: 'mcp' }>;
 export type PolicyRuleConfig = HttpResourceConfig['policy'][number];
 export type AuditConfig = GatehouseConfig['audit'];
 export type AuditSinkConfig = AuditConfig['export']['sinks'][number];

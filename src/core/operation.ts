@@ -56,7 +56,7 @@ export function isRiskTag(value: string): value is RiskTag {
   return Object.hasOwn(RISK_TAGS, value);
 }
 
-export type ProtocolName = 'http' | 'postgres';
+export type ProtocolName = 'http' | 'postgres' | 'mcp';
 
 export interface Operation {
   readonly protocol: ProtocolName;
@@ -72,6 +72,13 @@ export interface Operation {
   readonly model?: string;
   /** Collection (index) of a vector-store call, normalised as the upstream resolves it; policy rules name these. */
   readonly collection?: string;
+  /** What the operation acts on by name, for rules with `targets`: an MCP tool or prompt name, a resource URI. */
+  readonly target?: string;
+  /**
+   * Named values of the request (an MCP tool call's arguments), for rules with `conditions`. Never recorded whole by
+   * policy: the protocol decides what of them the audit record keeps.
+   */
+  readonly attributes?: Readonly<Record<string, unknown>>;
   /** Why the classifier gave a tag the text may not show (`WHERE true does not depend on documents' rows`). */
   readonly notes?: readonly string[];
   /**

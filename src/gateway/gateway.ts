@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { AdminServer } from '../admin/admin-server.js';
 import { GatewayMetrics } from '../admin/metrics.js';
+import type { ToolDefinitionApprovals } from '../admin/tool-definition-api.js';
 import { createApprovals } from '../approvals/create-approvals.js';
 import { AuditServices } from '../audit/audit-services.js';
 import { AuditRecorder } from '../audit/recorder.js';
@@ -9,6 +10,7 @@ import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
+import { McpListener } from '../protocols/mcp/listener.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';
@@ -24,7 +26,7 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
   /** Replace configured listen addresses (tests use port 0). */
-  readonly listen?: Partial<Record<'http' | 'postgres' | 'admin' | 'agents', ListenAddress>>;
+  readonly listen?: Partial<Record<'http' | 'postgres' | 'mcp' | 'admin' | 'agents', ListenAddress>>;
   /**
    * Replace a registered protocol's listener factory, by its `listen` key: tests wrap the real listener with their own
    * connector or options while everything else is composed as in production.
@@ -37,6 +39,7 @@ export interface BoundAddresses {
   [protocol: string]: { host: string; port: number } | undefined;
   http?: { host: string; port: number };
   postgres?: { host: string; port: number };
+  mcp?: { host: string; port: number };
   admin?: { host: string; port: number };
   agents?: { host: string; port: number };
 }
@@ -140,6 +143,7 @@ export class Gateway {
         address: adminAddress,
         metrics: this.metrics,
         reviews: { approvals: this.services.approvals, verifier: this.services.verifier, clock: this.services.clock },
+        ...toolDefinitionsOf(this.listeners),
         readiness: async () => {
           await this.readiness.check();
           const agents = this.services.agents;
@@ -167,4 +171,10 @@ export class Gateway {
     })();
     return this.stopping;
   }
+}
+
+/** The MCP listener's changed tool definitions for the admin API, when an MCP listener runs. */
+function toolDefinitionsOf(listeners: readonly Listener[]): { toolDefinitions?: ToolDefinitionApprovals } {
+  const mcp = listeners.find((listener): listener is McpListener => listener instanceof McpListener);
+  return mcp === undefined ? {} : { toolDefinitions: mcp.toolDefinitions() };
 }

@@ -1,6 +1,7 @@
 import type { ListenAddress } from '../config/schema.js';
 import type { Listener } from '../core/listener.js';
 import { HttpListener } from '../protocols/http/listener.js';
+import { McpListener } from '../protocols/mcp/listener.js';
 import { PostgresListener } from '../protocols/postgres/listener.js';
 import { httpConnectorFor, postgresConnector } from './agent-connectors.js';
 import type { ComposedServices } from './services.js';
@@ -15,4 +16,5 @@ export const PROTOCOL_LISTENERS: Readonly<Record<string, ListenerFactory>> = Obj
     const connector = postgresConnector(services.agents);
     return new PostgresListener(services, address, connector === undefined ? {} : { connector });
   },
+  mcp: (services: ComposedServices, address: ListenAddress) => new McpListener(services, address),
 } satisfies Record<string, ListenerFactory>);

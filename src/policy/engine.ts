@@ -10,6 +10,11 @@ import { PolicyRule, type RuleOutcome } from './rule.js';
 export interface PolicyContext {
   /** Issuer and subject matter only to access windows granted to one identity. */
   readonly identity: Pick<Identity, 'groups'> & Partial<Pick<Identity, 'issuer' | 'subject' | 'claims'>>;
+  /**
+   * Judging whether the caller may see a target at all (an MCP tool in a list), its values unknown: see
+   * `PolicyRule.evaluate`. Never used to run anything.
+   */
+  readonly listing?: boolean;
 }
 
 export interface PolicyEngineOptions {
@@ -69,7 +74,7 @@ export class PolicyEngine {
     let collectionRejected = false;
     for (const rule of rules) {
       if (!rule.speaksFor(caller)) continue;
-      const evaluation = rule.evaluate(operation);
+      const evaluation = rule.evaluate(operation, context.listing === true);
       if (!evaluation.applies) {
         modelRejected ||= evaluation.modelRejected;
         collectionRejected ||= evaluation.collectionRejected === true;

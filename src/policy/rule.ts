@@ -3,7 +3,8 @@ import { ClaimConditions } from '../core/claim-condition.js';
 import type { ThresholdExceeded, Verdict } from '../core/decision.js';
 import type { Identity } from '../core/identity.js';
 import { isRiskTag, type Operation, REVIEWED_UNLESS_NAMED, RISK_TAGS } from '../core/operation.js';
-import { wildcardMatcher } from './pattern.js';
+import { AttributeConditions } from './attribute-conditions.js';
+import { hasDotDotSegment, wildcardMatcher } from './pattern.js';
 import { describeExceeded, RuleThresholds } from './thresholds.js';
 
 /** Verdicts ordered from least to most restrictive; a rule's verdict is the most restrictive that applies. */
@@ -47,6 +48,10 @@ export class PolicyRule {
   private readonly collectionMatchers: ((collection: string) => boolean)[] | undefined;
   private readonly subjectMatchers: ((subject: string) => boolean)[] | undefined;
   private readonly claimConditions: ClaimConditions | undefined;
+  private readonly targetMatchers: ((target: string) => boolean)[] | undefined;
+  /** Whether some target pattern has a wildcard (a glob cannot vouch for a target with a `..` segment). */
+  private readonly targetGlobs: boolean;
+  private readonly conditions: AttributeConditions | undefined;
   readonly thresholds: RuleThresholds;
 
   constructor(id: string, config: PolicyRuleConfig) {
@@ -68,6 +73,9 @@ export class PolicyRule {
     this.verdictBySelector = verdicts;
     this.modelMatchers = config.models?.map(wildcardMatcher);
     this.collectionMatchers = config.collections?.map(wildcardMatcher);
+    this.targetMatchers = config.targets?.map(wildcardMatcher);
+    this.targetGlobs = config.targets?.some((target) => target.includes('*')) ?? false;
+    this.conditions = config.conditions === undefined ? undefined : new AttributeConditions(config.conditions);
     this.thresholds = new RuleThresholds(config);
   }
 
@@ -97,7 +105,34 @@ export class PolicyRule {
     return matched;
   }
 
-  evaluate(operation: Operation): RuleEvaluation {
+  /** Whether the rule names targets or conditions (an operation's name or values decide whether it applies). */
+  get narrowed(): boolean {
+    return this.targetMatchers !== undefined || this.conditions !== undefined;
+  }
+
+  /**
+   * `listing`: judging whether a caller may see a target at all (an MCP tool in `tools/list`), before any values are
+   * known. A rule's conditions are then taken to hold when it would allow or review (some call may pass), and a
+   * conditional deny is left out (some call may escape it); an unconditional deny still hides the target.
+   */
+  evaluate(operation: Operation, listing = false): RuleEvaluation {
+    // A rule naming targets speaks for those only: an operation on another, or on none, falls to other rules. But
+    // session control without a target (connecting, listing what there is: the lists are filtered per target) is
+    // granted to whom such a rule grants anything, or its callers could never reach what it allows.
+    if (this.targetMatchers !== undefined && operation.kind === 'session' && operation.target === undefined) {
+      const grants = [...this.verdictBySelector.values()].some((verdict) => verdict !== 'deny');
+      return grants
+        ? { applies: true, outcome: { verdict: 'allow', selector: 'allow: session', implicit: false } }
+        : { applies: false, modelRejected: false };
+    }
+    // A target with a `..` segment (a resource URI) is not vouched for by a glob: allowing rules leave it alone.
+    let targetUnsure = false;
+    if (this.targetMatchers !== undefined) {
+      const target = operation.target;
+      if (target === undefined || !this.targetMatchers.some((matches) => matches(target)))
+        return { applies: false, modelRejected: false };
+      targetUnsure = this.targetGlobs && hasDotDotSegment(target);
+    }
     const candidates: RuleOutcome[] = [];
     // Session and transaction control is harmless: whoever may read may run it.
     const kindSelector =
@@ -131,6 +166,18 @@ export class PolicyRule {
     let strictest = candidates[0] as RuleOutcome;
     for (const candidate of candidates)
       if (SEVERITY[candidate.verdict] > SEVERITY[strictest.verdict]) strictest = candidate;
+    if (targetUnsure && strictest.verdict !== 'deny') return { applies: false, modelRejected: false };
+    if (this.conditions !== undefined) {
+      const denies = strictest.verdict === 'deny';
+      if (listing) {
+        if (denies) return { applies: false, modelRejected: false };
+      } else {
+        const held = this.conditions.check(operation.attributes);
+        // A value of a type a test cannot judge: an allowing rule does not apply, a denying one does.
+        if (held === 'fails' || (held === 'unknown' && !denies)) return { applies: false, modelRejected: false };
+      }
+      strictest = { ...strictest, selector: `${strictest.selector} where ${this.conditions.describe()}` };
+    }
     // A threshold limits what the rule grants: a figure over it raises the verdict, never lowers it.
     const exceeded = this.thresholds.exceeded(operation.estimates);
     if (exceeded !== undefined && SEVERITY[exceeded.over] > SEVERITY[strictest.verdict]) {

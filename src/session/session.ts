@@ -280,6 +280,7 @@ export class Session {
     // path over an object that holds them (bench/results/recording.md).
     if (operation.model !== undefined) payload['model'] = operation.model;
     if (operation.collection !== undefined) payload['collection'] = operation.collection;
+    if (operation.target !== undefined) payload['target'] = operation.target;
     if (operation.unclassifiable !== undefined) payload['unclassifiable'] = operation.unclassifiable;
     payload['verdict'] = decision.verdict;
     payload['reason'] = decision.reason;

@@ -93,7 +93,7 @@ resources:
     assert.match(byPath.get('resources[0].target')?.message ?? '', /http/);
     assert.match(byPath.get('resources[0].policy[0].allow[0]')?.message ?? '', /operation kind/);
     assert.equal(byPath.get('resources[0].policy[0].allow[0]')?.line, 17);
-    assert.match(byPath.get('resources[1].protocol')?.message ?? '', /http or postgres/);
+    assert.match(byPath.get('resources[1].protocol')?.message ?? '', /http, postgres or mcp/);
   });
 
   it('refuses unknown keys, duplicate resources and a config with no issuer', () => {

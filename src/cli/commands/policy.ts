@@ -14,6 +14,8 @@ interface ExplainOptions {
   http?: string;
   sql?: string;
   model?: string;
+  mcpTool?: string;
+  args?: string;
 }
 
 /** Exit code per verdict, so `policy explain` can gate a CI step. */
@@ -44,6 +46,8 @@ export function registerPolicyCommands(program: Command): void {
     .option('--http <request>', 'an HTTP request: "METHOD /path"')
     .option('--sql <statement>', 'one or more SQL statements')
     .option('--model <name>', 'model named in an inference request body')
+    .option('--mcp-tool <name>', 'an MCP tool call: the tool name (with --args)')
+    .option('--args <json>', 'the MCP tool call arguments, a JSON object', '{}')
     .action(async (options: ExplainOptions) => {
       const { config } = loadConfigOption(options);
       const resource = config.resources.find((r) => r.name === options.resource);
@@ -51,12 +55,15 @@ export function registerPolicyCommands(program: Command): void {
         const names = config.resources.map((r) => r.name).join(', ') || 'none';
         throw usageError(`--resource: no resource named "${options.resource}" (resources in the config: ${names})`);
       }
-      if ((options.http === undefined) === (options.sql === undefined))
-        throw usageError('give exactly one of --http "METHOD /path" or --sql "STATEMENT"');
+      const given = [options.http, options.sql, options.mcpTool].filter((o) => o !== undefined).length;
+      if (given !== 1)
+        throw usageError('give exactly one of --http "METHOD /path", --sql "STATEMENT" or --mcp-tool NAME --args JSON');
       const operation =
         options.http !== undefined
           ? await explainHttp(resource, options.http, options.model)
-          : await explainSql(resource, options.sql as string);
+          : options.sql !== undefined
+            ? await explainSql(resource, options.sql)
+            : await explainMcpTool(resource, options.mcpTool as string, options.args ?? '{}');
       const groups = options.groups
         .split(',')
         .map((g) => g.trim())
@@ -139,4 +146,19 @@ async function explainSql(resource: ResourceConfig, sql: string): Promise<Operat
   const readFunctions = readFunctionsOf(resource);
   const statements = new SqlClassifier().classify(sql, readFunctions === undefined ? {} : { readFunctions });
   return toOperation(resource.name, statements, sql);
+}
+
+async function explainMcpTool(resource: ResourceConfig, tool: string, args: string): Promise<Operation> {
+  if (resource.protocol !== 'mcp')
+    throw usageError(`--mcp-tool: resource "${resource.name}" speaks ${resource.protocol}; use --http or --sql`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    throw usageError('--args: expected a JSON object, e.g. \'{"path": "/data/a.txt"}\'');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw usageError('--args: expected a JSON object');
+  const { McpClassifier } = await import('../../protocols/mcp/classify.js');
+  return new McpClassifier(resource).call('tools/call', { name: tool, arguments: parsed }).operation;
 }

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { temporaryDirectory } from '../../support/temp-dir.js';
+import { type McpGateway, startMcpGateway } from './mcp-harness.js';
+
+const UPSTREAM_SECRET = 'Bearer upstream-secret-7f3a';
+
+/** A real Streamable HTTP MCP server (the SDK's McpServer), counting calls and keeping every request's headers. */
+class HttpCountingServer {
+  readonly headers: IncomingHttpHeaders[] = [];
+  readonly calls: string[] = [];
+  readonly messages: string[] = [];
+  readonly mcp = new McpServer({ name: 'http-counting', version: '1.0.0' });
+  private readonly server: Server;
+  private readonly transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+
+  constructor() {
+    this.mcp.registerTool(
+      'echo',
+      { description: 'Echoes.', inputSchema: { message: z.string() } },
+      async ({ message }) => {
+        this.calls.push('echo');
+        this.messages.push(message);
+        return { content: [{ type: 'text', text: message }] };
+      },
+    );
+    this.mcp.registerTool('big', { description: 'A large answer.', inputSchema: {} }, async () => {
+      this.calls.push('big');
+      return { content: [{ type: 'text', text: 'x'.repeat(10_000) }] };
+    });
+    this.server = createServer((req, res) => {
+      this.headers.push(req.headers);
+      void this.transport.handleRequest(req, res);
+    });
+  }
+
+  async start(port = 0): Promise<string> {
+    await this.mcp.connect(this.transport);
+    this.server.listen(port, '127.0.0.1');
+    await once(this.server, 'listening');
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/mcp`;
+  }
+
+  async stop(): Promise<void> {
+    await this.mcp.close();
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
+describe('MCP through the gateway to a Streamable HTTP server: credential, budgets, result size, list changes', () => {
+  let upstream: HttpCountingServer;
+  let mcp: McpGateway;
+  let url: string;
+
+  before(async () => {
+    upstream = new HttpCountingServer();
+    url = await upstream.start();
+    process.env.GH_TEST_MCP_SECRET = UPSTREAM_SECRET;
+    mcp = await startMcpGateway(
+      temporaryDirectory('gh-mcp-http-'),
+      `
+  - name: remote
+    protocol: mcp
+    upstream: { transport: http, url: ${url}, credential: { value: "\${env:GH_TEST_MCP_SECRET}" } }
+    maxResultBytes: 2048
+    maskArguments: true
+    masking: {}
+    callBudgets: [{ tools: echo, calls: 3, window: 1h }]
+    policy:
+      - groups: [agents]
+        targets: ["*"]
+        allow: [write]`,
+    );
+  });
+  after(async () => {
+    await mcp?.stop();
+    await upstream?.stop();
+  });
+
+  it("sends the resource's credential upstream, never the caller's token", async () => {
+    const agent = await mcp.client('remote', 'agent-1', ['agents']);
+    const result = await agent.callTool({ name: 'echo', arguments: { message: 'hi' } });
+    assert.match(JSON.stringify(result), /hi/);
+    assert.ok(upstream.headers.length > 0);
+    for (const headers of upstream.headers) assert.equal(headers.authorization, UPSTREAM_SECRET);
+  });
+
+  it('masks arguments before the server sees them when the resource says so, and records the counts', async () => {
+    const agent = await mcp.client('remote', 'agent-6', ['agents']);
+    const result = await agent.callTool({ name: 'echo', arguments: { message: 'mail bob@example.org now' } });
+    assert.doesNotMatch(upstream.messages.at(-1) ?? '', /bob@example\.org/);
+    assert.match(upstream.messages.at(-1) ?? '', /^mail .+ now$/);
+    assert.doesNotMatch(JSON.stringify(result), /bob@example\.org/);
+    const events = await mcp.events();
+    assert.ok(events.some((e) => e.type === 'operation' && e.payload.maskedRequest !== undefined));
+    assert.doesNotMatch(JSON.stringify(events), /bob@example\.org/);
+  });
+
+  it('refuses a call over its budget with a JSON-RPC error, before the server', async () => {
+    const agent = await mcp.client('remote', 'agent-2', ['agents']);
+    for (const message of ['1', '2', '3']) await agent.callTool({ name: 'echo', arguments: { message } });
+    const before = upstream.calls.length;
+    const error = await agent.callTool({ name: 'echo', arguments: { message: '4' } }).catch((e: unknown) => e);
+    assert.ok(error instanceof McpError);
+    assert.equal(error.code, -32005);
+    assert.equal(upstream.calls.length, before);
+    // Budgets are per identity: another caller still has its own.
+    const other = await mcp.client('remote', 'agent-3', ['agents']);
+    await other.callTool({ name: 'echo', arguments: { message: 'mine' } });
+  });
+
+  it('refuses a result over maxResultBytes', async () => {
+    const agent = await mcp.client('remote', 'agent-4', ['agents']);
+    const error = await agent.callTool({ name: 'big', arguments: {} }).catch((e: unknown) => e);
+    assert.ok(error instanceof McpError);
+    assert.equal(error.code, -32007);
+  });
+
+  it("relays the server's tool list change on the caller's GET stream", async () => {
+    const agent = await mcp.client('remote', 'agent-5', ['agents']);
+    const changed = new Promise<void>((resolve) =>
+      agent.setNotificationHandler(ToolListChangedNotificationSchema, async () => resolve()),
+    );
+    // The SDK client opens its GET stream after initializing; give it a moment, then change the server's tools.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    upstream.mcp.registerTool('late', { description: 'Added later.', inputSchema: {} }, async () => ({ content: [] }));
+    await changed;
+    assert.ok((await agent.listTools()).tools.some((t) => t.name === 'late'));
+    const events = await mcp.events();
+    assert.ok(
+      events.some((e) => e.type === 'operation' && e.payload.action === 'server notifications/tools/list_changed'),
+    );
+  });
+
+  it('connects afresh after the server restarted and forgot the gateway', async () => {
+    const agent = await mcp.client('remote', 'agent-8', ['agents']);
+    await agent.callTool({ name: 'echo', arguments: { message: 'before' } });
+    await upstream.stop();
+    upstream = new HttpCountingServer();
+    await upstream.start(Number(new URL(url).port));
+    // The first call after the restart fails (the server forgot the session); none is retried behind the caller.
+    const failed = await agent.callTool({ name: 'echo', arguments: { message: 'lost' } }).catch((e: unknown) => e);
+    assert.ok(failed instanceof McpError);
+    assert.equal(failed.code, -32001);
+    const after = await agent.callTool({ name: 'echo', arguments: { message: 'after' } });
+    assert.match(JSON.stringify(after), /after/);
+    assert.deepEqual(upstream.messages, ['after']);
+  });
+});

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { temporaryDirectory } from '../../support/temp-dir.js';
+import { type McpGateway, startMcpGateway } from './mcp-harness.js';
+
+const require = createRequire(import.meta.url);
+/** The servers' own entry points from npm, unchanged (their package `bin`). */
+const FILESYSTEM = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
+const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+
+describe('MCP through the gateway in front of servers from npm: server-filesystem and server-everything (stdio)', () => {
+  let dir: string;
+  let files: string;
+  let mcp: McpGateway;
+
+  before(async () => {
+    dir = temporaryDirectory('gh-mcp-npm-');
+    files = join(dir, 'files');
+    mkdirSync(join(files, 'out'), { recursive: true });
+    writeFileSync(join(files, 'customers.txt'), 'Grace Hopper <grace.hopper@example.com>, card 5500 0000 0000 0004\n');
+    mcp = await startMcpGateway(
+      dir,
+      `
+  - name: fs
+    protocol: mcp
+    upstream: { transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(FILESYSTEM)}, ${JSON.stringify(files)}] }
+    toolKinds: [{ tools: "read_*", kind: read }, { tools: "list_*", kind: read }]
+    masking: {}
+    policy:
+      - groups: [analysts, writers]
+        allow: [read]
+      - groups: [writers]
+        targets: [write_file]
+        conditions: { path: { pattern: ${JSON.stringify(`${join(files, 'out')}/*`)} }, content: { present: true } }
+        allow: [write]
+  - name: everything
+    protocol: mcp
+    upstream: { transport: stdio, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(EVERYTHING)}, stdio] }
+    policy:
+      - groups: [analysts]
+        targets: [echo, get-sum]
+        allow: [write]`,
+    );
+  });
+  after(async () => mcp?.stop());
+
+  it('filesystem: lists per group, reads with personal data masked, writes only where the condition allows', async () => {
+    const analyst = await mcp.client('fs', 'analyst-1', ['analysts']);
+    const tools = (await analyst.listTools()).tools.map((t) => t.name);
+    assert.ok(tools.includes('read_text_file'));
+    assert.ok(!tools.includes('write_file'), 'an analyst is not shown write_file');
+    const writer = await mcp.client('fs', 'writer-1', ['writers']);
+    assert.ok((await writer.listTools()).tools.some((t) => t.name === 'write_file'));
+
+    const read = await analyst.callTool({ name: 'read_text_file', arguments: { path: join(files, 'customers.txt') } });
+    const text = JSON.stringify(read);
+    assert.match(text, /Grace Hopper/);
+    assert.doesNotMatch(text, /grace\.hopper@example\.com/);
+    assert.doesNotMatch(text, /5500 0000 0000 0004/);
+
+    // Denied: an analyst writing anywhere, a writer outside out/. The files are never written.
+    const outside = join(files, 'planted.txt');
+    for (const [client, path] of [
+      [analyst, join(files, 'out', 'a.txt')],
+      [writer, outside],
+      [writer, `${join(files, 'out')}/../planted2.txt`],
+    ] as const) {
+      const error = await client.callTool({ name: 'write_file', arguments: { path, content: 'x' } }).then(
+        () => assert.fail(`writing ${path} ran`),
+        (e: unknown) => e as McpError,
+      );
+      assert.ok(error instanceof McpError);
+      assert.equal(error.code, -32003, path);
+    }
+    assert.equal(existsSync(join(files, 'out', 'a.txt')), false);
+    assert.equal(existsSync(outside), false);
+    assert.equal(existsSync(join(files, 'planted2.txt')), false);
+
+    await writer.callTool({ name: 'write_file', arguments: { path: join(files, 'out', 'ok.txt'), content: 'fine' } });
+    assert.equal(existsSync(join(files, 'out', 'ok.txt')), true);
+  });
+
+  it('everything: shows only the tools granted, runs them, refuses the rest', async () => {
+    const analyst = await mcp.client('everything', 'analyst-2', ['analysts']);
+    const tools = (await analyst.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(tools, ['echo', 'get-sum']);
+    const echo = await analyst.callTool({ name: 'echo', arguments: { message: 'through the gateway' } });
+    assert.match(JSON.stringify(echo), /through the gateway/);
+    const sum = await analyst.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } });
+    assert.match(JSON.stringify(sum), /5/);
+    // get-env would show the server's environment: not granted, refused before the server.
+    const error = await analyst.callTool({ name: 'get-env', arguments: {} }).then(
+      () => assert.fail('get-env ran'),
+      (e: unknown) => e as McpError,
+    );
+    assert.equal(error.code, -32003);
+  });
+});
