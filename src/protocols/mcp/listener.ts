@@ -98,7 +98,6 @@ export class McpListener implements Listener {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    await this.pins.migrate();
     this.server.listen(this.address.port, this.address.host);
     await once(this.server, 'listening');
     const bound = this.server.address() as AddressInfo;

@@ -53,14 +53,13 @@ export function toolFingerprint(tool: ListedTool): string {
 /**
  * Tool definition pinning against "rug pulls": the first definition seen of a tool is pinned in the store; a tool
  * whose definition differs later is hidden from lists and its calls refused until an approver accepts the new one
- * (`acceptChange`). Changes and acceptances are recorded in the audit log. The table is the protocol's own, created
- * here when missing so the store need not know about MCP.
+ * (`acceptChange`). Changes and acceptances are recorded in the audit log. The table is the protocol's own
+ * (tool-pins-migration.ts), registered with the store at composition so the store need not know about MCP.
  */
 export class ToolPins {
   private readonly db: Kysely<PinSchema>;
   /** resource -> tool -> the fingerprint listed last and whether it is the accepted one. */
   private readonly known = new Map<string, Map<string, { fingerprint: string; state: PinState }>>();
-  private ready: Promise<void> | undefined;
 
   constructor(
     store: Pick<Store, 'kysely'>,
@@ -71,32 +70,11 @@ export class ToolPins {
     this.db = store.kysely as unknown as Kysely<PinSchema>;
   }
 
-  /** Creates the table when missing. */
-  migrate(): Promise<void> {
-    this.ready ??= this.db.schema
-      .createTable('mcp_tool_pins')
-      .ifNotExists()
-      .addColumn('resource', 'text', (c) => c.notNull())
-      .addColumn('tool', 'text', (c) => c.notNull())
-      .addColumn('fingerprint', 'text', (c) => c.notNull())
-      .addColumn('pending_fingerprint', 'text')
-      .addColumn('pending_definition', 'text')
-      .addColumn('first_seen', 'bigint', (c) => c.notNull())
-      .addColumn('changed_at', 'bigint')
-      .addColumn('accepted_by', 'text')
-      .addColumn('accepted_at', 'bigint')
-      .addPrimaryKeyConstraint('mcp_tool_pins_pk', ['resource', 'tool'])
-      .execute()
-      .then(() => undefined);
-    return this.ready;
-  }
-
   /**
    * Checks a listing against the pins: new tools are pinned, changed ones flagged (and recorded on `sessionId`).
    * Returns the tools that may be shown: those whose definition is the accepted one.
    */
   async check(resource: string, tools: readonly ListedTool[], sessionId: string): Promise<ListedTool[]> {
-    await this.migrate();
     const rows = await this.db.selectFrom('mcp_tool_pins').selectAll().where('resource', '=', resource).execute();
     const pinned = new Map(rows.map((row) => [row.tool, row]));
     const states = new Map<string, { fingerprint: string; state: PinState }>();
@@ -169,7 +147,6 @@ export class ToolPins {
   }
 
   async pending(resource?: string): Promise<PendingChange[]> {
-    await this.migrate();
     let query = this.db.selectFrom('mcp_tool_pins').selectAll().where('pending_fingerprint', 'is not', null);
     if (resource !== undefined) query = query.where('resource', '=', resource);
     const rows = await query.execute();
@@ -188,7 +165,6 @@ export class ToolPins {
    * changed again after they looked is not accepted unseen). Recorded under `sessionId`.
    */
   async acceptChange(resource: string, tool: string, fingerprint: string, by: string, sessionId: string) {
-    await this.migrate();
     const now = this.clock.now();
     const updated = await this.db
       .updateTable('mcp_tool_pins')
