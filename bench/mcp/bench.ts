@@ -1,7 +1,8 @@
 // MCP tool calls per second and latency, directly to an MCP server and through Gatehouse, in one run: the official
 // SDK client calling a small `echo` tool on the SDK's McpServer (Streamable HTTP, a process of its own), rounds
 // alternating between the two paths. Added latency is the gateway's p50/p99 minus the direct one. The gateway runs
-// as an operator runs it (bin/gatehouse.js serve, audit to SQLite). Writes bench/results/mcp.{md,json}.
+// as an operator runs it (bin/gatehouse.js serve, audit to SQLite). A bare Node HTTP relay (bench/lib/http-relay.mjs)
+// in front of the same server is the Node floor, measured in the same rounds. Writes bench/results/mcp.{md,json}.
 // Tunables: BENCH_MCP_CALLS (per round and client), BENCH_MCP_ROUNDS, BENCH_MCP_CLIENTS (concurrent clients),
 // BENCH_MCP_PROFILE=1 (the gateway under V8's sampling profiler: its top functions go into the results; slower).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,8 +12,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { profileMarkdown, summariseProfile } from '../lib/cpuprofile.js';
 import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
-import { loadAverage, machineInfo } from '../lib/machine.js';
+import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
+import { startHttpRelay } from '../lib/node-relays.js';
 import { type Background, CommandLog, freePort, startBackground, waitForPort } from '../lib/processes.js';
 import { machineMarkdown, median, round, table, writeResults } from '../lib/report.js';
 
@@ -20,19 +22,22 @@ const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 2000);
 const ROUNDS = Number(process.env.BENCH_MCP_ROUNDS ?? 3);
 const CLIENTS = Number(process.env.BENCH_MCP_CLIENTS ?? 1);
 const PROFILE = process.env.BENCH_MCP_PROFILE === '1';
-const PATHS = ['direct', 'gatehouse'] as const;
+const PATHS = ['direct', 'node-relay', 'gatehouse'] as const;
 type Path = (typeof PATHS)[number];
 
 interface RoundResult {
   readonly callsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU time (user + system) of the proxy process per call; undefined for direct. */
+  readonly proxyCpuUsPerCall?: number;
 }
 
 const log = new CommandLog();
 const machine = machineInfo();
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-mcp-'));
 let upstream: Background | undefined;
+let relay: Background | undefined;
 let gateway: GatehouseProcess | undefined;
 const clients: Client[] = [];
 
@@ -44,6 +49,8 @@ try {
     env: { PORT: String(upstreamPort) },
   });
   await waitForPort(upstreamPort, upstream);
+  const relayPort = await freePort();
+  relay = await startHttpRelay(log, relayPort, { host: '127.0.0.1', port: upstreamPort, authorization: 'Bearer none' });
   const gatewayPort = await freePort();
   const config = writeGatehouseConfig(
     dir,
@@ -64,6 +71,7 @@ resources:
   gateway = await startGatehouse(log, config, gatewayPort, profileDir === undefined ? {} : { profileDir });
   const urls: Record<Path, string> = {
     direct: `http://127.0.0.1:${upstreamPort}/mcp`,
+    'node-relay': `http://127.0.0.1:${relayPort}/mcp`,
     gatehouse: `http://127.0.0.1:${gatewayPort}/mcp/echo`,
   };
   const connect = async (path: Path): Promise<Client> => {
@@ -73,11 +81,15 @@ resources:
     clients.push(client);
     return client;
   };
-  const pools: Record<Path, Client[]> = { direct: [], gatehouse: [] };
+  const pools: Record<Path, Client[]> = { direct: [], 'node-relay': [], gatehouse: [] };
+  const proxyPid = (path: Path): number | undefined =>
+    path === 'gatehouse' ? gateway?.server.pid : path === 'node-relay' ? relay?.pid : undefined;
   for (const path of PATHS) for (let i = 0; i < CLIENTS; i++) pools[path].push(await connect(path));
 
   const round = async (path: Path, calls: number): Promise<RoundResult> => {
     const latencies: number[] = [];
+    const pid = proxyPid(path);
+    const cpuBefore = pid === undefined ? 0 : processTreeCpuMs(pid);
     const started = performance.now();
     await Promise.all(
       pools[path].map(async (client) => {
@@ -91,11 +103,17 @@ resources:
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] as number;
-    return { callsPerSecond: latencies.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
+    const cpuUs = pid === undefined ? undefined : (processTreeCpuMs(pid) - cpuBefore) * 1000;
+    return {
+      callsPerSecond: latencies.length / seconds,
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+      ...(cpuUs === undefined ? {} : { proxyCpuUsPerCall: cpuUs / latencies.length }),
+    };
   };
   // Warm-up: connections, JIT, the gateway's tool list and pins.
   for (const path of PATHS) await round(path, Math.min(200, CALLS));
-  const runs: Record<Path, RoundResult[]> = { direct: [], gatehouse: [] };
+  const runs: Record<Path, RoundResult[]> = { direct: [], 'node-relay': [], gatehouse: [] };
   for (let r = 1; r <= ROUNDS; r++) {
     for (const path of PATHS) {
       progress(`round ${r}/${ROUNDS}: ${path}`);
@@ -124,6 +142,7 @@ resources:
 } finally {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await gateway?.server.stop();
+  await relay?.stop();
   await upstream?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
@@ -133,14 +152,16 @@ function markdown(
   runs: Record<Path, RoundResult[]>,
   profile: ReturnType<typeof summariseProfile> | undefined,
 ): string {
-  const med = (path: Path, key: keyof RoundResult) => median(runs[path].map((r) => r[key]));
+  const med = (path: Path, key: keyof RoundResult) => median(runs[path].map((r) => r[key] ?? Number.NaN));
   const rows = PATHS.map((path) => [
     path,
     round(med(path, 'callsPerSecond'), 0),
     round(med(path, 'p50Ms'), 3),
     round(med(path, 'p99Ms'), 3),
+    path === 'direct' ? '' : round(med(path, 'proxyCpuUsPerCall'), 1),
+    path === 'direct' ? '' : round(med(path, 'callsPerSecond') / med('direct', 'callsPerSecond'), 2),
   ]);
-  const added = (key: 'p50Ms' | 'p99Ms') => round(med('gatehouse', key) - med('direct', key), 3);
+  const added = (path: Path, key: 'p50Ms' | 'p99Ms') => round(med(path, key) - med('direct', key), 3);
   return [
     '# MCP: tool calls directly and through Gatehouse',
     '',
@@ -148,9 +169,12 @@ function markdown(
     `round and client, ${ROUNDS} rounds alternating; medians of the rounds. Through Gatehouse every call is authenticated,`,
     'decided and recorded (SQLite audit), and its result scanned for masking, before it is answered.',
     '',
-    table(['path', 'calls/s', 'p50 ms', 'p99 ms'], rows),
+    table(['path', 'calls/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/call', 'calls/s vs direct'], rows),
     '',
-    `Added by Gatehouse: p50 ${added('p50Ms')} ms, p99 ${added('p99Ms')} ms.`,
+    `Added by Gatehouse: p50 ${added('gatehouse', 'p50Ms')} ms, p99 ${added('gatehouse', 'p99Ms')} ms (target: under 1 ms at p50).`,
+    `Added by the bare Node relay (the floor for a proxy written in Node): p50 ${added('node-relay', 'p50Ms')} ms, p99 ${added('node-relay', 'p99Ms')} ms.`,
+    'Proxy CPU µs/call is CPU time of the proxy process (user + system, from /proc) per call: unlike calls/s and',
+    'latency, it does not depend on how the 2 cores were shared with the client and the server.',
     '',
     ...(profile === undefined
       ? []
