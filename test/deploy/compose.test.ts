@@ -88,7 +88,7 @@ describe('deploy/compose', () => {
       GATEHOUSE_LLM_URL: 'http://llm:8081',
     };
     const { config } = loadConfigFile(new URL('gatehouse.yaml', composeDir).pathname, env);
-    assert.deepEqual(config.store, { postgres: { url: env.GATEHOUSE_STORE_URL } });
+    assert.deepEqual(config.store, { postgres: { url: env.GATEHOUSE_STORE_URL, writerThread: false } });
     const vectors = config.resources.find((r) => r.name === 'vectors');
     assert.equal(vectors?.protocol === 'postgres' && vectors.target.password, 's3cret-vectors');
     // No secret is written in the files themselves: every one is a reference.

@@ -130,7 +130,7 @@ describe('deploy/helm/gatehouse', () => {
     const dir = temporaryDirectory('gatehouse-helm-');
     writeFileSync(join(dir, 'gatehouse.yaml'), text);
     const { config } = parseConfig(text, join(dir, 'gatehouse.yaml'), env);
-    assert.deepEqual(config.store, { postgres: { url: env.GATEHOUSE_STORE_URL } });
+    assert.deepEqual(config.store, { postgres: { url: env.GATEHOUSE_STORE_URL, writerThread: false } });
     assert.equal(config.postgres.tls?.cert, '/etc/gatehouse/tls/tls.crt');
     assert.equal(config.listen.admin?.port, 9090);
     // The agents' listener: set from values, its certificate from the mounted Secret, exposed by a Service.
