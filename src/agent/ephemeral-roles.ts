@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { AdminPool } from './admin-pool.js';
 import type { AgentPostgresResource } from './agent-config.js';
 import { randomPassword, scramVerifier } from './scram-verifier.js';
 
@@ -20,7 +20,7 @@ export interface SessionRole {
 export class EphemeralRoles {
   constructor(
     private readonly config: EphemeralConfig,
-    private readonly pool: pg.Pool,
+    private readonly pool: Pick<AdminPool, 'query'>,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
