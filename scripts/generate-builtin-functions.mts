@@ -1,5 +1,5 @@
 /**
- * Writes src/protocols/postgres/builtin-functions.ts: every function of a real PostgreSQL's pg_catalog, by name, with
+ * Writes src/protocols/postgres/sql/builtin-functions.ts: every function of a real PostgreSQL's pg_catalog, by name, with
  * the volatility of its most volatile overload (the classifier cannot tell overloads apart by argument types, so a
  * name is as volatile as its worst overload: ts_rewrite has an immutable and a volatile one). Overloads taking an
  * `internal` argument are left out: no SQL statement can call them.
@@ -15,7 +15,7 @@ import { startPostgres } from '../test/support/embedded-postgres.js';
 type Volatility = 'i' | 's' | 'v';
 const RANK: Record<Volatility, number> = { i: 0, s: 1, v: 2 };
 
-const OUTPUT = new URL('../src/protocols/postgres/builtin-functions.ts', import.meta.url);
+const OUTPUT = new URL('../src/protocols/postgres/sql/builtin-functions.ts', import.meta.url);
 const LINE = 100;
 
 /** Names joined by spaces in string literals of at most LINE characters, one literal per line. */

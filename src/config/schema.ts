@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OPERATION_KINDS } from '../core/operation.js';
 import { inheritMasking, maskingIssues, maskingSchema, resourceMaskingSchema } from '../masking/config.js';
 import { PROFILE_NAMES, tenantFilterSchema } from '../protocols/http/providers/profile-config.js';
-import { READ_FUNCTION_PATTERN } from '../protocols/postgres/read-functions.js';
+import { READ_FUNCTION_PATTERN } from '../protocols/postgres/sql/read-functions.js';
 import { quotasSchema } from '../quotas/config.js';
 import { agentsSchema } from './agents-schema.js';
 import { devIssuerSchema as devIssuer, issuerSchema as issuer } from './identity-schema.js';

@@ -1,7 +1,7 @@
 import type { HttpResourceConfig, PostgresResourceConfig } from '../config/schema.js';
 import { DirectHttpConnector, type HttpConnector } from '../protocols/http/connector.js';
-import type { BackendConnectOptions, BackendConnector } from '../protocols/postgres/backend-connector.js';
-import { DirectConnector } from '../protocols/postgres/direct-connector.js';
+import type { BackendConnectOptions, BackendConnector } from '../protocols/postgres/startup/backend-connector.js';
+import { DirectConnector } from '../protocols/postgres/startup/direct-connector.js';
 import type { AgentRegistry } from '../tunnel/agent-registry.js';
 import { TunnelHttpConnector } from '../tunnel/tunnel-http-connector.js';
 import { TunnelPgConnector } from '../tunnel/tunnel-pg-connector.js';

@@ -9,7 +9,7 @@ import type { ListenAddress } from '../config/schema.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Listener } from '../core/listener.js';
 import { createTokenVerifier } from '../identity/create-verifier.js';
-import { classifierCounts } from '../protocols/postgres/classify.js';
+import { classifierCounts } from '../protocols/postgres/sql/classify.js';
 import { Quotas } from '../quotas/quotas.js';
 import type { SessionServices } from '../session/session.js';
 import { openStore } from '../store/open-store.js';

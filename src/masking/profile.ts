@@ -18,7 +18,7 @@ export interface MaskingPlan {
   readonly requests: boolean;
   /**
    * Masks a whole value as a kind (column rules), counting the kind once. A pure function of the value for a given
-   * kind and style: results are cached by the value's bytes (protocols/postgres/masked-value-cache.ts).
+   * kind and style: results are cached by the value's bytes (protocols/postgres/masking/masked-value-cache.ts).
    */
   maskValue(kind: ValueKind, style: MaskStyle, value: string, counts: MaskCounts): string;
 }

@@ -237,7 +237,7 @@ export class Session {
   /**
    * Decides the operation and starts recording it: `durable` settles once the record is durable (rejecting with
    * `audit.unavailable` when it cannot be). For callers that overlap a plain read with that write (see
-   * protocols/postgres/record-gate.ts): they may start it, but must release nothing of its result before `durable`
+   * protocols/postgres/relay/record-gate.ts): they may start it, but must release nothing of its result before `durable`
    * resolves. Everyone else uses `begin`. `overlapping`: the caller will run the operation if allowed; its record
    * then expects the result to join it (see `RecordOptions.expectsResult`), and `handle.urgeRecord()` has it written
    * at once when something waits on it before the result is in.

@@ -5,7 +5,7 @@ import type {
   BackendConnection,
   BackendConnectOptions,
   BackendConnector,
-} from '../protocols/postgres/backend-connector.js';
+} from '../protocols/postgres/startup/backend-connector.js';
 import type { AgentRegistry, ConnectedAgent } from './agent-registry.js';
 import { awaitResponse, openStream } from './agent-streams.js';
 import { parseJsonHeader, TUNNEL_HEADERS, TUNNEL_PATHS } from './tunnel-protocol.js';

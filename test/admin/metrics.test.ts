@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { GatewayMetrics } from '../../src/admin/metrics.js';
 import { AuditRecorder } from '../../src/audit/recorder.js';
 import type { AuditEventInput } from '../../src/core/audit-event.js';
-import { classifierCounts, classifySql, loadSqlClassifier } from '../../src/protocols/postgres/classify.js';
+import { classifierCounts, classifySql, loadSqlClassifier } from '../../src/protocols/postgres/sql/classify.js';
 import type { SpoolOptions } from '../../src/store/sqlite/spool-recording.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 

@@ -6,7 +6,7 @@ import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../..', import.meta.url);
 const composeDir = new URL('deploy/compose/', root);
 const read = (name: string) => readFileSync(new URL(name, composeDir), 'utf8');
 

@@ -13,7 +13,7 @@ import { temporaryDirectory } from '../support/temp-dir.js';
  * values.schema.json (helm applies it), and every object it renders validated against the Kubernetes OpenAPI schemas
  * (kubernetes-models; the ServiceMonitor against the Prometheus Operator's CRD schema). No cluster: nothing is applied.
  */
-const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const chart = join(root, 'deploy/helm/gatehouse');
 const agentChart = join(root, 'deploy/helm/gatehouse-agent');
 let helm: string;

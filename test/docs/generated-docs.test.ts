@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { renderConfigReference } from '../../scripts/config-reference.js';
 import { renderIncludes } from '../../scripts/doc-includes.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(`${root}${file}`, 'utf8');
 
 describe('generated documentation is current (npm run docs:config)', () => {

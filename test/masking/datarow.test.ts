@@ -4,10 +4,10 @@ import { MaskCounts } from '../../src/masking/counts.js';
 import { JsonMasker } from '../../src/masking/json-masker.js';
 import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
 import type { Redactor } from '../../src/masking/redactor.js';
-import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.js';
-import { FrameBuffer } from '../../src/protocols/postgres/frame-buffer.js';
-import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
-import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
+import type { ColumnCatalog } from '../../src/protocols/postgres/masking/column-catalog.js';
+import { ResultMasking } from '../../src/protocols/postgres/masking/result-masking.js';
+import type { FieldDescription } from '../../src/protocols/postgres/masking/row-description.js';
+import { FrameBuffer } from '../../src/protocols/postgres/wire/frame-buffer.js';
 import { decodeRow, encodeRow } from '../support/data-row.js';
 import { seededRandom } from '../support/seeded-random.js';
 

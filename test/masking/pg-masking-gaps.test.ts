@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import postgres from 'postgres';
-import { treatmentOf } from '../../src/protocols/postgres/column-types.js';
+import { treatmentOf } from '../../src/protocols/postgres/masking/column-types.js';
 import { type PgGateway, startPgGateway } from '../support/pg-gateway.js';
 import { RawClient } from '../support/pg-raw-client.js';
 

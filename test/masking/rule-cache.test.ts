@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MaskCounts } from '../../src/masking/counts.js';
 import { type MaskingPlan, resolveMasking } from '../../src/masking/profile.js';
-import type { ColumnCatalog } from '../../src/protocols/postgres/column-catalog.js';
-import { hashBytes } from '../../src/protocols/postgres/masked-value-cache.js';
-import { ResultMasking } from '../../src/protocols/postgres/result-masking.js';
-import type { FieldDescription } from '../../src/protocols/postgres/row-description.js';
+import type { ColumnCatalog } from '../../src/protocols/postgres/masking/column-catalog.js';
+import { hashBytes } from '../../src/protocols/postgres/masking/masked-value-cache.js';
+import { ResultMasking } from '../../src/protocols/postgres/masking/result-masking.js';
+import type { FieldDescription } from '../../src/protocols/postgres/masking/row-description.js';
 import { encodeRow } from '../support/data-row.js';
 import { seededRandom } from '../support/seeded-random.js';
 

@@ -13,13 +13,13 @@ import { type AuditEvent, unfoldResults } from '../../src/core/audit-event.js';
 import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { JwtVerifier } from '../../src/identity/jwt-verifier.js';
+import { PostgresListener, type PostgresListenerOptions } from '../../src/protocols/postgres/listener.js';
 import type {
   BackendConnection,
   BackendConnectOptions,
   BackendConnector,
-} from '../../src/protocols/postgres/backend-connector.js';
-import { DirectConnector } from '../../src/protocols/postgres/direct-connector.js';
-import { PostgresListener, type PostgresListenerOptions } from '../../src/protocols/postgres/listener.js';
+} from '../../src/protocols/postgres/startup/backend-connector.js';
+import { DirectConnector } from '../../src/protocols/postgres/startup/direct-connector.js';
 import type { GatewayServices } from '../../src/protocols/protocol-services.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ResourceConfig } from '../../config/schema.js';
 import type { Operation } from '../../core/operation.js';
-import { readFunctionsOf } from '../../protocols/postgres/read-functions.js';
+import { readFunctionsOf } from '../../protocols/postgres/sql/read-functions.js';
 import { EXIT, usageError } from '../exit-codes.js';
 import { loadConfigOption, withConfigOption } from '../options.js';
 
@@ -134,7 +134,7 @@ async function explainHttp(resource: ResourceConfig, request: string, model: str
 async function explainSql(resource: ResourceConfig, sql: string): Promise<Operation> {
   if (resource.protocol !== 'postgres')
     throw usageError(`--sql: resource "${resource.name}" speaks ${resource.protocol}; use --http`);
-  const { classifySql, loadSqlClassifier, toOperation } = await import('../../protocols/postgres/classify.js');
+  const { classifySql, loadSqlClassifier, toOperation } = await import('../../protocols/postgres/sql/classify.js');
   await loadSqlClassifier();
   const readFunctions = readFunctionsOf(resource);
   return toOperation(resource.name, classifySql(sql, readFunctions === undefined ? {} : { readFunctions }), sql);

@@ -9,16 +9,15 @@ import type { Listener } from '../../core/listener.js';
 import type { Operation } from '../../core/operation.js';
 import { Session } from '../../session/session.js';
 import type { GatewayServices } from '../protocol-services.js';
-import type { BackendConnection, BackendConnector } from './backend-connector.js';
-import { CancelKeys } from './cancel-keys.js';
-import { loadSqlClassifier } from './classify.js';
-import { type ClientLogin, negotiateClientStartup } from './client-startup.js';
-import { DirectConnector } from './direct-connector.js';
-import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './error-response.js';
-import { PARSE_IN_WORKER_ABOVE } from './large-statements.js';
-import { ParsePool } from './parse-pool.js';
 import { ProxySession } from './proxy-session.js';
-import { brokenPin, pinnedFor, startupSettings } from './startup-parameters.js';
+import { loadSqlClassifier } from './sql/classify.js';
+import { PARSE_IN_WORKER_ABOVE } from './sql/large-statements.js';
+import { ParsePool } from './sql/parse-pool.js';
+import type { BackendConnection, BackendConnector } from './startup/backend-connector.js';
+import { CancelKeys } from './startup/cancel-keys.js';
+import { type ClientLogin, negotiateClientStartup } from './startup/client-startup.js';
+import { DirectConnector } from './startup/direct-connector.js';
+import { brokenPin, pinnedFor, startupSettings } from './startup/startup-parameters.js';
 import {
   type ErrorFields,
   encodeAuthenticationOk,
@@ -27,6 +26,7 @@ import {
   encodeParameterStatus,
   encodeReadyForQuery,
 } from './wire/backend-messages.js';
+import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './wire/error-response.js';
 
 export interface PostgresListenerOptions {
   /** How backend sessions are opened; direct TCP by default. */

@@ -9,19 +9,19 @@ import { parseConfig } from '../../../src/config/load.js';
 import type { Verdict } from '../../../src/core/decision.js';
 import type { OperationKind, RiskTag } from '../../../src/core/operation.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
-import { BUILTIN_FUNCTIONS_BY_VOLATILITY } from '../../../src/protocols/postgres/builtin-functions.js';
+import { BUILTIN_FUNCTIONS_BY_VOLATILITY } from '../../../src/protocols/postgres/sql/builtin-functions.js';
 import {
   type ClassifiedStatement,
   classifySql,
   loadSqlClassifier,
   toOperation,
-} from '../../../src/protocols/postgres/classify.js';
+} from '../../../src/protocols/postgres/sql/classify.js';
 import {
   builtinVolatility,
   VOLATILE_READ_PREFIXES,
   VOLATILE_READS,
-} from '../../../src/protocols/postgres/function-safety.js';
-import { ReadFunctions } from '../../../src/protocols/postgres/read-functions.js';
+} from '../../../src/protocols/postgres/sql/function-safety.js';
+import { ReadFunctions } from '../../../src/protocols/postgres/sql/read-functions.js';
 
 const CONFIG = `
 identity:

@@ -5,6 +5,11 @@ import type { Verdict } from '../../../src/core/decision.js';
 import type { OperationKind, RiskTag } from '../../../src/core/operation.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
 import {
+  mayOverlapInTransaction,
+  mayOverlapRecord,
+  onlyOpensTransaction,
+} from '../../../src/protocols/postgres/relay/record-gate.js';
+import {
   type ClassifiedStatement,
   classifierCounts,
   classifySql,
@@ -13,12 +18,7 @@ import {
   loadSqlClassifier,
   mostPrivileged,
   toOperation,
-} from '../../../src/protocols/postgres/classify.js';
-import {
-  mayOverlapInTransaction,
-  mayOverlapRecord,
-  onlyOpensTransaction,
-} from '../../../src/protocols/postgres/record-gate.js';
+} from '../../../src/protocols/postgres/sql/classify.js';
 
 // The quickstart `vectors` policy, read through the real config loader.
 const QUICKSTART = `

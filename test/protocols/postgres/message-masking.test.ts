@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MaskCounts } from '../../../src/masking/counts.js';
 import { type MaskingPlan, resolveMasking } from '../../../src/masking/profile.js';
-import { maskErrorMessage, maskNotification } from '../../../src/protocols/postgres/message-masking.js';
+import { maskErrorMessage, maskNotification } from '../../../src/protocols/postgres/masking/message-masking.js';
 import { FieldWriter } from '../../../src/protocols/postgres/wire/field-writer.js';
 import { BACKEND } from '../../../src/protocols/postgres/wire/message-codes.js';
 

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { classifySql, loadSqlClassifier } from '../../../src/protocols/postgres/classify.js';
-import { estimatesFromPlans, explainableTexts, explainSql } from '../../../src/protocols/postgres/plan-estimates.js';
+import { classifySql, loadSqlClassifier } from '../../../src/protocols/postgres/sql/classify.js';
+import {
+  estimatesFromPlans,
+  explainableTexts,
+  explainSql,
+} from '../../../src/protocols/postgres/sql/plan-estimates.js';
 
 /** A plan document as EXPLAIN (FORMAT JSON) gives it (fields the gateway does not read left out). */
 const plan = (node: object) => JSON.stringify([{ Plan: node }]);

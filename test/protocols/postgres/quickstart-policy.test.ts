@@ -6,7 +6,7 @@ import { loadConfigFile } from '../../../src/config/load.js';
 import type { Verdict } from '../../../src/core/decision.js';
 import type { OperationKind, RiskTag } from '../../../src/core/operation.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
-import { classifySql, loadSqlClassifier, toOperation } from '../../../src/protocols/postgres/classify.js';
+import { classifySql, loadSqlClassifier, toOperation } from '../../../src/protocols/postgres/sql/classify.js';
 
 const run = promisify(execFile);
 const CONFIG = new URL('../../../examples/quickstart/gatehouse.yaml', import.meta.url).pathname;

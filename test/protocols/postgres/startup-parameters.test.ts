@@ -6,7 +6,7 @@ import {
   parseOptions,
   pinnedFor,
   startupSettings,
-} from '../../../src/protocols/postgres/startup-parameters.js';
+} from '../../../src/protocols/postgres/startup/startup-parameters.js';
 
 function refusedWith(sqlstate: string) {
   return (error: unknown) => isGatehouseError(error) && error.details['sqlstate'] === sqlstate;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseConfig } from '../../../src/config/load.js';
 import { PolicyEngine } from '../../../src/policy/engine.js';
-import { classifySql, loadSqlClassifier, toOperation } from '../../../src/protocols/postgres/classify.js';
+import { classifySql, loadSqlClassifier, toOperation } from '../../../src/protocols/postgres/sql/classify.js';
 import { runCli } from '../../cli/cli-run.js';
 import { temporaryDirectory } from '../../support/temp-dir.js';
 
