@@ -258,7 +258,16 @@ export class HttpListener implements Listener {
       // The upstream never answered (or the answer could not be relayed): release or charge the reservation.
       const settled = meter ? await meter.settle(undefined, undefined, failure) : {};
       if (open && !res.headersSent) {
-        await open.finish({ outcome: 'error', error: failure.code, ...settled }).catch(() => undefined);
+        // The agent a failed call went to (via: agent), set by the tunnel connector.
+        const servedBy = failure.details.servedBy;
+        await open
+          .finish({
+            outcome: 'error',
+            error: failure.code,
+            ...settled,
+            ...(typeof servedBy === 'string' ? { servedBy } : {}),
+          })
+          .catch(() => undefined);
       }
       sendError(res, failure);
     } finally {
