@@ -5,7 +5,8 @@
 // connector) and CPU µs per transaction of each proxy process (gateway and agent separately). Writes
 // bench/results/agent.{md,json}. Run by bench/agent/run.sh. Tunables: BENCH_AGENT_SECONDS (10),
 // BENCH_AGENT_WARMUP (3), BENCH_AGENT_CLIENTS ("1,8"), BENCH_AGENT_MODES ("simple,extended"), BENCH_AGENT_SAMPLING
-// (0.2: share of transactions logged for percentiles), BENCH_AGENT_PROFILE_DIR (gateway and agent under --cpu-prof).
+// (0.2: share of transactions logged for percentiles), BENCH_AGENT_PROFILE_DIR (gateway and agent under --cpu-prof),
+// BENCH_AGENT_TARGETS (a subset such as "direct,tunnel": printed, results not written).
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
 import { round, writeResults } from '../lib/report.js';
-import type { PgbenchTarget, QueryMode } from '../postgres/pgbench.js';
+import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
 import { startPgbouncer } from '../postgres/pgbouncer.js';
 import { runPgbenchWithLatency } from './pgbench-latency.js';
 import {
@@ -35,6 +36,8 @@ const CLIENTS = (process.env.BENCH_AGENT_CLIENTS ?? '1,8').split(',').map(Number
 const MODES = (process.env.BENCH_AGENT_MODES ?? 'simple,extended').split(',') as QueryMode[];
 const SAMPLING = Number(process.env.BENCH_AGENT_SAMPLING ?? 0.2);
 const PROFILE_DIR = process.env.BENCH_AGENT_PROFILE_DIR;
+/** A subset of targets (e.g. "direct,tunnel") for a quick look or a profile: printed, not written to results. */
+const ONLY = process.env.BENCH_AGENT_TARGETS?.split(',') as TargetName[] | undefined;
 const SCALE = 10;
 
 const log = new CommandLog();
@@ -116,10 +119,10 @@ try {
   for (const clients of CLIENTS) {
     for (const mode of MODES) {
       const runs = {} as Record<TargetName, Measured<AgentBenchRun>>;
-      for (const name of TARGETS) {
+      for (const name of TARGETS.filter((t) => ONLY === undefined || ONLY.includes(t))) {
         const { target, cpu } = targets[name];
         progress(`${name}: pgbench -S -M ${mode} -c ${clients}, ${SECONDS}s`);
-        if (WARMUP_SECONDS > 0) await runPgbenchWithLatency(log, target, mode, clients, WARMUP_SECONDS, 0.01);
+        if (WARMUP_SECONDS > 0) await runPgbench(log, target, mode, clients, WARMUP_SECONDS);
         runs[name] = await measureQuietly(`${name} ${mode} c${clients}`, async () => {
           const before = cpuNow(cpu);
           const result = await runPgbenchWithLatency(log, target, mode, clients, SECONDS, SAMPLING);
@@ -140,8 +143,14 @@ try {
   const settings = { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, scale: SCALE, samplingRate: SAMPLING };
   const results = { machine, loadAfter: loadAverage(), settings, rows, commands: log.commands };
   const machineLine = `${machine.date}, ${machine.nproc} CPUs (${machine.cpuModel}), Node ${machine.node}, load after ${loadAverage().join(' ')}`;
-  writeResults('agent', results, agentMarkdown(rows, settings, machineLine));
-  progress('wrote bench/results/agent.md and agent.json');
+  if (ONLY !== undefined) {
+    for (const row of rows)
+      for (const [name, measured] of Object.entries(row.runs))
+        progress(`${row.mode} c${row.clients} ${name}: ${JSON.stringify(measured.result)}`);
+  } else {
+    writeResults('agent', results, agentMarkdown(rows, settings, machineLine));
+    progress('wrote bench/results/agent.md and agent.json');
+  }
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await backend?.stop();
