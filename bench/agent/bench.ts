@@ -6,7 +6,8 @@
 // bench/results/agent.{md,json}. Run by bench/agent/run.sh. Tunables: BENCH_AGENT_SECONDS (10),
 // BENCH_AGENT_WARMUP (3), BENCH_AGENT_CLIENTS ("1,8"), BENCH_AGENT_MODES ("simple,extended"), BENCH_AGENT_SAMPLING
 // (0.2: share of transactions logged for percentiles), BENCH_AGENT_PROFILE_DIR (gateway and agent under --cpu-prof),
-// BENCH_AGENT_TARGETS (a subset such as "direct,tunnel": printed, results not written).
+// BENCH_AGENT_TARGETS (a subset such as "direct,tunnel": printed, results not written), BENCH_AGENT_TRACED (500:
+// transactions per client of the pass that counts syscalls with strace; 0 skips it).
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { type Background, CommandLog, freePort, run, startBackground, waitForPor
 import { round, writeResults } from '../lib/report.js';
 import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
 import { startPgbouncer } from '../postgres/pgbouncer.js';
-import { runPgbenchWithLatency } from './pgbench-latency.js';
+import { runPgbenchTransactions, runPgbenchWithLatency } from './pgbench-latency.js';
 import {
   type AgentBenchRow,
   type AgentBenchRun,
@@ -29,6 +30,7 @@ import {
   TARGETS,
   type TargetName,
 } from './report.js';
+import { countSyscalls } from './syscalls.js';
 
 const SECONDS = Number(process.env.BENCH_AGENT_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_AGENT_WARMUP ?? Math.min(3, SECONDS));
@@ -38,6 +40,8 @@ const SAMPLING = Number(process.env.BENCH_AGENT_SAMPLING ?? 0.2);
 const PROFILE_DIR = process.env.BENCH_AGENT_PROFILE_DIR;
 /** A subset of targets (e.g. "direct,tunnel") for a quick look or a profile: printed, not written to results. */
 const ONLY = process.env.BENCH_AGENT_TARGETS?.split(',') as TargetName[] | undefined;
+/** Transactions per client of the traced pass (syscalls per transaction); 0 skips it. */
+const TRACED = Number(process.env.BENCH_AGENT_TRACED ?? 500);
 const SCALE = 10;
 
 const log = new CommandLog();
@@ -136,7 +140,17 @@ try {
           return { ...result, cpuUsPerTransaction };
         });
       }
-      rows.push({ mode, clients, runs });
+      const syscalls: AgentBenchRow['syscalls'] = {};
+      if (TRACED > 0 && (await hasStrace()))
+        for (const name of TARGETS.filter((t) => ONLY === undefined || ONLY.includes(t))) {
+          const { target, cpu } = targets[name];
+          if (Object.keys(cpu).length === 0) continue;
+          progress(`${name}: counting syscalls over ${TRACED * clients} transactions (strace)`);
+          syscalls[name] = await countSyscalls(cpu as Record<string, number>, () =>
+            runPgbenchTransactions(log, target, mode, clients, TRACED),
+          );
+        }
+      rows.push({ mode, clients, runs, syscalls });
     }
   }
   const machine = machineInfo();
@@ -146,7 +160,9 @@ try {
   if (ONLY !== undefined) {
     for (const row of rows)
       for (const [name, measured] of Object.entries(row.runs))
-        progress(`${row.mode} c${row.clients} ${name}: ${JSON.stringify(measured.result)}`);
+        progress(
+          `${row.mode} c${row.clients} ${name}: ${JSON.stringify(measured.result)} ${JSON.stringify(row.syscalls[name as TargetName] ?? {})}`,
+        );
   } else {
     writeResults('agent', results, agentMarkdown(rows, settings, machineLine));
     progress('wrote bench/results/agent.md and agent.json');
@@ -155,6 +171,10 @@ try {
   for (const server of servers.reverse()) await server.stop();
   await backend?.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+async function hasStrace(): Promise<boolean> {
+  return (await run(log, 'strace', ['-V'], { allowFailure: true }).catch(() => ({ code: 1 }))).code === 0;
 }
 
 /** CPU time so far (ms) of each measured proxy process tree. */

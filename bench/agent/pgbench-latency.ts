@@ -65,3 +65,20 @@ function readLatenciesUs(dir: string): Float64Array {
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
+
+/** `pgbench -S` for a fixed number of transactions per client (-t instead of -T); returns how many ran. */
+export async function runPgbenchTransactions(
+  log: CommandLog,
+  target: PgbenchTarget,
+  mode: QueryMode,
+  clients: number,
+  perClient: number,
+): Promise<number> {
+  const args = pgbenchArgs(target, mode, clients, 1);
+  args.splice(args.indexOf('-T'), 2, '-t', String(perClient));
+  const { stdout, stderr } = await run(log, 'pgbench', args, { env: { PGPASSWORD: target.password } });
+  const done = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? 0);
+  if (done !== clients * perClient)
+    throw new Error(`pgbench ran ${done} of ${clients * perClient}:\n${stdout}\n${stderr}`);
+  return done;
+}

@@ -2,6 +2,7 @@ import type { Measured } from '../lib/measure.js';
 import { ratio, round, table } from '../lib/report.js';
 import type { QueryMode } from '../postgres/pgbench.js';
 import type { LatencyRun } from './pgbench-latency.js';
+import type { SyscallCount } from './syscalls.js';
 
 /** What pgbench connects to: PostgreSQL itself, the peers, and the gateway's two connectors. */
 export const TARGETS = ['backend', 'relay', 'pgbouncer', 'direct', 'tunnel'] as const;
@@ -27,6 +28,8 @@ export interface AgentBenchRow {
   readonly mode: QueryMode;
   readonly clients: number;
   readonly runs: Record<TargetName, Measured<AgentBenchRun>>;
+  /** Per target, per proxy process: system calls per transaction (strace -c, a pass apart from the timed one). */
+  readonly syscalls: Partial<Record<TargetName, Record<string, SyscallCount>>>;
 }
 
 export interface AgentBenchSettings {
@@ -80,6 +83,19 @@ export function agentMarkdown(rows: readonly AgentBenchRow[], settings: AgentBen
       cpu(row, 'tunnel', 'agent'),
     ]),
   );
+  const sys = (row: AgentBenchRow, target: TargetName, side: CpuSide) =>
+    row.syscalls[target]?.[side]?.perTransaction ?? Number.NaN;
+  const syscallTable = table(
+    ['mode', 'clients', 'relay', 'pgbouncer', 'gateway (direct)', 'gateway (via agent)', 'agent'],
+    rows.map((row) => [
+      ...key(row),
+      sys(row, 'relay', 'relay'),
+      sys(row, 'pgbouncer', 'pgbouncer'),
+      sys(row, 'direct', 'gateway'),
+      sys(row, 'tunnel', 'gateway'),
+      sys(row, 'tunnel', 'agent'),
+    ]),
+  );
   const noisy = rows.flatMap((row) =>
     TARGETS.filter((t) => row.runs[t].foreignCpu > 15).map(
       (t) => `${row.mode} c${row.clients} ${t}: ${row.runs[t].foreignCpu}% of a core used elsewhere`,
@@ -110,6 +126,14 @@ export function agentMarkdown(rows: readonly AgentBenchRow[], settings: AgentBen
     '## CPU per transaction (µs, each proxy process)',
     '',
     cpuTable,
+    '',
+    '## System calls per transaction (strace -c, each proxy process)',
+    '',
+    'Counted in a pass apart from the timed runs (strace slows the traced process). With 1 client (one transaction',
+    "in flight, nothing to coalesce) this is a cost measure that other processes' load does not move, unlike CPU",
+    'time; with more clients it depends on how many transactions share a read or write, which the slowdown changes.',
+    '',
+    syscallTable,
     '',
     ...(noisy.length > 0 ? ['Measured while the machine was busy elsewhere:', '', ...noisy.map((n) => `- ${n}`)] : []),
   ].join('\n');
