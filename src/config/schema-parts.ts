@@ -34,7 +34,7 @@ export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http://
 
 /**
  * Per-stream HTTP/2 window of the agent tunnel. Node's default (64 KiB) caps a session at 64 KiB per round trip:
- * about 1.3 MB/s at 50 ms. 1 MiB matches what a TCP socket buffers for a direct backend connection.
+ * about 1.3 MB/s at 50 ms. 1 MiB is within what the kernel buffers for one TCP socket to a direct backend.
  */
 export const tunnelStreamWindow = z
   .number()
