@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
+import { TUNNEL_CONNECTION_WINDOW_STREAMS } from '../config/schema-parts.js';
 import { readBody } from '../tunnel/stream-body.js';
 import { type AgentHello, TUNNEL_ALPN, TUNNEL_HEADERS, TUNNEL_PATHS } from '../tunnel/tunnel-protocol.js';
 import { AdminPool } from './admin-pool.js';
@@ -157,9 +158,14 @@ export class Agent {
   }
 
   private serve(socket: TLSSocket): void {
-    const server = createHttp2Server({ maxSessionMemory: 64 });
+    // A window above Node's 64 KiB default lets a large upload cross a long round trip at speed (streamWindow).
+    const server = createHttp2Server({
+      maxSessionMemory: 64,
+      settings: { initialWindowSize: this.config.streamWindow },
+    });
     server.on('session', (session) => {
       this.session = session;
+      session.setLocalWindowSize(this.config.streamWindow * TUNNEL_CONNECTION_WINDOW_STREAMS);
       session.on('error', (error) => this.logger.warn({ err: error }, 'tunnel error'));
       session.once('close', () => {
         this.pg.closeAll();
