@@ -1,26 +1,48 @@
-// Agent tunnel benchmark: pgbench -S through the gateway with the direct connector and through an agent (its own
-// process, reverse HTTP/2 over TLS on loopback), in one run, same gateway, same backend. Target: the tunnel at 0.8x or
-// more of the direct connector's throughput; added latency reported. Writes bench/results/agent.{md,json}.
-// Run by bench/agent/run.sh. Tunables: BENCH_AGENT_SECONDS (10), BENCH_AGENT_CLIENTS ("1,8"), BENCH_AGENT_MODES
-// ("simple,extended").
+// Agent tunnel benchmark: pgbench -S against PostgreSQL itself, a bare Node TCP relay (the floor of any Node proxy),
+// pgbouncer (the peer, session pooling), and the gateway with its direct connector and through an agent (its own
+// process, reverse HTTP/2 over TLS on loopback), all in one run, same backend. Target: via agent at 0.8x or more of
+// the direct connector's throughput. Reports tps, latency p50/p99 (added over PostgreSQL and over the direct
+// connector) and CPU µs per transaction of each proxy process (gateway and agent separately). Writes
+// bench/results/agent.{md,json}. Run by bench/agent/run.sh. Tunables: BENCH_AGENT_SECONDS (10),
+// BENCH_AGENT_WARMUP (3), BENCH_AGENT_CLIENTS ("1,8"), BENCH_AGENT_MODES ("simple,extended"), BENCH_AGENT_SAMPLING
+// (0.2: share of transactions logged for percentiles), BENCH_AGENT_PROFILE_DIR (gateway and agent under --cpu-prof),
+// BENCH_AGENT_TARGETS (a subset such as "direct,tunnel": printed, results not written), BENCH_AGENT_TRACED (500:
+// transactions per client of the pass that counts syscalls with strace; 0 skips it).
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureQuickstartCertificate } from '../../src/quickstart/quickstart-certificate.js';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
 import { postgresTargetYaml } from '../../test/support/gateway-config.js';
 import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
-import { loadAverage, machineInfo } from '../lib/machine.js';
-import { progress } from '../lib/measure.js';
-import { type Background, CommandLog, freePort, run, startBackground } from '../lib/processes.js';
+import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
+import { type Measured, measureQuietly, progress } from '../lib/measure.js';
+import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
 import { round, writeResults } from '../lib/report.js';
-import { type PgbenchResult, type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
+import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
+import { startPgbouncer } from '../postgres/pgbouncer.js';
+import { runPgbenchTransactions, runPgbenchWithLatency } from './pgbench-latency.js';
+import {
+  type AgentBenchRow,
+  type AgentBenchRun,
+  agentMarkdown,
+  type CpuSide,
+  TARGETS,
+  type TargetName,
+} from './report.js';
+import { countSyscalls } from './syscalls.js';
 
 const SECONDS = Number(process.env.BENCH_AGENT_SECONDS ?? 10);
-const WARMUP_SECONDS = Math.min(3, SECONDS);
+const WARMUP_SECONDS = Number(process.env.BENCH_AGENT_WARMUP ?? Math.min(3, SECONDS));
 const CLIENTS = (process.env.BENCH_AGENT_CLIENTS ?? '1,8').split(',').map(Number);
 const MODES = (process.env.BENCH_AGENT_MODES ?? 'simple,extended').split(',') as QueryMode[];
+const SAMPLING = Number(process.env.BENCH_AGENT_SAMPLING ?? 0.2);
+const PROFILE_DIR = process.env.BENCH_AGENT_PROFILE_DIR;
+/** A subset of targets (e.g. "direct,tunnel") for a quick look or a profile: printed, not written to results. */
+const ONLY = process.env.BENCH_AGENT_TARGETS?.split(',') as TargetName[] | undefined;
+/** Transactions per client of the traced pass (syscalls per transaction); 0 skips it. */
+const TRACED = Number(process.env.BENCH_AGENT_TRACED ?? 500);
 const SCALE = 10;
 
 const log = new CommandLog();
@@ -29,15 +51,6 @@ chmodSync(dir, 0o755);
 const servers: Background[] = [];
 delete process.env.GATEHOUSE_TEST_PG_URL;
 let backend: TestPostgres | undefined;
-
-interface Row {
-  readonly mode: QueryMode;
-  readonly clients: number;
-  readonly direct: PgbenchResult;
-  readonly tunnel: PgbenchResult;
-  readonly ratio: number;
-  readonly addedLatencyMs: number;
-}
 
 try {
   progress('starting PostgreSQL, the gateway and the agent');
@@ -67,63 +80,124 @@ try {
   log.redact(agentToken, '$AGENT_TOKEN');
   writeFileSync(join(dir, 'agent.token'), agentToken, { mode: 0o600 });
   writeFileSync(join(dir, 'agent.yaml'), agentYaml(agentsPort, pin, backend));
-  const gateway = await startGatehouse(log, config, gatewayPort, { env });
+  const profile = PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+  if (PROFILE_DIR !== undefined) mkdirSync(PROFILE_DIR, { recursive: true });
+  const gateway = await startGatehouse(log, config, gatewayPort, {
+    env,
+    ...(PROFILE_DIR ? { profileDir: PROFILE_DIR } : {}),
+  });
   servers.push(gateway.server);
   const agent = startBackground(
     log,
     'agent',
     'node',
-    [join(REPO_ROOT, 'bin/gatehouse.js'), 'agent', '-c', join(dir, 'agent.yaml')],
-    {
-      cwd: REPO_ROOT,
-      env: { BENCH_PG_PASSWORD: backend.password },
-    },
+    [...profile, join(REPO_ROOT, 'bin/gatehouse.js'), 'agent', '-c', join(dir, 'agent.yaml')],
+    { cwd: REPO_ROOT, env: { BENCH_PG_PASSWORD: backend.password } },
   );
   servers.push(agent);
   await waitForAgent(adminPort);
+  const relayPort = await freePort();
+  const relay = await startTcpRelay(relayPort, backend);
+  servers.push(relay);
+  const bouncerDir = join(dir, 'pgbouncer');
+  mkdirSync(bouncerDir);
+  const bouncerPort = await freePort();
+  const bouncer = await startPgbouncer(log, bouncerDir, bouncerPort, 'bench', backend);
+  servers.push(bouncer);
 
-  const target = (database: string): PgbenchTarget => ({
+  const backendTarget: PgbenchTarget = { ...backend };
+  const viaGateway = (database: string): PgbenchTarget => ({
     host: '127.0.0.1',
     port: gatewayPort,
     user: 'bench',
     database,
     password: token,
   });
-  const rows: Row[] = [];
+  const targets: Record<TargetName, { target: PgbenchTarget; cpu: Partial<Record<CpuSide, number>> }> = {
+    backend: { target: backendTarget, cpu: {} },
+    relay: { target: { ...backendTarget, port: relayPort }, cpu: { relay: relay.pid } },
+    pgbouncer: { target: { ...backendTarget, port: bouncerPort, database: 'bench' }, cpu: { pgbouncer: bouncer.pid } },
+    direct: { target: viaGateway('direct'), cpu: { gateway: gateway.server.pid } },
+    tunnel: { target: viaGateway('tunneled'), cpu: { gateway: gateway.server.pid, agent: agent.pid } },
+  };
+  const rows: AgentBenchRow[] = [];
   for (const clients of CLIENTS) {
     for (const mode of MODES) {
-      const measured: Record<'direct' | 'tunnel', PgbenchResult> = {} as never;
-      for (const [name, database] of [
-        ['direct', 'direct'],
-        ['tunnel', 'tunneled'],
-      ] as const) {
+      const runs = {} as Record<TargetName, Measured<AgentBenchRun>>;
+      for (const name of TARGETS.filter((t) => ONLY === undefined || ONLY.includes(t))) {
+        const { target, cpu } = targets[name];
         progress(`${name}: pgbench -S -M ${mode} -c ${clients}, ${SECONDS}s`);
-        await runPgbench(log, target(database), mode, clients, WARMUP_SECONDS);
-        measured[name] = await runPgbench(log, target(database), mode, clients, SECONDS);
+        if (WARMUP_SECONDS > 0) await runPgbench(log, target, mode, clients, WARMUP_SECONDS);
+        runs[name] = await measureQuietly(`${name} ${mode} c${clients}`, async () => {
+          const before = cpuNow(cpu);
+          const result = await runPgbenchWithLatency(log, target, mode, clients, SECONDS, SAMPLING);
+          const after = cpuNow(cpu);
+          const cpuUsPerTransaction: Partial<Record<CpuSide, number>> = {};
+          for (const side of Object.keys(cpu) as CpuSide[])
+            cpuUsPerTransaction[side] = round(
+              (((after[side] ?? 0) - (before[side] ?? 0)) * 1000) / result.transactions,
+              1,
+            );
+          return { ...result, cpuUsPerTransaction };
+        });
       }
-      rows.push({
-        mode,
-        clients,
-        direct: measured.direct,
-        tunnel: measured.tunnel,
-        ratio: round(measured.tunnel.tps / measured.direct.tps, 3),
-        addedLatencyMs: round(measured.tunnel.latencyMs - measured.direct.latencyMs, 3),
-      });
+      const syscalls: AgentBenchRow['syscalls'] = {};
+      if (TRACED > 0 && (await hasStrace()))
+        for (const name of TARGETS.filter((t) => ONLY === undefined || ONLY.includes(t))) {
+          const { target, cpu } = targets[name];
+          if (Object.keys(cpu).length === 0) continue;
+          progress(`${name}: counting syscalls over ${TRACED * clients} transactions (strace)`);
+          syscalls[name] = await countSyscalls(cpu as Record<string, number>, () =>
+            runPgbenchTransactions(log, target, mode, clients, TRACED),
+          );
+        }
+      rows.push({ mode, clients, runs, syscalls });
     }
   }
-  const results = {
-    machine: machineInfo(),
-    loadAfter: loadAverage(),
-    settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, scale: SCALE },
-    rows,
-    commands: log.commands,
-  };
-  writeResults('agent', results, markdown(rows));
-  progress('wrote bench/results/agent.md and agent.json');
+  const machine = machineInfo();
+  const settings = { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, scale: SCALE, samplingRate: SAMPLING };
+  const results = { machine, loadAfter: loadAverage(), settings, rows, commands: log.commands };
+  const machineLine = `${machine.date}, ${machine.nproc} CPUs (${machine.cpuModel}), Node ${machine.node}, load after ${loadAverage().join(' ')}`;
+  if (ONLY !== undefined) {
+    for (const row of rows)
+      for (const [name, measured] of Object.entries(row.runs))
+        progress(
+          `${row.mode} c${row.clients} ${name}: ${JSON.stringify(measured.result)} ${JSON.stringify(row.syscalls[name as TargetName] ?? {})}`,
+        );
+  } else {
+    writeResults('agent', results, agentMarkdown(rows, settings, machineLine));
+    progress('wrote bench/results/agent.md and agent.json');
+  }
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await backend?.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+async function hasStrace(): Promise<boolean> {
+  return (await run(log, 'strace', ['-V'], { allowFailure: true }).catch(() => ({ code: 1 }))).code === 0;
+}
+
+/** CPU time so far (ms) of each measured proxy process tree. */
+function cpuNow(pids: Partial<Record<CpuSide, number>>): Partial<Record<CpuSide, number>> {
+  const now: Partial<Record<CpuSide, number>> = {};
+  for (const [side, pid] of Object.entries(pids) as [CpuSide, number][]) now[side] = processTreeCpuMs(pid);
+  return now;
+}
+
+/**
+ * The Node floor: bench/lib/tcp-relay.mjs in a process of its own. (Same as startTcpRelay in bench/lib/baseline.ts,
+ * kept here until that file is on main.)
+ */
+async function startTcpRelay(port: number, target: { host: string; port: number }): Promise<Background> {
+  const relay = startBackground(log, 'node-relay', 'node', [
+    join(REPO_ROOT, 'bench/lib/tcp-relay.mjs'),
+    String(port),
+    target.host,
+    String(target.port),
+  ]);
+  await waitForPort(port, relay);
+  return relay;
 }
 
 async function waitForAgent(adminPort: number): Promise<void> {
@@ -136,22 +210,6 @@ async function waitForAgent(adminPort: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error('the agent did not connect within a minute');
-}
-
-function markdown(rows: readonly Row[]): string {
-  const lines = [
-    '# Agent tunnel: pgbench -S, direct connector vs through the agent',
-    '',
-    `Generated by bench/agent/run.sh (${SECONDS}s per run, after ${WARMUP_SECONDS}s warm-up). Target: tunnel >= 0.8x direct.`,
-    '',
-    '| mode | clients | direct tps | tunnel tps | tunnel/direct | direct latency ms | tunnel latency ms | added ms |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
-  for (const r of rows)
-    lines.push(
-      `| ${r.mode} | ${r.clients} | ${round(r.direct.tps, 0)} | ${round(r.tunnel.tps, 0)} | ${r.ratio} | ${r.direct.latencyMs} | ${r.tunnel.latencyMs} | ${r.addedLatencyMs} |`,
-    );
-  return lines.join('\n');
 }
 
 function gatewayYaml(port: number, agentsPort: number, adminPort: number, pg: TestPostgres): string {

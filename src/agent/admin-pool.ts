@@ -1,23 +1,47 @@
 import pg from 'pg';
-import type { PostgresResourceConfig } from '../config/schema.js';
+import type { AgentLogin } from './agent-login.js';
 
 /**
  * A tiny pool of connections as the agent's own backend login, for role management (ephemeral roles, rotation).
- * The password is asked for at each new connection, so a rotated one is picked up.
+ * Taking a connection happens inside the login's lock: a new one reads the password and logs in while no rotation
+ * can change it.
  */
-export function adminPool(login: () => PostgresResourceConfig['target']): pg.Pool {
-  const target = login();
-  const pool = new pg.Pool({
-    host: target.host,
-    port: target.port,
-    database: target.database,
-    user: target.user,
-    password: () => login().password ?? '',
-    ssl: target.tls ? { rejectUnauthorized: true } : false,
-    max: 2,
-    idleTimeoutMillis: 10_000,
-    application_name: 'gatehouse-agent',
-  });
-  pool.on('error', () => undefined);
-  return pool;
+export class AdminPool {
+  private readonly pool: pg.Pool;
+
+  constructor(private readonly login: AgentLogin) {
+    const { target } = login.current();
+    this.pool = new pg.Pool({
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      user: target.user,
+      password: () => login.current().target.password ?? '',
+      ssl: target.tls ? { rejectUnauthorized: true } : false,
+      max: 2,
+      idleTimeoutMillis: 10_000,
+      application_name: 'gatehouse-agent',
+    });
+    this.pool.on('error', () => undefined);
+  }
+
+  connect(): Promise<pg.PoolClient> {
+    return this.login.whileLoggingIn(() => this.pool.connect());
+  }
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const client = await this.connect();
+    try {
+      return await client.query<R>(text, values);
+    } finally {
+      client.release();
+    }
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
+  }
 }

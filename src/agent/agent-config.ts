@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, formatPath } from '../config/load.js';
-import { duration, httpUrl, listenAddress } from '../config/schema-parts.js';
+import { duration, httpUrl, listenAddress, tunnelStreamWindow } from '../config/schema-parts.js';
 import { resolveSecretReferences } from '../config/secrets.js';
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected letters, digits, ., _ or - (at most 64)');
@@ -80,6 +80,10 @@ const agentConfigSchema = z
         .describe('File holding the agent token; re-read at every renewal (a projected service-account token).'),
     }),
     heartbeat: duration.default(2_000).describe('PING interval; a gateway silent for twice this is dropped.'),
+    streamWindow: tunnelStreamWindow.describe(
+      'HTTP/2 flow-control window of each tunnel stream, bytes, for data the gateway sends (COPY FROM STDIN, ' +
+        'request bodies): one session moves at most this much per round trip. The connection window is 16 times this.',
+    ),
     reconnect: z
       .strictObject({ min: duration.default(200), max: duration.default(10_000) })
       .prefault({})

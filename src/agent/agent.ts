@@ -3,17 +3,18 @@ import { createServer as createHttp2Server, type ServerHttp2Session, type Server
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
-import type pg from 'pg';
 import type { Logger } from 'pino';
+import { TUNNEL_CONNECTION_WINDOW_STREAMS } from '../config/schema-parts.js';
 import { readBody } from '../tunnel/stream-body.js';
 import { type AgentHello, TUNNEL_ALPN, TUNNEL_HEADERS, TUNNEL_PATHS } from '../tunnel/tunnel-protocol.js';
-import { adminPool } from './admin-pool.js';
+import { AdminPool } from './admin-pool.js';
 import type { AgentConfig, AgentHttpResource, AgentPostgresResource } from './agent-config.js';
+import { AgentLogin } from './agent-login.js';
 import { nextBackoff } from './backoff.js';
 import { EphemeralRoles } from './ephemeral-roles.js';
 import { HttpDialer } from './http-dialer.js';
 import { rotatePassword } from './password-rotation.js';
-import { agentLogin, PgDialer } from './pg-dialer.js';
+import { PgDialer } from './pg-dialer.js';
 
 type StreamHandler = (agent: Agent, stream: ServerHttp2Stream, headers: Record<string, unknown>) => Promise<void>;
 
@@ -38,7 +39,8 @@ const HANDLERS: Readonly<Record<string, StreamHandler>> = Object.assign(Object.c
 export class Agent {
   private readonly pg: PgDialer;
   private readonly http: HttpDialer;
-  private readonly pools = new Map<string, pg.Pool>();
+  private readonly logins = new Map<string, AgentLogin>();
+  private readonly pools = new Map<string, AdminPool>();
   private readonly ephemeral: ReadonlyMap<string, EphemeralRoles>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private session: ServerHttp2Session | undefined;
@@ -57,27 +59,40 @@ export class Agent {
   ) {
     const ephemeral = new Map<string, EphemeralRoles>();
     for (const resource of this.postgresResources()) {
+      this.loginFor(resource);
       if (resource.ephemeralRoles !== undefined)
         ephemeral.set(resource.name, new EphemeralRoles(resource.ephemeralRoles, this.poolFor(resource), logger));
     }
-    this.pg = new PgDialer(baseDir, logger, ephemeral);
+    this.pg = new PgDialer(this.logins, logger, ephemeral);
     this.http = new HttpDialer(logger);
     this.ephemeral = ephemeral;
   }
 
   /** Sweeps leftover session roles, starts rotation schedules, then keeps the tunnel up until `stop()`. */
   async start(): Promise<void> {
+    for (const [name, login] of this.logins)
+      await login
+        .settlePending(this.logger)
+        .catch((error: unknown) => this.logger.error({ err: error, resource: name }, 'pending password check failed'));
     for (const [name, roles] of this.ephemeral) {
       await roles.sweep().catch((error: unknown) => this.logger.error({ err: error, resource: name }, 'sweep failed'));
     }
     for (const resource of this.postgresResources()) {
       const rotation = resource.rotation;
-      const file = resource.target.passwordFile;
-      if (rotation === undefined || file === undefined) continue;
+      const login = this.logins.get(resource.name);
+      if (rotation === undefined || login === undefined) continue;
+      let running = false;
       const timer = setInterval(() => {
-        rotatePassword(this.poolFor(resource), resolve(this.baseDir, file), this.logger).catch((error: unknown) =>
-          this.logger.error({ err: error, resource: resource.name }, 'password rotation failed'),
-        );
+        // A slow rotation is not overlapped by the next one.
+        if (running) return;
+        running = true;
+        rotatePassword(this.poolFor(resource), login, this.logger)
+          .catch((error: unknown) =>
+            this.logger.error({ err: error, resource: resource.name }, 'password rotation failed'),
+          )
+          .finally(() => {
+            running = false;
+          });
       }, rotation.every);
       timer.unref();
       this.timers.add(timer);
@@ -143,9 +158,14 @@ export class Agent {
   }
 
   private serve(socket: TLSSocket): void {
-    const server = createHttp2Server({ maxSessionMemory: 64 });
+    // A window above Node's 64 KiB default lets a large upload cross a long round trip at speed (streamWindow).
+    const server = createHttp2Server({
+      maxSessionMemory: 64,
+      settings: { initialWindowSize: this.config.streamWindow },
+    });
     server.on('session', (session) => {
       this.session = session;
+      session.setLocalWindowSize(this.config.streamWindow * TUNNEL_CONNECTION_WINDOW_STREAMS);
       session.on('error', (error) => this.logger.warn({ err: error }, 'tunnel error'));
       session.once('close', () => {
         this.pg.closeAll();
@@ -261,14 +281,23 @@ export class Agent {
     return this.config.resources.find((r) => r.name === name && r.protocol === protocol);
   }
 
+  private loginFor(resource: AgentPostgresResource): AgentLogin {
+    let login = this.logins.get(resource.name);
+    if (login === undefined) {
+      login = new AgentLogin(resource, this.baseDir);
+      this.logins.set(resource.name, login);
+    }
+    return login;
+  }
+
   private postgresResources(): AgentPostgresResource[] {
     return this.config.resources.filter((r): r is AgentPostgresResource => r.protocol === 'postgres');
   }
 
-  private poolFor(resource: AgentPostgresResource): pg.Pool {
+  private poolFor(resource: AgentPostgresResource): AdminPool {
     let pool = this.pools.get(resource.name);
     if (pool === undefined) {
-      pool = adminPool(() => agentLogin(resource, this.baseDir).target);
+      pool = new AdminPool(this.loginFor(resource));
       this.pools.set(resource.name, pool);
     }
     return pool;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type pg from 'pg';
 import type { Logger } from 'pino';
+import type { AdminPool } from './admin-pool.js';
 import type { AgentPostgresResource } from './agent-config.js';
 import { randomPassword, scramVerifier } from './scram-verifier.js';
 
@@ -20,7 +20,7 @@ export interface SessionRole {
 export class EphemeralRoles {
   constructor(
     private readonly config: EphemeralConfig,
-    private readonly pool: pg.Pool,
+    private readonly pool: Pick<AdminPool, 'query'>,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -36,10 +36,17 @@ export class EphemeralRoles {
     return { user, password, drop: () => this.drop(user) };
   }
 
-  /** Drops leftovers of an earlier run (crash): every role with the prefix. */
+  /**
+   * Drops leftovers of an earlier run (crash): roles with the prefix that no session uses, or whose VALID UNTIL has
+   * passed. A role in use belongs to another agent serving the same backend (or to a session the backend has not yet
+   * noticed is gone): sweeping it would cut that agent's live session. A dead agent's sessions end when the backend
+   * sees its sockets close, so its roles are free by the next start; VALID UNTIL bounds any that linger. Not covered:
+   * a sibling's role in the milliseconds between its CREATE ROLE and its login (that one session start fails cleanly).
+   */
   async sweep(): Promise<number> {
     const { rows } = await this.pool.query<{ rolname: string }>(
-      'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
+      `SELECT r.rolname FROM pg_roles r WHERE starts_with(r.rolname, $1)
+         AND (r.rolvaliduntil < now() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.usename = r.rolname))`,
       [this.config.prefix],
     );
     for (const row of rows) await this.drop(row.rolname);

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { ServerHttp2Stream } from 'node:http2';
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import type { PostgresResourceConfig } from '../config/schema.js';
 import { isGatehouseError } from '../core/errors.js';
 import type { BackendConnection } from '../protocols/postgres/startup/backend-connector.js';
 import { DirectConnector } from '../protocols/postgres/startup/direct-connector.js';
 import { parseJsonHeader, TUNNEL_HEADERS } from '../tunnel/tunnel-protocol.js';
 import type { AgentPostgresResource } from './agent-config.js';
+import type { AgentLogin } from './agent-login.js';
 import type { EphemeralRoles } from './ephemeral-roles.js';
 
 /** Startup parameters the agent passes on (the gateway already filtered them; this is the agent's own allow-list). */
@@ -24,7 +22,7 @@ export class PgDialer {
   private readonly connector = new DirectConnector({ connectTimeoutMs: 10_000 });
 
   constructor(
-    private readonly baseDir: string,
+    private readonly logins: ReadonlyMap<string, AgentLogin>,
     private readonly logger: Logger,
     private readonly ephemeral: ReadonlyMap<string, EphemeralRoles>,
   ) {}
@@ -36,25 +34,22 @@ export class PgDialer {
     for (const [key, value] of Object.entries(parseJsonHeader(headers[TUNNEL_HEADERS.parameters] as string)))
       if (PASSED_PARAMETERS.has(key) && typeof value === 'string') parameters[key] = value;
 
-    let login = agentLogin(resource, this.baseDir);
+    const login = this.logins.get(resource.name);
     const roles = this.ephemeral.get(resource.name);
     let dropRole: (() => Promise<void>) | undefined;
     let backend: BackendConnection;
+    const options = { readOnly, applicationName, parameters };
     try {
+      if (login === undefined) throw new Error(`no login for ${resource.name}`);
       if (roles !== undefined) {
         const role = await roles.create(readOnly);
         dropRole = role.drop;
-        login = { ...login, target: { ...login.target, user: role.user, password: role.password } };
-      }
-      backend = await this.connector
-        .connect(login, { readOnly, applicationName, parameters })
-        .catch((error: unknown) => {
-          // A rotation between ALTER ROLE and the rename of its file: the new password waits in `<file>.next`.
-          const pending = pendingPassword(resource, this.baseDir);
-          if (roles !== undefined || pending === undefined) throw error;
-          const retry = { ...login, target: { ...login.target, password: pending } };
-          return this.connector.connect(retry, { readOnly, applicationName, parameters });
-        });
+        const own = login.current();
+        backend = await this.connector.connect(
+          { ...own, target: { ...own.target, user: role.user, password: role.password } },
+          options,
+        );
+      } else backend = await login.whileLoggingIn((own) => this.connector.connect(own, options));
     } catch (error) {
       await dropRole?.().catch(() => undefined);
       this.logger.warn(
@@ -111,40 +106,5 @@ export class PgDialer {
   /** Ends every relayed session (the tunnel is gone). */
   closeAll(): void {
     for (const backend of this.sessions.values()) backend.socket.destroy();
-  }
-}
-
-/** Resource config of the agent's own login, the password read fresh (a rotated one is used at once). */
-export function agentLogin(resource: AgentPostgresResource, baseDir: string): PostgresResourceConfig {
-  const { target } = resource;
-  const password =
-    target.passwordFile !== undefined
-      ? readFileSync(resolve(baseDir, target.passwordFile), 'utf8').trim()
-      : target.password;
-  return {
-    name: resource.name,
-    protocol: 'postgres',
-    via: 'direct',
-    readFunctions: [],
-    policy: [],
-    target: {
-      host: target.host,
-      port: target.port,
-      database: target.database,
-      user: target.user,
-      tls: target.tls,
-      ...(password === undefined ? {} : { password }),
-    },
-  };
-}
-
-/** The password a rotation in progress has set but not yet moved into place, if any. */
-function pendingPassword(resource: AgentPostgresResource, baseDir: string): string | undefined {
-  const file = resource.target.passwordFile;
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(`${resolve(baseDir, file)}.next`, 'utf8').trim();
-  } catch {
-    return undefined;
   }
 }

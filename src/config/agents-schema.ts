@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, listenAddress } from './schema-parts.js';
+import { duration, listenAddress, tunnelStreamWindow } from './schema-parts.js';
 
 /** Which agent identities (verified like callers' tokens) may serve which resources. */
 const agentRule = z.strictObject({
@@ -31,6 +31,11 @@ export const agentsSchema = z
       .default(2_000)
       .describe('Interval of HTTP/2 PINGs to each agent; one unanswered for twice this long drops the agent.'),
     identifyTimeout: duration.default(5_000).describe('Longest an agent may take to present its token.'),
+    streamWindow: tunnelStreamWindow.describe(
+      'HTTP/2 flow-control window of each tunnel stream, bytes, for data agents send (results, responses): one ' +
+        'session moves at most this much per round trip to the agent, and a caller that stops reading leaves at ' +
+        'most this much buffered here. The connection window is 16 times this.',
+    ),
     policy: z
       .array(agentRule)
       .min(1)

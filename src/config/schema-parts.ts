@@ -31,3 +31,17 @@ export const listenAddress = z
   .meta({ format: 'listen-address' });
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+/**
+ * Per-stream HTTP/2 window of the agent tunnel. Node's default (64 KiB) caps a session at 64 KiB per round trip:
+ * about 1.3 MB/s at 50 ms. 1 MiB is within what the kernel buffers for one TCP socket to a direct backend.
+ */
+export const tunnelStreamWindow = z
+  .number()
+  .int()
+  .min(65_535)
+  .max(16 * 1024 * 1024)
+  .default(1024 * 1024);
+
+/** The tunnel connection's window: enough for this many streams' windows in flight at once. */
+export const TUNNEL_CONNECTION_WINDOW_STREAMS = 16;

@@ -3,7 +3,7 @@ import { constants as http2Constants } from 'node:http2';
 import type { HttpResourceConfig } from '../config/schema.js';
 import { GatehouseError } from '../core/errors.js';
 import type { HttpConnector, UpstreamRequest, UpstreamResponse } from '../protocols/http/connector.js';
-import type { AgentRegistry } from './agent-registry.js';
+import type { AgentRegistry, ConnectedAgent } from './agent-registry.js';
 import { awaitResponse, openStream } from './agent-streams.js';
 import { parseJsonHeader, TUNNEL_HEADERS, TUNNEL_PATHS } from './tunnel-protocol.js';
 
@@ -17,6 +17,25 @@ export class TunnelHttpConnector implements HttpConnector {
   async request(request: UpstreamRequest): Promise<UpstreamResponse & { servedBy: string }> {
     const agent = this.registry.pick(this.resource.name, this.resource.agentGroup);
     if (agent === undefined) throw new GatehouseError('upstream.no_agent');
+    try {
+      return await this.requestThrough(agent, request);
+    } catch (error) {
+      // A failed call names the agent it went to, as a served one does (recorded with the result, never shown).
+      const failure =
+        error instanceof GatehouseError
+          ? error
+          : new GatehouseError('upstream.unavailable', undefined, { cause: error });
+      throw new GatehouseError(failure.code, failure.message, {
+        cause: failure.cause,
+        details: { ...failure.details, servedBy: agent.id },
+      });
+    }
+  }
+
+  private async requestThrough(
+    agent: ConnectedAgent,
+    request: UpstreamRequest,
+  ): Promise<UpstreamResponse & { servedBy: string }> {
     const hasBody = request.body !== null;
     const stream = openStream(
       agent,

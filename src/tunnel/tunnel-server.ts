@@ -4,6 +4,7 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { AgentsConfig } from '../config/agents-schema.js';
 import type { ListenAddress, ResourceConfig } from '../config/schema.js';
+import { TUNNEL_CONNECTION_WINDOW_STREAMS } from '../config/schema-parts.js';
 import type { AuditEventInput } from '../core/audit-event.js';
 import type { Clock } from '../core/clock.js';
 import { isGatehouseError } from '../core/errors.js';
@@ -82,9 +83,13 @@ export class TunnelServer {
       // The agent is not trusted until identified: keep what it may make us buffer small.
       maxSessionMemory: 64,
       maxHeaderListPairs: 128,
-      // Streams are only ever opened by the gateway: refuse pushed ones.
-      settings: { enablePush: false },
+      // Streams are only ever opened by the gateway: refuse pushed ones. A window above Node's 64 KiB default lets a
+      // large result cross a long round trip at speed (agents.streamWindow).
+      settings: { enablePush: false, initialWindowSize: this.options.config.streamWindow },
     });
+    session.once('connect', () =>
+      session.setLocalWindowSize(this.options.config.streamWindow * TUNNEL_CONNECTION_WINDOW_STREAMS),
+    );
     this.sessions.add(session);
     session.on('error', (error) => logger.debug({ err: error }, 'agent tunnel error'));
     session.once('close', () => this.sessions.delete(session));

@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import type { Agent } from '../../src/agent/agent.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
 import type { TestPostgres } from '../support/embedded-postgres.js';
-import { type AgentWorld, startAgentWorld, waitFor } from './agent-harness.js';
+import { type AgentWorld, freePort, startAgentWorld, waitFor } from './agent-harness.js';
 
 const UPSTREAM_KEY = 'sk-upstream-only-the-agent-knows-0123456789';
 
@@ -18,11 +18,19 @@ const RESOURCES = `
     policy:
       - groups: [rag-readers]
         allow: [read, write]
+  - name: llm-down
+    protocol: http
+    pathPrefix: /llm-down
+    via: agent
+    target: http://agent.invalid
+    policy:
+      - groups: [rag-readers]
+        allow: [read, write]
 `;
 
 const AGENT_POLICY = `
     - subjects: [agent-llm]
-      resources: [llm]
+      resources: [llm, llm-down]
 `;
 
 const UNUSED_BACKEND: TestPostgres = {
@@ -48,7 +56,16 @@ describe('HTTP through the agent tunnel (OpenAI SDK against the stand-in upstrea
     token = await world.mint('rag-job', ['rag-readers']);
     agent = await world.startAgent('agent-llm', {
       token: await world.mint('agent-llm', []),
-      resources: [{ name: 'llm', protocol: 'http', target, credential: { value: `Bearer ${UPSTREAM_KEY}` } }],
+      resources: [
+        { name: 'llm', protocol: 'http', target, credential: { value: `Bearer ${UPSTREAM_KEY}` } },
+        // Nothing listens there: the agent cannot reach this upstream.
+        {
+          name: 'llm-down',
+          protocol: 'http',
+          target: `http://127.0.0.1:${await freePort()}`,
+          credential: { value: 'x' },
+        },
+      ],
     });
   });
 
@@ -103,6 +120,24 @@ describe('HTTP through the agent tunnel (OpenAI SDK against the stand-in upstrea
   test('the upstream key is in the agent config only: not in the gateway config or logs', () => {
     assert.ok(!readFileSync(world.gatewayFile, 'utf8').includes(UPSTREAM_KEY));
     assert.ok(!world.gatewayLog.lines.some((line) => line.includes(UPSTREAM_KEY)));
+  });
+
+  test('a call the agent cannot carry to its upstream fails with 502, and its record names the agent', async () => {
+    const res = await fetch(`http://127.0.0.1:${world.gateway.addresses.http?.port}/llm-down/v1/models`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 502);
+    const body = (await res.json()) as { error: Record<string, unknown> };
+    assert.equal(body.error.code, 'upstream.unavailable');
+    assert.equal(body.error.servedBy, undefined, 'the agent id is recorded, not a public detail');
+    await world.gateway.services.recorder.flush();
+    const events = await world.gateway.services.store.readEvents(0, 10_000);
+    const failed = events
+      // A result rides on its operation record, or follows it (operation.result) when the operation was written first.
+      .map((e) => (e.type === 'operation' ? e.payload.result : e.payload) as Record<string, unknown> | undefined)
+      .filter((r) => r?.outcome === 'error' && r.error === 'upstream.unavailable');
+    assert.equal(failed.length, 1, 'one failed result recorded');
+    assert.match(String(failed[0]?.servedBy), /^agent-llm#\d+$/);
   });
 
   test('no agent connected: 503 at once', async () => {

@@ -65,7 +65,16 @@ async function fail(pipeline: HttpPipeline, flight: RequestInFlight, error: unkn
   const settled = flight.meter ? await flight.meter.settle(undefined, undefined, failure) : {};
   if (handle !== undefined && flight.awaitingResult && !res.headersSent) {
     flight.awaitingResult = false;
-    await handle.finish({ outcome: 'error', error: failure.code, ...settled }).catch(() => undefined);
+    // The agent a failed call went to (via: agent), set by the tunnel connector.
+    const servedBy = failure.details.servedBy;
+    await handle
+      .finish({
+        outcome: 'error',
+        error: failure.code,
+        ...settled,
+        ...(typeof servedBy === 'string' ? { servedBy } : {}),
+      })
+      .catch(() => undefined);
   }
   sendError(res, failure);
 }
