@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { loadConfigFile } from '../../src/config/load.js';
-import { systemClock } from '../../src/core/clock.js';
-import { DevIssuer } from '../../src/identity/dev-issuer.js';
-import { freePort, type GatewayProcess, serveGateway } from './gateway-process.js';
+import { startEchoGateway } from './echo-gateway.js';
+import type { GatewayProcess } from './gateway-process.js';
 
 /** chattr +i works only as root on a file system that has the flag (ext4, xfs, btrfs; not tmpfs or overlayfs). */
 function immutableSupported(dir: string): boolean {
@@ -38,7 +34,7 @@ describe('a SQLite store made immutable under a real gateway process', () => {
   const storeDir = join(dir, 'store');
   const supported = immutableSupported(dir);
   let upstream: Server;
-  const upstreamPaths: string[] = [];
+  let upstreamPaths: string[] = [];
   let gateway: GatewayProcess;
   let http: number;
   let admin: number;
@@ -78,36 +74,7 @@ describe('a SQLite store made immutable under a real gateway process', () => {
   before(async () => {
     if (!supported) return;
     mkdirSync(storeDir);
-    upstream = createServer((req, res) => {
-      upstreamPaths.push(req.url ?? '');
-      const body = `echo ${req.url}`;
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-    upstream.listen(0, '127.0.0.1');
-    await once(upstream, 'listening');
-    http = await freePort();
-    admin = await freePort();
-    const config = join(dir, 'gatehouse.yaml');
-    writeFileSync(
-      config,
-      `listen: { http: 127.0.0.1:${http}, admin: 127.0.0.1:${admin} }
-log: { level: warn }
-identity: { devIssuer: { enabled: true, keyFile: dev.jwk.json } }
-store: { sqlite: { path: store/audit.db } }
-resources:
-  - name: echo
-    protocol: http
-    pathPrefix: /echo
-    target: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
-    policy: [{ groups: [loaders], allow: [read] }]
-`,
-    );
-    const loaded = loadConfigFile(config);
-    const issuer = await DevIssuer.open(loaded.config.identity.devIssuer, loaded.baseDir, systemClock);
-    token = await issuer.mint({ subject: 'load-job', groups: ['loaders'], ttlMs: 600_000 });
-    gateway = serveGateway(config);
-    await gateway.ready(admin);
+    ({ upstream, gateway, http, admin, token, upstreamPaths } = await startEchoGateway(dir));
   });
 
   after(async () => {
