@@ -2,6 +2,9 @@ import type { McpResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { Identity } from '../../core/identity.js';
 import { wildcardMatcher } from '../../policy/pattern.js';
+import { type BucketKey, windowStart } from '../../quotas/buckets.js';
+import { QuotaStore } from '../../quotas/quota-store.js';
+import type { Store } from '../../store/store.js';
 
 /** A refused call: which budget, its limit and when its window ends. */
 export interface BudgetRefusal {
@@ -12,9 +15,10 @@ export interface BudgetRefusal {
 }
 
 /**
- * Tool call budgets per identity per tool, in fixed windows, counted in this gateway's memory: a restart or another
- * replica starts its own count. Kept here rather than in quotas/, whose budgets count tokens and requests per
- * resource, not per tool. A call is counted when it is allowed to run, before it goes upstream.
+ * Tool call budgets per identity per tool, in fixed windows, counted in the store's quota table (quotas/), so every
+ * replica on a shared store counts against the same buckets and two of them cannot both spend a budget's last call;
+ * `gatehouse quotas show` lists them beside the token budgets. A call is counted when it is allowed to run, before it
+ * goes upstream.
  */
 export class CallBudgets {
   private readonly budgets: readonly {
@@ -23,12 +27,12 @@ export class CallBudgets {
     calls: number;
     window: number;
   }[];
-  /** `budget \0 issuer \0 subject \0 tool` -> window start and calls counted in it. */
-  private readonly counts = new Map<string, { start: number; calls: number }>();
+  private readonly quota: QuotaStore;
 
   constructor(
     resource: McpResourceConfig,
     private readonly clock: Clock,
+    store: Pick<Store, 'dialect' | 'kysely'>,
   ) {
     this.budgets = resource.callBudgets.map((b, index) => ({
       id: `resources.${resource.name}.callBudgets[${index}]`,
@@ -36,35 +40,40 @@ export class CallBudgets {
       calls: b.calls,
       window: b.window,
     }));
+    this.quota = new QuotaStore(store);
   }
 
   /** Counts the call against every budget naming the tool; refuses (counting nothing) when one has no room. */
-  take(identity: Identity, tool: string): BudgetRefusal | undefined {
+  async take(identity: Identity, tool: string): Promise<BudgetRefusal | undefined> {
     if (this.budgets.length === 0) return undefined;
     const now = this.clock.now();
-    const entries: { start: number; calls: number }[] = [];
-    for (const budget of this.budgets) {
-      if (!budget.matches(tool)) continue;
-      const key = `${budget.id}\u0000${identity.issuer}\u0000${identity.subject}\u0000${tool}`;
-      const start = now - (now % budget.window);
-      let entry = this.counts.get(key);
-      if (entry === undefined || entry.start !== start) {
-        entry = { start, calls: 0 };
-        this.counts.set(key, entry);
-      }
-      if (entry.calls >= budget.calls)
-        return { budget: budget.id, limit: budget.calls, windowMs: budget.window, resetAt: start + budget.window };
-      entries.push(entry);
+    const keys: BucketKey[] = this.budgets
+      .filter((budget) => budget.matches(tool))
+      .map((budget) => ({
+        budget: budget.id,
+        bucket: `subject:${identity.issuer} ${identity.subject} tool:${tool}`,
+        windowStart: windowStart(now, budget.window),
+        windowMs: budget.window,
+        tokenLimit: null,
+        requestLimit: budget.calls,
+      }))
+      // Every writer locks the rows in the same order (see bucketsFor).
+      .sort((a, b) => (a.budget < b.budget ? -1 : a.budget > b.budget ? 1 : 0));
+    if (keys.length === 0) return undefined;
+    if (await this.quota.reserve(keys, 0, now)) {
+      await this.quota.settle(keys, { reservedTokens: 0, usedTokens: 0, requests: 1 }, now);
+      return undefined;
     }
-    for (const entry of entries) entry.calls++;
-    this.prune(now);
-    return undefined;
-  }
-
-  /** Drops counts of windows long over, so the map does not grow with every identity ever seen. */
-  private prune(now: number): void {
-    if (this.counts.size < 10_000) return;
-    const longest = Math.max(...this.budgets.map((b) => b.window));
-    for (const [key, entry] of this.counts) if (entry.start + longest < now) this.counts.delete(key);
+    const usage = await this.quota.read(keys);
+    const full =
+      usage.find((row) => row.requestLimit !== null && row.usedRequests + row.reservedRequests >= row.requestLimit) ??
+      usage[0];
+    const key = keys.find((k) => k.budget === full?.budget) ?? (keys[0] as BucketKey);
+    return {
+      budget: key.budget,
+      limit: key.requestLimit ?? 0,
+      windowMs: key.windowMs,
+      resetAt: key.windowStart + key.windowMs,
+    };
   }
 }

@@ -85,7 +85,7 @@ export async function runCall(
     });
   }
   if (call.method === 'tools/call') await confirmPinned(context, session.id, call.target, refuse);
-  const budget = call.method === 'tools/call' ? context.budgets.take(identity, call.target) : undefined;
+  const budget = call.method === 'tools/call' ? await context.budgets.take(identity, call.target) : undefined;
   if (budget !== undefined) {
     await handle.finish({ outcome: 'refused', status: 429, error: 'quota.exceeded', quota: { ...budget } });
     throw new RpcError(RPC_ERRORS.quota, `the call budget ${budget.budget} (${budget.limit} calls) is used up`, {

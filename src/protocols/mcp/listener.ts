@@ -57,7 +57,7 @@ export class McpListener implements Listener {
         resource,
         classifier: new McpClassifier(resource),
         connector,
-        budgets: new CallBudgets(resource, services.clock),
+        budgets: new CallBudgets(resource, services.clock, services.store),
         pins: this.pins,
       });
     }

@@ -8,6 +8,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { QuotaStore } from '../../../src/quotas/quota-store.js';
 import { temporaryDirectory } from '../../support/temp-dir.js';
 import { type McpGateway, startMcpGateway } from './mcp-harness.js';
 
@@ -113,6 +114,13 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.ok(error instanceof McpError);
     assert.equal(error.code, -32005);
     assert.equal(upstream.calls.length, before);
+    // Counted in the store's quota table (shared by replicas on one store), three calls and no more.
+    const usage = await new QuotaStore(mcp.gateway.services.store).list(Date.now());
+    const mine = usage.filter((row) => row.bucket.includes(' agent-2 ') && row.bucket.endsWith('tool:echo'));
+    assert.deepEqual(
+      mine.map((row) => ({ used: row.usedRequests, reserved: row.reservedRequests, limit: row.requestLimit })),
+      [{ used: 3, reserved: 0, limit: 3 }],
+    );
     // Budgets are per identity: another caller still has its own.
     const other = await mcp.client('remote', 'agent-3', ['agents']);
     await other.callTool({ name: 'echo', arguments: { message: 'mine' } });
