@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REVIEW_REFUSALS, reviewRefusalOf } from '../approvals/review-errors.js';
 import { ERROR_CODES, type ErrorCode, GatehouseError } from '../core/errors.js';
+import type { Identity } from '../core/identity.js';
+import type { TokenVerifier } from '../identity/verifier.js';
 
 /** HTTP status per error code on the admin API; review refusals carry their own (409 for settled reviews...). */
 const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = Object.assign(Object.create(null), {
@@ -103,4 +105,13 @@ export function optionalString(body: Record<string, unknown>, name: string): str
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new GatehouseError('request.invalid', `"${name}" must be a string`);
   return value;
+}
+
+/** The approver behind an admin API call: its bearer token, verified as every caller's is. */
+export async function bearerIdentity(req: IncomingMessage, verifier: TokenVerifier): Promise<Identity> {
+  const header = req.headers.authorization;
+  if (header === undefined) throw new GatehouseError('auth.missing_token');
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
+  if (match === null) throw new GatehouseError('auth.invalid_token');
+  return verifier.verify(match[1] as string);
 }

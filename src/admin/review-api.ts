@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { TokenVerifier } from '../identity/verifier.js';
-import { optionalString, parseJsonObject, readText, sendAdminError, sendJson } from './admin-http.js';
+import { bearerIdentity, optionalString, parseJsonObject, readText, sendAdminError, sendJson } from './admin-http.js';
 
 export interface ReviewApiOptions {
   readonly approvals: ApprovalService;
@@ -56,12 +56,8 @@ export class ReviewApi {
     }
   }
 
-  private async authenticate(req: IncomingMessage): Promise<Identity> {
-    const header = req.headers.authorization;
-    if (header === undefined) throw new GatehouseError('auth.missing_token');
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
-    if (match === null) throw new GatehouseError('auth.invalid_token');
-    return this.options.verifier.verify(match[1] as string);
+  private authenticate(req: IncomingMessage): Promise<Identity> {
+    return bearerIdentity(req, this.options.verifier);
   }
 
   private async list(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): Promise<void> {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import type { TokenVerifier } from '../identity/verifier.js';
-import { optionalString, parseJsonObject, readText, sendAdminError, sendJson } from './admin-http.js';
+import { bearerIdentity, optionalString, parseJsonObject, readText, sendAdminError, sendJson } from './admin-http.js';
 
 /** A tool whose definition changed since it was pinned, as approvers see it. */
 export interface PendingToolDefinition {
@@ -73,11 +73,7 @@ export class ToolDefinitionApi {
     }
   }
 
-  private async authenticate(req: IncomingMessage): Promise<Identity> {
-    const header = req.headers.authorization;
-    if (header === undefined) throw new GatehouseError('auth.missing_token');
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header);
-    if (match === null) throw new GatehouseError('auth.invalid_token');
-    return this.verifier.verify(match[1] as string);
+  private authenticate(req: IncomingMessage): Promise<Identity> {
+    return bearerIdentity(req, this.verifier);
   }
 }
