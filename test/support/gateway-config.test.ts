@@ -47,7 +47,9 @@ describe('gatewayConfigYaml: the one way tests and bench/ write a gateway config
       }),
       { PW: 'from-env' },
     );
-    assert.deepEqual(config.store, { postgres: { url: 'postgres://store@127.0.0.1:5998/gh', instanceId: 'r1' } });
+    assert.deepEqual(config.store, {
+      postgres: { url: 'postgres://store@127.0.0.1:5998/gh', instanceId: 'r1', writerThread: false },
+    });
     assert.equal(config.identity.devIssuer.enabled, false);
     const target = config.resources[0]?.protocol === 'postgres' ? config.resources[0].target : undefined;
     assert.equal(target?.password, 'from-env');
