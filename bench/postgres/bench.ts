@@ -1,7 +1,8 @@
 // PostgreSQL benchmark: pgbench -S (select-only) directly, through pgbouncer and through Gatehouse (token as password,
 // verification, classification with the PostgreSQL parser, policy, SQLite audit), 1 and 8 clients, simple, extended and
 // prepared protocol; plus a CPU profile of the gateway under pgbench. Writes bench/results/postgres.{md,json}.
-// Run by bench/postgres/run.sh (which installs pgbouncer). Tunables: BENCH_PG_ROUNDS, BENCH_PG_SECONDS; BENCH_BASELINE_REF
+// Run by bench/postgres/run.sh (which installs pgbouncer). Tunables: BENCH_PG_ROUNDS, BENCH_PG_SECONDS, BENCH_PG_MODES,
+// BENCH_PG_CLIENTS, BENCH_PG_TARGETS (a subset), BENCH_PG_RESULTS (results file name); BENCH_BASELINE_REF
 // (a commit) adds that build of the gateway as `gatehouse-before`, measured in the same run.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,12 @@ const ROUNDS = Number(process.env.BENCH_PG_ROUNDS ?? 1);
 const SECONDS = Number(process.env.BENCH_PG_SECONDS ?? 12);
 const WARMUP_SECONDS = 3;
 const SCALE = 10;
-const MODES: QueryMode[] = ['simple', 'extended', 'prepared'];
-const CLIENTS = [1, 8];
+const MODES = (process.env.BENCH_PG_MODES ?? 'simple,extended,prepared').split(',') as QueryMode[];
+const CLIENTS = (process.env.BENCH_PG_CLIENTS ?? '1,8').split(',').map(Number);
+/** A subset of targets (e.g. `gatehouse,gatehouse-before` for a before/after alone); all by default. */
+const ONLY = process.env.BENCH_PG_TARGETS?.split(',');
+/** Where the results go: bench/results/<name>.{md,json}. */
+const RESULTS_NAME = process.env.BENCH_PG_RESULTS ?? 'postgres';
 const BASELINE_REF = process.env.BENCH_BASELINE_REF;
 
 const log = new CommandLog();
@@ -101,7 +106,7 @@ try {
     };
     proxyPid['gatehouse-before'] = () => before.server.pid;
   }
-  const names = PG_TARGETS.filter((name) => targets[name] !== undefined);
+  const names = PG_TARGETS.filter((name) => targets[name] !== undefined && (ONLY === undefined || ONLY.includes(name)));
 
   const runs: Record<string, Partial<Record<PgTargetName, Measured<PgRun>[]>>> = {};
   for (let pass = 1; pass <= ROUNDS; pass++) {
@@ -153,8 +158,8 @@ try {
     profile: { tps: underProfiler.tps, summary: summariseProfile(profilePath, REPO_ROOT, { skipMs }) },
     commands: log.commands,
   };
-  writeResults('postgres', results, postgresMarkdown(results));
-  progress('wrote bench/results/postgres.md and postgres.json');
+  writeResults(RESULTS_NAME, results, postgresMarkdown(results));
+  progress(`wrote bench/results/${RESULTS_NAME}.md and ${RESULTS_NAME}.json`);
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await backend?.stop();
