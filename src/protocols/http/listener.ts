@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import { createServer, type Server, STATUS_CODES } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { HttpResourceConfig, ListenAddress } from '../../config/schema.js';
 import type { Listener } from '../../core/listener.js';
+import { closeGracefully, listenOn } from '../http-server-lifecycle.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { collectionDirectoryFor, priceTableFor, type ResourceContext } from './call-inspection.js';
 import { HttpClassifier } from './classify.js';
@@ -76,22 +76,12 @@ export class HttpListener implements Listener {
     });
   }
 
-  async start(): Promise<{ host: string; port: number }> {
-    this.server.listen(this.address.port, this.address.host);
-    await once(this.server, 'listening');
-    const bound = this.server.address() as AddressInfo;
-    return { host: bound.address, port: bound.port };
+  start(): Promise<{ host: string; port: number }> {
+    return listenOn(this.server, this.address);
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    // Give in-flight requests a moment, then cut what is left.
-    const deadline = setTimeout(() => {
-      for (const socket of this.sockets) socket.destroy();
-    }, 2_000);
-    await closed;
-    clearTimeout(deadline);
+    await closeGracefully(this.server, this.sockets);
     await this.sessions.close();
     await Promise.all([...this.contexts.values()].map((c) => c.connector.close()));
   }

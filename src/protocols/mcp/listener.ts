@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { PendingToolDefinition, ToolDefinitionApprovals } from '../../admin/tool-definition-api.js';
 import type { ListenAddress, McpResourceConfig } from '../../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import type { Listener } from '../../core/listener.js';
 import { countUnrecorded } from '../../session/outcome.js';
+import { closeGracefully, listenOn } from '../http-server-lifecycle.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { CallBudgets } from './call-budgets.js';
 import { McpClassifier } from './classify.js';
@@ -97,22 +97,15 @@ export class McpListener implements Listener {
     };
   }
 
-  async start(): Promise<{ host: string; port: number }> {
-    this.server.listen(this.address.port, this.address.host);
-    await once(this.server, 'listening');
-    const bound = this.server.address() as AddressInfo;
-    return { host: bound.address, port: bound.port };
+  start(): Promise<{ host: string; port: number }> {
+    return listenOn(this.server, this.address);
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // No new connection from here; sessions end meanwhile, so their open GET streams do not wait out the grace period.
+    const closing = closeGracefully(this.server, this.sockets);
     await this.sessions.close();
-    this.server.closeIdleConnections();
-    const deadline = setTimeout(() => {
-      for (const socket of this.sockets) socket.destroy();
-    }, 2_000);
-    await closed;
-    clearTimeout(deadline);
+    await closing;
     await Promise.all([...this.contexts.values()].map((c) => c.connector.close()));
   }
 
