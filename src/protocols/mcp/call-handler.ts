@@ -143,6 +143,11 @@ async function relay(
     result = await connector.request(method, params, signal);
   } catch (error) {
     const failure = upstreamError(error);
+    // Too large to read at all (http-connector.ts): refused like a result judged too large below.
+    if (failure.code === RPC_ERRORS.tooLarge) {
+      await handle.finish({ outcome: 'refused', error: 'mcp.result_too_large', bytesOut: 0 });
+      throw failure;
+    }
     const code = failure.code === RPC_ERRORS.upstream ? 'upstream.unavailable' : `mcp.server_error ${failure.code}`;
     await handle.finish({ outcome: 'error', error: code });
     throw failure;

@@ -1,9 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ResultSchema, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { McpResourceConfig } from '../../config/schema.js';
+import { HttpMcpConnector } from './http-connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
 /** How the gateway reaches one MCP server: a request in, the server's raw result out. */
@@ -22,10 +21,23 @@ const LIST_CHANGED = new Set([
   'notifications/prompts/list_changed',
 ]);
 
+/** The connector for a resource's upstream: Streamable HTTP by hand (http-connector.ts), stdio through the SDK. */
+export function connectorOf(
+  resource: McpResourceConfig,
+  log?: (message: string, error?: unknown) => void,
+): McpConnector {
+  const upstream = resource.upstream;
+  return upstream.transport === 'http'
+    ? new HttpMcpConnector(resource, upstream, log)
+    : new SdkMcpConnector(resource, upstream, log);
+}
+
+type StdioUpstream = Extract<McpResourceConfig['upstream'], { transport: 'stdio' }>;
+
 /**
- * One SDK client per resource, shared by every caller: the server sees the gateway as its one client, and each
- * caller's rights are enforced here, not by the server. A stdio server is started on first use and again on the
- * next request after it exits; a request in flight when it dies fails with an upstream error.
+ * A stdio server, through the SDK's client: one per resource, shared by every caller (the server sees the gateway
+ * as its one client; each caller's rights are enforced here, not by the server). The server is started on first use
+ * and again on the next request after it exits; a request in flight when it dies fails with an upstream error.
  */
 export class SdkMcpConnector implements McpConnector {
   private connecting: Promise<Client> | undefined;
@@ -34,6 +46,7 @@ export class SdkMcpConnector implements McpConnector {
 
   constructor(
     private readonly resource: McpResourceConfig,
+    private readonly upstream: StdioUpstream,
     private readonly log: (message: string, error?: unknown) => void = () => undefined,
   ) {}
 
@@ -102,21 +115,16 @@ export class SdkMcpConnector implements McpConnector {
     }
   }
 
-  private transport(): Transport {
-    const upstream = this.resource.upstream;
-    if (upstream.transport === 'stdio') {
-      return new StdioClientTransport({
-        command: upstream.command,
-        args: upstream.args,
-        env: upstream.env,
-        ...(upstream.cwd === undefined ? {} : { cwd: upstream.cwd }),
-        // The child's stderr is its log, not the gateway's: dropped rather than mixed into ours.
-        stderr: 'ignore',
-      });
-    }
-    const headers: Record<string, string> = {};
-    if (upstream.credential !== undefined) headers[upstream.credential.header] = upstream.credential.value;
-    return new StreamableHTTPClientTransport(new URL(upstream.url), { requestInit: { headers } });
+  private transport(): StdioClientTransport {
+    const upstream = this.upstream;
+    return new StdioClientTransport({
+      command: upstream.command,
+      args: upstream.args,
+      env: upstream.env,
+      ...(upstream.cwd === undefined ? {} : { cwd: upstream.cwd }),
+      // The child's stderr is its log, not the gateway's: dropped rather than mixed into ours.
+      stderr: 'ignore',
+    });
   }
 }
 
