@@ -19,11 +19,18 @@ class HttpCountingServer {
   readonly headers: IncomingHttpHeaders[] = [];
   readonly calls: string[] = [];
   readonly messages: string[] = [];
+  /** Calls of `slow` whose cancellation reached the server. */
+  readonly cancelled: string[] = [];
   readonly mcp = new McpServer({ name: 'http-counting', version: '1.0.0' });
   private readonly server: Server;
-  private readonly transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+  private readonly transport: StreamableHTTPServerTransport;
 
-  constructor() {
+  /** `json`: answers POSTs with a JSON body instead of an event stream (both are Streamable HTTP). */
+  constructor(json = false) {
+    this.transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: json,
+    });
     this.mcp.registerTool(
       'echo',
       { description: 'Echoes.', inputSchema: { message: z.string() } },
@@ -36,6 +43,27 @@ class HttpCountingServer {
     this.mcp.registerTool('big', { description: 'A large answer.', inputSchema: {} }, async () => {
       this.calls.push('big');
       return { content: [{ type: 'text', text: 'x'.repeat(10_000) }] };
+    });
+    this.mcp.registerTool('huge', { description: 'Far too large to read.', inputSchema: {} }, async () => {
+      this.calls.push('huge');
+      return { content: [{ type: 'text', text: 'y'.repeat(200_000) }] };
+    });
+    this.mcp.registerTool('slow', { description: 'Answers late.', inputSchema: {} }, async (_args, extra) => {
+      this.calls.push('slow');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      if (extra.signal.aborted) this.cancelled.push('slow');
+      return { content: [{ type: 'text', text: 'late' }] };
+    });
+    // Asks the client (the gateway) for a model completion: the gateway offers no sampling, so it must say so.
+    this.mcp.registerTool('asks', { description: 'Samples.', inputSchema: {} }, async () => {
+      this.calls.push('asks');
+      const answer = await this.mcp.server
+        .createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'hi' } }], maxTokens: 5 })
+        .then(
+          () => 'answered',
+          (error: unknown) => `refused: ${error instanceof McpError ? error.code : String(error)}`,
+        );
+      return { content: [{ type: 'text', text: answer }] };
     });
     this.server = createServer((req, res) => {
       this.headers.push(req.headers);
@@ -73,6 +101,7 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     protocol: mcp
     upstream: { transport: http, url: ${url}, credential: { value: "\${env:GH_TEST_MCP_SECRET}" } }
     maxResultBytes: 2048
+    callTimeout: 500ms
     maskArguments: true
     masking: {}
     callBudgets: [{ tools: echo, calls: 3, window: 1h }]
@@ -133,6 +162,39 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.equal(error.code, -32007);
   });
 
+  it('refuses a result too large to read at all, and the session with the server stays usable', async () => {
+    const agent = await mcp.client('remote', 'agent-9', ['agents']);
+    const error = await agent.callTool({ name: 'huge', arguments: {} }).catch((e: unknown) => e);
+    assert.ok(error instanceof McpError);
+    assert.equal(error.code, -32007);
+    const sessions = upstream.headers.filter((h) => h['mcp-session-id'] !== undefined).map((h) => h['mcp-session-id']);
+    const other = await mcp.client('remote', 'agent-10', ['agents']);
+    await other.callTool({ name: 'echo', arguments: { message: 'still here' } });
+    // No new upstream session: the gateway kept the one it had.
+    assert.equal(upstream.headers.at(-1)?.['mcp-session-id'], sessions.at(-1));
+    const events = await mcp.events();
+    assert.ok(
+      events.some((e) => e.type === 'operation.result' && e.payload.error === 'mcp.result_too_large' && e.payload.seq),
+    );
+  });
+
+  it('answers a call the server does not finish within callTimeout with an error, and cancels it upstream', async () => {
+    const agent = await mcp.client('remote', 'agent-11', ['agents']);
+    const error = await agent.callTool({ name: 'slow', arguments: {} }).catch((e: unknown) => e);
+    assert.ok(error instanceof McpError);
+    assert.equal(error.code, -32001);
+    assert.match(error.message, /did not answer in time/);
+    // The server saw notifications/cancelled: its handler's signal was aborted before it finished.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    assert.deepEqual(upstream.cancelled, ['slow']);
+  });
+
+  it("refuses the server's own requests (sampling): the gateway offers none", async () => {
+    const agent = await mcp.client('remote', 'agent-12', ['agents']);
+    const result = await agent.callTool({ name: 'asks', arguments: {} });
+    assert.match(JSON.stringify(result), /refused: -32601/);
+  });
+
   it("relays the server's tool list change on the caller's GET stream", async () => {
     const agent = await mcp.client('remote', 'agent-5', ['agents']);
     const changed = new Promise<void>((resolve) =>
@@ -147,6 +209,38 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.ok(
       events.some((e) => e.type === 'operation' && e.payload.action === 'server notifications/tools/list_changed'),
     );
+  });
+
+  it('reaches a server that answers with JSON bodies rather than event streams', async () => {
+    const json = new HttpCountingServer(true);
+    const jsonUrl = await json.start();
+    const other = await startMcpGateway(
+      temporaryDirectory('gh-mcp-json-'),
+      `
+  - name: plain
+    protocol: mcp
+    upstream: { transport: http, url: ${jsonUrl} }
+    policy:
+      - groups: [agents]
+        targets: ["*"]
+        allow: [write]`,
+    );
+    try {
+      const agent = await other.client('plain', 'agent-13', ['agents']);
+      assert.deepEqual((await agent.listTools()).tools.map((t) => t.name).sort(), [
+        'asks',
+        'big',
+        'echo',
+        'huge',
+        'slow',
+      ]);
+      const result = await agent.callTool({ name: 'echo', arguments: { message: 'as json' } });
+      assert.match(JSON.stringify(result), /as json/);
+      assert.deepEqual(json.messages, ['as json']);
+    } finally {
+      await other.stop();
+      await json.stop();
+    }
   });
 
   it('connects afresh after the server restarted and forgot the gateway', async () => {
