@@ -256,7 +256,8 @@ export class HttpMcpConnector implements McpConnector {
             if (reply === undefined) return settle(tooLarge(this.resource.maxResultBytes));
             if (reply.id === id) answer(reply);
           });
-          res.once('end', () => settle(unreachable('ended its stream without answering')));
+          // Only when still unanswered: an Error's stack trace is not free, and this runs after every call.
+          res.once('end', () => settled || settle(unreachable('ended its stream without answering')));
           res.once('error', () => settle(unreachable()));
           return;
         }
