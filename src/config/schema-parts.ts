@@ -45,3 +45,16 @@ export const tunnelStreamWindow = z
 
 /** The tunnel connection's window: enough for this many streams' windows in flight at once. */
 export const TUNNEL_CONNECTION_WINDOW_STREAMS = 16;
+
+/** How the gateway reaches a resource's backend, the same for every protocol. */
+export const routeFields = {
+  via: z
+    .enum(['direct', 'agent'])
+    .default('direct')
+    .describe('`direct`: the gateway connects itself. `agent`: through a connected agent, which holds the credential.'),
+  agentGroup: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('With `via: agent`: only agents announcing this group serve the resource.'),
+};
