@@ -102,8 +102,12 @@ describe('deploy/helm/gatehouse', () => {
       'gh-gatehouse-admin',
       'gh-gatehouse-agents',
       'gh-gatehouse-http',
+      'gh-gatehouse-mcp',
       'gh-gatehouse-postgres',
     ]);
+    // MCP sessions live in one pod: its Service keeps a client on the pod that opened its session.
+    assert.equal(services['gh-gatehouse-mcp'].sessionAffinity, 'ClientIP');
+    assert.equal(services['gh-gatehouse-http'].sessionAffinity, undefined);
     assert.equal(services['gh-gatehouse-postgres'].type, 'LoadBalancer');
     assert.deepEqual(services['gh-gatehouse-postgres'].ports, [
       { name: 'postgres', port: 5432, targetPort: 'postgres', protocol: 'TCP' },
@@ -126,6 +130,7 @@ describe('deploy/helm/gatehouse', () => {
       GATEHOUSE_STORE_URL: 'postgres://gatehouse:pw@store:5432/gatehouse',
       OPENAI_API_KEY: 'sk-test',
       ORDERS_DB_PASSWORD: 'orders-pw',
+      TOOLS_MCP_TOKEN: 'tools-token',
     };
     const dir = temporaryDirectory('gatehouse-helm-');
     writeFileSync(join(dir, 'gatehouse.yaml'), text);
@@ -138,6 +143,11 @@ describe('deploy/helm/gatehouse', () => {
     assert.equal(config.agents?.tls.cert, '/etc/gatehouse/agents-tls/tls.crt');
     assert.ok(find(objects, 'Service').some((s) => s.metadata.name.endsWith('-agents')));
     assert.ok(!find(render(['ci/minimal-values.yaml']), 'Service').some((s) => s.metadata.name.endsWith('-agents')));
+    // The MCP listener likewise, with the container port the Service targets.
+    assert.equal(config.listen.mcp?.port, 8090);
+    const ports = find(objects, 'Deployment')[0]?.spec.template.spec.containers[0].ports as { name: string }[];
+    assert.ok(ports.some((port) => port.name === 'mcp'));
+    assert.ok(!find(render(['ci/minimal-values.yaml']), 'Service').some((s) => s.metadata.name.endsWith('-mcp')));
     assert.throws(() => parseConfig(text, join(dir, 'gatehouse.yaml'), {}), /GATEHOUSE_STORE_URL/);
     // Nothing secret is rendered: no Secret object, and every variable but the health URL comes from a secretKeyRef.
     assert.equal(find(objects, 'Secret').length, 0);

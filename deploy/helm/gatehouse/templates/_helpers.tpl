@@ -40,6 +40,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "gatehouse.config" -}}
 {{- $config := deepCopy .Values.config -}}
 {{- $listen := dict "http" (printf "0.0.0.0:%v" .Values.ports.http) "postgres" (printf "0.0.0.0:%v" .Values.ports.postgres) "admin" (printf "0.0.0.0:%v" .Values.ports.admin) -}}
+{{- if .Values.mcpListener.enabled -}}
+{{- $_ := set $listen "mcp" (printf "0.0.0.0:%v" .Values.ports.mcp) -}}
+{{- end -}}
 {{- $_ := set $config "listen" $listen -}}
 {{- if .Values.postgresTls.existingSecret -}}
 {{- $postgres := default dict (get $config "postgres") -}}
