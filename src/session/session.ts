@@ -54,6 +54,8 @@ export interface OperationResult {
   readonly quota?: Readonly<Record<string, string | number>>;
   /** The agent that carried the call (resources with `via: agent`). */
   readonly servedBy?: string;
+  /** Notifications of the backend relayed to the caller while the operation ran (MCP progress). */
+  readonly notifications?: number;
 }
 
 /** Token counts of one inference call. */

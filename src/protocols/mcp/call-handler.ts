@@ -4,6 +4,7 @@ import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { Redactor } from '../../masking/redactor.js';
 import type { OperationHandle } from '../../session/session.js';
 import type { CallMethod } from './classify.js';
+import type { ServerProgress } from './connector.js';
 import { refusalOf } from './error-response.js';
 import { awaitMcpApproval, type ProgressSink } from './held-call.js';
 import { type JsonRpcId, type Params, RPC_ERRORS, RpcError } from './jsonrpc.js';
@@ -92,7 +93,7 @@ export async function runCall(
       ...budget,
     });
   }
-  return relay(context, handle, call.method, call.target, sent, redactor, request.signal);
+  return relay(context, handle, call.method, call.target, sent, redactor, request.signal, request.progress);
 }
 
 async function confirmPinned(
@@ -134,13 +135,34 @@ async function relay(
   sent: Readonly<Record<string, unknown>>,
   redactor: Redactor | undefined,
   signal: AbortSignal,
+  progress: ProgressSink | undefined,
 ): Promise<unknown> {
   const { resource, connector } = context;
   const params = method === 'resources/read' ? { uri: target } : { name: target, arguments: sent };
   let result: unknown;
+  // The server's progress reaches the caller masked like the result; how many went out is recorded with it.
+  const progressMasked = new MaskCounts();
+  let relayed = 0;
+  const onProgress =
+    progress === undefined
+      ? undefined
+      : (update: ServerProgress) => {
+          const message = update.message;
+          let shown: ServerProgress;
+          try {
+            shown =
+              message === undefined || redactor === undefined
+                ? update
+                : { ...update, message: redactor.mask(message, progressMasked) };
+          } catch {
+            return; // Not relayed rather than relayed unmasked; the result itself is judged on its own below.
+          }
+          relayed++;
+          progress.relay(shown);
+        };
   const sentAt = performance.now();
   try {
-    result = await connector.request(method, params, signal);
+    result = await connector.request(method, params, signal, onProgress);
   } catch (error) {
     const failure = upstreamError(error);
     // Too large to read at all (http-connector.ts): refused like a result judged too large below.
@@ -159,6 +181,7 @@ async function relay(
     try {
       const outcome = maskResult(result, redactor);
       shown = outcome.value;
+      outcome.counts.merge(progressMasked);
       if (!outcome.counts.empty) masked = outcome.counts.toRecord();
     } catch {
       // Fail closed: the caller gets an error, never an unmasked result.
@@ -184,6 +207,7 @@ async function relay(
       bytesOut: bytes,
       ...(toolError ? { error: 'mcp.tool_error' } : {}),
       ...(masked === undefined ? {} : { masked }),
+      ...(relayed === 0 ? {} : { notifications: relayed }),
     },
     { upstreamSeconds },
   );

@@ -9,10 +9,34 @@ import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 export interface McpConnector {
   /** Connects if not connected (again after the server died) and returns what the server offers. */
   capabilities(): Promise<ServerCapabilities>;
-  request(method: string, params: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<unknown>;
+  /** `onProgress`: the server's progress notifications for this request (it is sent with a progress token then). */
+  request(
+    method: string,
+    params: Readonly<Record<string, unknown>>,
+    signal?: AbortSignal,
+    onProgress?: (progress: ServerProgress) => void,
+  ): Promise<unknown>;
   /** Called when the server says a list changed (tools, resources, prompts). */
   onListChanged(listener: (method: string) => void): void;
   close(): Promise<void>;
+}
+
+/** One progress notification of the server about a request (its `progressToken` already matched). */
+export interface ServerProgress {
+  readonly progress: number;
+  readonly total?: number;
+  readonly message?: string;
+}
+
+/** Reads a `notifications/progress` params object; undefined when it is not one. */
+export function progressOf(params: unknown): ServerProgress | undefined {
+  const p = params as { progress?: unknown; total?: unknown; message?: unknown } | null | undefined;
+  if (typeof p?.progress !== 'number' || !Number.isFinite(p.progress)) return undefined;
+  return {
+    progress: p.progress,
+    ...(typeof p.total === 'number' && Number.isFinite(p.total) ? { total: p.total } : {}),
+    ...(typeof p.message === 'string' ? { message: p.message } : {}),
+  };
 }
 
 const LIST_CHANGED = new Set([
@@ -54,7 +78,12 @@ export class SdkMcpConnector implements McpConnector {
     return (await this.client()).getServerCapabilities() ?? {};
   }
 
-  async request(method: string, params: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<unknown> {
+  async request(
+    method: string,
+    params: Readonly<Record<string, unknown>>,
+    signal?: AbortSignal,
+    onProgress?: (progress: ServerProgress) => void,
+  ): Promise<unknown> {
     const attempt = this.client();
     const client = await attempt;
     try {
@@ -62,6 +91,14 @@ export class SdkMcpConnector implements McpConnector {
       return await client.request({ method, params } as never, ResultSchema.passthrough(), {
         timeout: this.resource.callTimeout,
         ...(signal === undefined ? {} : { signal }),
+        ...(onProgress === undefined
+          ? {}
+          : {
+              onprogress: (progress: unknown) => {
+                const read = progressOf(progress);
+                if (read !== undefined) onProgress(read);
+              },
+            }),
       });
     } catch (error) {
       // The transport failed, not the call (an HTTP server restarted and forgot the gateway's session, a connection

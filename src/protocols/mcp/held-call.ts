@@ -6,11 +6,17 @@ import type { Operation } from '../../core/operation.js';
 import type { OperationHandle } from '../../session/session.js';
 import { canonicalJson } from './canonical-json.js';
 import type { ClassifiedCall } from './classify.js';
+import type { ServerProgress } from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
-/** How a held call tells the caller it is still waiting (progress notifications), when the caller asked for them. */
+/**
+ * Progress notifications to the caller, when it asked for them: the gateway's own while a call is held for review,
+ * then the server's while the call runs.
+ */
 export interface ProgressSink {
   notify(message: string): void;
+  /** The server's progress, already masked; dropped unless it grows (the caller sees progress only increase). */
+  relay(progress: ServerProgress): void;
 }
 
 export interface HeldCallContext {

@@ -7,7 +7,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { createParser } from 'eventsource-parser';
 import type { McpResourceConfig } from '../../config/schema.js';
-import type { McpConnector } from './connector.js';
+import { type McpConnector, progressOf, type ServerProgress } from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
 type HttpUpstream = Extract<McpResourceConfig['upstream'], { transport: 'http' }>;
@@ -61,6 +61,8 @@ export class HttpMcpConnector implements McpConnector {
   private connecting: Promise<UpstreamSession> | undefined;
   private stream: ClientRequest | undefined;
   private readonly listeners: ((method: string) => void)[] = [];
+  /** Requests sent with a progress token (the request's own id): where the server's progress for each goes. */
+  private readonly progress = new Map<number, (progress: ServerProgress) => void>();
   private nextId = 0;
   private closed = false;
 
@@ -84,12 +86,23 @@ export class HttpMcpConnector implements McpConnector {
     return (await this.session()).capabilities;
   }
 
-  async request(method: string, params: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<unknown> {
+  async request(
+    method: string,
+    params: Readonly<Record<string, unknown>>,
+    signal?: AbortSignal,
+    onProgress?: (progress: ServerProgress) => void,
+  ): Promise<unknown> {
     const attempt = this.session();
     const session = await attempt;
     const id = ++this.nextId;
+    let sent = params;
+    if (onProgress !== undefined) {
+      // The gateway's own token, not the caller's: callers' tokens could collide on the one shared session.
+      sent = { ...params, _meta: { progressToken: id } };
+      this.progress.set(id, onProgress);
+    }
     try {
-      return await this.exchange(session, { jsonrpc: '2.0', id, method, params }, signal);
+      return await this.exchange(session, { jsonrpc: '2.0', id, method, params: sent }, signal);
     } catch (error) {
       if (error instanceof CallEnded) {
         // The server may still be working on it: tell it to stop (best effort, as the SDK client does).
@@ -101,6 +114,8 @@ export class HttpMcpConnector implements McpConnector {
         this.forget(attempt);
       }
       throw error instanceof CallEnded ? error.failure : error;
+    } finally {
+      if (onProgress !== undefined) this.progress.delete(id);
     }
   }
 
@@ -344,6 +359,13 @@ export class HttpMcpConnector implements McpConnector {
   private fromServer(session: UpstreamSession, message: ServerMessage): void {
     const method = message.method as string;
     if (LIST_CHANGED.has(method)) for (const listener of this.listeners) listener(method);
+    if (method === 'notifications/progress') {
+      const params = (message as { params?: { progressToken?: unknown } }).params;
+      const onProgress =
+        typeof params?.progressToken === 'number' ? this.progress.get(params.progressToken) : undefined;
+      const progress = progressOf(params);
+      if (onProgress !== undefined && progress !== undefined) onProgress(progress);
+    }
     // A request of the server's own (sampling, elicitation, roots): the gateway offers none of them.
     if (typeof message.id === 'string' || typeof message.id === 'number') {
       void this.post(session, {

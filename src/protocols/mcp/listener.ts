@@ -239,27 +239,36 @@ export class McpListener implements Listener {
     const id = message.type === 'request' ? message.id : null;
     const accepts = String(req.headers.accept ?? '');
     let streaming: ProgressSink | undefined;
+    // What the caller was last told: the gateway's notices count up from 1, the server's progress is added on top.
     let progress = 0;
+    let notices = 0;
     const closed = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) closed.abort();
     });
     // Held calls with a progress token answer as an event stream: progress first, the response last.
     const stream = (token: string | number): ProgressSink => {
+      const send = (params: Record<string, unknown>) => {
+        // Late progress (the answer went out, or the caller left) is dropped: a write after the end would throw.
+        if (res.writableEnded || res.destroyed) return;
+        if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write(sseEvent(notificationMessage('notifications/progress', { progressToken: token, ...params })));
+      };
       streaming ??= {
+        // No total while held: nobody knows when approvers decide.
         notify: (text: string) => {
-          if (!res.headersSent)
-            res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-          res.write(
-            sseEvent(
-              // `progress` grows with every notification; there is no total: nobody knows when approvers decide.
-              notificationMessage('notifications/progress', {
-                progressToken: token,
-                progress: ++progress,
-                message: text,
-              }),
-            ),
-          );
+          notices = ++progress;
+          send({ progress, message: text });
+        },
+        relay: (server) => {
+          const value = notices + server.progress;
+          if (value <= progress) return;
+          progress = value;
+          send({
+            progress,
+            ...(server.total === undefined ? {} : { total: notices + server.total }),
+            ...(server.message === undefined ? {} : { message: server.message }),
+          });
         },
       };
       return streaming;

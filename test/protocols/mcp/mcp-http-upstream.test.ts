@@ -19,6 +19,8 @@ class HttpCountingServer {
   readonly headers: IncomingHttpHeaders[] = [];
   readonly calls: string[] = [];
   readonly messages: string[] = [];
+  /** The progress token each call of `steps` arrived with. */
+  readonly progressTokens: unknown[] = [];
   /** Calls of `slow` whose cancellation reached the server. */
   readonly cancelled: string[] = [];
   readonly mcp = new McpServer({ name: 'http-counting', version: '1.0.0' });
@@ -53,6 +55,24 @@ class HttpCountingServer {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       if (extra.signal.aborted) this.cancelled.push('slow');
       return { content: [{ type: 'text', text: 'late' }] };
+    });
+    // Reports progress on each step (when the caller asked for it), with personal data in the message.
+    this.mcp.registerTool('steps', { description: 'Three steps.', inputSchema: {} }, async (_args, extra) => {
+      this.calls.push('steps');
+      this.progressTokens.push(extra._meta?.progressToken);
+      for (let step = 1; step <= 3; step++) {
+        if (extra._meta?.progressToken === undefined) continue;
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: {
+            progressToken: extra._meta.progressToken,
+            progress: step * 10,
+            total: 30,
+            message: `step ${step}: mailed bob@example.org`,
+          },
+        });
+      }
+      return { content: [{ type: 'text', text: 'done' }] };
     });
     // Asks the client (the gateway) for a model completion: the gateway offers no sampling, so it must say so.
     this.mcp.registerTool('asks', { description: 'Samples.', inputSchema: {} }, async () => {
@@ -189,6 +209,31 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.deepEqual(upstream.cancelled, ['slow']);
   });
 
+  it("relays the server's progress to a caller that asked for it, masked, and records how many", async () => {
+    const agent = await mcp.client('remote', 'agent-14', ['agents']);
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    await agent.callTool({ name: 'steps', arguments: {} }, undefined, { onprogress: (p) => seen.push({ ...p }) });
+    assert.deepEqual(
+      seen.map((p) => [p.progress, p.total]),
+      [
+        [10, 30],
+        [20, 30],
+        [30, 30],
+      ],
+    );
+    for (const p of seen) {
+      assert.match(p.message ?? '', /^step \d: mailed /);
+      assert.doesNotMatch(p.message ?? '', /bob@example\.org/);
+    }
+    // A caller that did not ask gets none, and the server gets no token to report against.
+    await agent.callTool({ name: 'steps', arguments: {} });
+    assert.equal(typeof upstream.progressTokens.at(-2), 'number');
+    assert.equal(upstream.progressTokens.at(-1), undefined);
+    const results = (await mcp.events()).filter((e) => e.type === 'operation.result' && e.payload.notifications === 3);
+    assert.equal(results.length, 1);
+    assert.deepEqual(results[0]?.payload.masked, { email: 3 });
+  });
+
   it("refuses the server's own requests (sampling): the gateway offers none", async () => {
     const agent = await mcp.client('remote', 'agent-12', ['agents']);
     const result = await agent.callTool({ name: 'asks', arguments: {} });
@@ -233,6 +278,7 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
         'echo',
         'huge',
         'slow',
+        'steps',
       ]);
       const result = await agent.callTool({ name: 'echo', arguments: { message: 'as json' } });
       assert.match(JSON.stringify(result), /as json/);

@@ -43,6 +43,9 @@ describe('MCP through the gateway in front of servers from npm: server-filesyste
     policy:
       - groups: [analysts]
         targets: [echo, get-sum]
+        allow: [write]
+      - groups: [watchers]
+        targets: [trigger-long-running-operation]
         allow: [write]`,
     );
   });
@@ -82,6 +85,24 @@ describe('MCP through the gateway in front of servers from npm: server-filesyste
 
     await writer.callTool({ name: 'write_file', arguments: { path: join(files, 'out', 'ok.txt'), content: 'fine' } });
     assert.equal(existsSync(join(files, 'out', 'ok.txt')), true);
+  });
+
+  it("everything: relays the server's progress notifications of a running call to the caller", async () => {
+    const watcher = await mcp.client('everything', 'watcher-1', ['watchers']);
+    const seen: { progress: number; total?: number }[] = [];
+    const result = await watcher.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+      undefined,
+      { onprogress: (p) => seen.push({ progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }) }) },
+    );
+    assert.match(JSON.stringify(result), /Steps: 3/);
+    assert.deepEqual(seen, [
+      { progress: 1, total: 3 },
+      { progress: 2, total: 3 },
+      { progress: 3, total: 3 },
+    ]);
+    const events = await mcp.events();
+    assert.ok(events.some((e) => e.type === 'operation.result' && e.payload.notifications === 3));
   });
 
   it('everything: shows only the tools granted, runs them, refuses the rest', async () => {
