@@ -43,9 +43,8 @@ const postgresResource = z.strictObject({
   rotation: rotation.optional(),
 });
 
-const httpResource = z.strictObject({
+const httpFields = {
   name,
-  protocol: z.literal('http'),
   target: httpUrl,
   credential: z
     .strictObject({ header: z.string().min(1).default('authorization'), value: z.string().min(1) })
@@ -57,7 +56,12 @@ const httpResource = z.strictObject({
       idle: duration.default(300_000),
     })
     .prefault({}),
-});
+};
+
+const httpResource = z.strictObject({ protocol: z.literal('http'), ...httpFields });
+
+/** A Streamable HTTP MCP server: carried like HTTP; the gateway's `mcp` resource of this name decides every call. */
+const mcpResource = z.strictObject({ protocol: z.literal('mcp'), ...httpFields });
 
 const agentConfigSchema = z
   .strictObject({
@@ -88,7 +92,7 @@ const agentConfigSchema = z
       .strictObject({ min: duration.default(200), max: duration.default(10_000) })
       .prefault({})
       .describe('Backoff between reconnects (doubled, with full jitter).'),
-    resources: z.array(z.discriminatedUnion('protocol', [postgresResource, httpResource])).min(1),
+    resources: z.array(z.discriminatedUnion('protocol', [postgresResource, httpResource, mcpResource])).min(1),
   })
   .superRefine((config, ctx) => {
     if (config.gateway.ca === undefined && config.gateway.pin === undefined)
@@ -105,7 +109,8 @@ const agentConfigSchema = z
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type AgentPostgresResource = Extract<AgentConfig['resources'][number], { protocol: 'postgres' }>;
-export type AgentHttpResource = Extract<AgentConfig['resources'][number], { protocol: 'http' }>;
+/** Resources the agent reaches over HTTP: HTTP APIs and Streamable HTTP MCP servers. */
+export type AgentHttpResource = Extract<AgentConfig['resources'][number], { protocol: 'http' | 'mcp' }>;
 
 export interface LoadedAgentConfig {
   readonly config: AgentConfig;

@@ -260,7 +260,7 @@ export class Agent {
   }
 
   async forwardHttp(stream: ServerHttp2Stream, headers: Record<string, unknown>): Promise<void> {
-    const resource = this.resource(headers, 'http');
+    const resource = this.resource(headers, 'http') ?? this.resource(headers, 'mcp');
     if (resource === undefined) return notServed(stream);
     await this.http.forward(stream, headers, resource);
   }
@@ -275,8 +275,8 @@ export class Agent {
   }
 
   private resource(headers: Record<string, unknown>, protocol: 'postgres'): AgentPostgresResource | undefined;
-  private resource(headers: Record<string, unknown>, protocol: 'http'): AgentHttpResource | undefined;
-  private resource(headers: Record<string, unknown>, protocol: 'postgres' | 'http') {
+  private resource(headers: Record<string, unknown>, protocol: 'http' | 'mcp'): AgentHttpResource | undefined;
+  private resource(headers: Record<string, unknown>, protocol: 'postgres' | 'http' | 'mcp') {
     const name = String(headers[TUNNEL_HEADERS.resource] ?? '');
     return this.config.resources.find((r) => r.name === name && r.protocol === protocol);
   }

@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { OPERATION_KINDS } from '../core/operation.js';
 import { resourceMaskingSchema } from '../masking/config.js';
 import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
-import { duration, httpUrl } from './schema-parts.js';
+import { duration, httpUrl, routeFields } from './schema-parts.js';
 
 const httpUpstream = z.strictObject({
   transport: z.literal('http').describe('`http`: a Streamable HTTP MCP server.'),
-  url: httpUrl.describe('The MCP endpoint of the server, e.g. http://127.0.0.1:3001/mcp.'),
+  url: httpUrl.describe(
+    "The MCP endpoint of the server, e.g. http://127.0.0.1:3001/mcp (with `via: agent`, only its path is used: the agent's config holds the server's address).",
+  ),
   credential: z
     .strictObject({
       header: z.string().min(1).default('authorization').describe('Header set on every request to the server.'),
@@ -36,8 +38,8 @@ export const mcpResourceSchema = z.strictObject({
     .regex(/^[a-z][a-z0-9_-]*$/, 'expected lower-case letters, digits, - or _')
     .describe('Resource name; callers reach it at `/mcp/<name>` on the `mcp` listener.'),
   protocol: z.literal('mcp').describe('`mcp` for a Model Context Protocol server.'),
-  // Only `direct`: MCP servers are not reached through agents yet. Kept so every resource has a route.
-  via: z.literal('direct').default('direct').describe('`direct` only: the gateway reaches the server itself.'),
+  // `via: agent` carries a Streamable HTTP server's requests through an agent, which holds its credential.
+  ...routeFields,
   upstream: z
     .discriminatedUnion('transport', [httpUpstream, stdioUpstream], { error: 'expected transport: http or stdio' })
     .describe('The MCP server behind this resource.'),

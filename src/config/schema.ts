@@ -155,6 +155,20 @@ export const configObjectSchema = z
           message: 'via: agent needs an `agents:` section (where agents connect and which may serve what)',
         });
       }
+      if (r.protocol === 'mcp' && r.via === 'agent' && r.upstream.transport !== 'http') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', index, 'upstream', 'transport'],
+          message: 'via: agent reaches Streamable HTTP servers only (transport: http)',
+        });
+      }
+      if (r.protocol === 'mcp' && r.via === 'agent' && r.upstream.transport === 'http' && r.upstream.credential) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', index, 'upstream', 'credential'],
+          message: "via: agent: the agent injects the server's credential; the gateway's config must not hold it",
+        });
+      }
       if (r.protocol === 'http' && r.pathPrefix === undefined && r.host === undefined) {
         ctx.addIssue({
           code: 'custom',

@@ -1,5 +1,8 @@
-import type { HttpResourceConfig, PostgresResourceConfig } from '../config/schema.js';
+import type { HttpResourceConfig, McpResourceConfig, PostgresResourceConfig } from '../config/schema.js';
 import { DirectHttpConnector, type HttpConnector } from '../protocols/http/connector.js';
+import type { McpConnector } from '../protocols/mcp/connector.js';
+import { directConnector } from '../protocols/mcp/direct-connector.js';
+import { HttpMcpConnector } from '../protocols/mcp/http-connector.js';
 import type { BackendConnectOptions, BackendConnector } from '../protocols/postgres/startup/backend-connector.js';
 import { DirectConnector } from '../protocols/postgres/startup/direct-connector.js';
 import type { AgentRegistry } from '../tunnel/agent-registry.js';
@@ -25,4 +28,23 @@ export function httpConnectorFor(agents: AgentRegistry | undefined): (resource: 
     resource.via === 'agent' && agents !== undefined
       ? new TunnelHttpConnector(resource, agents)
       : new DirectHttpConnector(resource);
+}
+
+/** MCP: a Streamable HTTP server's requests go through an agent (which injects the credential) for `via: agent`. */
+export function mcpConnectorFor(
+  agents: AgentRegistry | undefined,
+  log: (resource: string, message: string, error?: unknown) => void,
+): (resource: McpResourceConfig) => McpConnector {
+  return (resource) => {
+    const logFor = (message: string, error?: unknown) => log(resource.name, message, error);
+    const upstream = resource.upstream;
+    if (resource.via !== 'agent' || agents === undefined || upstream.transport !== 'http')
+      return directConnector(resource, logFor);
+    const route = {
+      name: resource.name,
+      ...(resource.agentGroup === undefined ? {} : { agentGroup: resource.agentGroup }),
+      timeouts: { headers: resource.callTimeout },
+    };
+    return new HttpMcpConnector(resource, upstream, new TunnelHttpConnector(route, agents), logFor);
+  };
 }

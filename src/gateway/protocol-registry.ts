@@ -3,7 +3,7 @@ import type { Listener } from '../core/listener.js';
 import { HttpListener } from '../protocols/http/listener.js';
 import { McpListener } from '../protocols/mcp/listener.js';
 import { PostgresListener } from '../protocols/postgres/listener.js';
-import { httpConnectorFor, postgresConnector } from './agent-connectors.js';
+import { httpConnectorFor, mcpConnectorFor, postgresConnector } from './agent-connectors.js';
 import type { ComposedServices } from './services.js';
 
 export type ListenerFactory = (services: ComposedServices, address: ListenAddress) => Listener;
@@ -16,5 +16,12 @@ export const PROTOCOL_LISTENERS: Readonly<Record<string, ListenerFactory>> = Obj
     const connector = postgresConnector(services.agents);
     return new PostgresListener(services, address, connector === undefined ? {} : { connector });
   },
-  mcp: (services: ComposedServices, address: ListenAddress) => new McpListener(services, address),
+  mcp: (services: ComposedServices, address: ListenAddress) =>
+    new McpListener(
+      services,
+      address,
+      mcpConnectorFor(services.agents, (resource, message, error) =>
+        services.logger.warn({ err: error, resource }, message),
+      ),
+    ),
 } satisfies Record<string, ListenerFactory>);

@@ -7,10 +7,15 @@ import type { AgentRegistry, ConnectedAgent } from './agent-registry.js';
 import { awaitResponse, openStream } from './agent-streams.js';
 import { parseJsonHeader, TUNNEL_HEADERS, TUNNEL_PATHS } from './tunnel-protocol.js';
 
+/** What the tunnel needs of a resource carried over HTTP (an HTTP resource, or an MCP server's route). */
+export type TunnelHttpRoute = Pick<HttpResourceConfig, 'name' | 'agentGroup'> & {
+  readonly timeouts: Pick<HttpResourceConfig['timeouts'], 'headers'>;
+};
+
 /** Carries one HTTP request through a connected agent, which injects the credential; bodies stream both ways. */
 export class TunnelHttpConnector implements HttpConnector {
   constructor(
-    private readonly resource: HttpResourceConfig,
+    private readonly resource: TunnelHttpRoute,
     private readonly registry: AgentRegistry,
   ) {}
 

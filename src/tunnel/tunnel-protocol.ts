@@ -48,13 +48,17 @@ export const TUNNEL_HEADERS = {
   hasBody: 'gatehouse-has-body',
 } as const;
 
+/** Protocols an agent may serve: PostgreSQL, and HTTP (APIs and Streamable HTTP MCP servers) on the HTTP streams. */
+export const AGENT_PROTOCOLS = ['postgres', 'http', 'mcp'] as const;
+export type AgentProtocol = (typeof AGENT_PROTOCOLS)[number];
+
 /** What the agent announces in its IDENTIFY answer. */
 export interface AgentHello {
   readonly token: string;
   /** A name for logs and audit (the token's subject is the identity that counts). */
   readonly name: string;
   readonly group?: string;
-  readonly resources: readonly { readonly name: string; readonly protocol: 'postgres' | 'http' }[];
+  readonly resources: readonly { readonly name: string; readonly protocol: AgentProtocol }[];
 }
 
 /** Largest IDENTIFY answer or JSON header the gateway reads from an agent. */
@@ -74,8 +78,8 @@ export function parseHello(text: string): AgentHello {
     const r = entry as Record<string, unknown> | null;
     if (r === null || typeof r !== 'object' || typeof r.name !== 'string' || r.name.length > 128)
       throw new Error('bad resource');
-    if (r.protocol !== 'postgres' && r.protocol !== 'http') throw new Error('bad resource protocol');
-    return { name: r.name, protocol: r.protocol as 'postgres' | 'http' };
+    if (!(AGENT_PROTOCOLS as readonly unknown[]).includes(r.protocol)) throw new Error('bad resource protocol');
+    return { name: r.name, protocol: r.protocol as AgentProtocol };
   });
   return {
     token: hello.token,

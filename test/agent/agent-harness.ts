@@ -97,7 +97,7 @@ export async function startAgentWorld(backend: TestPostgres, resourcesYaml: stri
 listen:
   postgres: 127.0.0.1:0
   http: 127.0.0.1:0
-  admin: 127.0.0.1:0
+  admin: 127.0.0.1:0${resourcesYaml.includes('protocol: mcp') ? '\n  mcp: 127.0.0.1:0' : ''}
 postgres:
   allowPlaintextPassword: true # loopback only
 log:

@@ -160,9 +160,16 @@ async function relay(
           relayed++;
           progress.relay(shown);
         };
+  let servedBy: string | undefined;
   const sentAt = performance.now();
   try {
-    result = await connector.request(method, params, signal, onProgress);
+    result = await connector.request(method, params, {
+      signal,
+      ...(onProgress === undefined ? {} : { onProgress }),
+      servedBy: (agent) => {
+        servedBy = agent;
+      },
+    });
   } catch (error) {
     const failure = upstreamError(error);
     // Too large to read at all (http-connector.ts): refused like a result judged too large below.
@@ -208,6 +215,7 @@ async function relay(
       ...(toolError ? { error: 'mcp.tool_error' } : {}),
       ...(masked === undefined ? {} : { masked }),
       ...(relayed === 0 ? {} : { notifications: relayed }),
+      ...(servedBy === undefined ? {} : { servedBy }),
     },
     { upstreamSeconds },
   );

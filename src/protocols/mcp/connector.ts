@@ -1,24 +1,22 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ErrorCode, McpError, ResultSchema, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import type { McpResourceConfig } from '../../config/schema.js';
-import { HttpMcpConnector } from './http-connector.js';
-import { RPC_ERRORS, RpcError } from './jsonrpc.js';
+import type { ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 
 /** How the gateway reaches one MCP server: a request in, the server's raw result out. */
 export interface McpConnector {
   /** Connects if not connected (again after the server died) and returns what the server offers. */
   capabilities(): Promise<ServerCapabilities>;
-  /** `onProgress`: the server's progress notifications for this request (it is sent with a progress token then). */
-  request(
-    method: string,
-    params: Readonly<Record<string, unknown>>,
-    signal?: AbortSignal,
-    onProgress?: (progress: ServerProgress) => void,
-  ): Promise<unknown>;
+  request(method: string, params: Readonly<Record<string, unknown>>, options?: McpRequestOptions): Promise<unknown>;
   /** Called when the server says a list changed (tools, resources, prompts). */
   onListChanged(listener: (method: string) => void): void;
   close(): Promise<void>;
+}
+
+/** How a call is made: cancelled by `signal`, its progress (if any) to `onProgress`, its carrier to `servedBy`. */
+export interface McpRequestOptions {
+  readonly signal?: AbortSignal;
+  /** The server's progress notifications for this request (it is sent with a progress token then). */
+  readonly onProgress?: (progress: ServerProgress) => void;
+  /** Told which agent carried the request (resources with `via: agent`), for the record. */
+  readonly servedBy?: (agent: string) => void;
 }
 
 /** One progress notification of the server about a request (its `progressToken` already matched). */
@@ -39,142 +37,9 @@ export function progressOf(params: unknown): ServerProgress | undefined {
   };
 }
 
-const LIST_CHANGED = new Set([
+/** Server notifications that a list changed: callers are told to list again. */
+export const LIST_CHANGED: ReadonlySet<string> = new Set([
   'notifications/tools/list_changed',
   'notifications/resources/list_changed',
   'notifications/prompts/list_changed',
 ]);
-
-/** The connector for a resource's upstream: Streamable HTTP by hand (http-connector.ts), stdio through the SDK. */
-export function connectorOf(
-  resource: McpResourceConfig,
-  log?: (message: string, error?: unknown) => void,
-): McpConnector {
-  const upstream = resource.upstream;
-  return upstream.transport === 'http'
-    ? new HttpMcpConnector(resource, upstream, log)
-    : new SdkMcpConnector(resource, upstream, log);
-}
-
-type StdioUpstream = Extract<McpResourceConfig['upstream'], { transport: 'stdio' }>;
-
-/**
- * A stdio server, through the SDK's client: one per resource, shared by every caller (the server sees the gateway
- * as its one client; each caller's rights are enforced here, not by the server). The server is started on first use
- * and again on the next request after it exits; a request in flight when it dies fails with an upstream error.
- */
-export class SdkMcpConnector implements McpConnector {
-  private connecting: Promise<Client> | undefined;
-  private readonly listeners: ((method: string) => void)[] = [];
-  private closed = false;
-
-  constructor(
-    private readonly resource: McpResourceConfig,
-    private readonly upstream: StdioUpstream,
-    private readonly log: (message: string, error?: unknown) => void = () => undefined,
-  ) {}
-
-  async capabilities(): Promise<ServerCapabilities> {
-    return (await this.client()).getServerCapabilities() ?? {};
-  }
-
-  async request(
-    method: string,
-    params: Readonly<Record<string, unknown>>,
-    signal?: AbortSignal,
-    onProgress?: (progress: ServerProgress) => void,
-  ): Promise<unknown> {
-    const attempt = this.client();
-    const client = await attempt;
-    try {
-      // ResultSchema is loose: the gateway relays what the server said and judges it itself (size, masking).
-      return await client.request({ method, params } as never, ResultSchema.passthrough(), {
-        timeout: this.resource.callTimeout,
-        ...(signal === undefined ? {} : { signal }),
-        ...(onProgress === undefined
-          ? {}
-          : {
-              onprogress: (progress: unknown) => {
-                const read = progressOf(progress);
-                if (read !== undefined) onProgress(read);
-              },
-            }),
-      });
-    } catch (error) {
-      // The transport failed, not the call (an HTTP server restarted and forgot the gateway's session, a connection
-      // broke): the next request connects afresh. Nothing is retried: the server may have run the call.
-      if (!(error instanceof McpError) && signal?.aborted !== true && this.connecting === attempt) {
-        this.connecting = undefined;
-        void client.close().catch(() => undefined);
-      }
-      throw upstreamFailure(error);
-    }
-  }
-
-  onListChanged(listener: (method: string) => void): void {
-    this.listeners.push(listener);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    const connecting = this.connecting;
-    this.connecting = undefined;
-    await (await connecting?.catch(() => undefined))?.close().catch(() => undefined);
-  }
-
-  private client(): Promise<Client> {
-    if (this.closed) return Promise.reject(new RpcError(RPC_ERRORS.upstream, 'the gateway is stopping'));
-    if (this.connecting === undefined) {
-      const forget = () => {
-        if (this.connecting === attempt) this.connecting = undefined;
-      };
-      // Forgotten when the connection fails or later closes (the server exited): the next request connects again.
-      const attempt = this.connect(forget);
-      this.connecting = attempt;
-      attempt.catch(forget);
-    }
-    return this.connecting;
-  }
-
-  private async connect(onClosed: () => void): Promise<Client> {
-    const client = new Client({ name: 'gatehouse', version: '1' }, { capabilities: {} });
-    client.onclose = onClosed;
-    client.onerror = (error) => this.log('MCP server transport error', error);
-    client.fallbackNotificationHandler = async (notification) => {
-      if (LIST_CHANGED.has(notification.method)) for (const listener of this.listeners) listener(notification.method);
-    };
-    try {
-      await client.connect(this.transport(), { timeout: this.resource.callTimeout });
-      return client;
-    } catch (error) {
-      await client.close().catch(() => undefined);
-      throw upstreamFailure(error);
-    }
-  }
-
-  private transport(): StdioClientTransport {
-    const upstream = this.upstream;
-    return new StdioClientTransport({
-      command: upstream.command,
-      args: upstream.args,
-      env: upstream.env,
-      ...(upstream.cwd === undefined ? {} : { cwd: upstream.cwd }),
-      // The child's stderr is its log, not the gateway's: dropped rather than mixed into ours.
-      stderr: 'ignore',
-    });
-  }
-}
-
-/** The server's own JSON-RPC errors pass through (they answer the call); transport failures become upstream errors. */
-function upstreamFailure(error: unknown): RpcError {
-  if (error instanceof RpcError) return error;
-  if (error instanceof McpError) {
-    if (error.code === ErrorCode.RequestTimeout)
-      return new RpcError(RPC_ERRORS.upstream, 'the MCP server did not answer in time');
-    if (error.code === ErrorCode.ConnectionClosed)
-      return new RpcError(RPC_ERRORS.upstream, 'the MCP server closed the connection before answering');
-    // The server's own error (unknown tool, bad arguments): its code and message, without data (may hold internals).
-    return new RpcError(error.code, error.message.replace(/^MCP error -?\d+: /, ''));
-  }
-  return new RpcError(RPC_ERRORS.upstream, 'the MCP server could not be reached');
-}

@@ -1,5 +1,5 @@
-import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import {
   LATEST_PROTOCOL_VERSION,
   type ServerCapabilities,
@@ -7,7 +7,14 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { createParser } from 'eventsource-parser';
 import type { McpResourceConfig } from '../../config/schema.js';
-import { type McpConnector, progressOf, type ServerProgress } from './connector.js';
+import type { HttpConnector, UpstreamResponse } from '../http/connector.js';
+import {
+  LIST_CHANGED,
+  type McpConnector,
+  type McpRequestOptions,
+  progressOf,
+  type ServerProgress,
+} from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
 type HttpUpstream = Extract<McpResourceConfig['upstream'], { transport: 'http' }>;
@@ -27,31 +34,25 @@ interface ServerMessage {
   readonly error?: { readonly code?: unknown; readonly message?: unknown };
 }
 
-const LIST_CHANGED = new Set([
-  'notifications/tools/list_changed',
-  'notifications/resources/list_changed',
-  'notifications/prompts/list_changed',
-]);
-
-/** Seconds before the notification stream is opened again after it ended while the session lives. */
+/** Milliseconds before the notification stream is opened again after it ended while the session lives. */
 const STREAM_RETRY_MS = 1_000;
 /** Longest wait for the server to acknowledge the end of the session when the gateway stops. */
 const CLOSE_TIMEOUT_MS = 1_000;
 
 /**
- * A Streamable HTTP MCP server, reached with node:http over kept-alive connections. Hand-written rather than the
- * SDK's client transport, which runs every call through fetch and web streams at several times the gateway's own
- * cost per call (bench/results/mcp.md); the JSON-RPC framing is small and the gateway already judges every result
- * itself (size, masking), so the SDK's schema validation bought nothing here. SSE is parsed by eventsource-parser.
+ * A Streamable HTTP MCP server. Hand-written rather than the SDK's client transport, which runs every call through
+ * fetch and web streams at several times the gateway's own cost per call (bench/results/mcp.md); the JSON-RPC
+ * framing is small and the gateway judges every result itself (size, masking), so the SDK's schema validation
+ * bought nothing here. SSE is parsed by eventsource-parser. The requests travel over `transport`: node:http to the
+ * server (mcp-http-transport.ts), or an agent's tunnel for `via: agent`.
  *
  * One session per resource, shared by every caller, as with the SDK connector: initialized on first use, and again
  * on the next request after the server forgot it (404) or a connection failed. Nothing is retried: the server may
  * have run the call.
  */
 export class HttpMcpConnector implements McpConnector {
-  private readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  /** Path (and query) of the MCP endpoint, below the transport's origin. */
+  private readonly path: string;
   private readonly headers: Readonly<Record<string, string>>;
   /**
    * Most bytes read of one message from the server. Above `maxResultBytes` (judged after masking), with room for
@@ -59,7 +60,8 @@ export class HttpMcpConnector implements McpConnector {
    */
   private readonly readLimit: number;
   private connecting: Promise<UpstreamSession> | undefined;
-  private stream: ClientRequest | undefined;
+  /** Ends the GET stream of the current session. */
+  private stream: AbortController | undefined;
   private readonly listeners: ((method: string) => void)[] = [];
   /** Requests sent with a progress token (the request's own id): where the server's progress for each goes. */
   private readonly progress = new Map<number, (progress: ServerProgress) => void>();
@@ -69,12 +71,11 @@ export class HttpMcpConnector implements McpConnector {
   constructor(
     private readonly resource: McpResourceConfig,
     upstream: HttpUpstream,
+    private readonly transport: HttpConnector,
     private readonly log: (message: string, error?: unknown) => void = () => undefined,
   ) {
-    this.url = new URL(upstream.url);
-    const https = this.url.protocol === 'https:';
-    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-    this.send = https ? httpsRequest : httpRequest;
+    const url = new URL(upstream.url);
+    this.path = url.pathname + url.search;
     this.readLimit = resource.maxResultBytes * 2 + 64 * 1024;
     this.headers =
       upstream.credential === undefined
@@ -89,12 +90,12 @@ export class HttpMcpConnector implements McpConnector {
   async request(
     method: string,
     params: Readonly<Record<string, unknown>>,
-    signal?: AbortSignal,
-    onProgress?: (progress: ServerProgress) => void,
+    options: McpRequestOptions = {},
   ): Promise<unknown> {
     const attempt = this.session();
     const session = await attempt;
     const id = ++this.nextId;
+    const { onProgress } = options;
     let sent = params;
     if (onProgress !== undefined) {
       // The gateway's own token, not the caller's: callers' tokens could collide on the one shared session.
@@ -102,7 +103,9 @@ export class HttpMcpConnector implements McpConnector {
       this.progress.set(id, onProgress);
     }
     try {
-      return await this.exchange(session, { jsonrpc: '2.0', id, method, params: sent }, signal);
+      const reply = await this.post(session, { jsonrpc: '2.0', id, method, params: sent }, options.signal);
+      if (reply.servedBy !== undefined) options.servedBy?.(reply.servedBy);
+      return reply.result;
     } catch (error) {
       if (error instanceof CallEnded) {
         // The server may still be working on it: tell it to stop (best effort, as the SDK client does).
@@ -127,25 +130,24 @@ export class HttpMcpConnector implements McpConnector {
     this.closed = true;
     const connecting = this.connecting;
     this.connecting = undefined;
-    this.stream?.destroy();
+    this.stream?.abort();
     const session = await connecting?.catch(() => undefined);
     // Ends the server's side of the session (the specification's DELETE); the server may not support it.
     if (session?.id !== undefined) {
-      await new Promise<void>((resolve) => {
-        const req = this.send(this.url, {
+      await this.transport
+        .request({
           method: 'DELETE',
-          agent: this.agent,
+          path: this.path,
           headers: this.headersOf(session),
-          timeout: CLOSE_TIMEOUT_MS,
-        });
-        req.once('response', (res) => res.resume().once('end', resolve));
-        req.once('timeout', () => req.destroy());
-        req.once('error', () => resolve());
-        req.once('close', () => resolve());
-        req.end();
-      });
+          body: null,
+          signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS),
+        })
+        .then(
+          (response) => response.body.resume(),
+          () => undefined,
+        );
     }
-    this.agent.destroy();
+    await this.transport.close();
   }
 
   private session(): Promise<UpstreamSession> {
@@ -161,7 +163,7 @@ export class HttpMcpConnector implements McpConnector {
   private forget(attempt: Promise<UpstreamSession>): void {
     if (this.connecting !== attempt) return;
     this.connecting = undefined;
-    this.stream?.destroy();
+    this.stream?.abort();
     this.stream = undefined;
   }
 
@@ -190,15 +192,6 @@ export class HttpMcpConnector implements McpConnector {
     return session;
   }
 
-  /** One request, answered by its response's result; a server error becomes an RpcError marked `fromServer`. */
-  private async exchange(
-    session: UpstreamSession,
-    message: { readonly id: number; readonly [key: string]: unknown },
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
-    return (await this.post(session, message, signal)).result;
-  }
-
   private async notify(session: UpstreamSession, method: string, params: Readonly<Record<string, unknown>>) {
     await this.post(session, { jsonrpc: '2.0', method, params });
   }
@@ -212,32 +205,26 @@ export class HttpMcpConnector implements McpConnector {
     session: UpstreamSession,
     message: Readonly<Record<string, unknown>>,
     signal?: AbortSignal,
-  ): Promise<{ result: unknown; sessionId: string | undefined }> {
-    const body = JSON.stringify(message);
+  ): Promise<{ result: unknown; sessionId: string | undefined; servedBy: string | undefined }> {
+    const body = Buffer.from(JSON.stringify(message));
     const id = message['id'];
+    const ended = new AbortController();
     return new Promise((resolve, reject) => {
       let settled = false;
-      const settle = (error: Error | undefined, result?: unknown, sessionId?: string) => {
+      let response: UpstreamResponse | undefined;
+      const settle = (error: Error | undefined, result?: unknown) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve({ result, sessionId });
-        else reject(error);
+        if (error === undefined) {
+          const sessionId = response === undefined ? undefined : headerOf(response.headers, 'mcp-session-id');
+          resolve({ result, sessionId, servedBy: response?.servedBy });
+        } else reject(error);
       };
-      const req = this.send(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: {
-          ...this.headersOf(session),
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'content-length': Buffer.byteLength(body),
-        },
-      });
       const end = (failure: CallEnded) => {
         settle(failure);
-        req.destroy();
+        ended.abort();
       };
       const timer = setTimeout(
         () => end(new CallEnded('timeout', new RpcError(RPC_ERRORS.upstream, 'the MCP server did not answer in time'))),
@@ -247,36 +234,33 @@ export class HttpMcpConnector implements McpConnector {
         end(new CallEnded('the caller went away', new RpcError(RPC_ERRORS.upstream, 'the call was cancelled')));
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted === true) return onAbort();
-      req.once('error', () => settle(unreachable()));
-      req.once('response', (res) => {
-        const sessionId = headerOf(res, 'mcp-session-id');
-        const status = res.statusCode ?? 0;
-        if (id === undefined) {
-          res.resume();
-          return settle(status >= 200 && status < 300 ? undefined : unreachable(`answered ${status}`));
-        }
-        if (status !== 200) {
-          res.resume();
+      const answer = (reply: ServerMessage) => {
+        if (reply.error !== undefined) return settle(serverError(reply.error));
+        if (!isObject(reply.result)) return settle(unreachable('sent a malformed response'));
+        settle(undefined, reply.result);
+      };
+      const onResponse = (res: UpstreamResponse) => {
+        response = res;
+        const status = res.statusCode;
+        if (settled || id === undefined || status !== 200) {
+          res.body.resume();
+          if (id === undefined)
+            return settle(status >= 200 && status < 300 ? undefined : unreachable(`answered ${status}`));
           // 404 on a session the gateway holds: the server forgot it (restarted); the caller's error is the same.
           return settle(unreachable(`answered ${status}`));
         }
-        const answer = (reply: ServerMessage) => {
-          if (reply.error !== undefined) return settle(serverError(reply.error));
-          if (!isObject(reply.result)) return settle(unreachable('sent a malformed response'));
-          settle(undefined, reply.result, sessionId);
-        };
-        const type = headerOf(res, 'content-type') ?? '';
+        const type = headerOf(res.headers, 'content-type') ?? '';
         if (type.startsWith('text/event-stream')) {
-          this.readEvents(session, res, (reply) => {
+          this.readEvents(session, res.body, (reply) => {
             if (reply === undefined) return settle(tooLarge(this.resource.maxResultBytes));
             if (reply.id === id) answer(reply);
           });
           // Only when still unanswered: an Error's stack trace is not free, and this runs after every call.
-          res.once('end', () => settled || settle(unreachable('ended its stream without answering')));
-          res.once('error', () => settle(unreachable()));
+          res.body.once('end', () => settled || settle(unreachable('ended its stream without answering')));
+          res.body.once('error', () => settled || settle(unreachable()));
           return;
         }
-        readBody(res, this.readLimit).then(
+        readBody(res.body, this.readLimit).then(
           (text) => {
             if (text === undefined) return settle(tooLarge(this.resource.maxResultBytes));
             const reply = parseMessage(text);
@@ -285,22 +269,31 @@ export class HttpMcpConnector implements McpConnector {
           },
           () => settle(unreachable()),
         );
-      });
-      req.end(body);
+      };
+      this.transport
+        .request({
+          method: 'POST',
+          path: this.path,
+          headers: {
+            ...this.headersOf(session),
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'content-length': String(body.length),
+          },
+          body,
+          signal: ended.signal,
+        })
+        .then(onResponse, () => settle(unreachable()));
     });
   }
 
   /** The GET stream the server sends notifications on between requests; optional for servers (405). */
   private openStream(session: UpstreamSession): void {
     if (this.closed) return;
-    const req = this.send(this.url, {
-      method: 'GET',
-      agent: this.agent,
-      headers: { ...this.headersOf(session), accept: 'text/event-stream' },
-    });
-    this.stream = req;
+    const ended = new AbortController();
+    this.stream = ended;
     const again = () => {
-      if (this.stream !== req || this.closed) return;
+      if (this.stream !== ended || this.closed) return;
       this.stream = undefined;
       setTimeout(() => {
         if (this.stream === undefined && this.connecting !== undefined)
@@ -310,18 +303,24 @@ export class HttpMcpConnector implements McpConnector {
           );
       }, STREAM_RETRY_MS).unref();
     };
-    req.once('error', again);
-    req.once('response', (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        if (this.stream === req) this.stream = undefined;
-        return;
-      }
-      this.readEvents(session, res, () => undefined);
-      res.once('end', again);
-      res.once('error', again);
-    });
-    req.end();
+    this.transport
+      .request({
+        method: 'GET',
+        path: this.path,
+        headers: { ...this.headersOf(session), accept: 'text/event-stream' },
+        body: null,
+        signal: ended.signal,
+      })
+      .then((res) => {
+        if (res.statusCode !== 200) {
+          res.body.resume();
+          if (this.stream === ended) this.stream = undefined;
+          return;
+        }
+        this.readEvents(session, res.body, () => undefined);
+        res.body.once('end', again);
+        res.body.once('error', again);
+      }, again);
   }
 
   /**
@@ -330,7 +329,7 @@ export class HttpMcpConnector implements McpConnector {
    */
   private readEvents(
     session: UpstreamSession,
-    res: IncomingMessage,
+    body: Readable,
     onMessage: (reply: ServerMessage | undefined) => void,
   ): void {
     let pending = 0;
@@ -344,11 +343,11 @@ export class HttpMcpConnector implements McpConnector {
         else onMessage(message);
       },
     });
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
+    body.setEncoding('utf8');
+    body.on('data', (chunk: string) => {
       pending += chunk.length;
       if (pending > this.readLimit) {
-        res.destroy();
+        body.destroy();
         onMessage(undefined);
         return;
       }
@@ -430,29 +429,29 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function headerOf(res: IncomingMessage, name: string): string | undefined {
-  const value = res.headers[name];
+function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
   return typeof value === 'string' ? value : undefined;
 }
 
 /**
- * The body as text, or undefined past `limit` bytes (the connection is dropped: the result would be refused anyway,
+ * The body as text, or undefined past `limit` bytes (the stream is dropped: the result would be refused anyway,
  * and the gateway does not hold more of it than it may send).
  */
-function readBody(res: IncomingMessage, limit: number): Promise<string | undefined> {
+function readBody(body: Readable, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    res.on('data', (chunk: Buffer) => {
+    body.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        res.destroy();
+        body.destroy();
         resolve(undefined);
         return;
       }
       chunks.push(chunk);
     });
-    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.once('error', reject);
+    body.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    body.once('error', reject);
   });
 }

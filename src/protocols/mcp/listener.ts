@@ -11,7 +11,8 @@ import { closeGracefully, listenOn } from '../http-server-lifecycle.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { CallBudgets } from './call-budgets.js';
 import { McpClassifier } from './classify.js';
-import { connectorOf, type McpConnector } from './connector.js';
+import type { McpConnector } from './connector.js';
+import { directConnector } from './direct-connector.js';
 import { failureOf } from './error-response.js';
 import type { ProgressSink } from './held-call.js';
 import { errorMessage, notificationMessage, parseMessage, RPC_ERRORS, RpcError } from './jsonrpc.js';
@@ -43,7 +44,9 @@ export class McpListener implements Listener {
     private readonly services: GatewayServices,
     private readonly address: ListenAddress,
     connectorFor: (resource: McpResourceConfig) => McpConnector = (resource) =>
-      connectorOf(resource, (message, error) => services.logger.warn({ err: error, resource: resource.name }, message)),
+      directConnector(resource, (message, error) =>
+        services.logger.warn({ err: error, resource: resource.name }, message),
+      ),
   ) {
     this.pins = new ToolPins(services.store, (event) => services.recorder.record(event), services.clock);
     this.sessions = new McpSessionRegistry(services);
