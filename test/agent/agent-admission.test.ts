@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AuditEvent } from '../../src/core/audit-event.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
-import type { TestPostgres } from '../support/embedded-postgres.js';
-import { type AgentWorld, pgResource, startAgentWorld, waitFor } from './agent-harness.js';
+import { type AgentWorld, NO_BACKEND, pgResource, startAgentWorld, waitFor } from './agent-harness.js';
 
 const RESOURCES = `
   - name: orders
@@ -21,22 +20,11 @@ const AGENT_POLICY = `
       resources: [orders]
 `;
 
-/** No backend is reached in these tests: the agents are refused (or only identify) before any connection. */
-const UNREACHED: TestPostgres = {
-  host: '127.0.0.1',
-  port: 9,
-  user: 'nobody',
-  password: 'unused',
-  database: 'none',
-  url: '',
-  stop: async () => undefined,
-};
-
 describe('agent admission: who may connect and what it may serve', () => {
   let world: AgentWorld;
 
   before(async () => {
-    world = await startAgentWorld(UNREACHED, RESOURCES, AGENT_POLICY);
+    world = await startAgentWorld(NO_BACKEND, RESOURCES, AGENT_POLICY);
   });
 
   after(async () => {
@@ -56,7 +44,7 @@ describe('agent admission: who may connect and what it may serve', () => {
     const before = (await agentAudit()).length;
     const agent = await world.startAgent(`refused-${before}`, {
       token,
-      resources: resources.map((name) => pgResource(name, UNREACHED)),
+      resources: resources.map((name) => pgResource(name, NO_BACKEND)),
       noWait: true,
     });
     await waitFor(() => agent.lastRefusal !== undefined);
@@ -98,7 +86,7 @@ describe('agent admission: who may connect and what it may serve', () => {
 
   test('an allowed agent is admitted, audited, and renews its token from the file before it expires', async () => {
     const short = await world.issuer.mint({ subject: 'agent-orders-1', groups: [], ttlMs: 3_000 });
-    const agent = await world.startAgent('renewing', { token: short, resources: [pgResource('orders', UNREACHED)] });
+    const agent = await world.startAgent('renewing', { token: short, resources: [pgResource('orders', NO_BACKEND)] });
     const registry = world.gateway.services.agents;
     assert.equal(registry?.size, 1);
     const first = registry?.list()[0];
@@ -124,7 +112,7 @@ describe('agent admission: who may connect and what it may serve', () => {
     const token = await world.mint('agent-orders-1', []);
     const viaCa = await world.startAgent('via-ca', {
       token,
-      resources: [pgResource('orders', UNREACHED)],
+      resources: [pgResource('orders', NO_BACKEND)],
       verify: { ca: 'tunnel.crt', serverName: 'localhost' },
     });
     assert.equal(world.gateway.services.agents?.size, 1);
@@ -133,7 +121,7 @@ describe('agent admission: who may connect and what it may serve', () => {
     const before = (await agentAudit()).length;
     const wrongPin = await world.startAgent('wrong-pin', {
       token,
-      resources: [pgResource('orders', UNREACHED)],
+      resources: [pgResource('orders', NO_BACKEND)],
       verify: { pin: world.pin.replace(/^../, world.pin.startsWith('00') ? '11' : '00') },
       noWait: true,
     });

@@ -16,6 +16,17 @@ import { ensureQuickstartCertificate } from '../../src/quickstart/quickstart-cer
 import type { TestPostgres } from '../support/embedded-postgres.js';
 import { temporaryDirectory } from '../support/temp-dir.js';
 
+/** For worlds whose agents serve no PostgreSQL resource (or are refused first): nothing listens there. */
+export const NO_BACKEND: TestPostgres = {
+  host: '127.0.0.1',
+  port: 9,
+  user: 'nobody',
+  password: 'unused',
+  database: 'none',
+  url: '',
+  stop: async () => undefined,
+};
+
 /** Lines a logger wrote, kept so tests can search them (for a credential that must not be there). */
 export class LogCapture {
   readonly lines: string[] = [];

@@ -4,8 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import type { Agent } from '../../src/agent/agent.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
-import type { TestPostgres } from '../support/embedded-postgres.js';
-import { type AgentWorld, freePort, startAgentWorld, waitFor } from './agent-harness.js';
+import { type AgentWorld, freePort, NO_BACKEND, startAgentWorld, waitFor } from './agent-harness.js';
 
 const UPSTREAM_KEY = 'sk-upstream-only-the-agent-knows-0123456789';
 
@@ -33,16 +32,6 @@ const AGENT_POLICY = `
       resources: [llm, llm-down]
 `;
 
-const UNUSED_BACKEND: TestPostgres = {
-  host: '127.0.0.1',
-  port: 9,
-  user: 'nobody',
-  password: 'unused',
-  database: 'none',
-  url: '',
-  stop: async () => undefined,
-};
-
 describe('HTTP through the agent tunnel (OpenAI SDK against the stand-in upstream)', () => {
   let world: AgentWorld;
   let standIn: OpenAiStandIn;
@@ -52,7 +41,7 @@ describe('HTTP through the agent tunnel (OpenAI SDK against the stand-in upstrea
   before(async () => {
     standIn = new OpenAiStandIn({ apiKey: UPSTREAM_KEY, streamDelayMs: 5 });
     const target = await standIn.start();
-    world = await startAgentWorld(UNUSED_BACKEND, RESOURCES, AGENT_POLICY);
+    world = await startAgentWorld(NO_BACKEND, RESOURCES, AGENT_POLICY);
     token = await world.mint('rag-job', ['rag-readers']);
     agent = await world.startAgent('agent-llm', {
       token: await world.mint('agent-llm', []),

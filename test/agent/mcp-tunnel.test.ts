@@ -13,8 +13,7 @@ import { McpError, ToolListChangedNotificationSchema } from '@modelcontextprotoc
 import { z } from 'zod';
 import type { Agent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { TestPostgres } from '../support/embedded-postgres.js';
-import { type AgentWorld, startAgentWorld, waitFor } from './agent-harness.js';
+import { type AgentWorld, NO_BACKEND, startAgentWorld, waitFor } from './agent-harness.js';
 
 const SERVER_KEY = 'Bearer mcp-key-only-the-agent-knows-5b1e';
 
@@ -98,16 +97,6 @@ const RESOURCES = `
         allow: [write]
 `;
 
-const UNUSED_BACKEND: TestPostgres = {
-  host: '127.0.0.1',
-  port: 9,
-  user: 'nobody',
-  password: 'unused',
-  database: 'none',
-  url: '',
-  stop: async () => undefined,
-};
-
 describe('MCP through the agent tunnel (the SDK client, a real Streamable HTTP server only the agent can reach)', () => {
   let world: AgentWorld;
   let server: KeyedMcpServer;
@@ -130,7 +119,7 @@ describe('MCP through the agent tunnel (the SDK client, a real Streamable HTTP s
   before(async () => {
     server = new KeyedMcpServer();
     target = await server.start();
-    world = await startAgentWorld(UNUSED_BACKEND, RESOURCES, '    - subjects: [agent-mcp]\n      resources: [tools]\n');
+    world = await startAgentWorld(NO_BACKEND, RESOURCES, '    - subjects: [agent-mcp]\n      resources: [tools]\n');
     agent = await world.startAgent('agent-mcp', {
       token: await world.mint('agent-mcp', []),
       resources: [{ name: 'tools', protocol: 'mcp', target, credential: { value: SERVER_KEY } }],
