@@ -1,11 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import {
   LATEST_PROTOCOL_VERSION,
   type ServerCapabilities,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
-import { createParser } from 'eventsource-parser';
 import type { McpResourceConfig } from '../../config/schema.js';
 import type { HttpConnector, UpstreamResponse } from '../http/connector.js';
 import {
@@ -16,6 +14,19 @@ import {
   type ServerProgress,
 } from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
+import {
+  CallEnded,
+  headerOf,
+  isObject,
+  parseMessage,
+  readBody,
+  readEventStream,
+  type ServerMessage,
+  SessionIntact,
+  serverError,
+  tooLarge,
+  unreachable,
+} from './upstream-messages.js';
 
 type HttpUpstream = Extract<McpResourceConfig['upstream'], { transport: 'http' }>;
 
@@ -24,14 +35,6 @@ interface UpstreamSession {
   readonly id: string | undefined;
   readonly version: string;
   readonly capabilities: ServerCapabilities;
-}
-
-/** A message the server sent (a response, a notification, or a request of its own). */
-interface ServerMessage {
-  readonly id?: unknown;
-  readonly method?: unknown;
-  readonly result?: unknown;
-  readonly error?: { readonly code?: unknown; readonly message?: unknown };
 }
 
 /** Milliseconds before the notification stream is opened again after it ended while the session lives. */
@@ -323,35 +326,15 @@ export class HttpMcpConnector implements McpConnector {
       }, again);
   }
 
-  /**
-   * Reads the messages of an event stream: notifications and the server's own requests are handled here, responses
-   * go to `onMessage`; an event longer than `readLimit` drops the stream and is reported as `undefined`.
-   */
+  /** Reads an event stream: the server's own messages are handled here, responses go to `onMessage`. */
   private readEvents(
     session: UpstreamSession,
     body: Readable,
     onMessage: (reply: ServerMessage | undefined) => void,
   ): void {
-    let pending = 0;
-    const parser = createParser({
-      onEvent: (event) => {
-        pending = 0;
-        if (event.event !== undefined && event.event !== 'message') return;
-        const message = parseMessage(event.data);
-        if (message === undefined) return;
-        if (typeof message.method === 'string') this.fromServer(session, message);
-        else onMessage(message);
-      },
-    });
-    body.setEncoding('utf8');
-    body.on('data', (chunk: string) => {
-      pending += chunk.length;
-      if (pending > this.readLimit) {
-        body.destroy();
-        onMessage(undefined);
-        return;
-      }
-      parser.feed(chunk);
+    readEventStream(body, this.readLimit, (message) => {
+      if (message !== undefined && typeof message.method === 'string') this.fromServer(session, message);
+      else onMessage(message);
     });
   }
 
@@ -383,75 +366,4 @@ export class HttpMcpConnector implements McpConnector {
     }
     return headers;
   }
-}
-
-/** An error that says nothing against the session: the server answered (its own error), or answered too much. */
-class SessionIntact extends RpcError {}
-
-/** A call ended by the gateway (timeout, caller gone) rather than by the server or the connection. */
-class CallEnded extends Error {
-  constructor(
-    reason: string,
-    readonly failure: RpcError,
-  ) {
-    super(reason);
-  }
-}
-
-function unreachable(why?: string): RpcError {
-  return new RpcError(
-    RPC_ERRORS.upstream,
-    why === undefined ? 'the MCP server could not be reached' : `the MCP server ${why}`,
-  );
-}
-
-/** The server's own error (unknown tool, bad arguments): its code and message, without data (may hold internals). */
-function serverError(error: ServerMessage['error']): RpcError {
-  const code = typeof error?.code === 'number' && Number.isInteger(error.code) ? error.code : RPC_ERRORS.internal;
-  const message = typeof error?.message === 'string' ? error.message : 'the MCP server reported an error';
-  return new SessionIntact(code, message);
-}
-
-function tooLarge(limit: number): RpcError {
-  return new SessionIntact(RPC_ERRORS.tooLarge, `the result is larger than this resource allows (${limit})`);
-}
-
-function parseMessage(text: string): ServerMessage | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isObject(value) ? (value as ServerMessage) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function headerOf(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-/**
- * The body as text, or undefined past `limit` bytes (the stream is dropped: the result would be refused anyway,
- * and the gateway does not hold more of it than it may send).
- */
-function readBody(body: Readable, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    body.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        body.destroy();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    body.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    body.once('error', reject);
-  });
 }
