@@ -1,8 +1,20 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ErrorCode, McpError, ResultSchema, type ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  ProgressNotificationSchema,
+  ResultSchema,
+  type ServerCapabilities,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { McpResourceConfig } from '../../config/schema.js';
-import { LIST_CHANGED, type McpConnector, type McpRequestOptions, progressOf } from './connector.js';
+import {
+  LIST_CHANGED,
+  type McpConnector,
+  type McpRequestOptions,
+  progressOf,
+  type ServerProgress,
+} from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
 type StdioUpstream = Extract<McpResourceConfig['upstream'], { transport: 'stdio' }>;
@@ -15,6 +27,9 @@ type StdioUpstream = Extract<McpResourceConfig['upstream'], { transport: 'stdio'
 export class SdkMcpConnector implements McpConnector {
   private connecting: Promise<Client> | undefined;
   private readonly listeners: ((method: string) => void)[] = [];
+  /** Requests sent with a progress token of the gateway's: where the server's progress for each goes. */
+  private readonly progress = new Map<number, (progress: ServerProgress) => void>();
+  private nextToken = 0;
   private closed = false;
 
   constructor(
@@ -35,19 +50,18 @@ export class SdkMcpConnector implements McpConnector {
     const { signal, onProgress } = options;
     const attempt = this.client();
     const client = await attempt;
+    let sent = params;
+    let token: number | undefined;
+    if (onProgress !== undefined) {
+      token = ++this.nextToken;
+      sent = { ...params, _meta: { progressToken: token } };
+      this.progress.set(token, onProgress);
+    }
     try {
       // ResultSchema is loose: the gateway relays what the server said and judges it itself (size, masking).
-      return await client.request({ method, params } as never, ResultSchema.passthrough(), {
+      return await client.request({ method, params: sent } as never, ResultSchema.passthrough(), {
         timeout: this.resource.callTimeout,
         ...(signal === undefined ? {} : { signal }),
-        ...(onProgress === undefined
-          ? {}
-          : {
-              onprogress: (progress: unknown) => {
-                const read = progressOf(progress);
-                if (read !== undefined) onProgress(read);
-              },
-            }),
       });
     } catch (error) {
       // The transport failed, not the call (an HTTP server restarted and forgot the gateway's session, a connection
@@ -57,6 +71,8 @@ export class SdkMcpConnector implements McpConnector {
         void client.close().catch(() => undefined);
       }
       throw upstreamFailure(error);
+    } finally {
+      if (token !== undefined) this.progress.delete(token);
     }
   }
 
@@ -89,6 +105,14 @@ export class SdkMcpConnector implements McpConnector {
     const client = new Client({ name: 'gatehouse', version: '1' }, { capabilities: {} });
     client.onclose = onClosed;
     client.onerror = (error) => this.log('MCP server transport error', error);
+    // Progress routed by the gateway's own tokens, not the SDK's `onprogress`: the SDK drops its handler when the
+    // response arrives, before a progress notification the server sent just ahead of it has been handled.
+    client.setNotificationHandler(ProgressNotificationSchema, async (notification) => {
+      const { progressToken } = notification.params;
+      const onProgress = typeof progressToken === 'number' ? this.progress.get(progressToken) : undefined;
+      const progress = progressOf(notification.params);
+      if (onProgress !== undefined && progress !== undefined) onProgress(progress);
+    });
     client.fallbackNotificationHandler = async (notification) => {
       if (LIST_CHANGED.has(notification.method)) for (const listener of this.listeners) listener(notification.method);
     };
