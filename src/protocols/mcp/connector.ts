@@ -27,7 +27,7 @@ export interface ServerProgress {
 }
 
 /** Reads a `notifications/progress` params object; undefined when it is not one. */
-export function progressOf(params: unknown): ServerProgress | undefined {
+function progressOf(params: unknown): ServerProgress | undefined {
   const p = params as { progress?: unknown; total?: unknown; message?: unknown } | null | undefined;
   if (typeof p?.progress !== 'number' || !Number.isFinite(p.progress)) return undefined;
   return {
@@ -38,8 +38,48 @@ export function progressOf(params: unknown): ServerProgress | undefined {
 }
 
 /** Server notifications that a list changed: callers are told to list again. */
-export const LIST_CHANGED: ReadonlySet<string> = new Set([
+const LIST_CHANGED: ReadonlySet<string> = new Set([
   'notifications/tools/list_changed',
   'notifications/resources/list_changed',
   'notifications/prompts/list_changed',
 ]);
+
+/**
+ * The server's notifications, as both connectors handle them: list changes go to the listeners, progress to the
+ * request it is about. Requests are tracked under tokens of the gateway's own, never a caller's: callers' tokens could
+ * collide on the one session the gateway holds with the server.
+ */
+export class ServerNotices {
+  private readonly listeners: ((method: string) => void)[] = [];
+  private readonly progress = new Map<number, (progress: ServerProgress) => void>();
+
+  onListChanged(listener: (method: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The params to send: with `token` as progress token when the caller wants progress (then `untrack` it). */
+  track(
+    token: number,
+    params: Readonly<Record<string, unknown>>,
+    onProgress: ((progress: ServerProgress) => void) | undefined,
+  ): Readonly<Record<string, unknown>> {
+    if (onProgress === undefined) return params;
+    this.progress.set(token, onProgress);
+    return { ...params, _meta: { progressToken: token } };
+  }
+
+  untrack(token: number): void {
+    this.progress.delete(token);
+  }
+
+  /** One notification of the server's; those it is not about are ignored. */
+  handle(method: string, params: unknown): void {
+    if (LIST_CHANGED.has(method)) for (const listener of this.listeners) listener(method);
+    else if (method === 'notifications/progress') {
+      const token = (params as { progressToken?: unknown } | undefined)?.progressToken;
+      const onProgress = typeof token === 'number' ? this.progress.get(token) : undefined;
+      const progress = progressOf(params);
+      if (onProgress !== undefined && progress !== undefined) onProgress(progress);
+    }
+  }
+}

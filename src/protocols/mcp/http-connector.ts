@@ -6,13 +6,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { McpResourceConfig } from '../../config/schema.js';
 import type { HttpConnector, UpstreamResponse } from '../http/connector.js';
-import {
-  LIST_CHANGED,
-  type McpConnector,
-  type McpRequestOptions,
-  progressOf,
-  type ServerProgress,
-} from './connector.js';
+import { type McpConnector, type McpRequestOptions, ServerNotices } from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 import {
   CallEnded,
@@ -65,9 +59,7 @@ export class HttpMcpConnector implements McpConnector {
   private connecting: Promise<UpstreamSession> | undefined;
   /** Ends the GET stream of the current session. */
   private stream: AbortController | undefined;
-  private readonly listeners: ((method: string) => void)[] = [];
-  /** Requests sent with a progress token (the request's own id): where the server's progress for each goes. */
-  private readonly progress = new Map<number, (progress: ServerProgress) => void>();
+  private readonly notices = new ServerNotices();
   private nextId = 0;
   private closed = false;
 
@@ -98,13 +90,7 @@ export class HttpMcpConnector implements McpConnector {
     const attempt = this.session();
     const session = await attempt;
     const id = ++this.nextId;
-    const { onProgress } = options;
-    let sent = params;
-    if (onProgress !== undefined) {
-      // The gateway's own token, not the caller's: callers' tokens could collide on the one shared session.
-      sent = { ...params, _meta: { progressToken: id } };
-      this.progress.set(id, onProgress);
-    }
+    const sent = this.notices.track(id, params, options.onProgress);
     try {
       const reply = await this.post(session, { jsonrpc: '2.0', id, method, params: sent }, options.signal);
       if (reply.servedBy !== undefined) options.servedBy?.(reply.servedBy);
@@ -121,12 +107,12 @@ export class HttpMcpConnector implements McpConnector {
       }
       throw error instanceof CallEnded ? error.failure : error;
     } finally {
-      if (onProgress !== undefined) this.progress.delete(id);
+      this.notices.untrack(id);
     }
   }
 
   onListChanged(listener: (method: string) => void): void {
-    this.listeners.push(listener);
+    this.notices.onListChanged(listener);
   }
 
   async close(): Promise<void> {
@@ -339,15 +325,7 @@ export class HttpMcpConnector implements McpConnector {
   }
 
   private fromServer(session: UpstreamSession, message: ServerMessage): void {
-    const method = message.method as string;
-    if (LIST_CHANGED.has(method)) for (const listener of this.listeners) listener(method);
-    if (method === 'notifications/progress') {
-      const params = (message as { params?: { progressToken?: unknown } }).params;
-      const onProgress =
-        typeof params?.progressToken === 'number' ? this.progress.get(params.progressToken) : undefined;
-      const progress = progressOf(params);
-      if (onProgress !== undefined && progress !== undefined) onProgress(progress);
-    }
+    this.notices.handle(message.method as string, message.params);
     // A request of the server's own (sampling, elicitation, roots): the gateway offers none of them.
     if (typeof message.id === 'string' || typeof message.id === 'number') {
       void this.post(session, {

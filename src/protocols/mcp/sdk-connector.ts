@@ -8,13 +8,7 @@ import {
   type ServerCapabilities,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { McpResourceConfig } from '../../config/schema.js';
-import {
-  LIST_CHANGED,
-  type McpConnector,
-  type McpRequestOptions,
-  progressOf,
-  type ServerProgress,
-} from './connector.js';
+import { type McpConnector, type McpRequestOptions, ServerNotices } from './connector.js';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
 type StdioUpstream = Extract<McpResourceConfig['upstream'], { transport: 'stdio' }>;
@@ -26,9 +20,7 @@ type StdioUpstream = Extract<McpResourceConfig['upstream'], { transport: 'stdio'
  */
 export class SdkMcpConnector implements McpConnector {
   private connecting: Promise<Client> | undefined;
-  private readonly listeners: ((method: string) => void)[] = [];
-  /** Requests sent with a progress token of the gateway's: where the server's progress for each goes. */
-  private readonly progress = new Map<number, (progress: ServerProgress) => void>();
+  private readonly notices = new ServerNotices();
   private nextToken = 0;
   private closed = false;
 
@@ -50,13 +42,8 @@ export class SdkMcpConnector implements McpConnector {
     const { signal, onProgress } = options;
     const attempt = this.client();
     const client = await attempt;
-    let sent = params;
-    let token: number | undefined;
-    if (onProgress !== undefined) {
-      token = ++this.nextToken;
-      sent = { ...params, _meta: { progressToken: token } };
-      this.progress.set(token, onProgress);
-    }
+    const token = ++this.nextToken;
+    const sent = this.notices.track(token, params, onProgress);
     try {
       // ResultSchema is loose: the gateway relays what the server said and judges it itself (size, masking).
       return await client.request({ method, params: sent } as never, ResultSchema.passthrough(), {
@@ -72,12 +59,12 @@ export class SdkMcpConnector implements McpConnector {
       }
       throw upstreamFailure(error);
     } finally {
-      if (token !== undefined) this.progress.delete(token);
+      this.notices.untrack(token);
     }
   }
 
   onListChanged(listener: (method: string) => void): void {
-    this.listeners.push(listener);
+    this.notices.onListChanged(listener);
   }
 
   async close(): Promise<void> {
@@ -107,15 +94,11 @@ export class SdkMcpConnector implements McpConnector {
     client.onerror = (error) => this.log('MCP server transport error', error);
     // Progress routed by the gateway's own tokens, not the SDK's `onprogress`: the SDK drops its handler when the
     // response arrives, before a progress notification the server sent just ahead of it has been handled.
-    client.setNotificationHandler(ProgressNotificationSchema, async (notification) => {
-      const { progressToken } = notification.params;
-      const onProgress = typeof progressToken === 'number' ? this.progress.get(progressToken) : undefined;
-      const progress = progressOf(notification.params);
-      if (onProgress !== undefined && progress !== undefined) onProgress(progress);
-    });
-    client.fallbackNotificationHandler = async (notification) => {
-      if (LIST_CHANGED.has(notification.method)) for (const listener of this.listeners) listener(notification.method);
-    };
+    client.setNotificationHandler(ProgressNotificationSchema, async (notification) =>
+      this.notices.handle(notification.method, notification.params),
+    );
+    client.fallbackNotificationHandler = async (notification) =>
+      this.notices.handle(notification.method, notification.params);
     try {
       await client.connect(this.transport(), { timeout: this.resource.callTimeout });
       return client;

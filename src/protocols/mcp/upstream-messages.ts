@@ -9,6 +9,7 @@ import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 export interface ServerMessage {
   readonly id?: unknown;
   readonly method?: unknown;
+  readonly params?: unknown;
   readonly result?: unknown;
   readonly error?: { readonly code?: unknown; readonly message?: unknown };
 }
