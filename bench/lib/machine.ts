@@ -55,6 +55,11 @@ export function processTreeCpuMs(pid: number): number {
   return (treeTicks(pid) * 1000) / TICKS_PER_SECOND;
 }
 
+/** CPU time (user + system, ms) used so far by process `pid` itself: not its children (a stdio server it runs). */
+export function processCpuMs(pid: number): number {
+  return ((readProcStat(String(pid))?.ownTicks ?? 0) * 1000) / TICKS_PER_SECOND;
+}
+
 function machineBusyTicks(): number {
   const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy (steal included: a
@@ -65,7 +70,9 @@ function machineBusyTicks(): number {
 
 interface ProcStat {
   readonly ppid: number;
+  /** Its own and its reaped children's. */
   readonly ticks: number;
+  readonly ownTicks: number;
 }
 
 function readProcStat(pid: string): ProcStat | undefined {
@@ -74,7 +81,7 @@ function readProcStat(pid: string): ProcStat | undefined {
     // Fields after the parenthesised command name (which may contain spaces): state is field 3.
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const num = (field: number) => Number(rest[field - 3]);
-    return { ppid: num(4), ticks: num(14) + num(15) + num(16) + num(17) };
+    return { ppid: num(4), ticks: num(14) + num(15) + num(16) + num(17), ownTicks: num(14) + num(15) };
   } catch {
     return undefined;
   }
