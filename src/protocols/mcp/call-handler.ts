@@ -3,7 +3,7 @@ import { MaskCounts } from '../../masking/counts.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
 import type { Redactor } from '../../masking/redactor.js';
 import type { OperationHandle } from '../../session/session.js';
-import type { CallMethod } from './classify.js';
+import type { CallMethod, ClassifiedCall } from './classify.js';
 import type { ServerProgress } from './connector.js';
 import { refusalOf } from './error-response.js';
 import { awaitMcpApproval, type ProgressSink } from './held-call.js';
@@ -27,7 +27,7 @@ export interface CallRequest {
 }
 
 /**
- * One tools/call, resources/read or prompts/get, in order: classify, decide and record (arguments masked in the
+ * One tools/call, resources/read, prompts/get or completion/complete, in order: classify, decide and record (arguments masked in the
  * record), hold for review, refuse a tool whose definition changed, count the call budget, mask arguments if asked,
  * call the server, refuse an oversized result, mask the result, record it, answer. Returns the result to send;
  * throws an RpcError to answer instead, with the operation's record finished.
@@ -52,7 +52,12 @@ export async function runCall(
   // Arguments masked before the server sees them (`maskArguments`); the counts are recorded with the decision.
   let sent = call.arguments;
   let maskedRequest: Record<string, number> | undefined;
-  if (resource.maskArguments && redactor !== undefined && call.method !== 'resources/read') {
+  if (
+    resource.maskArguments &&
+    redactor !== undefined &&
+    call.completion === undefined &&
+    call.method !== 'resources/read'
+  ) {
     const masked = maskArguments(call.arguments, redactor);
     sent = masked.value;
     if (!masked.counts.empty) maskedRequest = masked.counts.toRecord();
@@ -93,7 +98,7 @@ export async function runCall(
       ...budget,
     });
   }
-  return relay(context, handle, call.method, call.target, sent, redactor, request.signal, request.progress);
+  return relay(context, handle, call, sent, redactor, request.signal, request.progress);
 }
 
 async function confirmPinned(
@@ -129,8 +134,7 @@ async function confirmPinned(
 async function relay(
   context: McpResourceContext,
   handle: OperationHandle,
-  method: CallMethod,
-  target: string,
+  call: ClassifiedCall,
   /** The arguments as they go to the server (masked when the resource says so). */
   sent: Readonly<Record<string, unknown>>,
   redactor: Redactor | undefined,
@@ -138,7 +142,8 @@ async function relay(
   progress: ProgressSink | undefined,
 ): Promise<unknown> {
   const { resource, connector } = context;
-  const params = method === 'resources/read' ? { uri: target } : { name: target, arguments: sent };
+  const { method, target } = call;
+  const params = call.completion ?? (method === 'resources/read' ? { uri: target } : { name: target, arguments: sent });
   let result: unknown;
   // The server's progress reaches the caller masked like the result; how many went out is recorded with it.
   const progressMasked = new MaskCounts();

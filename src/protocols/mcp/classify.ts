@@ -5,7 +5,7 @@ import { canonicalJson } from './canonical-json.js';
 import type { Params } from './jsonrpc.js';
 
 /** Methods that act on one named thing of the server: policy judges them by target (and arguments). */
-export const CALL_METHODS = ['tools/call', 'resources/read', 'prompts/get'] as const;
+export const CALL_METHODS = ['tools/call', 'resources/read', 'prompts/get', 'completion/complete'] as const;
 export type CallMethod = (typeof CALL_METHODS)[number];
 
 /** Methods answered from the server's lists, filtered per caller. */
@@ -24,6 +24,8 @@ export interface ClassifiedCall {
   readonly target: string;
   /** The tool's or prompt's arguments (an object); empty for resources/read. */
   readonly arguments: Readonly<Record<string, unknown>>;
+  /** completion/complete: the params as they go upstream, rebuilt from what was judged. */
+  readonly completion?: Readonly<Record<string, unknown>>;
 }
 
 const TEXT_LIMIT = 4096;
@@ -43,6 +45,7 @@ export class McpClassifier {
 
   /** The operation for a call, or an `unclassifiable` one naming what is wrong with its params. */
   call(method: CallMethod, params: Params): ClassifiedCall {
+    if (method === 'completion/complete') return this.completion(params);
     const key = method === 'resources/read' ? 'uri' : 'name';
     const target = params[key];
     const args = method === 'resources/read' ? {} : (params.arguments ?? {});
@@ -92,6 +95,45 @@ export class McpClassifier {
       action: method,
       kind: 'session',
       text: detail === undefined ? method : clip(`${method} ${detail}`),
+    };
+  }
+
+  /**
+   * Completing an argument of a prompt (`ref/prompt`, by name) or of a resource template (`ref/resource`, by URI
+   * template): a read of that prompt or template, judged with the arguments given so far (the context) and the
+   * partial value, so a rule whose conditions the finished call would have to meet is met here too.
+   */
+  private completion(params: Params): ClassifiedCall {
+    const method = 'completion/complete';
+    const base = { protocol: 'mcp' as const, resource: this.resource.name, tags: [], action: method };
+    const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
+    const argument = params.argument as { name?: unknown; value?: unknown } | undefined;
+    const context = (params.context as { arguments?: unknown } | undefined)?.arguments ?? {};
+    const key = ref?.type === 'ref/prompt' ? 'name' : ref?.type === 'ref/resource' ? 'uri' : undefined;
+    const target = key === undefined ? undefined : ref?.[key];
+    if (typeof target !== 'string' || target.length === 0 || target.length > 1024)
+      return this.unclassifiable(method, base, 'completion/complete needs a ref/prompt name or a ref/resource uri');
+    if (typeof argument?.name !== 'string' || typeof argument.value !== 'string')
+      return this.unclassifiable(method, base, 'completion/complete needs an argument name and value (strings)');
+    if (context === null || typeof context !== 'object' || Array.isArray(context))
+      return this.unclassifiable(method, base, 'completion/complete context arguments must be an object');
+    const args = { ...(context as Record<string, unknown>), [argument.name]: argument.value };
+    return {
+      method,
+      target,
+      arguments: args,
+      completion: {
+        ref: { type: ref?.type, [key as string]: target },
+        argument: { name: argument.name, value: argument.value },
+        ...(Object.keys(context).length === 0 ? {} : { context: { arguments: context } }),
+      },
+      operation: {
+        ...base,
+        kind: 'read',
+        target,
+        attributes: args,
+        text: clip(`${method} ${target} ${canonicalJson(args)}`),
+      },
     };
   }
 

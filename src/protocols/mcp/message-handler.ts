@@ -153,6 +153,7 @@ async function initialize(
   if (upstream.tools !== undefined) capabilities.tools = { listChanged: true };
   if (upstream.resources !== undefined) capabilities.resources = { listChanged: true };
   if (upstream.prompts !== undefined) capabilities.prompts = { listChanged: true };
+  if (upstream.completions !== undefined) capabilities.completions = {};
   await handle.finish({ outcome: 'ok' });
   return {
     type: 'response',

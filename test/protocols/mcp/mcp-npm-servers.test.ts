@@ -46,7 +46,10 @@ describe('MCP through the gateway in front of servers from npm: server-filesyste
         allow: [write]
       - groups: [watchers]
         targets: [trigger-long-running-operation]
-        allow: [write]`,
+        allow: [write]
+      - groups: [completers]
+        targets: [completable-prompt]
+        allow: [read]`,
     );
   });
   after(async () => mcp?.stop());
@@ -103,6 +106,34 @@ describe('MCP through the gateway in front of servers from npm: server-filesyste
     ]);
     const events = await mcp.events();
     assert.ok(events.some((e) => e.type === 'operation.result' && e.payload.notifications === 3));
+  });
+
+  it('everything: completes prompt arguments for a caller who may get the prompt, and for no one else', async () => {
+    const completer = await mcp.client('everything', 'completer-1', ['completers']);
+    assert.ok(completer.getServerCapabilities()?.completions !== undefined, 'completions are offered');
+    const ref = { type: 'ref/prompt' as const, name: 'completable-prompt' };
+    const department = await completer.complete({ ref, argument: { name: 'department', value: 'E' } });
+    assert.deepEqual(department.completion.values, ['Engineering']);
+    // The context (arguments chosen so far) reaches the server: it narrows the names to that department.
+    const name = await completer.complete({
+      ref,
+      argument: { name: 'name', value: '' },
+      context: { arguments: { department: 'Sales' } },
+    });
+    assert.deepEqual(name.completion.values, ['David', 'Eve', 'Frank']);
+    // An analyst may not get this prompt, so may not complete its arguments either.
+    const analyst = await mcp.client('everything', 'analyst-3', ['analysts']);
+    const error = await analyst.complete({ ref, argument: { name: 'department', value: 'E' } }).then(
+      () => assert.fail('the completion ran'),
+      (e: unknown) => e as McpError,
+    );
+    assert.equal(error.code, -32003);
+    const events = await mcp.events();
+    const completions = events.filter((e) => e.type === 'operation' && e.payload.action === 'completion/complete');
+    assert.deepEqual(
+      completions.map((e) => e.payload.verdict),
+      ['allow', 'allow', 'deny'],
+    );
   });
 
   it('everything: shows only the tools granted, runs them, refuses the rest', async () => {
