@@ -5,8 +5,10 @@ export interface McpConnector {
   /** Connects if not connected (again after the server died) and returns what the server offers. */
   capabilities(): Promise<ServerCapabilities>;
   request(method: string, params: Readonly<Record<string, unknown>>, options?: McpRequestOptions): Promise<unknown>;
-  /** Called when the server says a list changed (tools, resources, prompts). */
-  onListChanged(listener: (method: string) => void): void;
+  /** Notifications the server sends outside any answer: a list changed, a subscribed resource was updated. */
+  onNotification(listener: (method: string, params: unknown) => void): void;
+  /** Called after each (re)connection: what the gateway set up on the server's side before (subscriptions) is gone. */
+  onConnected(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -37,24 +39,35 @@ function progressOf(params: unknown): ServerProgress | undefined {
   };
 }
 
-/** Server notifications that a list changed: callers are told to list again. */
-const LIST_CHANGED: ReadonlySet<string> = new Set([
+/** Server notifications relayed to callers: a list changed (they list again), a subscribed resource was updated. */
+const RELAYED: ReadonlySet<string> = new Set([
   'notifications/tools/list_changed',
   'notifications/resources/list_changed',
   'notifications/prompts/list_changed',
+  'notifications/resources/updated',
 ]);
 
 /**
- * The server's notifications, as both connectors handle them: list changes go to the listeners, progress to the
+ * The server's notifications, as both connectors handle them: relayed ones go to the listeners, progress to the
  * request it is about. Requests are tracked under tokens of the gateway's own, never a caller's: callers' tokens could
  * collide on the one session the gateway holds with the server.
  */
 export class ServerNotices {
-  private readonly listeners: ((method: string) => void)[] = [];
+  private readonly listeners: ((method: string, params: unknown) => void)[] = [];
+  private readonly connectedListeners: (() => void)[] = [];
   private readonly progress = new Map<number, (progress: ServerProgress) => void>();
 
-  onListChanged(listener: (method: string) => void): void {
+  onNotification(listener: (method: string, params: unknown) => void): void {
     this.listeners.push(listener);
+  }
+
+  onConnected(listener: () => void): void {
+    this.connectedListeners.push(listener);
+  }
+
+  /** The connector has a (new) session with the server. */
+  connected(): void {
+    for (const listener of this.connectedListeners) listener();
   }
 
   /** The params to send: with `token` as progress token when the caller wants progress (then `untrack` it). */
@@ -74,7 +87,7 @@ export class ServerNotices {
 
   /** One notification of the server's; those it is not about are ignored. */
   handle(method: string, params: unknown): void {
-    if (LIST_CHANGED.has(method)) for (const listener of this.listeners) listener(method);
+    if (RELAYED.has(method)) for (const listener of this.listeners) listener(method, params);
     else if (method === 'notifications/progress') {
       const token = (params as { progressToken?: unknown } | undefined)?.progressToken;
       const onProgress = typeof token === 'number' ? this.progress.get(token) : undefined;

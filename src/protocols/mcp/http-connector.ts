@@ -111,8 +111,12 @@ export class HttpMcpConnector implements McpConnector {
     }
   }
 
-  onListChanged(listener: (method: string) => void): void {
-    this.notices.onListChanged(listener);
+  onNotification(listener: (method: string, params: unknown) => void): void {
+    this.notices.onNotification(listener);
+  }
+
+  onConnected(listener: () => void): void {
+    this.notices.onConnected(listener);
   }
 
   async close(): Promise<void> {
@@ -178,6 +182,8 @@ export class HttpMcpConnector implements McpConnector {
     };
     await this.notify(session, 'notifications/initialized', {});
     this.openStream(session);
+    // Told before this attempt resolves: a request made by a listener waits for it like any other.
+    this.notices.connected();
     return session;
   }
 

@@ -20,6 +20,7 @@ import { handleMessage, type MessageServices, SUPPORTED_VERSIONS } from './messa
 import { authenticateHeader, METADATA_PATH, originOf, resourceMetadata } from './protected-resource.js';
 import type { McpResourceContext } from './resource-context.js';
 import { type McpSession, McpSessionRegistry } from './session-registry.js';
+import { ResourceSubscriptions } from './subscriptions.js';
 import { ToolPins } from './tool-pins.js';
 
 const SESSION_HEADER = 'mcp-session-id';
@@ -49,17 +50,22 @@ export class McpListener implements Listener {
       ),
   ) {
     this.pins = new ToolPins(services.store, (event) => services.recorder.record(event), services.clock);
-    this.sessions = new McpSessionRegistry(services);
+    this.sessions = new McpSessionRegistry(services, (entry) =>
+      this.contexts.get(entry.resource)?.subscriptions.drop(entry),
+    );
     for (const resource of services.config.resources) {
       if (resource.protocol !== 'mcp') continue;
       const connector = connectorFor(resource);
-      connector.onListChanged((method) => this.broadcast(resource.name, method));
+      connector.onNotification((method, params) => this.relayNotice(resource.name, method, params));
       this.contexts.set(resource.name, {
         resource,
         classifier: new McpClassifier(resource),
         connector,
         budgets: new CallBudgets(resource, services.clock, services.store),
         pins: this.pins,
+        subscriptions: new ResourceSubscriptions(connector, (message, error) =>
+          services.logger.warn({ err: error, resource: resource.name }, message),
+        ),
       });
     }
     this.messages = {
@@ -322,18 +328,29 @@ export class McpListener implements Listener {
   }
 
   /**
-   * Tells every open stream of the resource's sessions that a list changed (they list again, filtered). Recorded in
-   * each session before it is sent, like every message.
+   * A notification of the server's, on the open streams of the sessions it concerns: a list change goes to every
+   * session of the resource (they list again, filtered), a resource update to the sessions subscribed to that URI.
+   * Recorded in each session before it is sent, like every message.
    */
-  private broadcast(resource: string, method: string): void {
+  private relayNotice(resource: string, method: string, params: unknown): void {
     const context = this.contexts.get(resource);
     if (context === undefined) return;
-    for (const mcp of this.sessions.ofResource(resource)) {
+    let sessions: Iterable<McpSession>;
+    let sent: Record<string, unknown> = {};
+    let detail: string | undefined;
+    if (method === 'notifications/resources/updated') {
+      const uri = (params as { uri?: unknown } | undefined)?.uri;
+      if (typeof uri !== 'string') return;
+      sessions = context.subscriptions.subscribers(uri);
+      sent = { uri };
+      detail = uri;
+    } else sessions = this.sessions.ofResource(resource);
+    for (const mcp of sessions) {
       if (mcp.streams.size === 0) continue;
       void mcp.session
-        .begin(context.classifier.control(`server ${method}`))
+        .begin(context.classifier.control(`server ${method}`, detail))
         .then(async (handle) => {
-          for (const stream of mcp.streams) stream.write(sseEvent(notificationMessage(method, {})));
+          for (const stream of mcp.streams) stream.write(sseEvent(notificationMessage(method, sent)));
           await handle.finish({ outcome: 'ok' });
         })
         .catch((error: unknown) =>

@@ -9,6 +9,7 @@ import { errorMessage, type InboundMessage, RPC_ERRORS, RpcError, resultMessage 
 import { listFor } from './list-handler.js';
 import type { McpResourceContext } from './resource-context.js';
 import { type McpSession, McpSessionRegistry } from './session-registry.js';
+import { runSubscription, SUBSCRIPTION_METHODS, type SubscriptionMethod } from './subscription-handler.js';
 
 /** MCP revisions served: the current one and the previous one. The first is offered when a caller asks for another. */
 export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18'] as const;
@@ -45,6 +46,8 @@ export type MessageOutcome =
 
 const isCall = (method: string): method is CallMethod => (CALL_METHODS as readonly string[]).includes(method);
 const isList = (method: string): method is ListMethod => Object.hasOwn(LIST_METHODS, method);
+const isSubscription = (method: string): method is SubscriptionMethod =>
+  (SUBSCRIPTION_METHODS as readonly string[]).includes(method);
 
 /** Every message a caller sends is recorded as an operation of its session, with its decision and outcome. */
 export async function handleMessage(
@@ -114,6 +117,8 @@ export async function handleMessage(
       throw error;
     }
   }
+  if (isSubscription(method))
+    return { type: 'response', body: resultMessage(id, await runSubscription(context, mcp, method, params)) };
   await recordControl(mcp, unknownMethod(ctx, method));
   throw new RpcError(RPC_ERRORS.methodNotFound, `method "${method.slice(0, 64)}" is not supported by the gateway`);
 }
@@ -151,7 +156,11 @@ async function initialize(
   // for the caller's model that nothing pins or reviews.
   const capabilities: Record<string, unknown> = {};
   if (upstream.tools !== undefined) capabilities.tools = { listChanged: true };
-  if (upstream.resources !== undefined) capabilities.resources = { listChanged: true };
+  if (upstream.resources !== undefined)
+    capabilities.resources = {
+      listChanged: true,
+      ...(upstream.resources.subscribe === true ? { subscribe: true } : {}),
+    };
   if (upstream.prompts !== undefined) capabilities.prompts = { listChanged: true };
   if (upstream.completions !== undefined) capabilities.completions = {};
   await handle.finish({ outcome: 'ok' });

@@ -2,6 +2,7 @@ import type { McpResourceConfig } from '../../config/schema.js';
 import type { CallBudgets } from './call-budgets.js';
 import type { McpClassifier } from './classify.js';
 import type { McpConnector } from './connector.js';
+import type { ResourceSubscriptions } from './subscriptions.js';
 import type { ToolPins } from './tool-pins.js';
 
 /** Everything the listener keeps per MCP resource. */
@@ -11,4 +12,5 @@ export interface McpResourceContext {
   readonly connector: McpConnector;
   readonly budgets: CallBudgets;
   readonly pins: ToolPins;
+  readonly subscriptions: ResourceSubscriptions;
 }

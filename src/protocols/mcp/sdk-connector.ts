@@ -63,8 +63,12 @@ export class SdkMcpConnector implements McpConnector {
     }
   }
 
-  onListChanged(listener: (method: string) => void): void {
-    this.notices.onListChanged(listener);
+  onNotification(listener: (method: string, params: unknown) => void): void {
+    this.notices.onNotification(listener);
+  }
+
+  onConnected(listener: () => void): void {
+    this.notices.onConnected(listener);
   }
 
   async close(): Promise<void> {
@@ -101,6 +105,7 @@ export class SdkMcpConnector implements McpConnector {
       this.notices.handle(notification.method, notification.params);
     try {
       await client.connect(this.transport(), { timeout: this.resource.callTimeout });
+      this.notices.connected();
       return client;
     } catch (error) {
       await client.close().catch(() => undefined);

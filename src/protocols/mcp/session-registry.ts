@@ -13,6 +13,8 @@ export interface McpSession {
   readonly streams: Set<ServerResponse>;
   /** Requests still running, by JSON-RPC id: `notifications/cancelled` aborts one (a held review is withdrawn). */
   readonly inflight: Map<string | number, AbortController>;
+  /** Resource URIs it subscribed to (subscriptions.ts). */
+  readonly subscriptions: Set<string>;
   lastUsed: number;
 }
 
@@ -26,6 +28,8 @@ export class McpSessionRegistry {
 
   constructor(
     private readonly services: SessionServices,
+    /** Told when a session ends, before its record is closed (its subscriptions go). */
+    private readonly onEnd: (entry: McpSession) => void = () => undefined,
     private readonly idleMs = 30 * 60_000,
   ) {
     this.sweeper = setInterval(() => void this.sweep(), 30_000);
@@ -58,6 +62,7 @@ export class McpSessionRegistry {
       protocolVersion,
       streams: new Set(),
       inflight: new Map(),
+      subscriptions: new Set(),
       lastUsed: this.services.clock.now(),
     };
     this.sessions.set(entry.id, entry);
@@ -84,6 +89,7 @@ export class McpSessionRegistry {
     for (const stream of entry.streams) stream.end();
     for (const running of entry.inflight.values()) running.abort();
     entry.streams.clear();
+    this.onEnd(entry);
     await entry.session.end(reason).catch(() => undefined);
   }
 

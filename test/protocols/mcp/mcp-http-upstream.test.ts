@@ -4,9 +4,16 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  McpError,
+  ResourceUpdatedNotificationSchema,
+  SubscribeRequestSchema,
+  ToolListChangedNotificationSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { QuotaStore } from '../../../src/quotas/quota-store.js';
 import { temporaryDirectory } from '../../support/temp-dir.js';
@@ -23,7 +30,13 @@ class HttpCountingServer {
   readonly progressTokens: unknown[] = [];
   /** Calls of `slow` whose cancellation reached the server. */
   readonly cancelled: string[] = [];
-  readonly mcp = new McpServer({ name: 'http-counting', version: '1.0.0' });
+  /** Resource subscriptions the server was asked for and asked to end, in order. */
+  readonly subscribed: string[] = [];
+  readonly unsubscribed: string[] = [];
+  readonly mcp = new McpServer(
+    { name: 'http-counting', version: '1.0.0' },
+    { capabilities: { resources: { subscribe: true, listChanged: true } } },
+  );
   private readonly server: Server;
   private readonly transport: StreamableHTTPServerTransport;
 
@@ -32,6 +45,16 @@ class HttpCountingServer {
     this.transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       enableJsonResponse: json,
+    });
+    for (const uri of ['memo://public/one', 'memo://secret'])
+      this.mcp.registerResource(uri, uri, {}, async () => ({ contents: [{ uri, text: `the memo ${uri}` }] }));
+    this.mcp.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+      this.subscribed.push(request.params.uri);
+      return {};
+    });
+    this.mcp.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+      this.unsubscribed.push(request.params.uri);
+      return {};
     });
     this.mcp.registerTool(
       'echo',
@@ -128,7 +151,10 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     policy:
       - groups: [agents]
         targets: ["*"]
-        allow: [write]`,
+        allow: [write]
+      - groups: [readers]
+        targets: ["memo://public/*"]
+        allow: [read]`,
     );
   });
   after(async () => {
@@ -289,9 +315,58 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     }
   });
 
+  it('subscribes once upstream for many callers, fans updates out to the subscribed, and ends with the last', async () => {
+    const first = await mcp.client('remote', 'reader-1', ['readers']);
+    const second = await mcp.client('remote', 'reader-2', ['readers']);
+    const updates = (client: typeof first) => {
+      const seen: string[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => void seen.push(n.params.uri));
+      return seen;
+    };
+    const firstSeen = updates(first);
+    const secondSeen = updates(second);
+    await first.subscribeResource({ uri: 'memo://public/one' });
+    await second.subscribeResource({ uri: 'memo://public/one' });
+    assert.deepEqual(upstream.subscribed, ['memo://public/one'], 'one subscription on the server for both');
+    // Not readable by readers: refused, and the server never asked.
+    const error = await first.subscribeResource({ uri: 'memo://secret' }).catch((e: unknown) => e);
+    assert.ok(error instanceof McpError);
+    assert.equal(error.code, -32003);
+    assert.deepEqual(upstream.subscribed, ['memo://public/one']);
+    // The SDK clients open their GET streams after initializing: give them a moment, then update.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await upstream.mcp.server.sendResourceUpdated({ uri: 'memo://public/one' });
+    await upstream.mcp.server.sendResourceUpdated({ uri: 'memo://secret' });
+    await waitUntil(
+      () => firstSeen.length > 0 && secondSeen.length > 0,
+      3_000,
+      () => JSON.stringify({ firstSeen, secondSeen }),
+    );
+    assert.deepEqual(firstSeen, ['memo://public/one']);
+    assert.deepEqual(secondSeen, ['memo://public/one']);
+    // The first leaves: the server's subscription stays for the second, and ends when its session ends.
+    await first.unsubscribeResource({ uri: 'memo://public/one' });
+    assert.deepEqual(upstream.unsubscribed, []);
+    // DELETE ends the second's session at the gateway.
+    await (second.transport as StreamableHTTPClientTransport).terminateSession();
+    await waitUntil(
+      () => upstream.unsubscribed.length > 0,
+      3_000,
+      () => 'unsubscribed',
+    );
+    assert.deepEqual(upstream.unsubscribed, ['memo://public/one']);
+    const events = await mcp.events();
+    const delivered = events.filter(
+      (e) => e.type === 'operation' && e.payload.action === 'server notifications/resources/updated',
+    );
+    assert.equal(delivered.length, 2, 'recorded in each subscribed session');
+  });
+
   it('connects afresh after the server restarted and forgot the gateway', async () => {
     const agent = await mcp.client('remote', 'agent-8', ['agents']);
     await agent.callTool({ name: 'echo', arguments: { message: 'before' } });
+    const reader = await mcp.client('remote', 'reader-3', ['readers']);
+    await reader.subscribeResource({ uri: 'memo://public/one' });
     await upstream.stop();
     upstream = new HttpCountingServer();
     await upstream.start(Number(new URL(url).port));
@@ -302,5 +377,16 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     const after = await agent.callTool({ name: 'echo', arguments: { message: 'after' } });
     assert.match(JSON.stringify(after), /after/);
     assert.deepEqual(upstream.messages, ['after']);
+    // The new session on the server has the subscription again, made by the gateway when it reconnected.
+    await waitUntil(() => upstream.subscribed.length > 0, 3_000, () => 'the subscription renewed');
+    assert.deepEqual(upstream.subscribed, ['memo://public/one']);
   });
 });
+
+async function waitUntil(check: () => boolean, timeoutMs = 3_000, what = () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
