@@ -378,7 +378,11 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.match(JSON.stringify(after), /after/);
     assert.deepEqual(upstream.messages, ['after']);
     // The new session on the server has the subscription again, made by the gateway when it reconnected.
-    await waitUntil(() => upstream.subscribed.length > 0, 3_000, () => 'the subscription renewed');
+    await waitUntil(
+      () => upstream.subscribed.length > 0,
+      3_000,
+      () => 'the subscription renewed',
+    );
     assert.deepEqual(upstream.subscribed, ['memo://public/one']);
   });
 });
