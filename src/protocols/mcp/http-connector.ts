@@ -332,13 +332,16 @@ export class HttpMcpConnector implements McpConnector {
 
   private fromServer(session: UpstreamSession, message: ServerMessage): void {
     this.notices.handle(message.method as string, message.params);
-    // A request of the server's own (sampling, elicitation, roots): the gateway offers none of them.
+    // A request of the server's own: ping is answered (the specification asks every side to); sampling, elicitation
+    // and roots are refused, as the gateway offers none of them.
     if (typeof message.id === 'string' || typeof message.id === 'number') {
-      void this.post(session, {
-        jsonrpc: '2.0',
-        id: message.id,
-        error: { code: RPC_ERRORS.methodNotFound, message: 'Method not found' },
-      }).catch((error: unknown) => this.log('MCP server request not answered', error));
+      const answer =
+        message.method === 'ping'
+          ? { result: {} }
+          : { error: { code: RPC_ERRORS.methodNotFound, message: 'Method not found' } };
+      void this.post(session, { jsonrpc: '2.0', id: message.id, ...answer }).catch((error: unknown) =>
+        this.log('MCP server request not answered', error),
+      );
     }
   }
 

@@ -97,6 +97,11 @@ class HttpCountingServer {
       }
       return { content: [{ type: 'text', text: 'done' }] };
     });
+    // Pings the client (the gateway), which must answer.
+    this.mcp.registerTool('pings', { description: 'Pings.', inputSchema: {} }, async () => {
+      await this.mcp.server.ping();
+      return { content: [{ type: 'text', text: 'pong' }] };
+    });
     // Asks the client (the gateway) for a model completion: the gateway offers no sampling, so it must say so.
     this.mcp.registerTool('asks', { description: 'Samples.', inputSchema: {} }, async () => {
       this.calls.push('asks');
@@ -260,10 +265,12 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
     assert.deepEqual(results[0]?.payload.masked, { email: 3 });
   });
 
-  it("refuses the server's own requests (sampling): the gateway offers none", async () => {
+  it("refuses the server's own requests (sampling), which the gateway does not offer, and answers its ping", async () => {
     const agent = await mcp.client('remote', 'agent-12', ['agents']);
     const result = await agent.callTool({ name: 'asks', arguments: {} });
     assert.match(JSON.stringify(result), /refused: -32601/);
+    // A ping is answered, as every side must.
+    assert.match(JSON.stringify(await agent.callTool({ name: 'pings', arguments: {} })), /pong/);
   });
 
   it("relays the server's tool list change on the caller's GET stream", async () => {
@@ -303,6 +310,7 @@ describe('MCP through the gateway to a Streamable HTTP server: credential, budge
         'big',
         'echo',
         'huge',
+        'pings',
         'slow',
         'steps',
       ]);
