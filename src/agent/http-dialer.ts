@@ -1,7 +1,6 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import type { HttpResourceConfig } from '../config/schema.js';
 import { isGatehouseError } from '../core/errors.js';
 import { DirectHttpConnector } from '../protocols/http/connector.js';
 import { parseJsonHeader, TUNNEL_HEADERS } from '../tunnel/tunnel-protocol.js';
@@ -19,13 +18,7 @@ export class HttpDialer {
   private connectorFor(resource: AgentHttpResource): DirectHttpConnector {
     let connector = this.connectors.get(resource.name);
     if (connector === undefined) {
-      const config = {
-        name: resource.name,
-        protocol: 'http',
-        target: resource.target,
-        timeouts: resource.timeouts,
-      } as unknown as HttpResourceConfig; // DirectHttpConnector reads only target and timeouts.
-      connector = new DirectHttpConnector(config);
+      connector = new DirectHttpConnector(resource);
       this.connectors.set(resource.name, connector);
     }
     return connector;

@@ -35,7 +35,7 @@ export class DirectHttpConnector implements HttpConnector {
   private readonly pool: Pool;
   private readonly basePath: string;
 
-  constructor(resource: HttpResourceConfig, options: { connections?: number } = {}) {
+  constructor(resource: Pick<HttpResourceConfig, 'target' | 'timeouts'>, options: { connections?: number } = {}) {
     const target = new URL(resource.target);
     this.basePath = target.pathname.replace(/\/$/, '');
     this.pool = new Pool(target.origin, {

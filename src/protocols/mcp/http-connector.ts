@@ -40,8 +40,8 @@ const CLOSE_TIMEOUT_MS = 1_000;
  * A Streamable HTTP MCP server. Hand-written rather than the SDK's client transport, which runs every call through
  * fetch and web streams at several times the gateway's own cost per call (bench/results/mcp.md); the JSON-RPC
  * framing is small and the gateway judges every result itself (size, masking), so the SDK's schema validation
- * bought nothing here. SSE is parsed by eventsource-parser. The requests travel over `transport`: node:http to the
- * server (mcp-http-transport.ts), or an agent's tunnel for `via: agent`.
+ * bought nothing here. SSE is parsed by eventsource-parser. The requests travel over `transport`: the HTTP data
+ * path's undici pool (direct-connector.ts), or an agent's tunnel for `via: agent`.
  *
  * One session per resource, shared by every caller, as with the SDK connector: initialized on first use, and again
  * on the next request after the server forgot it (404) or a connection failed. Nothing is retried: the server may

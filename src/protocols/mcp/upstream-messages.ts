@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createParser } from 'eventsource-parser';
 import { RPC_ERRORS, RpcError } from './jsonrpc.js';
 
@@ -15,7 +16,7 @@ export interface ServerMessage {
 }
 
 /**
- * Reads the messages of an event stream into `onMessage`; an event longer than `limit` characters drops the stream
+ * Reads the messages of an event stream into `onMessage`; an event longer than `limit` bytes drops the stream
  * and is reported as `undefined`. Events of other types than `message`, and data that is not a JSON object, are
  * skipped.
  */
@@ -33,15 +34,17 @@ export function readEventStream(
       if (message !== undefined) onMessage(message);
     },
   });
-  body.setEncoding('utf8');
-  body.on('data', (chunk: string) => {
+  // Decoded here rather than with setEncoding, which undici's bodies do not honour; a character split between two
+  // chunks is kept for the next.
+  const decoder = new StringDecoder('utf8');
+  body.on('data', (chunk: Buffer) => {
     pending += chunk.length;
     if (pending > limit) {
       body.destroy();
       onMessage(undefined);
       return;
     }
-    parser.feed(chunk);
+    parser.feed(decoder.write(chunk));
   });
 }
 
