@@ -52,12 +52,13 @@ const LIMIT_NAMES: Readonly<Record<keyof ResultLimits, string>> = Object.assign(
  */
 export function refusalBehindLimited(
   decision: Decision,
-  kinds: readonly OperationKind[],
+  statements: readonly { readonly kind: OperationKind }[],
   limitedBefore: boolean,
 ): GatehouseError | undefined {
-  const limits = decision.resultLimits;
-  const changes = (kind: OperationKind) => kind !== 'read';
-  const refused = limitedBefore ? kinds.some(changes) : limits !== undefined && kinds.slice(1).some(changes);
+  // The common case first: no limit here or before, nothing to look at (checked on every statement).
+  if (!limitedBefore && decision.resultLimits === undefined) return undefined;
+  const changes = (statement: { readonly kind: OperationKind }) => statement.kind !== 'read';
+  const refused = limitedBefore ? statements.some(changes) : statements.slice(1).some(changes);
   if (!refused) return undefined;
   return new GatehouseError(
     'policy.denied',
