@@ -107,7 +107,15 @@ try {
       strace.kill('SIGINT');
       await exited;
       const calls = readFileSync(join(own, 'strace.txt'), 'utf8');
-      console.log(`${label}: system calls over ${result.transactions} tx\n${calls.split('\n').slice(-120).join('\n')}`);
+      // In trace mode: calls per thread and name (the thread's first column), then the last lines as they came.
+      const byThread = new Map<string, number>();
+      for (const line of calls.split('\n')) {
+        const match = /^(\d+)\s+\S+\s+(\w+)\(/.exec(line);
+        if (match) byThread.set(`${match[1]} ${match[2]}`, (byThread.get(`${match[1]} ${match[2]}`) ?? 0) + 1);
+      }
+      const perThread = [...byThread].map(([key, n]) => `${key}: ${(n / result.transactions).toFixed(2)}/tx`);
+      console.log(`${label}: system calls over ${result.transactions} tx\n${perThread.join('\n')}`);
+      console.log(calls.split('\n').slice(-60).join('\n'));
     }
     await gateway.server.stop();
     const path = gateway.profilePath();
@@ -121,14 +129,56 @@ try {
     };
   };
 
-  const after = await profileOne('after', undefined);
-  const before = await profileOne('before', baseline.root);
-  // Keep the profiles: the temp dir is removed below, so copy them out first.
-  const keep = mkdtempSync(join(tmpdir(), 'gatehouse-profile-pg-kept-'));
-  await run(log, 'cp', ['-r', join(dir, 'after', 'profile'), join(keep, 'after')]);
-  await run(log, 'cp', ['-r', join(dir, 'before', 'profile'), join(keep, 'before')]);
-  console.log(`profiles kept in ${keep}`);
-  printComparison(before, after);
+  // BENCH_AB_ROUNDS=N: no profiler; both builds run side by side, N rounds alternating which goes first, and the
+  // gateway's CPU per transaction is printed per round with the minimum and median (a quick before/after on a
+  // shared machine, where single runs vary by more than the change).
+  const abRounds = Number(process.env.BENCH_AB_ROUNDS ?? 0);
+  if (abRounds > 0) {
+    const start = async (label: string, root: string | undefined) => {
+      const own = join(dir, label);
+      mkdirSync(own);
+      const port = await freePort();
+      const config = writeGatehouseConfig(own, gatewayYaml(port, pgBackend));
+      const token = await mintToken(log, config, 'bench', env);
+      const gateway = await startGatehouse(log, config, port, { env, ...(root ? { root } : {}) });
+      servers.push(gateway.server);
+      const target: PgbenchTarget = { host: '127.0.0.1', port, user: 'bench', database: 'bench', password: token };
+      await runPgbench(log, target, MODE, 1, WARMUP_SECONDS);
+      return { label, target, pid: gateway.server.pid as number, cpu: [] as number[], switches: [] as number[] };
+    };
+    const builds = [await start('after', undefined), await start('before', baseline.root)];
+    for (let round = 1; round <= abRounds; round++) {
+      for (const build of round % 2 === 1 ? builds : [...builds].reverse()) {
+        const cpuBefore = processTreeCpuMs(build.pid);
+        const switchesBefore = contextSwitches(build.pid);
+        const result = await runPgbench(log, build.target, MODE, 1, SECONDS);
+        build.cpu.push(((processTreeCpuMs(build.pid) - cpuBefore) * 1000) / result.transactions);
+        build.switches.push((contextSwitches(build.pid) - switchesBefore) / result.transactions);
+        progress(
+          `round ${round} ${build.label}: ${build.cpu.at(-1)?.toFixed(1)} µs/tx (${Math.round(result.tps)} TPS)`,
+        );
+      }
+    }
+    for (const build of builds) {
+      const sorted = [...build.cpu].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)] as number;
+      console.log(
+        `${build.label}: CPU µs/tx min ${(sorted[0] as number).toFixed(1)}, median ${median.toFixed(1)} ` +
+          `(${build.cpu.map((v) => v.toFixed(0)).join(' ')}); context switches per tx ` +
+          build.switches.map((v) => v.toFixed(2)).join(' '),
+      );
+    }
+    process.exitCode = 0;
+  } else {
+    const after = await profileOne('after', undefined);
+    const before = await profileOne('before', baseline.root);
+    // Keep the profiles: the temp dir is removed below, so copy them out first.
+    const keep = mkdtempSync(join(tmpdir(), 'gatehouse-profile-pg-kept-'));
+    await run(log, 'cp', ['-r', join(dir, 'after', 'profile'), join(keep, 'after')]);
+    await run(log, 'cp', ['-r', join(dir, 'before', 'profile'), join(keep, 'before')]);
+    console.log(`profiles kept in ${keep}`);
+    printComparison(before, after);
+  }
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await backend?.stop();
@@ -161,6 +211,16 @@ function printComparison(before: Profiled, after: Profiled): void {
       );
     }
   }
+}
+
+/** Context switches (voluntary and not) of all the process's threads so far. */
+function contextSwitches(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    for (const match of status.matchAll(/ctxt_switches:\s+(\d+)/g)) total += Number(match[1]);
+  }
+  return total;
 }
 
 /** CPU ticks (1/100 s) by thread name, from /proc/<pid>/task/<tid>/stat. */
