@@ -10,6 +10,7 @@ import {
 } from '../wire/backend-messages.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
+import { joinedBuffers } from '../wire/joined-buffers.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
 import { BOUND_EXPLAIN_COMPLETIONS } from './bound-explain.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
@@ -210,7 +211,7 @@ export class BackendRelay {
         return room;
       }
     }
-    return this.client.write(Buffer.concat(out));
+    return this.client.write(joinedBuffers(out));
   }
 
   private onBackendData(chunk: Buffer): void {
