@@ -1,15 +1,21 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { RecorderCounts } from '../audit/recorder.js';
 import type { Verdict } from '../core/decision.js';
 import type { Metrics, RequestOutcome, ScrapedCounter } from '../core/metrics.js';
 import type { ProtocolName } from '../core/operation.js';
+import { type HistogramSeries, SeriesHistogram } from './series-histogram.js';
 
-/** A labelled series, kept so a statement's count is one map lookup rather than prom-client's label hashing. */
-interface Incrementable {
-  inc(value?: number): void;
-}
-interface Observable {
-  observe(value: number): void;
+/**
+ * What one protocol and resource counted: plain numbers bumped on the hot path, read into the Prometheus metrics at
+ * each scrape (prom-client's own `inc` and `observe` validate and hash a label object on every call).
+ */
+interface ResourceSeries {
+  /** By verdict. */
+  readonly decisions: Record<string, number>;
+  /** By outcome. */
+  readonly requests: Record<string, number>;
+  /** Made at the first observation, so a resource never reached has no series (as with prom-client's own). */
+  upstream: HistogramSeries | undefined;
 }
 
 /**
@@ -18,51 +24,52 @@ interface Observable {
  */
 export class GatewayMetrics implements Metrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({
-    name: 'gatehouse_requests_total',
-    help: 'Requests and statements handled, by protocol, resource and outcome (ok, error, denied, review, unauthenticated)',
-    labelNames: ['protocol', 'resource', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  private readonly decisions = new Counter({
-    name: 'gatehouse_decisions_total',
-    help: 'Policy decisions, by protocol, resource and verdict',
-    labelNames: ['protocol', 'resource', 'verdict'] as const,
-    registers: [this.registry],
-  });
+  /** Protocol, then resource: two lookups of strings the caller already has, no key built per call. */
+  private readonly series = new Map<ProtocolName, Map<string, ResourceSeries>>();
   private readonly authFailures = new Counter({
     name: 'gatehouse_auth_failures_total',
     help: 'Rejected credentials, by protocol',
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
-  private readonly upstreamSeconds = new Histogram({
-    name: 'gatehouse_upstream_duration_seconds',
-    help: 'Time until the backend answered (response headers for HTTP, completion for SQL)',
-    labelNames: ['protocol', 'resource'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  private readonly upstreamSeconds = new SeriesHistogram(
+    'gatehouse_upstream_duration_seconds',
+    'Time until the backend answered (response headers for HTTP, completion for SQL)',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    this.registry,
+  );
   private readonly activeSessions = new Gauge({
     name: 'gatehouse_active_sessions',
     help: 'Open sessions, by protocol',
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
-  private readonly counterSeries = new Map<string, Incrementable>();
-  private readonly histogramSeries = new Map<string, Observable>();
 
   constructor(options: { defaultMetrics?: boolean; audit?: AuditSource } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    this.scrapedSeries(
+      'gatehouse_requests_total',
+      'Requests and statements handled, by protocol, resource and outcome (ok, error, denied, review, unauthenticated)',
+      'outcome',
+      (series) => series.requests,
+    );
+    this.scrapedSeries(
+      'gatehouse_decisions_total',
+      'Policy decisions, by protocol, resource and verdict',
+      'verdict',
+      (series) => series.decisions,
+    );
     if (options.audit) this.watchAudit(options.audit);
   }
 
   countDecision(protocol: ProtocolName, resource: string, verdict: Verdict): void {
-    this.counter(this.decisions, protocol, resource, 'verdict', verdict).inc();
+    const decisions = this.seriesOf(protocol, resource).decisions;
+    decisions[verdict] = (decisions[verdict] ?? 0) + 1;
   }
 
   countRequest(protocol: ProtocolName, resource: string, outcome: RequestOutcome): void {
-    this.counter(this.requests, protocol, resource, 'outcome', outcome).inc();
+    const requests = this.seriesOf(protocol, resource).requests;
+    requests[outcome] = (requests[outcome] ?? 0) + 1;
   }
 
   countAuthFailure(protocol: ProtocolName): void {
@@ -70,13 +77,9 @@ export class GatewayMetrics implements Metrics {
   }
 
   observeUpstream(protocol: ProtocolName, resource: string, seconds: number): void {
-    const key = `${protocol}\0${resource}`;
-    let series = this.histogramSeries.get(key);
-    if (series === undefined) {
-      series = this.upstreamSeconds.labels({ protocol, resource });
-      this.histogramSeries.set(key, series);
-    }
-    series.observe(seconds);
+    const series = this.seriesOf(protocol, resource);
+    series.upstream ??= this.upstreamSeconds.newSeries({ protocol, resource });
+    series.upstream.observe(seconds);
   }
 
   sessionOpened(protocol: ProtocolName): void {
@@ -103,20 +106,41 @@ export class GatewayMetrics implements Metrics {
     });
   }
 
-  private counter<L extends 'verdict' | 'outcome'>(
-    metric: Counter<'protocol' | 'resource' | L>,
-    protocol: ProtocolName,
-    resource: string,
-    name: L,
-    value: string,
-  ): Incrementable {
-    const key = `${name}\0${protocol}\0${resource}\0${value}`;
-    let series = this.counterSeries.get(key);
+  private seriesOf(protocol: ProtocolName, resource: string): ResourceSeries {
+    let byResource = this.series.get(protocol);
+    if (byResource === undefined) {
+      byResource = new Map();
+      this.series.set(protocol, byResource);
+    }
+    let series = byResource.get(resource);
     if (series === undefined) {
-      series = metric.labels({ protocol, resource, [name]: value } as Record<'protocol' | 'resource' | L, string>);
-      this.counterSeries.set(key, series);
+      series = { decisions: Object.create(null), requests: Object.create(null), upstream: undefined };
+      byResource.set(resource, series);
     }
     return series;
+  }
+
+  /** A counter by protocol, resource and `label`, set at each scrape from the totals `pick` reads off each series. */
+  private scrapedSeries(
+    name: string,
+    help: string,
+    label: 'outcome' | 'verdict',
+    pick: (series: ResourceSeries) => Readonly<Record<string, number>>,
+  ): void {
+    const all = this.series;
+    new Counter({
+      name,
+      help,
+      labelNames: ['protocol', 'resource', label],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [protocol, byResource] of all)
+          for (const [resource, series] of byResource)
+            for (const [value, total] of Object.entries(pick(series)))
+              this.inc({ protocol, resource, [label]: value }, total);
+      },
+    });
   }
 
   /**

@@ -182,6 +182,9 @@ export class Session {
   /** The agent that opened the backend session (via: agent), recorded with the session's end. */
   servedBy: string | undefined;
 
+  /** `wantedEstimates` by resource. */
+  private readonly wanted = new Map<string, readonly EstimateFigure[]>();
+
   constructor(
     private readonly services: SessionServices,
     readonly options: SessionOptions,
@@ -194,9 +197,17 @@ export class Session {
     return this.options.identity;
   }
 
-  /** The figures some rule for this caller on `resource` limits: a protocol measures them only when asked. */
-  wantedEstimates(resource: string): EstimateFigure[] {
-    return this.services.policy.wantedEstimates(resource, this.identity);
+  /**
+   * The figures some rule for this caller on `resource` limits: a protocol measures them only when asked. Asked of
+   * policy once per resource: its rules and the session's identity do not change, and statements ask on every run.
+   */
+  wantedEstimates(resource: string): readonly EstimateFigure[] {
+    let wanted = this.wanted.get(resource);
+    if (wanted === undefined) {
+      wanted = Object.freeze(this.services.policy.wantedEstimates(resource, this.identity));
+      this.wanted.set(resource, wanted);
+    }
+    return wanted;
   }
 
   /**
@@ -204,7 +215,7 @@ export class Session {
    * (an EXPLAIN on the backend) must not run for what is denied or waits for a human; a threshold only ever turns an
    * allow into review or deny.
    */
-  estimatesWantedFor(operation: Operation): EstimateFigure[] {
+  estimatesWantedFor(operation: Operation): readonly EstimateFigure[] {
     const wanted = this.wantedEstimates(operation.resource);
     if (wanted.length === 0) return wanted;
     return this.services.policy.decide(operation, { identity: this.identity }).verdict === 'allow' ? wanted : [];

@@ -369,11 +369,7 @@ export class ProxySession {
       this.gate.overlaps(statements),
     );
     if (handle === undefined || this.state.closing) return;
-    const behind = refusalBehindLimited(
-      handle.decision,
-      statements.map((s) => s.kind),
-      false,
-    );
+    const behind = refusalBehindLimited(handle.decision, statements, false);
     if (behind !== undefined) {
       this.gate.refuse(behind, 'simple', handle);
       return;
@@ -436,11 +432,7 @@ export class ProxySession {
       target !== undefined && this.gate.overlaps(target.statements),
     );
     if (handle === undefined || this.state.closing) return;
-    const behind = refusalBehindLimited(
-      handle.decision,
-      (target?.statements ?? []).map((s) => s.kind),
-      this.pending.limitedInOpenBatch(),
-    );
+    const behind = refusalBehindLimited(handle.decision, target?.statements ?? [], this.pending.limitedInOpenBatch());
     if (behind !== undefined) {
       this.gate.refuse(behind, 'extended', handle);
       return;

@@ -10,6 +10,7 @@ import {
 } from '../wire/backend-messages.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
+import { joinedBuffers } from '../wire/joined-buffers.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
 import { BOUND_EXPLAIN_COMPLETIONS } from './bound-explain.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
@@ -210,7 +211,7 @@ export class BackendRelay {
         return room;
       }
     }
-    return this.client.write(Buffer.concat(out));
+    return this.client.write(joinedBuffers(out));
   }
 
   private onBackendData(chunk: Buffer): void {
@@ -249,23 +250,16 @@ export class BackendRelay {
         // After the column names are looked up: a description kept for a portal must be complete for masking.
         if (this.options.limiter.swallowing) {
           this.heldFrame = undefined;
-          this.swallow(frame, out);
+          this.options.limiter.swallow(frame, out, this.handleFrame, this.currentStatus);
           if (this.state.closing) return;
           continue;
         }
         this.heldFrame = undefined;
         const run = this.pending.first?.run;
-        if (run !== undefined && (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData)) {
-          const refusal = this.options.limiter.admit(run, frame.bytes.length);
-          if (refusal !== undefined) {
-            run.bytesOut += refusal.length;
-            out.push(refusal);
-            // The client saw its Execute fail: as after any error, its messages up to Sync are discarded.
-            if (this.pending.firstIsExtended() && !this.pending.awaitsReadyForQuery()) this.state.skipUntilSync();
-            continue;
-          }
+        if (run !== undefined) {
+          if (this.options.limiter.cutRow(run, frame, out, this.state)) continue;
+          run.bytesOut += frame.bytes.length;
         }
-        if (run !== undefined) run.bytesOut += frame.bytes.length;
         const handle = BackendRelay.HANDLERS[frame.code];
         if (handle === undefined) out.push(frame.bytes);
         else handle(this, frame, out);
@@ -302,22 +296,12 @@ export class BackendRelay {
     this.writeClient(out);
   }
 
-  /**
-   * After a cut (result-limit.ts), up to the ReadyForQuery the client waits for: answers keep the session's
-   * bookkeeping (names confirmed, results recorded, errors skip to Sync) and reach the client only as far as its
-   * state needs them (setting reports, the ReadyForQuery). Rows are dropped unread.
-   */
-  private swallow(frame: Frame, out: Buffer[]): void {
-    if (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData) return;
-    this.options.limiter.answered(frame.code, this.pending.first?.run);
-    if (frame.code === BACKEND.ParameterStatus) {
-      BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
-      return;
-    }
-    const unseen: Buffer[] = [];
-    BackendRelay.HANDLERS[frame.code]?.(this, frame, unseen);
-    if (frame.code === BACKEND.ReadyForQuery) out.push(this.options.limiter.readyForQuery(frame.bytes, this.status));
-  }
+  /** A backend message's bookkeeping (its handler), for the result limiter while it swallows a cut's answers. */
+  private readonly handleFrame = (frame: Frame, out: Buffer[]): void => {
+    BackendRelay.HANDLERS[frame.code]?.(this, frame, out);
+  };
+
+  private readonly currentStatus = (): TransactionStatus => this.status;
 
   private nextFrame(): Frame | undefined {
     return this.heldFrame ?? this.reader.next();

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { joinedBuffers } from '../wire/joined-buffers.js';
 
 /** Frontend bytes gathered before they are written to the backend in one go. */
 const FLUSH_BYTES = 64 * 1024;
@@ -31,8 +32,7 @@ export class BackendWriter {
   /** Writes what is gathered; waits while the backend's socket buffer is full. */
   async flush(): Promise<void> {
     if (this.gathered.length === 0) return;
-    const data =
-      this.gathered.length === 1 ? (this.gathered[0] as Buffer) : Buffer.concat(this.gathered, this.gatheredBytes);
+    const data = joinedBuffers(this.gathered, this.gatheredBytes);
     this.gathered = [];
     this.gatheredBytes = 0;
     if (this.socket.destroyed) return;

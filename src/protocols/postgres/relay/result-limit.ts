@@ -3,10 +3,12 @@ import type { Decision, ResultLimits } from '../../../core/decision.js';
 import { GatehouseError } from '../../../core/errors.js';
 import type { OperationKind } from '../../../core/operation.js';
 import { encodeErrorResponse, encodeReadyForQuery } from '../wire/backend-messages.js';
+import type { Frame } from '../wire/frame-reader.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
 import type { BackendWriter } from './backend-writer.js';
 import type { PendingResponses } from './pending-responses.js';
 import { PlanProbe } from './plan-probe.js';
+import type { SessionControl } from './session-state.js';
 import type { StatementRun } from './statement-run.js';
 
 /** program_limit_exceeded: what the server itself raises for a statement too big to handle. */
@@ -52,12 +54,13 @@ const LIMIT_NAMES: Readonly<Record<keyof ResultLimits, string>> = Object.assign(
  */
 export function refusalBehindLimited(
   decision: Decision,
-  kinds: readonly OperationKind[],
+  statements: readonly { readonly kind: OperationKind }[],
   limitedBefore: boolean,
 ): GatehouseError | undefined {
-  const limits = decision.resultLimits;
-  const changes = (kind: OperationKind) => kind !== 'read';
-  const refused = limitedBefore ? kinds.some(changes) : limits !== undefined && kinds.slice(1).some(changes);
+  // The common case first: no limit here or before, nothing to look at (checked on every statement).
+  if (!limitedBefore && decision.resultLimits === undefined) return undefined;
+  const changes = (statement: { readonly kind: OperationKind }) => statement.kind !== 'read';
+  const refused = limitedBefore ? statements.some(changes) : statements.slice(1).some(changes);
   if (!refused) return undefined;
   return new GatehouseError(
     'policy.denied',
@@ -180,10 +183,49 @@ export class ResultLimiter {
   }
 
   /**
+   * A backend message answering `run`, on its way to the client: a row (DataRow, CopyData) is counted, and false
+   * returned while it may be relayed. The row that crosses a limit is not: the client's ErrorResponse goes to `out`
+   * in its place, the cut begins, and true is returned.
+   */
+  cutRow(run: StatementRun, frame: Frame, out: Buffer[], state: Pick<SessionControl, 'skipUntilSync'>): boolean {
+    if (frame.code !== BACKEND.DataRow && frame.code !== BACKEND.CopyData) return false;
+    const refusal = this.admit(run, frame.bytes.length);
+    if (refusal === undefined) return false;
+    run.bytesOut += refusal.length;
+    out.push(refusal);
+    // The client saw its Execute fail: as after any error, its messages up to Sync are discarded.
+    const pending = this.host.pending;
+    if (pending.firstIsExtended() && !pending.awaitsReadyForQuery()) state.skipUntilSync();
+    return true;
+  }
+
+  /**
+   * After a cut, up to the ReadyForQuery the client waits for: answers keep the session's bookkeeping (`handle`, the
+   * relay's own handling of each message: names confirmed, results recorded, errors skip to Sync) and reach the
+   * client (`out`) only as far as its state needs them (setting reports, the ReadyForQuery). Rows are dropped unread.
+   * `status`: the backend's transaction status once `handle` has read the ReadyForQuery.
+   */
+  swallow(
+    frame: Frame,
+    out: Buffer[],
+    handle: (frame: Frame, out: Buffer[]) => void,
+    status: () => TransactionStatus,
+  ): void {
+    if (frame.code === BACKEND.DataRow || frame.code === BACKEND.CopyData) return;
+    this.answered(frame.code, this.host.pending.first?.run);
+    if (frame.code === BACKEND.ParameterStatus) {
+      handle(frame, out);
+      return;
+    }
+    handle(frame, []);
+    if (frame.code === BACKEND.ReadyForQuery) out.push(this.readyForQuery(frame.bytes, status()));
+  }
+
+  /**
    * A row (DataRow or CopyData of `bytes` bytes) of `run`'s result: counted and undefined when it may be relayed;
    * otherwise the ErrorResponse the client gets instead, and the cut begins.
    */
-  admit(run: StatementRun, bytes: number): Buffer | undefined {
+  private admit(run: StatementRun, bytes: number): Buffer | undefined {
     const limits = run.handle.decision.resultLimits;
     const counts = run.resultCounts;
     const rows = counts.rows + 1;
@@ -214,7 +256,7 @@ export class ResultLimiter {
    * A backend message (`code`) while swallowing, answering `run`. Another statement's answer is one the client is
    * not told of: its record says so. The cut statement's end says whether the backend completed it.
    */
-  answered(code: number, run: StatementRun | undefined): void {
+  private answered(code: number, run: StatementRun | undefined): void {
     if (run === undefined) return;
     if (run !== this.cutRun) {
       run.fail(RESULT_CUT_SQLSTATE, 'answer withheld: an earlier result in the same message or batch was cut');
@@ -254,7 +296,7 @@ export class ResultLimiter {
    * client told so ('E'). Only when nothing of the client's follows on the connection (a pipelining client's next
    * statements would otherwise run before the abort): then the block stays as the backend has it.
    */
-  readyForQuery(frame: Buffer, status: TransactionStatus): Buffer {
+  private readyForQuery(frame: Buffer, status: TransactionStatus): Buffer {
     this.cutRun = undefined;
     this.cancelSent = false;
     this.cutSettled = false;
