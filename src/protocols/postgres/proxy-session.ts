@@ -5,24 +5,23 @@ import type { ApprovalService } from '../../approvals/approval-service.js';
 import type { PostgresResourceConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { Operation } from '../../core/operation.js';
 import { maskingNote, resolveMasking } from '../../masking/profile.js';
-import type { OperationHandle, Session } from '../../session/session.js';
+import type { Session } from '../../session/session.js';
 import { columnCatalogFor } from './masking/column-catalog.js';
 import { ResultMasking } from './masking/result-masking.js';
 import { BackendIdle } from './relay/backend-idle.js';
 import { BackendRelay } from './relay/backend-relay.js';
 import { BackendWriter } from './relay/backend-writer.js';
-import { type PendingResponse, PendingResponses } from './relay/pending-responses.js';
+import { ClientMessages } from './relay/client-messages.js';
+import { PendingResponses } from './relay/pending-responses.js';
 import { PlanEstimator } from './relay/plan-probe.js';
-import { ResultLimiter, refusalBehindLimited } from './relay/result-limit.js';
+import { ResultLimiter } from './relay/result-limit.js';
 import { ResultRelay } from './relay/result-relay.js';
 import { SessionState } from './relay/session-state.js';
 import { SettingsBarrier } from './relay/settings-barrier.js';
 import { StatementGate } from './relay/statement-gate.js';
 import { StatementNames } from './relay/statement-names.js';
-import { StatementRun } from './relay/statement-run.js';
-import { type SqlClassifier, toOperation } from './sql/classify.js';
+import type { SqlClassifier } from './sql/classify.js';
 import { isLargeStatement, PARSE_IN_WORKER_ABOVE, preclassifyLarge } from './sql/large-statements.js';
 import type { ParsePool } from './sql/parse-pool.js';
 import { readFunctionsOf } from './sql/read-functions.js';
@@ -31,9 +30,8 @@ import { pinnedFor } from './startup/startup-parameters.js';
 import { type ErrorFields, encodeErrorResponse } from './wire/backend-messages.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from './wire/error-response.js';
 import type { Frame, FrameReader } from './wire/frame-reader.js';
-import { decodeFrontendMessage, type FrontendMessage } from './wire/frontend-messages.js';
+import { decodeFrontendMessage } from './wire/frontend-messages.js';
 import { FRONTEND } from './wire/message-codes.js';
-import { protocolViolation } from './wire/protocol-error.js';
 
 /** Client bytes buffered while a decision is pending before the client socket is paused. */
 const CLIENT_HIGH_WATER = 1024 * 1024;
@@ -66,14 +64,6 @@ export interface ProxySessionOptions {
   /** The listener's SQL classifier (its caches are shared by the listener's sessions). */
   readonly classifier: SqlClassifier;
 }
-
-type ClientHandlers = {
-  readonly [T in FrontendMessage['type']]: (
-    proxy: ProxySession,
-    message: Extract<FrontendMessage, { type: T }>,
-    frame: Frame,
-  ) => void | Promise<void>;
-};
 
 /**
  * One client connection after login: relays frames between the client and its backend session, turning every
@@ -123,6 +113,8 @@ export class ProxySession {
   private readonly idle: BackendIdle;
   /** Cuts results over `maxResultRows` / `maxResultBytes` (and the session's). */
   private readonly limiter: ResultLimiter;
+  /** What each client message does (relay/client-messages.ts). */
+  private readonly messages: ClientMessages;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.client = options.client;
@@ -184,6 +176,25 @@ export class ProxySession {
       pending: this.pending,
       transactionStatus: () => this.relay.transactionStatus,
       idle: () => this.idle.wait(),
+    });
+    this.messages = new ClientMessages({
+      resourceName: options.resource.name,
+      session: options.session,
+      names: this.names,
+      pending: this.pending,
+      toBackend: this.toBackend,
+      relay: this.relay,
+      results: this.results,
+      limiter: this.limiter,
+      gate: this.gate,
+      barrier: this.barrier,
+      estimator: this.estimator,
+      state: this.state,
+      track: (done) => this.track(done),
+      terminated: () => {
+        this.terminateSent = true;
+        void this.toBackend.flush().finally(() => this.close('client terminated'));
+      },
     });
   }
 
@@ -298,176 +309,7 @@ export class ProxySession {
       this.gate.refuse(early, message.type === 'Query' ? 'simple' : 'extended');
       return;
     }
-    const handle = ProxySession.CLIENT_HANDLERS[message.type] as (
-      proxy: ProxySession,
-      message: FrontendMessage,
-      frame: Frame,
-    ) => void | Promise<void>;
-    return handle(this, message, frame);
-  }
-
-  /** What each frontend message does, by message name. */
-  private static readonly CLIENT_HANDLERS: ClientHandlers = Object.assign(Object.create(null), {
-    Query: (proxy, message, frame) => proxy.query(message.sql, frame),
-    Parse: (proxy, message, frame) =>
-      proxy.forward(frame, {
-        kind: 'parse',
-        change: proxy.names.parse(message.name, message.sql, message.parameterTypes),
-      }),
-    Bind: (proxy, message, frame) => {
-      proxy.limiter.bound(message.portal);
-      proxy.forward(frame, {
-        kind: 'bind',
-        change: proxy.names.bind(message.portal, message.statement, frame.body),
-        descriptions: proxy.results.bound(message.portal),
-      });
-    },
-    Describe: (proxy, message, frame) => {
-      const item: PendingResponse = { kind: 'describe' };
-      proxy.relay.describes(item, `${message.target}:${message.name}`);
-      proxy.forward(frame, item);
-    },
-    Execute: (proxy, message, frame) => proxy.execute(message.portal, frame),
-    Close: (proxy, message, frame) =>
-      proxy.forward(frame, {
-        kind: 'close',
-        change: proxy.names.close(message.target, message.name),
-        descriptions: proxy.results.closed(message.target, message.name),
-      }),
-    Sync: (proxy, _message, frame) => proxy.sync(frame),
-    Flush: (proxy, _message, frame) => proxy.forward(frame),
-    CopyData: (proxy, _message, frame) => proxy.forward(frame),
-    CopyDone: (proxy, _message, frame) => proxy.forward(frame),
-    CopyFail: (proxy, _message, frame) => proxy.forward(frame),
-    Terminate: (proxy, _message, frame) => {
-      proxy.forward(frame);
-      proxy.terminateSent = true;
-      void proxy.toBackend.flush().finally(() => proxy.close('client terminated'));
-    },
-    FunctionCall: (proxy, message) => proxy.gate.functionCall(message.functionOid),
-    PasswordMessage: () => {
-      throw protocolViolation('unexpected PasswordMessage after authentication');
-    },
-  } satisfies ClientHandlers);
-
-  private forward(frame: Frame, pending?: PendingResponse): void {
-    this.toBackend.send(frame.bytes);
-    if (pending !== undefined) this.pending.push(pending);
-  }
-
-  /** Simple Query: one operation for the whole message, however many statements it holds. */
-  private async query(sql: string, frame: Frame): Promise<void> {
-    const statements = this.names.classify(sql);
-    const classified = toOperation(this.resource.name, statements, sql);
-    const estimates = await this.estimator.estimate(statements, this.session.estimatesWantedFor(classified));
-    if (this.state.closing) return;
-    const operation = estimates === undefined ? classified : { ...classified, estimates };
-    const handle = await this.gate.decide(
-      operation,
-      'simple',
-      () => ({ protocol: 'postgres', sql }),
-      this.gate.overlaps(statements),
-    );
-    if (handle === undefined || this.state.closing) return;
-    const behind = refusalBehindLimited(handle.decision, statements, false);
-    if (behind !== undefined) {
-      this.gate.refuse(behind, 'simple', handle);
-      return;
-    }
-    const run = this.newRun(handle);
-    if (this.state.skipping) {
-      // An extended-protocol error arrived while the decision was being recorded: the backend ignores this Query.
-      run.abandon('not run: ignored until Sync after an earlier error');
-      return;
-    }
-    this.names.forget(statements);
-    const change = this.names.simpleQuery();
-    this.forward(frame, {
-      kind: 'query',
-      change,
-      run,
-      onSuccess: () => this.names.define(statements, this.pending.changes()),
-    });
-    this.barrier.sent(statements, 'simple');
-  }
-
-  private sync(frame: Frame): void | Promise<void> {
-    // A change under result limits: its transaction must not commit if its result was cut (result-limit.ts).
-    const waiting = this.limiter.beforeSync();
-    if (waiting === undefined) return this.synced(frame);
-    return waiting.then(() => {
-      if (!this.state.closing) this.synced(frame);
-    });
-  }
-
-  private synced(frame: Frame): void {
-    this.state.synced();
-    this.forward(frame, { kind: 'sync' });
-    this.barrier.synced();
-  }
-
-  /** Execute: the portal's statement is decided again on every Execute (a suspended portal included). */
-  private async execute(portal: string, frame: Frame): Promise<void> {
-    const target = this.names.portal(portal);
-    const classified =
-      target === undefined
-        ? unknownPortal(this.resource.name, portal)
-        : toOperation(this.resource.name, target.statements, target.prepared.text);
-    // Only where a rule asks: the await (and the EXPLAIN) is not paid by every Execute.
-    const wanted = target === undefined ? [] : this.session.estimatesWantedFor(classified);
-    const estimates =
-      target === undefined || wanted.length === 0
-        ? undefined
-        : await this.estimator.estimateBound(
-            target.statements,
-            wanted,
-            this.names.boundStatement(portal, target.prepared),
-          );
-    if (this.state.closing) return;
-    const operation = estimates === undefined ? classified : { ...classified, estimates };
-    const handle = await this.gate.decide(
-      operation,
-      'extended',
-      () => this.names.exact(portal, target?.prepared),
-      target !== undefined && this.gate.overlaps(target.statements),
-    );
-    if (handle === undefined || this.state.closing) return;
-    const behind = refusalBehindLimited(handle.decision, target?.statements ?? [], this.pending.limitedInOpenBatch());
-    if (behind !== undefined) {
-      this.gate.refuse(behind, 'extended', handle);
-      return;
-    }
-    const run = this.newRun(handle);
-    run.portal = portal;
-    this.limiter.resume(run);
-    if (this.state.skipping) {
-      // An earlier message of this batch failed while the decision was being recorded: the backend skips this one.
-      run.abandon('not run: an earlier message in the batch failed');
-      return;
-    }
-    const statements = target?.statements ?? [];
-    this.names.forget(statements);
-    // Masking needs the rows' shape: a portal the client did not Describe is described by the gateway, unseen.
-    const describe = this.results.describeBeforeExecute(portal);
-    if (describe !== undefined) {
-      const item: PendingResponse = { kind: 'describe', injected: true };
-      this.relay.describes(item, `P:${portal}`);
-      this.toBackend.send(describe);
-      this.pending.push(item);
-    }
-    this.forward(frame, {
-      kind: 'execute',
-      run,
-      onSuccess: () => this.names.define(statements, this.pending.changes()),
-    });
-    if (handle.decision.resultLimits !== undefined && statements.some((s) => s.kind !== 'read'))
-      this.limiter.guard(run);
-    // An unknown portal's statement is denied above; anything that ran may have changed a setting.
-    this.barrier.sent(statements, 'extended');
-  }
-
-  private newRun(handle: OperationHandle): StatementRun {
-    return new StatementRun(handle, (done) => this.track(done));
+    return this.messages.handle(message, frame);
   }
 
   private track(done: Promise<void>): void {
@@ -544,16 +386,4 @@ export class ProxySession {
     this.logger.debug({ reason }, 'postgres session closed');
     this.resolveClosed();
   }
-}
-
-function unknownPortal(resource: string, portal: string): Operation {
-  return {
-    protocol: 'postgres',
-    resource,
-    kind: 'unknown',
-    tags: [],
-    action: 'EXECUTE',
-    text: `Execute portal "${portal}"`,
-    unclassifiable: 'the portal is not bound to a statement the gateway has classified',
-  };
 }
