@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { postgresBenchGatewayYaml, READ_ONLY_BENCH_POLICY } from '../../test/support/gateway-config.js';
 import { type BaselineBuild, buildBaseline } from '../lib/baseline.js';
 import { summariseProfile } from '../lib/cpuprofile.js';
 import { type GatehouseProcess, mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
@@ -168,18 +168,7 @@ try {
 }
 
 function gatewayYaml(port: number, backend: TestPostgres): string {
-  return `listen:
-  postgres: 127.0.0.1:${port}
-postgres:
-  allowPlaintextPassword: true # loopback only
-resources:
-  - name: bench
-    protocol: postgres
-${postgresTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
-      - groups: [bench]
-        allow: [read]
-        deny: [write, ddl, admin]
-`;
+  return postgresBenchGatewayYaml(port, backend, READ_ONLY_BENCH_POLICY);
 }
 
 async function query(url: string, sql: string): Promise<string> {

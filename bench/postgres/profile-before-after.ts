@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { postgresBenchGatewayYaml, READ_ONLY_BENCH_POLICY } from '../../test/support/gateway-config.js';
 import { type BaselineBuild, buildBaseline } from '../lib/baseline.js';
 import { type GatehouseProcess, mintToken, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { processTreeCpuMs } from '../lib/machine.js';
@@ -236,16 +236,5 @@ function threadTicks(pid: number): Map<string, number> {
 }
 
 function gatewayYaml(port: number, pgBackend: TestPostgres): string {
-  return `listen:
-  postgres: 127.0.0.1:${port}
-postgres:
-  allowPlaintextPassword: true # loopback only
-resources:
-  - name: bench
-    protocol: postgres
-${postgresTargetYaml(pgBackend, 'BENCH_PG_PASSWORD')}    policy:
-      - groups: [bench]
-        allow: [read]
-        deny: [write, ddl, admin]
-`;
+  return postgresBenchGatewayYaml(port, pgBackend, READ_ONLY_BENCH_POLICY);
 }

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres, type TestPostgres } from '../../test/support/embedded-postgres.js';
-import { postgresTargetYaml } from '../../test/support/gateway-config.js';
+import { postgresBenchGatewayYaml } from '../../test/support/gateway-config.js';
 import { type GatehouseProcess, mintToken, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
@@ -114,19 +114,15 @@ The EXPLAIN round trip adds about ${MODES.map((mode) => `${extraUs(mode)} µs ($
 }
 
 function gatewayYaml(port: number, backend: TestPostgres): string {
-  return `listen:
-  postgres: 127.0.0.1:${port}
-postgres:
-  allowPlaintextPassword: true # loopback only
-resources:
-  - name: bench
-    protocol: postgres
-${postgresTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
-      - groups: [plain]
+  return postgresBenchGatewayYaml(
+    port,
+    backend,
+    `      - groups: [plain]
         allow: [read]
       - groups: [limited]
         allow: [read]
         maxCost: 1000000
         maxRows: 1000000
-`;
+`,
+  );
 }

@@ -72,3 +72,29 @@ export function postgresTargetYaml(
       password: \${env:${passwordEnv}}
 `;
 }
+
+/** The policy of the PostgreSQL benchmarks' gateways: group `bench` reads, nothing else. */
+export const READ_ONLY_BENCH_POLICY = `      - groups: [bench]
+        allow: [read]
+        deny: [write, ddl, admin]
+`;
+
+/**
+ * A gateway body (see `gatewayConfigYaml`) with a PostgreSQL listener on `port` (plaintext passwords: loopback only)
+ * and one resource `bench` in front of `backend`, with the given policy rules (indented as items of `policy:`).
+ */
+export function postgresBenchGatewayYaml(
+  port: number,
+  backend: Parameters<typeof postgresTargetYaml>[0],
+  policy: string,
+): string {
+  return `listen:
+  postgres: 127.0.0.1:${port}
+postgres:
+  allowPlaintextPassword: true # loopback only
+resources:
+  - name: bench
+    protocol: postgres
+${postgresTargetYaml(backend, 'BENCH_PG_PASSWORD')}    policy:
+${policy}`;
+}
