@@ -1,8 +1,7 @@
 // The `protocol: http` resource: an HTTP upstream (LLM endpoints, vector stores, internal APIs) behind the gateway.
 import { z } from 'zod';
 import { OPERATION_KINDS } from '../core/operation.js';
-import { resourceMaskingSchema } from '../masking/config.js';
-import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
+import { policyAndMaskingFields } from './policy-rule-schema.js';
 import { modelPricesSchema } from './price-schema.js';
 import { PROFILE_NAMES, tenantFilterSchema } from './protocol-options.js';
 import { duration, httpUrl, routeFields } from './schema-parts.js';
@@ -81,11 +80,5 @@ export const httpResourceSchema = z.strictObject({
     .optional()
     .describe("Vector stores: constrain search, scroll and delete requests to the caller's tenant (claim value)."),
   modelPrices: modelPricesSchema.optional(),
-  policy: z
-    .array(policyRule)
-    .default([])
-    .describe('Policy rules: who may do what on this resource (nothing matching means deny).'),
-  masking: resourceMaskingSchema
-    .optional()
-    .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
+  ...policyAndMaskingFields,
 });

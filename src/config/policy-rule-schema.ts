@@ -1,6 +1,7 @@
 // One policy rule of a resource: whom it speaks for (groups, subjects, claims) and its verdict per kind or tag.
 import { z } from 'zod';
 import { OPERATION_KINDS, RISK_TAGS } from '../core/operation.js';
+import { resourceMaskingSchema } from '../masking/config.js';
 import { attributeConditionsSchema } from './attribute-condition-schema.js';
 import { claimConditions } from './identity-schema.js';
 import { thresholdFields } from './threshold-schema.js';
@@ -66,3 +67,14 @@ export const policyRuleSchema = z
   .refine((rule) => rule.groups !== undefined || rule.subjects !== undefined || rule.claims !== undefined, {
     message: 'a rule needs at least one of groups, subjects or claims (who it speaks for)',
   });
+
+/** Who may do what on an HTTP or PostgreSQL resource, and how its answers are masked. */
+export const policyAndMaskingFields = {
+  policy: z
+    .array(policyRuleSchema)
+    .default([])
+    .describe('Policy rules: who may do what on this resource (nothing matching means deny).'),
+  masking: resourceMaskingSchema
+    .optional()
+    .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
+};

@@ -1,7 +1,6 @@
 // The `protocol: postgres` resource: a PostgreSQL backend behind the gateway.
 import { z } from 'zod';
-import { resourceMaskingSchema } from '../masking/config.js';
-import { policyRuleSchema as policyRule } from './policy-rule-schema.js';
+import { policyAndMaskingFields } from './policy-rule-schema.js';
 import { READ_FUNCTION_PATTERN } from './protocol-options.js';
 import { routeFields } from './schema-parts.js';
 
@@ -48,11 +47,5 @@ export const postgresResourceSchema = z.strictObject({
     .describe(
       'Functions outside pg_catalog that count as plain reads (`analytics.score`, `tenant_*`), matched as a call writes them, schema-qualified or not, `*` a wildcard. Any other non-built-in call makes a statement a write.',
     ),
-  policy: z
-    .array(policyRule)
-    .default([])
-    .describe('Policy rules: who may do what on this resource (nothing matching means deny).'),
-  masking: resourceMaskingSchema
-    .optional()
-    .describe('Masking profile of this resource (inherits the top-level `masking` defaults).'),
+  ...policyAndMaskingFields,
 });
