@@ -16,6 +16,8 @@ export interface McpSession {
   /** Resource URIs it subscribed to (subscriptions.ts). */
   readonly subscriptions: Set<string>;
   lastUsed: number;
+  /** Set when the session ends (what was still being set up for it is then undone). */
+  ended: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export class McpSessionRegistry {
       inflight: new Map(),
       subscriptions: new Set(),
       lastUsed: this.services.clock.now(),
+      ended: false,
     };
     this.sessions.set(entry.id, entry);
     this.services.metrics.sessionOpened('mcp');
@@ -85,6 +88,7 @@ export class McpSessionRegistry {
 
   async end(entry: McpSession, reason: string): Promise<void> {
     if (!this.sessions.delete(entry.id)) return;
+    entry.ended = true;
     this.services.metrics.sessionClosed('mcp');
     for (const stream of entry.streams) stream.end();
     for (const running of entry.inflight.values()) running.abort();

@@ -26,7 +26,7 @@ export async function runSubscription(
     await handle.finish({ outcome: 'ok' });
     return {};
   }
-  const handle = await session.begin({ ...read.operation, action: method });
+  const handle = await session.begin({ ...read.operation, action: method, text: `${method} ${read.target}` });
   const { decision } = handle;
   if (decision.verdict !== 'allow') {
     await handle.finish({

@@ -45,6 +45,8 @@ export class ResourceSubscriptions {
     await entry.ready;
     entry.sessions.add(mcp);
     mcp.subscriptions.add(uri);
+    // The session ended while the server was asked: it holds no subscription, and the server's may end with it.
+    if (mcp.ended) this.unsubscribe(mcp, uri);
   }
 
   unsubscribe(mcp: McpSession, uri: string): void {
