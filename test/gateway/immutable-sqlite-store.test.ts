@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { readinessOf } from '../support/readiness.js';
 import { startEchoGateway } from './echo-gateway.js';
 import type { GatewayProcess } from './gateway-process.js';
 
@@ -48,19 +49,7 @@ describe('a SQLite store made immutable under a real gateway process', () => {
       return { status: 0, body: String((error as Error).cause ?? error) };
     }
   };
-  const readyz = async () => {
-    const res = await fetch(`http://127.0.0.1:${admin}/readyz`);
-    return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
-  };
-  const waitForReady = async (status: number, withinMs: number) => {
-    const until = performance.now() + withinMs;
-    let last = await readyz();
-    while (last.status !== status && performance.now() < until) {
-      await new Promise((r) => setTimeout(r, 200));
-      last = await readyz();
-    }
-    return last;
-  };
+  const { readyz, waitForReady } = readinessOf(() => admin);
   /**
    * Every file and folder of the store but the WAL index (`-shm`): SQLite maps that file shared and writes to the
    * mapping, and the kernel kills a process writing to a mapping of a file made immutable with SIGBUS (seen here

@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { DevIssuer } from '../../src/identity/dev-issuer.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
+import { readinessOf } from '../support/readiness.js';
 import { freePort, type GatewayProcess, serveGateway } from './gateway-process.js';
 
 /**
@@ -77,19 +78,7 @@ function describeReadOnlyStore(writerThread: boolean): void {
       });
       return { status: res.status, body: await res.text() };
     };
-    const readyz = async () => {
-      const res = await fetch(`http://127.0.0.1:${ports.admin}/readyz`);
-      return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
-    };
-    const waitForReady = async (status: number, withinMs: number) => {
-      const until = performance.now() + withinMs;
-      let last = await readyz();
-      while (last.status !== status && performance.now() < until) {
-        await new Promise((r) => setTimeout(r, 200));
-        last = await readyz();
-      }
-      return last;
-    };
+    const { readyz, waitForReady } = readinessOf(() => ports.admin);
     /** Retries `attempt` until it passes or `withinMs` is up (a reconnecting writer may refuse a first try). */
     const eventually = async <T>(attempt: () => Promise<T>, passes: (value: T) => boolean, withinMs: number) => {
       const until = performance.now() + withinMs;
