@@ -66,6 +66,10 @@ export interface PgGateway {
   ): { host: string; port: number; user: string; password: string; database: string };
   /** A client straight to the backend with its own credential, for setup and for checking what really happened. */
   admin(): Promise<pg.Client>;
+  /** Runs `fn` on a client straight to the backend, then ends the client. */
+  withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>;
+  /** A connected client of the gateway with `token`; its errors are the test's to read (no unhandled 'error'). */
+  connect(token: string): Promise<pg.Client>;
   /** Every audit event written so far, an operation carrying its result as the two it stands for (`unfoldResults`). */
   events(): Promise<AuditEvent[]>;
   stop(): Promise<void>;
@@ -147,6 +151,21 @@ ${options.topLevelYaml ?? ''}`,
     clientConfig: (token, database = 'app') => ({ host, port, user: 'agent', password: token, database }),
     async admin() {
       const client = new pg.Client({ connectionString: backend.url });
+      await client.connect();
+      return client;
+    },
+    async withAdmin(fn) {
+      const client = new pg.Client({ connectionString: backend.url });
+      await client.connect();
+      try {
+        return await fn(client);
+      } finally {
+        await client.end();
+      }
+    },
+    async connect(token) {
+      const client = new pg.Client({ host, port, user: 'agent', password: token, database: 'app' });
+      client.on('error', () => undefined);
       await client.connect();
       return client;
     },

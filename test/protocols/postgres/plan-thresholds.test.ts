@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import type { DatabaseError, NoticeMessage } from 'pg-protocol/dist/messages.js';
 import { startPostgres, type TestPostgres } from '../../support/embedded-postgres.js';
 import { type PgGateway, startPgGateway } from '../../support/pg-gateway.js';
@@ -28,20 +28,8 @@ describe('planner thresholds through the gateway', () => {
   let limitedReader: string;
   let serverLog = '';
 
-  const direct = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const admin = await gw.admin();
-    try {
-      return await fn(admin);
-    } finally {
-      await admin.end();
-    }
-  };
-  const connect = async (token: string): Promise<pg.Client> => {
-    const client = new pg.Client(gw.clientConfig(token));
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  };
+  const direct = <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => gw.withAdmin(fn);
+  const connect = (token: string): Promise<pg.Client> => gw.connect(token);
   /** The statement is held for review (a notice naming it) and, unapproved, fails without running. */
   const held = async (client: pg.Client, sql: string, values?: unknown[]): Promise<void> => {
     const notice = new Promise<NoticeMessage>((resolve) => client.once('notice', resolve));

@@ -42,20 +42,8 @@ describe('result limits on the PostgreSQL path', () => {
   let byteLimited: string;
   let sessionLimited: string;
 
-  const direct = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const admin = await gw.admin();
-    try {
-      return await fn(admin);
-    } finally {
-      await admin.end();
-    }
-  };
-  const connect = async (token: string): Promise<pg.Client> => {
-    const client = new pg.Client(gw.clientConfig(token));
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  };
+  const direct = <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => gw.withAdmin(fn);
+  const connect = (token: string): Promise<pg.Client> => gw.connect(token);
   /** The statement fails with the gateway's cut, naming the limit. */
   const cut = async (result: Promise<unknown>, limit: RegExp): Promise<DatabaseError> => {
     let caught: DatabaseError | undefined;
