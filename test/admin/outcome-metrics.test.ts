@@ -8,6 +8,7 @@ import { createLogger } from '../../src/gateway/logger.js';
 import { HttpListener } from '../../src/protocols/http/listener.js';
 import { OpenAiStandIn } from '../../src/standins/openai-stand-in.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
+import { postgresTargetYaml } from '../support/gateway-config.js';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.js';
 import { temporaryDirectory } from '../support/temp-dir.js';
 
@@ -86,13 +87,7 @@ approvals: { httpWait: 200ms, pollInterval: 100ms }
 resources:
   - name: app
     protocol: postgres
-    target:
-      host: ${backend.host}
-      port: ${backend.port}
-      database: ${backend.database}
-      user: ${backend.user}
-      password: \${env:OUTCOME_PG_PASSWORD}
-    policy:
+${postgresTargetYaml(backend, 'OUTCOME_PG_PASSWORD')}    policy:
       - groups: [readers]
         allow: [read]
       - groups: [writers]

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { CLI } from '../cli/cli-run.js';
 import { startPostgres, type TestPostgres } from '../support/embedded-postgres.js';
+import { postgresTargetYaml } from '../support/gateway-config.js';
 import { type AgentWorld, pgResource, startAgentWorld, waitFor } from './agent-harness.js';
 
 const RESOURCES = `
@@ -82,13 +83,7 @@ reconnect: { min: 50ms, max: 500ms }
 resources:
   - name: orders
     protocol: postgres
-    target:
-      host: ${backend.host}
-      port: ${backend.port}
-      database: ${backend.database}
-      user: ${backend.user}
-      password: \${env:AGENT_PG_PASSWORD}
-    ephemeralRoles: { readWrite: ${EPHEMERAL.readWrite}, readOnly: ${EPHEMERAL.readOnly}, prefix: ${EPHEMERAL.prefix}, validFor: ${EPHEMERAL.validFor} }
+${postgresTargetYaml(backend, 'AGENT_PG_PASSWORD')}    ephemeralRoles: { readWrite: ${EPHEMERAL.readWrite}, readOnly: ${EPHEMERAL.readOnly}, prefix: ${EPHEMERAL.prefix}, validFor: ${EPHEMERAL.validFor} }
 `,
     );
     startAgentProcess();

@@ -14,6 +14,7 @@ import { systemClock } from '../../../src/core/clock.js';
 import { Gateway } from '../../../src/gateway/gateway.js';
 import { DevIssuer } from '../../../src/identity/dev-issuer.js';
 import { startPostgres, type TestPostgres } from '../../support/embedded-postgres.js';
+import { postgresTargetYaml } from '../../support/gateway-config.js';
 
 const run = promisify(execFile);
 
@@ -52,13 +53,7 @@ store:
 resources:
   - name: app
     protocol: postgres
-    target:
-      host: ${backend.host}
-      port: ${backend.port}
-      database: ${backend.database}
-      user: ${backend.user}
-      password: \${env:TLS_TEST_PG_PASSWORD}
-    policy:
+${postgresTargetYaml(backend, 'TLS_TEST_PG_PASSWORD')}    policy:
       - groups: [readers]
         allow: [read]
 `,
