@@ -18,7 +18,8 @@ import { postgresTargetYaml } from '../../test/support/gateway-config.js';
 import { mintToken, REPO_ROOT, startGatehouse, writeGatehouseConfig } from '../lib/gatehouse.js';
 import { loadAverage, machineInfo, processTreeCpuMs } from '../lib/machine.js';
 import { type Measured, measureQuietly, progress } from '../lib/measure.js';
-import { type Background, CommandLog, freePort, run, startBackground, waitForPort } from '../lib/processes.js';
+import { startTcpRelay } from '../lib/node-relays.js';
+import { type Background, CommandLog, freePort, run, startBackground } from '../lib/processes.js';
 import { round, writeResults } from '../lib/report.js';
 import { type PgbenchTarget, type QueryMode, runPgbench } from '../postgres/pgbench.js';
 import { startPgbouncer } from '../postgres/pgbouncer.js';
@@ -97,7 +98,7 @@ try {
   servers.push(agent);
   await waitForAgent(adminPort);
   const relayPort = await freePort();
-  const relay = await startTcpRelay(relayPort, backend);
+  const relay = await startTcpRelay(log, relayPort, backend);
   servers.push(relay);
   const bouncerDir = join(dir, 'pgbouncer');
   mkdirSync(bouncerDir);
@@ -183,21 +184,6 @@ function cpuNow(pids: Partial<Record<CpuSide, number>>): Partial<Record<CpuSide,
   const now: Partial<Record<CpuSide, number>> = {};
   for (const [side, pid] of Object.entries(pids) as [CpuSide, number][]) now[side] = processTreeCpuMs(pid);
   return now;
-}
-
-/**
- * The Node floor: bench/lib/tcp-relay.mjs in a process of its own. (Same as startTcpRelay in bench/lib/baseline.ts,
- * kept here until that file is on main.)
- */
-async function startTcpRelay(port: number, target: { host: string; port: number }): Promise<Background> {
-  const relay = startBackground(log, 'node-relay', 'node', [
-    join(REPO_ROOT, 'bench/lib/tcp-relay.mjs'),
-    String(port),
-    target.host,
-    String(target.port),
-  ]);
-  await waitForPort(port, relay);
-  return relay;
 }
 
 async function waitForAgent(adminPort: number): Promise<void> {

@@ -2,7 +2,7 @@ import { createServer, type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HttpResourceConfig, ListenAddress } from '../../config/schema.js';
 import type { Listener } from '../../core/listener.js';
-import { closeGracefully, listenOn } from '../http-server-lifecycle.js';
+import { closeGracefully, httpServerLimits, listenOn } from '../http-server-lifecycle.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { collectionDirectoryFor, priceTableFor, type ResourceContext } from './call-inspection.js';
 import { HttpClassifier } from './classify.js';
@@ -47,16 +47,8 @@ export class HttpListener implements Listener {
     }
     this.sessions = new HttpSessionRegistry(services);
     const pipeline: HttpPipeline = { services, routes: this.routes, contexts: this.contexts, sessions: this.sessions };
-    const http = services.config.http;
     this.server = createServer(
-      {
-        maxHeaderSize: http.maxHeaderBytes,
-        headersTimeout: http.headersTimeout,
-        // Node enforces headersTimeout only when requestTimeout is set, checking every connectionsCheckingInterval.
-        requestTimeout: http.requestTimeout,
-        connectionsCheckingInterval: Math.min(1_000, Math.max(100, http.headersTimeout / 4)),
-        keepAliveTimeout: 5_000,
-      },
+      { ...httpServerLimits(services.config.http), keepAliveTimeout: 5_000 },
       (req, res) => void handleRequest(pipeline, req, res),
     );
     this.server.on('connection', (socket) => {

@@ -7,7 +7,7 @@ import { GatehouseError, isGatehouseError } from '../../core/errors.js';
 import type { Identity } from '../../core/identity.js';
 import type { Listener } from '../../core/listener.js';
 import { countUnrecorded } from '../../session/outcome.js';
-import { closeGracefully, listenOn } from '../http-server-lifecycle.js';
+import { closeGracefully, httpServerLimits, listenOn } from '../http-server-lifecycle.js';
 import type { GatewayServices } from '../protocol-services.js';
 import { CallBudgets } from './call-budgets.js';
 import { McpClassifier } from './classify.js';
@@ -74,17 +74,8 @@ export class McpListener implements Listener {
       approvals: services.approvals,
       publicUrl: services.config.approvals.publicUrl,
     };
-    const http = services.config.http;
     // The request must arrive within the HTTP limits; a call held for review afterwards is not cut by them.
-    this.server = createServer(
-      {
-        maxHeaderSize: http.maxHeaderBytes,
-        headersTimeout: http.headersTimeout,
-        requestTimeout: http.requestTimeout,
-        connectionsCheckingInterval: Math.min(1_000, Math.max(100, http.headersTimeout / 4)),
-      },
-      (req, res) => void this.handle(req, res),
-    );
+    this.server = createServer(httpServerLimits(services.config.http), (req, res) => void this.handle(req, res));
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
