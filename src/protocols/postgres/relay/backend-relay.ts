@@ -10,9 +10,9 @@ import {
 } from '../wire/backend-messages.js';
 import { errorFieldsFor, SESSION_SQLSTATE, sessionFatal } from '../wire/error-response.js';
 import { type Frame, FrameReader } from '../wire/frame-reader.js';
-import { joinedBuffers } from '../wire/joined-buffers.js';
 import { BACKEND, type TransactionStatus } from '../wire/message-codes.js';
 import { BOUND_EXPLAIN_COMPLETIONS } from './bound-explain.js';
+import { ClientWriter } from './client-writer.js';
 import type { PendingResponse, PendingResponses } from './pending-responses.js';
 import type { PlanProbe } from './plan-probe.js';
 import type { PreparedStatements } from './prepared-statements.js';
@@ -20,10 +20,6 @@ import { RecordGate } from './record-gate.js';
 import type { ResultLimiter } from './result-limit.js';
 import type { ResultRelay } from './result-relay.js';
 import type { SessionControl } from './session-state.js';
-
-/** Output of at most this many buffers, together at least this many bytes, is written vectored (see `writeAll`). */
-const VECTORED_WRITE_BUFFERS = 8;
-const VECTORED_WRITE_BYTES = 16 * 1024;
 
 /** Backend messages that may complete a pending frontend message. */
 const COMPLETING = [
@@ -89,8 +85,8 @@ export class BackendRelay {
   /** The statement or portal (`S:name`, `P:name`) each pending Describe asked about. */
   private readonly describeTargets = new WeakMap<PendingResponse, string>();
   /** Output for the client while the record gate is shut, in order, and the backend bytes it came from. */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
+  /** Backend answers to the client, held while the record gate is shut. */
+  private readonly toClient: ClientWriter;
   /** The operation whose record the gate waits for: urged when the held output is full (see `Session.open`). */
   private awaitedRecord: Pick<OperationHandle, 'urgeRecord'> | undefined;
   /** A RowDescription whose column names are being looked up; backend frames wait behind it. */
@@ -108,13 +104,14 @@ export class BackendRelay {
     this.results = options.results;
     this.logger = options.logger;
     this.state = options.state;
+    this.toClient = new ClientWriter(options.client, options.backend, options.results, () => this.recordGate.shut);
     this.recordGate = new RecordGate(options.backend, {
       opened: () => {
-        this.release();
+        this.toClient.release();
         if (this.heldFrame === undefined) this.drain();
       },
       failed: (error) => {
-        this.held = [];
+        this.toClient.drop();
         this.logger.error({ err: error }, 'operation could not be recorded; its result was withheld');
         void this.state.close(
           'audit unavailable',
@@ -163,61 +160,16 @@ export class BackendRelay {
 
   /**
    * Writes to the client, or holds it while the record gate is shut (everything written after an overlapped read
-   * follows its answer: refusals and notices too). When the client reads slower than the backend answers, the backend
-   * waits until it catches up.
+   * follows its answer: refusals and notices too); see client-writer.ts.
    */
   writeClient(out: Buffer[]): void {
-    if (out.length === 0) return;
-    // Before anything else, even a write to a gone client: masked rows left unsealed would refuse the next list.
-    this.results.seal(out);
-    if (this.client.destroyed) return;
-    if (this.recordGate.shut) {
-      for (const buffer of out) this.held.push(buffer);
-      return;
-    }
-    this.write(out);
-  }
-
-  /** The record is durable: what waited goes out, in one write. */
-  private release(): void {
-    const held = this.held;
-    this.held = [];
-    this.heldBytes = 0;
-    if (held.length > 0 && !this.client.destroyed) this.write(held);
-  }
-
-  private write(out: Buffer[]): void {
-    if (!this.writeAll(out) && !this.backend.isPaused()) {
-      this.backend.pause();
-      this.client.once('drain', () => this.backend.resume());
-    }
-  }
-
-  /**
-   * Writes `out` as one write: joined when it is many frames (a copy costs less than a write each), or as the few
-   * large buffers it is, in one vectored write (masked rows come as one or two views of a chunk's rows, which a
-   * join would copy whole). Returns what `write` returns: false once the client's buffer is full.
-   */
-  private writeAll(out: Buffer[]): boolean {
-    if (out.length === 1) return this.client.write(out[0] as Buffer);
-    if (out.length <= VECTORED_WRITE_BUFFERS) {
-      let bytes = 0;
-      for (const buffer of out) bytes += buffer.length;
-      if (bytes >= VECTORED_WRITE_BYTES) {
-        this.client.cork();
-        let room = true;
-        for (const buffer of out) room = this.client.write(buffer);
-        this.client.uncork();
-        return room;
-      }
-    }
-    return this.client.write(joinedBuffers(out));
+    this.toClient.write(out);
   }
 
   private onBackendData(chunk: Buffer): void {
     if (this.state.closing) return;
     this.reader.push(chunk);
-    if (this.recordGate.shut && this.heldBytes >= HOLD_BYTES) {
+    if (this.recordGate.shut && this.toClient.heldBytes >= HOLD_BYTES) {
       this.recordGate.hold();
       return;
     }
@@ -269,8 +221,8 @@ export class BackendRelay {
           return;
         }
         if (this.recordGate.shut) {
-          this.heldBytes += frame.bytes.length;
-          if (this.heldBytes >= HOLD_BYTES) {
+          this.toClient.heldBytes += frame.bytes.length;
+          if (this.toClient.heldBytes >= HOLD_BYTES) {
             this.recordGate.hold();
             this.awaitedRecord?.urgeRecord();
             break;
