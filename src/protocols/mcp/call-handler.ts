@@ -146,7 +146,7 @@ async function relay(
   const params = call.completion ?? (method === 'resources/read' ? { uri: target } : { name: target, arguments: sent });
   let result: unknown;
   // The server's progress reaches the caller masked like the result; how many went out is recorded with it.
-  const progressMasked = new MaskCounts();
+  const progressMasked = progress === undefined ? undefined : new MaskCounts();
   let relayed = 0;
   const onProgress =
     progress === undefined
@@ -158,7 +158,7 @@ async function relay(
             shown =
               message === undefined || redactor === undefined
                 ? update
-                : { ...update, message: redactor.mask(message, progressMasked) };
+                : { ...update, message: redactor.mask(message, progressMasked as MaskCounts) };
           } catch {
             return; // Not relayed rather than relayed unmasked; the result itself is judged on its own below.
           }
@@ -193,7 +193,7 @@ async function relay(
     try {
       const outcome = maskResult(result, redactor);
       shown = outcome.value;
-      outcome.counts.merge(progressMasked);
+      if (progressMasked !== undefined) outcome.counts.merge(progressMasked);
       if (!outcome.counts.empty) masked = outcome.counts.toRecord();
     } catch {
       // Fail closed: the caller gets an error, never an unmasked result.
